@@ -1,0 +1,36 @@
+// Every named limit of the broker and client, with its default, in one place.
+// A limit that is hit raises a typed FloError; nothing in Flo grows without bound.
+
+/** Longest namespace accepted, in UTF-8 bytes. */
+export const MAX_NAMESPACE_BYTES = 1024;
+/** Longest namespace glob accepted, in characters. */
+export const MAX_GLOB_CHARS = 1024;
+/** Default largest event payload (`--max-event-bytes`). */
+export const DEFAULT_MAX_EVENT_BYTES = 1024 * 1024;
+/** Most events in one produce request. */
+export const MAX_EVENTS_PER_BATCH = 10_000;
+/** Largest produce request body (also bounds the WebSocket frame the client sends). */
+export const MAX_REQUEST_BYTES = 64 * 1024 * 1024;
+/** Default number of partitions of a new data directory. */
+export const DEFAULT_PARTITIONS = 8;
+/** Most partitions a data directory may have (ids carry 4 hex digits). */
+export const MAX_PARTITIONS = 4096;
+/** Default read cache size (`--cache-bytes`). */
+export const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024;
+/** Bytes of appended events that may wait for the next group commit before produce is refused. */
+export const MAX_PENDING_APPEND_BYTES = 256 * 1024 * 1024;
+/** Largest write batch of one group commit: a bigger backlog is split over several commits. */
+export const MAX_COMMIT_BATCH_BYTES = 8 * 1024 * 1024;
+/** Default and largest page of a read request. */
+export const DEFAULT_READ_LIMIT = 1000;
+export const MAX_READ_LIMIT = 10_000;
+/** Bytes of a read page before it is cut short (keeps reply size and memory bounded). */
+export const MAX_READ_PAGE_BYTES = 4 * 1024 * 1024;
+/** Bytes a subscription may have queued on its socket before the broker stops reading for it. */
+export const SUBSCRIBER_HIGH_WATER_BYTES = 1024 * 1024;
+/** Most live subscriptions per broker. */
+export const MAX_SUBSCRIPTIONS = 10_000;
+/** Most retention rules. */
+export const MAX_RETENTION_RULES = 256;
+/** Most distinct namespaces a glob read may expand to before it falls back to a partition scan. */
+export const MAX_INDEXED_NAMESPACES_PER_READ = 4096;
