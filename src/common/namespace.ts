@@ -1,0 +1,74 @@
+// Namespaces and globs. A namespace is a UTF-8 path starting with "/", bounded
+// in length, without control characters or empty segments; a glob selects
+// namespaces with micromatch syntax. The partition of a namespace is a stable
+// hash (FNV-1a, 32 bit) so every broker and client agrees on it forever.
+import micromatch from 'micromatch';
+import { MAX_GLOB_CHARS, MAX_NAMESPACE_BYTES } from './bounds.js';
+import { FloError } from './errors.js';
+
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
+const MATCH_ALL_GLOBS = new Set(['**', '/**', '']);
+
+export function validateNamespace(namespace: unknown): string {
+  if (typeof namespace !== 'string' || namespace.length === 0) {
+    throw new FloError('FLO_ERR_NAMESPACE_INVALID', 'namespace must be a non-empty string such as /orders/eu/42');
+  }
+  if (!namespace.startsWith('/')) {
+    throw new FloError('FLO_ERR_NAMESPACE_INVALID', `namespace "${shorten(namespace)}" must start with "/"`);
+  }
+  if (CONTROL_CHARACTERS.test(namespace)) {
+    throw new FloError('FLO_ERR_NAMESPACE_INVALID', 'namespace must not contain control characters');
+  }
+  if (namespace.length > 1 && (namespace.endsWith('/') || namespace.includes('//'))) {
+    throw new FloError('FLO_ERR_NAMESPACE_INVALID', `namespace "${shorten(namespace)}" has an empty segment`);
+  }
+  if (!namespace.isWellFormed()) {
+    throw new FloError('FLO_ERR_NAMESPACE_INVALID', 'namespace is not well-formed UTF-16/UTF-8 text');
+  }
+  const bytes = Buffer.byteLength(namespace, 'utf8');
+  if (bytes > MAX_NAMESPACE_BYTES) {
+    throw new FloError('FLO_ERR_NAMESPACE_INVALID', `namespace is ${bytes} bytes; the limit is ${MAX_NAMESPACE_BYTES}`);
+  }
+  return namespace;
+}
+
+/** A compiled namespace selector; `all` lets readers skip matching entirely. */
+export interface NamespaceSelector {
+  readonly glob: string;
+  readonly all: boolean;
+  matches(namespace: string): boolean;
+}
+
+export function compileGlob(glob: string | undefined): NamespaceSelector {
+  const text = glob ?? '';
+  if (MATCH_ALL_GLOBS.has(text)) return { glob: '/**', all: true, matches: () => true };
+  if (text.length > MAX_GLOB_CHARS || CONTROL_CHARACTERS.test(text)) {
+    throw new FloError('FLO_ERR_GLOB_INVALID', `glob must be at most ${MAX_GLOB_CHARS} characters without control characters`);
+  }
+  if (!text.startsWith('/') && !text.startsWith('{') && !text.startsWith('*')) {
+    throw new FloError('FLO_ERR_GLOB_INVALID', `glob "${shorten(text)}" must start with "/" (e.g. /food/**)`);
+  }
+  let regex: RegExp;
+  try {
+    regex = micromatch.makeRe(text, { dot: true, strictBrackets: true });
+  } catch (error) {
+    throw new FloError('FLO_ERR_GLOB_INVALID', `glob "${shorten(text)}" does not parse: ${(error as Error).message}`);
+  }
+  return { glob: text, all: false, matches: (namespace) => regex.test(namespace) };
+}
+
+/** FNV-1a over the UTF-8 bytes: stable across processes, versions and languages. */
+export function partitionOf(namespace: string, partitions: number): number {
+  let hash = 0x811c9dc5;
+  const bytes = Buffer.from(namespace, 'utf8');
+  for (const byte of bytes) {
+    hash ^= byte;
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return (hash >>> 0) % partitions;
+}
+
+function shorten(text: string): string {
+  return text.length > 64 ? text.slice(0, 61) + '...' : text;
+}
