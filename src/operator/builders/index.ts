@@ -1,0 +1,33 @@
+// Every desired object of a FloCluster, from pure functions of the resource alone:
+// the same FloCluster always yields the same objects, so reconcile can compare and repair.
+
+import type { V1ConfigMap, V1PodDisruptionBudget, V1Service, V1StatefulSet } from '@kubernetes/client-node';
+import type { FloCluster } from '../crd/types.js';
+import { buildConfigMap } from './config-map.js';
+import { buildPodDisruptionBudget } from './pdb.js';
+import { buildClientService, buildPeerService } from './services.js';
+import { buildStatefulSet } from './stateful-set.js';
+
+export interface DesiredObjects {
+  configMap: V1ConfigMap;
+  peerService: V1Service;
+  clientService: V1Service;
+  statefulSet: V1StatefulSet;
+  podDisruptionBudget: V1PodDisruptionBudget;
+}
+
+export function buildDesired(cluster: FloCluster): DesiredObjects {
+  return {
+    configMap: buildConfigMap(cluster),
+    peerService: buildPeerService(cluster),
+    clientService: buildClientService(cluster),
+    statefulSet: buildStatefulSet(cluster),
+    podDisruptionBudget: buildPodDisruptionBudget(cluster),
+  };
+}
+
+export { buildConfigMap, retentionJson, RETENTION_KEY } from './config-map.js';
+export { buildPodDisruptionBudget } from './pdb.js';
+export { buildClientService, buildPeerService } from './services.js';
+export { buildStatefulSet } from './stateful-set.js';
+export * from './names.js';

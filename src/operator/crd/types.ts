@@ -1,0 +1,166 @@
+// The FloCluster custom resource as TypeScript sees it, plus the spec defaults.
+// crds/flo.dev_floclusters.yaml is the source of truth for the schema; these types
+// mirror it, and `withDefaults` re-applies its defaults so builders never depend on
+// the API server having defaulted an object (a stale cache or an old CRD may not).
+
+export const FLO_GROUP = 'flo.dev';
+export const FLO_VERSION = 'v1alpha1';
+export const FLO_API_VERSION = `${FLO_GROUP}/${FLO_VERSION}`;
+export const FLO_KIND = 'FloCluster';
+export const FLO_PLURAL = 'floclusters';
+
+/** Port every broker container listens on (HTTP API, probes and metrics). */
+export const BROKER_HTTP_PORT = 3000;
+/** Where the broker volume is mounted in the container. */
+export const BROKER_DATA_DIR = '/var/lib/flo';
+/** Default broker image. */
+export const DEFAULT_BROKER_IMAGE = 'ghcr.io/flo-dev/flo:0.1.0';
+/** Largest replication factor the operator defaults to when the spec leaves it out. */
+export const DEFAULT_MAX_REPLICATION_FACTOR = 3;
+
+export interface RetentionRule {
+  namespace: string;
+  maxAge?: string;
+  maxEvents?: number;
+  maxBytes?: number | string;
+}
+
+export interface FloClusterSpec {
+  replicas?: number;
+  partitions?: number;
+  replicationFactor?: number;
+  image?: string;
+  imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
+  resources?: { requests?: Record<string, string | number>; limits?: Record<string, string | number> };
+  storage?: { size?: string; storageClassName?: string; deleteClaim?: boolean };
+  retention?: RetentionRule[];
+  durability?: 'fsync' | 'os';
+  logLevel?: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+  pod?: {
+    annotations?: Record<string, string>;
+    labels?: Record<string, string>;
+    nodeSelector?: Record<string, string>;
+    affinity?: Record<string, unknown>;
+    tolerations?: Record<string, unknown>[];
+    topologySpreadConstraints?: Record<string, unknown>[];
+    priorityClassName?: string;
+    terminationGracePeriodSeconds?: number;
+  };
+  service?: { type?: 'ClusterIP' | 'NodePort' | 'LoadBalancer'; port?: number; annotations?: Record<string, string> };
+}
+
+export type ConditionType = 'Ready' | 'Progressing' | 'Degraded';
+export type ConditionStatus = 'True' | 'False' | 'Unknown';
+
+export interface FloCondition {
+  type: ConditionType;
+  status: ConditionStatus;
+  reason: string;
+  message: string;
+  observedGeneration?: number;
+  lastTransitionTime: string;
+}
+
+export interface BrokerStatus {
+  pod: string;
+  nodeId?: string;
+  ready: boolean;
+}
+
+export type FloPhase = 'Pending' | 'Progressing' | 'Ready' | 'Degraded';
+
+export interface FloClusterStatus {
+  observedGeneration?: number;
+  replicas?: number;
+  readyReplicas?: number;
+  selector?: string;
+  phase?: FloPhase;
+  endpoint?: string;
+  retentionGeneration?: number;
+  brokers?: BrokerStatus[];
+  conditions?: FloCondition[];
+}
+
+export interface FloClusterMetadata {
+  name: string;
+  namespace: string;
+  uid: string;
+  generation?: number;
+  resourceVersion?: string;
+  labels?: Record<string, string>;
+  deletionTimestamp?: string;
+}
+
+export interface FloCluster {
+  apiVersion: string;
+  kind: string;
+  metadata: FloClusterMetadata;
+  spec: FloClusterSpec;
+  status?: FloClusterStatus;
+}
+
+/** A spec with every defaulted field filled in. */
+export interface ResolvedSpec {
+  replicas: number;
+  partitions: number;
+  replicationFactor: number;
+  image: string;
+  imagePullPolicy: 'Always' | 'IfNotPresent' | 'Never';
+  resources: { requests: Record<string, string>; limits: Record<string, string> };
+  storage: { size: string; storageClassName?: string; deleteClaim: boolean };
+  retention: RetentionRule[];
+  durability: 'fsync' | 'os';
+  logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+  pod: NonNullable<FloClusterSpec['pod']>;
+  service: { type: 'ClusterIP' | 'NodePort' | 'LoadBalancer'; port: number; annotations: Record<string, string> };
+}
+
+/** Requests a broker gets when the spec names none: enough to start, small enough for kind. */
+export const DEFAULT_RESOURCE_REQUESTS: Readonly<Record<string, string>> = { cpu: '250m', memory: '256Mi' };
+
+function quantities(map: Record<string, string | number> | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(map ?? {})) out[key] = String(value);
+  return out;
+}
+
+/** Applies the CRD defaults (and the derived replication factor) to a spec. */
+export function withDefaults(spec: FloClusterSpec): ResolvedSpec {
+  const replicas = spec.replicas ?? 1;
+  const requests = quantities(spec.resources?.requests);
+  return {
+    replicas,
+    partitions: spec.partitions ?? 8,
+    replicationFactor: spec.replicationFactor ?? Math.min(DEFAULT_MAX_REPLICATION_FACTOR, replicas),
+    image: spec.image ?? DEFAULT_BROKER_IMAGE,
+    imagePullPolicy: spec.imagePullPolicy ?? 'IfNotPresent',
+    resources: {
+      requests: Object.keys(requests).length > 0 ? requests : { ...DEFAULT_RESOURCE_REQUESTS },
+      limits: quantities(spec.resources?.limits),
+    },
+    storage: {
+      size: spec.storage?.size ?? '10Gi',
+      ...(spec.storage?.storageClassName === undefined ? {} : { storageClassName: spec.storage.storageClassName }),
+      deleteClaim: spec.storage?.deleteClaim ?? false,
+    },
+    retention: spec.retention ?? [],
+    durability: spec.durability ?? 'fsync',
+    logLevel: spec.logLevel ?? 'info',
+    pod: spec.pod ?? {},
+    service: {
+      type: spec.service?.type ?? 'ClusterIP',
+      port: spec.service?.port ?? BROKER_HTTP_PORT,
+      annotations: spec.service?.annotations ?? {},
+    },
+  };
+}
+
+/** Problems the schema cannot express or that an old CRD might let through; empty when valid. */
+export function specProblems(spec: ResolvedSpec): string[] {
+  const problems: string[] = [];
+  if (spec.replicationFactor > spec.replicas) {
+    problems.push(`replicationFactor ${spec.replicationFactor} exceeds replicas ${spec.replicas}`);
+  }
+  if (!Number.isInteger(spec.replicas) || spec.replicas < 1) problems.push('replicas must be a positive integer');
+  return problems;
+}

@@ -1,0 +1,127 @@
+import { describe, expect, it } from 'vitest';
+import { buildDesired, retentionJson, selectorString } from '../../src/operator/builders/index.js';
+import { specProblems, withDefaults, type FloCluster, type FloClusterSpec } from '../../src/operator/crd/types.js';
+
+function cluster(spec: FloClusterSpec, name = 'events'): FloCluster {
+  return {
+    apiVersion: 'flo.dev/v1alpha1', kind: 'FloCluster',
+    metadata: { name, namespace: 'prod', uid: 'uid-1', generation: 1 }, spec,
+  };
+}
+
+describe('FloCluster builders', () => {
+  it('are pure: the same FloCluster yields identical objects', () => {
+    const c = cluster({ replicas: 3, retention: [{ namespace: '/a/**', maxAge: '7d' }] });
+    expect(JSON.stringify(buildDesired(c))).toBe(JSON.stringify(buildDesired(structuredClone(c))));
+  });
+
+  it('give every owned object a controller ownerReference and the standard labels', () => {
+    const desired = buildDesired(cluster({}));
+    for (const object of Object.values(desired)) {
+      const meta = object.metadata!;
+      expect(meta.ownerReferences).toEqual([expect.objectContaining({ kind: 'FloCluster', uid: 'uid-1', controller: true })]);
+      expect(meta.labels).toMatchObject({
+        'app.kubernetes.io/name': 'flo', 'app.kubernetes.io/instance': 'events', 'app.kubernetes.io/managed-by': 'flo-operator',
+      });
+      expect(meta.namespace).toBe('prod');
+    }
+  });
+
+  it('make the peer Service headless and publish brokers before they are ready', () => {
+    const { peerService, clientService } = buildDesired(cluster({}));
+    expect(peerService.metadata?.name).toBe('events-peers');
+    expect(peerService.spec).toMatchObject({ clusterIP: 'None', publishNotReadyAddresses: true });
+    expect(clientService.spec?.clusterIP).toBeUndefined();
+    expect(clientService.spec?.publishNotReadyAddresses).toBeUndefined();
+    expect(clientService.spec?.selector).toEqual(peerService.spec?.selector);
+  });
+
+  it('keep the pod template unchanged when only replicas or retention change (no rolling restart)', () => {
+    const small = buildDesired(cluster({ replicas: 1, replicationFactor: 1, retention: [] })).statefulSet;
+    const large = buildDesired(cluster({ replicas: 5, replicationFactor: 1, retention: [{ namespace: '/x', maxEvents: 5 }] })).statefulSet;
+    expect(large.spec?.template).toEqual(small.spec?.template);
+    expect(large.spec?.replicas).toBe(5);
+  });
+
+  it('put no node identity and no peer list in the broker environment', () => {
+    const env = buildDesired(cluster({ replicas: 3 })).statefulSet.spec!.template.spec!.containers[0]!.env!;
+    const names = env.map((variable) => variable.name);
+    expect(names).not.toContain('FLO_NODE_ID');
+    expect(names.some((name) => /PEERS$|SEEDS/.test(name) && name !== 'FLO_PEERS_SERVICE')).toBe(false);
+    expect(env.find((variable) => variable.name === 'FLO_PEERS_SERVICE')?.value).toBe('events-peers.prod.svc.cluster.local');
+    expect(env.find((variable) => variable.name === 'FLO_RETENTION')?.valueFrom?.configMapKeyRef).toEqual({ name: 'events-config', key: 'retention.json' });
+    expect(env.find((variable) => variable.name === 'FLO_HOST')?.value).toBe('0.0.0.0');
+  });
+
+  it('harden the broker container and probe /readyz and /healthz', () => {
+    const pod = buildDesired(cluster({})).statefulSet.spec!.template.spec!;
+    const container = pod.containers[0]!;
+    expect(container.securityContext).toMatchObject({
+      runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] },
+    });
+    expect(container.readinessProbe?.httpGet?.path).toBe('/readyz');
+    expect(container.livenessProbe?.httpGet?.path).toBe('/healthz');
+    expect(container.resources?.requests).toEqual({ cpu: '250m', memory: '256Mi' });
+    expect(container.args).toEqual(['server']);
+    expect(pod.terminationGracePeriodSeconds).toBe(30);
+    expect(pod.securityContext?.runAsNonRoot).toBe(true);
+  });
+
+  it('claim storage per broker and delete claims on removal only when asked', () => {
+    const kept = buildDesired(cluster({ storage: { size: '1Gi' } })).statefulSet.spec!;
+    expect(kept.volumeClaimTemplates?.[0]?.spec?.resources?.requests).toEqual({ storage: '1Gi' });
+    expect(kept.persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: 'Retain', whenScaled: 'Retain' });
+    const deleted = buildDesired(cluster({ storage: { deleteClaim: true, storageClassName: 'fast' } })).statefulSet.spec!;
+    expect(deleted.persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: 'Delete', whenScaled: 'Delete' });
+    expect(deleted.volumeClaimTemplates?.[0]?.spec?.storageClassName).toBe('fast');
+  });
+
+  it('carry scheduling overrides into the pod template', () => {
+    const pod = buildDesired(cluster({
+      pod: {
+        nodeSelector: { disk: 'ssd' }, tolerations: [{ key: 'dedicated', operator: 'Exists' }],
+        affinity: { podAntiAffinity: {} }, topologySpreadConstraints: [{ maxSkew: 1 }], priorityClassName: 'high',
+        labels: { team: 'a' }, annotations: { note: 'x' },
+      },
+    })).statefulSet.spec!.template;
+    expect(pod.spec).toMatchObject({ nodeSelector: { disk: 'ssd' }, priorityClassName: 'high', affinity: { podAntiAffinity: {} } });
+    expect(pod.spec?.tolerations).toHaveLength(1);
+    expect(pod.metadata?.labels?.team).toBe('a');
+    expect(pod.metadata?.annotations).toEqual({ note: 'x' });
+  });
+
+  it('configure the client Service type, port and annotations from the spec', () => {
+    const service = buildDesired(cluster({ service: { type: 'LoadBalancer', port: 8080, annotations: { a: 'b' } } })).clientService;
+    expect(service.spec?.type).toBe('LoadBalancer');
+    expect(service.spec?.ports?.[0]).toMatchObject({ port: 8080, targetPort: 'http' });
+    expect(service.metadata?.annotations).toEqual({ a: 'b' });
+  });
+
+  it('write retention rules as canonical JSON into the ConfigMap', () => {
+    const rules = [{ maxAge: '7d', namespace: '/a/**' }, { namespace: '/b', maxBytes: '10Gi', maxEvents: 3 }];
+    expect(buildDesired(cluster({ retention: rules })).configMap.data).toEqual({
+      'retention.json': '[{"namespace":"/a/**","maxAge":"7d"},{"namespace":"/b","maxEvents":3,"maxBytes":"10Gi"}]',
+    });
+    expect(retentionJson([])).toBe('[]');
+  });
+
+  it('allow one voluntary disruption at a time', () => {
+    expect(buildDesired(cluster({ replicas: 3 })).podDisruptionBudget.spec).toEqual({
+      maxUnavailable: 1, selector: { matchLabels: { 'app.kubernetes.io/name': 'flo', 'app.kubernetes.io/instance': 'events', 'app.kubernetes.io/component': 'broker' } },
+    });
+    expect(selectorString(cluster({}))).toBe('app.kubernetes.io/name=flo,app.kubernetes.io/instance=events,app.kubernetes.io/component=broker');
+  });
+});
+
+describe('spec defaults', () => {
+  it('derive the replication factor from replicas, capped at three', () => {
+    expect(withDefaults({ replicas: 1 }).replicationFactor).toBe(1);
+    expect(withDefaults({ replicas: 5 }).replicationFactor).toBe(3);
+    expect(withDefaults({}).partitions).toBe(8);
+  });
+
+  it('report a replication factor above replicas', () => {
+    expect(specProblems(withDefaults({ replicas: 1, replicationFactor: 3 }))).toEqual(['replicationFactor 3 exceeds replicas 1']);
+    expect(specProblems(withDefaults({ replicas: 3, replicationFactor: 3 }))).toEqual([]);
+  });
+});
