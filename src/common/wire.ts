@@ -8,7 +8,7 @@ import { FloError, type ErrorCode } from './errors.js';
 export const BATCH_MEDIA_TYPE = 'application/vnd.flo.batch';
 const BATCH_VERSION = 1;
 const GROUP_VERSION = 1;
-export const GROUP_HEADER_BYTES = 1 + 4 + 8;
+export const GROUP_HEADER_BYTES = 1 + 4 + 8 + 4;
 const MAX_PARENT_ID_BYTES = 255;
 
 export interface EventInput {
@@ -85,7 +85,7 @@ export function decodeBatch(body: Buffer, maxEvents: number): DecodedInput[] {
   return events;
 }
 
-// ---- group: version u8, count u32, timestamp f64, then per event: u8 parentLen, parent, u32 dataLen, data
+// ---- group: version u8, count u32, timestamp f64, nsId u32, then per event: u8 parentLen, parent, u32 dataLen, data
 
 export interface GroupEvent {
   readonly data: Uint8Array;
@@ -96,7 +96,7 @@ export function groupEventBytes(event: GroupEvent): number {
   return 1 + parentBytes(event.parentId) + 4 + event.data.length;
 }
 
-export function encodeGroup(events: readonly GroupEvent[], timestamp: number, sizeBytes?: number): Buffer {
+export function encodeGroup(events: readonly GroupEvent[], timestamp: number, nsId: number, sizeBytes?: number): Buffer {
   let size = GROUP_HEADER_BYTES;
   if (sizeBytes === undefined) for (const event of events) size += groupEventBytes(event);
   else size += sizeBytes;
@@ -104,6 +104,7 @@ export function encodeGroup(events: readonly GroupEvent[], timestamp: number, si
   let at = out.writeUInt8(GROUP_VERSION, 0);
   at = out.writeUInt32BE(events.length, at);
   at = out.writeDoubleBE(timestamp, at);
+  at = out.writeUInt32BE(nsId, at);
   for (const event of events) {
     const parent = event.parentId ?? '';
     at = out.writeUInt8(parent.length, at);
@@ -118,13 +119,15 @@ export function encodeGroup(events: readonly GroupEvent[], timestamp: number, si
 export interface GroupHeader {
   readonly count: number;
   readonly timestamp: number;
+  /** The broker's id of the group's namespace: meaningful only to the broker that wrote it. */
+  readonly nsId: number;
 }
 
 export function readGroupHeader(group: Buffer): GroupHeader {
   const reader = new Reader(group, 'FLO_ERR_PROTOCOL', 'event group');
   const version = reader.u8();
   if (version !== GROUP_VERSION) throw new FloError('FLO_ERR_PROTOCOL', `event group version ${version} is unknown`);
-  return { count: reader.u32(), timestamp: reader.f64() };
+  return { count: reader.u32(), timestamp: reader.f64(), nsId: reader.u32() };
 }
 
 /** Calls `visit` for every event of a group with its index in the group; data are views, not copies. */
@@ -142,13 +145,13 @@ export function forEachGroupEvent(group: Buffer, visit: (index: number, parentId
 
 /** The same group without its first `skip` events: what retention keeps of a partly expired group. */
 export function dropGroupPrefix(group: Buffer, skip: number): Buffer {
-  const { count, timestamp } = readGroupHeader(group);
+  const { count, timestamp, nsId } = readGroupHeader(group);
   const kept: GroupEvent[] = [];
   forEachGroupEvent(group, (index, parentId, data) => {
     if (index >= skip) kept.push({ parentId, data });
   });
   if (kept.length !== count - skip) throw new FloError('FLO_ERR_PROTOCOL', 'event group count does not match its events');
-  return encodeGroup(kept, timestamp);
+  return encodeGroup(kept, timestamp, nsId);
 }
 
 export { Reader as WireReader, asBuffer, MAX_PARENT_ID_BYTES };

@@ -1,0 +1,236 @@
+// The broker's log: storage, group commit, read cache, reader and retention
+// composed behind one object. The HTTP API and the embedded entry point both
+// use it. Appends are acknowledged after their group commit is durable; reads
+// only ever see committed offsets, and waiters are woken once per commit.
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { DEFAULT_CACHE_BYTES, DEFAULT_MAX_EVENT_BYTES, DEFAULT_PARTITIONS, MAX_EVENTS_PER_BATCH, MAX_PARTITIONS } from '../common/bounds.js';
+import { FloError } from '../common/errors.js';
+import { validateNamespace } from '../common/namespace.js';
+import { deferred } from '../common/deferred.js';
+import { isEventId } from '../common/ids.js';
+import { MAX_PARENT_ID_BYTES, type DecodedInput } from '../common/wire.js';
+import { BrokerMetrics } from './metrics.js';
+import { GroupCommitter, type AppendTicket } from './partitions/group-committer.js';
+import { ReadCache } from './partitions/read-cache.js';
+import { Reader, type Page, type PageRequest } from './partitions/reader.js';
+import { NamespaceSizes, RetentionEnforcer, type RetentionRule } from './partitions/retention.js';
+import { EventStore, type StoredGroup } from './storage/event-store.js';
+
+export type Durability = 'fsync' | 'os';
+
+export interface EventLogOptions {
+  dataDir: string;
+  partitions?: number | undefined;
+  durability?: Durability | undefined;
+  maxEventBytes?: number | undefined;
+  cacheBytes?: number | undefined;
+  nodeId?: string | undefined;
+  retention?: RetentionRule[] | undefined;
+  /** How often retention runs in the background. */
+  retentionIntervalMs?: number | undefined;
+  logger: Logger;
+  metrics?: BrokerMetrics | undefined;
+}
+
+export interface AppendResult {
+  readonly partitions: Uint16Array;
+  readonly offsets: Float64Array;
+}
+
+const DEFAULT_RETENTION_INTERVAL_MS = 10_000;
+
+export class EventLog {
+  readonly metrics: BrokerMetrics;
+  private readonly committed: { nextOffset: number[]; lastTimestamp: number[] };
+  private readonly committer: GroupCommitter;
+  private readonly reader: Reader;
+  private readonly cache: ReadCache;
+  private readonly sizes = new NamespaceSizes();
+  private readonly retentionEnforcer: RetentionEnforcer;
+  private rules: RetentionRule[];
+  private commitSignal = deferred<void>();
+  private retentionTimer: NodeJS.Timeout | undefined;
+  private retentionRunning: Promise<void> | undefined;
+  private closing = false;
+  readonly maxEventBytes: number;
+  readonly durability: Durability;
+
+  private constructor(readonly store: EventStore, states: Array<{ nextOffset: number; lastTimestamp: number }>, private readonly options: EventLogOptions) {
+    this.metrics = options.metrics ?? new BrokerMetrics();
+    this.durability = options.durability ?? 'fsync';
+    this.maxEventBytes = options.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES;
+    this.committed = { nextOffset: states.map((s) => s.nextOffset), lastTimestamp: states.map((s) => s.lastTimestamp) };
+    this.cache = new ReadCache(store.meta.partitions, options.cacheBytes ?? DEFAULT_CACHE_BYTES);
+    const readBytes = this.metrics.readBytes;
+    this.reader = new Reader(store, this.cache, (source, bytes) => readBytes.inc({ source }, bytes));
+    this.committer = new GroupCommitter(store, this.committed, this.durability === 'fsync', { onCommitted: (groups, ms) => this.onCommitted(groups, ms) });
+    this.retentionEnforcer = new RetentionEnforcer(store, this.sizes);
+    this.rules = options.retention ?? [];
+  }
+
+  static async open(options: EventLogOptions): Promise<EventLog> {
+    const partitions = options.partitions ?? DEFAULT_PARTITIONS;
+    if (!Number.isSafeInteger(partitions) || partitions < 1 || partitions > MAX_PARTITIONS) {
+      throw new FloError('FLO_ERR_CONFIG_INVALID', `partitions must be a whole number from 1 to ${MAX_PARTITIONS}`);
+    }
+    const store = await EventStore.open({ dataDir: options.dataDir, partitions, nodeId: options.nodeId, createNodeId: () => `flo-${randomUUID().slice(0, 8)}` });
+    const log = new EventLog(store, await store.partitionStates(), options);
+    for await (const { nsId, entry } of store.indexEntries()) log.sizes.add(nsId, entry.count, entry.sizeBytes);
+    log.updatePartitionGauges();
+    log.scheduleRetention(0);
+    options.logger.info({ dataDir: options.dataDir, partitions, nodeId: store.meta.nodeId, durability: log.durability, namespaces: store.dictionary.size }, 'event log open');
+    return log;
+  }
+
+  get partitions(): number {
+    return this.store.meta.partitions;
+  }
+
+  get nodeId(): string {
+    return this.store.meta.nodeId;
+  }
+
+  /** The next offset of every partition: the end of what readers may see. */
+  head(): number[] {
+    return [...this.committed.nextOffset];
+  }
+
+  lastTimestamps(): number[] {
+    return [...this.committed.lastTimestamp];
+  }
+
+  /** Validates a whole request before accepting any of it, then waits for its durable commit. */
+  async append(inputs: readonly DecodedInput[]): Promise<AppendResult> {
+    if (this.closing) throw new FloError('FLO_ERR_SHUTTING_DOWN', 'the broker is shutting down');
+    if (inputs.length === 0) throw new FloError('FLO_ERR_REQUEST_INVALID', 'a produce request needs at least one event');
+    if (inputs.length > MAX_EVENTS_PER_BATCH) throw new FloError('FLO_ERR_BATCH_TOO_LARGE', `a request holds at most ${MAX_EVENTS_PER_BATCH} events`);
+    let bytes = 0;
+    for (const input of inputs) {
+      this.validate(input);
+      bytes += input.data.length;
+    }
+    this.committer.checkCapacity(bytes);
+    const dictionary = this.store.dictionary;
+    const { promise, resolve, reject } = deferred<void>();
+    const ticket: AppendTicket = { partitions: new Uint16Array(inputs.length), offsets: new Float64Array(inputs.length), remaining: inputs.length, resolve, reject };
+    for (let i = 0; i < inputs.length; i++) {
+      const input = inputs[i]!;
+      const nsId = dictionary.idOf(input.namespace);
+      this.committer.enqueue(dictionary.partitionOf(nsId), { nsId, parentId: input.parentId, data: input.data }, ticket, i);
+    }
+    await promise;
+    this.metrics.producedEvents.inc(inputs.length);
+    this.metrics.producedBytes.inc(bytes);
+    return { partitions: ticket.partitions, offsets: ticket.offsets };
+  }
+
+  readPage(request: PageRequest): Promise<Page> {
+    return this.reader.readPage(request);
+  }
+
+  /** Resolves at the next commit (or at close): one shared promise, however many wait. */
+  nextCommit(): Promise<void> {
+    return this.commitSignal.promise;
+  }
+
+  get isClosing(): boolean {
+    return this.closing;
+  }
+
+  offsetAtTime(partition: number, timestamp: number): Promise<number | undefined> {
+    return this.store.offsetAtTime(partition, timestamp);
+  }
+
+  get retentionRules(): readonly RetentionRule[] {
+    return this.rules;
+  }
+
+  /** Replaces the rules and runs a pass at once; resolves when that pass is done. */
+  async setRetentionRules(rules: RetentionRule[]): Promise<void> {
+    this.rules = rules;
+    await this.runRetention();
+  }
+
+  async runRetention(): Promise<void> {
+    while (this.retentionRunning) await this.retentionRunning;
+    this.retentionRunning = this.retentionPass().finally(() => (this.retentionRunning = undefined));
+    await this.retentionRunning;
+  }
+
+  partitionSizes(): Array<{ events: number; bytes: number }> {
+    const totals = Array.from({ length: this.partitions }, () => ({ events: 0, bytes: 0 }));
+    for (let nsId = 0; nsId < this.store.dictionary.size; nsId++) {
+      const total = totals[this.store.dictionary.partitionOf(nsId)]!;
+      total.events += this.sizes.events[nsId] ?? 0;
+      total.bytes += this.sizes.bytes[nsId] ?? 0;
+    }
+    return totals;
+  }
+
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    clearTimeout(this.retentionTimer);
+    await this.committer.drain();
+    await this.retentionRunning;
+    this.commitSignal.resolve();
+    await this.store.close();
+    this.options.logger.info({ nodeId: this.nodeId }, 'event log closed');
+  }
+
+  private validate(input: DecodedInput): void {
+    validateNamespace(input.namespace);
+    if (input.data.length > this.maxEventBytes) {
+      throw new FloError('FLO_ERR_EVENT_TOO_LARGE', `event data is ${input.data.length} bytes; the limit is ${this.maxEventBytes} (--max-event-bytes)`);
+    }
+    if (input.parentId !== undefined && (input.parentId.length > MAX_PARENT_ID_BYTES || !isEventId(input.parentId))) {
+      throw new FloError('FLO_ERR_EVENT_ID_INVALID', 'parentId must be the id of an event, e.g. 0003-00000000001a2');
+    }
+  }
+
+  private onCommitted(groups: readonly StoredGroup[], writeMs: number): void {
+    let events = 0;
+    for (const group of groups) {
+      this.cache.add(group);
+      this.sizes.add(group.nsId, group.count, group.value.length);
+      events += group.count;
+    }
+    this.metrics.commitSeconds.observe(writeMs / 1000);
+    this.metrics.commitEvents.observe(events);
+    const signal = this.commitSignal;
+    this.commitSignal = deferred<void>();
+    signal.resolve();
+  }
+
+  private scheduleRetention(delayMs: number): void {
+    if (this.closing) return;
+    this.retentionTimer = setTimeout(() => {
+      this.runRetention()
+        .catch((error: unknown) => this.options.logger.error({ err: error }, 'retention pass failed'))
+        .finally(() => this.scheduleRetention(this.options.retentionIntervalMs ?? DEFAULT_RETENTION_INTERVAL_MS));
+    }, delayMs);
+    this.retentionTimer.unref();
+  }
+
+  private async retentionPass(): Promise<void> {
+    if (this.closing) return;
+    const result = await this.retentionEnforcer.run(this.rules, Date.now());
+    for (const partition of result.touchedPartitions) this.cache.dropPartition(partition);
+    if (result.deletedEvents > 0) {
+      this.metrics.retentionDeletedEvents.inc(result.deletedEvents);
+      this.options.logger.info({ deletedEvents: result.deletedEvents, partitions: [...result.touchedPartitions] }, 'retention removed events');
+      await this.store.compact();
+    }
+    this.updatePartitionGauges();
+  }
+
+  private updatePartitionGauges(): void {
+    this.partitionSizes().forEach((size, partition) => {
+      this.metrics.partitionEvents.set({ partition: String(partition) }, size.events);
+      this.metrics.partitionBytes.set({ partition: String(partition) }, size.bytes);
+      this.metrics.partitionHead.set({ partition: String(partition) }, this.committed.nextOffset[partition]!);
+    });
+    this.metrics.cacheBytes.set(this.cache.sizeBytes);
+  }
+}

@@ -1,0 +1,162 @@
+// Group commit: appends that arrive while a write is in flight wait and share
+// the next write batch and its single fsync. Offsets are assigned when the
+// batch is built; each partition's pending events are laid out as one group per
+// namespace in order of first arrival, so a namespace's events keep their order
+// and every group covers contiguous offsets. Acks resolve only after the write.
+import { MAX_COMMIT_BATCH_BYTES, MAX_PENDING_APPEND_BYTES } from '../../common/bounds.js';
+import { FloError } from '../../common/errors.js';
+import { encodeGroup, groupEventBytes } from '../../common/wire.js';
+import type { EventStore, StoreOperation, StoredGroup } from '../storage/event-store.js';
+import * as keys from '../storage/keys.js';
+
+export interface PendingEvent {
+  readonly nsId: number;
+  readonly parentId: string | undefined;
+  readonly data: Uint8Array;
+}
+
+/** One produce request: filled with positions as its events are committed. */
+export interface AppendTicket {
+  readonly partitions: Uint16Array;
+  readonly offsets: Float64Array;
+  remaining: number;
+  resolve(): void;
+  reject(error: Error): void;
+}
+
+interface Slot {
+  readonly event: PendingEvent;
+  readonly ticket: AppendTicket;
+  readonly index: number;
+}
+
+interface CommitListener {
+  onCommitted(groups: readonly StoredGroup[], writeMs: number): void;
+}
+
+export class GroupCommitter {
+  /** partition -> nsId -> events waiting, in arrival order. */
+  private pending = new Map<number, Map<number, Slot[]>>();
+  private pendingBytes = 0;
+  private writing = false;
+  private scheduled = false;
+  private closed = false;
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly state: { nextOffset: number[]; lastTimestamp: number[] },
+    private readonly sync: boolean,
+    private readonly listener: CommitListener,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  enqueue(partition: number, event: PendingEvent, ticket: AppendTicket, index: number): void {
+    if (this.closed) throw new FloError('FLO_ERR_SHUTTING_DOWN', 'the broker is shutting down');
+    let byNamespace = this.pending.get(partition);
+    if (!byNamespace) this.pending.set(partition, (byNamespace = new Map()));
+    let slots = byNamespace.get(event.nsId);
+    if (!slots) byNamespace.set(event.nsId, (slots = []));
+    slots.push({ event, ticket, index });
+    this.pendingBytes += groupEventBytes(event);
+    this.schedule();
+  }
+
+  /** Refuses work before accepting it, so an overloaded broker sheds load instead of growing. */
+  checkCapacity(incomingBytes: number): void {
+    if (this.pendingBytes + incomingBytes > MAX_PENDING_APPEND_BYTES) {
+      throw new FloError('FLO_ERR_OVERLOADED', `more than ${MAX_PENDING_APPEND_BYTES} bytes are waiting to be committed; retry shortly`);
+    }
+  }
+
+  /** Stops taking appends and resolves once everything accepted is written. */
+  async drain(): Promise<void> {
+    this.closed = true;
+    if (!this.writing && this.pending.size === 0) return;
+    await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private schedule(): void {
+    if (this.writing || this.scheduled) return;
+    this.scheduled = true;
+    // setImmediate lets every request already read from sockets join this batch.
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    if (this.writing || this.pending.size === 0) return this.settleIdle();
+    this.writing = true;
+    const built = this.build();
+    const started = performance.now();
+    try {
+      await this.store.write(built.operations, this.sync);
+      for (const [partition, next] of built.nextOffsets) {
+        this.state.nextOffset[partition] = next;
+        this.state.lastTimestamp[partition] = built.timestamp;
+      }
+      this.listener.onCommitted(built.groups, performance.now() - started);
+      for (const ticket of built.tickets) if (ticket.remaining === 0) ticket.resolve();
+    } catch (error) {
+      for (const ticket of built.tickets) ticket.reject(error as Error);
+    } finally {
+      this.writing = false;
+    }
+    if (this.pending.size > 0) void this.flush();
+    else this.settleIdle();
+  }
+
+  private settleIdle(): void {
+    for (const resolve of this.idleWaiters.splice(0)) resolve();
+  }
+
+  private build(): { operations: StoreOperation[]; groups: StoredGroup[]; tickets: Set<AppendTicket>; nextOffsets: Map<number, number>; timestamp: number } {
+    const operations: StoreOperation[] = [];
+    const groups: StoredGroup[] = [];
+    const tickets = new Set<AppendTicket>();
+    const nextOffsets = new Map<number, number>();
+    for (const entry of this.store.dictionary.takeUnpersisted()) {
+      operations.push({ type: 'put', key: keys.dictKey(entry.nsId), value: Buffer.from(entry.namespace, 'utf8') });
+    }
+    let batchBytes = 0;
+    let timestamp = 0;
+    for (const [partition, byNamespace] of this.pending) {
+      if (batchBytes >= MAX_COMMIT_BATCH_BYTES) break;
+      this.pending.delete(partition);
+      timestamp = Math.max(this.now(), this.state.lastTimestamp[partition] ?? 0, timestamp);
+      let next = this.state.nextOffset[partition]!;
+      operations.push({ type: 'put', key: keys.timeKey(partition, timestamp, next), value: Buffer.alloc(0) });
+      for (const [nsId, slots] of byNamespace) {
+        const group = this.buildGroup(partition, nsId, next, slots, timestamp, tickets);
+        operations.push({ type: 'put', key: keys.groupKey(partition, next), value: group.value });
+        operations.push({ type: 'put', key: keys.namespaceIndexKey(nsId, next), value: keys.encodeIndexValue(group.count, group.value.length, timestamp) });
+        groups.push(group);
+        batchBytes += group.value.length;
+        next += group.count;
+      }
+      nextOffsets.set(partition, next);
+      operations.push({ type: 'put', key: keys.partitionKey(partition), value: keys.encodePartitionState(next, timestamp) });
+    }
+    this.pendingBytes = Math.max(0, this.pendingBytes - batchBytes);
+    if (this.pending.size === 0) this.pendingBytes = 0;
+    return { operations, groups, tickets, nextOffsets, timestamp };
+  }
+
+  private buildGroup(partition: number, nsId: number, start: number, slots: Slot[], timestamp: number, tickets: Set<AppendTicket>): StoredGroup {
+    let sizeBytes = 0;
+    const events: PendingEvent[] = new Array<PendingEvent>(slots.length);
+    for (let i = 0; i < slots.length; i++) {
+      const slot = slots[i]!;
+      events[i] = slot.event;
+      sizeBytes += groupEventBytes(slot.event);
+      slot.ticket.partitions[slot.index] = partition;
+      slot.ticket.offsets[slot.index] = start + i;
+      slot.ticket.remaining--;
+      tickets.add(slot.ticket);
+    }
+    const value = encodeGroup(events, timestamp, nsId, sizeBytes);
+    return { partition, start, count: slots.length, timestamp, nsId, value };
+  }
+}

@@ -1,0 +1,166 @@
+// Retention: an ordered list of rules; the first rule whose glob matches a
+// namespace applies to it, and its limits hold for each namespace separately.
+// A pass removes the oldest groups (and trims a partly expired one) of every
+// namespace over its limits, in small write batches, so produce never waits on it.
+import { MAX_RETENTION_RULES } from '../../common/bounds.js';
+import { FloError } from '../../common/errors.js';
+import { compileGlob, type NamespaceSelector } from '../../common/namespace.js';
+import { parseCount, parseDurationMs, parseSizeBytes } from '../../common/units.js';
+import { dropGroupPrefix, forEachGroupEvent, groupEventBytes, GROUP_HEADER_BYTES } from '../../common/wire.js';
+import type { EventStore, IndexEntry, StoreOperation } from '../storage/event-store.js';
+import * as keys from '../storage/keys.js';
+
+/** A rule as users write it (API, CLI, Kubernetes spec). */
+export interface RetentionRuleInput {
+  namespace: string;
+  maxAge?: string | number;
+  maxEvents?: number | string;
+  maxBytes?: number | string;
+}
+
+export interface RetentionRule {
+  readonly namespace: string;
+  readonly maxAgeMs: number | undefined;
+  readonly maxEvents: number | undefined;
+  readonly maxBytes: number | undefined;
+  readonly selector: NamespaceSelector;
+  readonly input: RetentionRuleInput;
+}
+
+export function parseRetentionRules(input: unknown): RetentionRule[] {
+  if (!Array.isArray(input)) throw new FloError('FLO_ERR_RETENTION_INVALID', 'retention rules must be a JSON array of {namespace, maxAge?, maxEvents?, maxBytes?}');
+  if (input.length > MAX_RETENTION_RULES) throw new FloError('FLO_ERR_RETENTION_INVALID', `at most ${MAX_RETENTION_RULES} retention rules are allowed`);
+  return input.map((raw: unknown, i) => {
+    const where = `retention rule ${i + 1}`;
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new FloError('FLO_ERR_RETENTION_INVALID', `${where} must be an object`);
+    const rule = raw as Record<string, unknown>;
+    const unknownKeys = Object.keys(rule).filter((key) => !['namespace', 'maxAge', 'maxEvents', 'maxBytes'].includes(key));
+    if (unknownKeys.length > 0) throw new FloError('FLO_ERR_RETENTION_INVALID', `${where} has unknown field(s): ${unknownKeys.join(', ')}`);
+    if (typeof rule.namespace !== 'string') throw new FloError('FLO_ERR_RETENTION_INVALID', `${where} needs a namespace glob such as "/logs/**"`);
+    let selector: NamespaceSelector;
+    try {
+      selector = compileGlob(rule.namespace);
+    } catch (error) {
+      throw new FloError('FLO_ERR_RETENTION_INVALID', `${where}: ${(error as Error).message}`);
+    }
+    const optional = <T>(value: unknown, parse: (v: unknown) => T): T | undefined => (value === undefined || value === null ? undefined : parse(value));
+    const code = 'FLO_ERR_RETENTION_INVALID';
+    const result: RetentionRule = {
+      namespace: rule.namespace,
+      maxAgeMs: optional(rule.maxAge, (v) => parseDurationMs(v, `${where} maxAge`, code)),
+      maxEvents: optional(rule.maxEvents, (v) => parseCount(v, `${where} maxEvents`, code)),
+      maxBytes: optional(rule.maxBytes, (v) => parseSizeBytes(v, `${where} maxBytes`, code)),
+      selector,
+      input: { ...(rule as unknown as RetentionRuleInput) },
+    };
+    return result;
+  });
+}
+
+/** How much each namespace holds; kept in memory, rebuilt from the index at start-up. */
+export class NamespaceSizes {
+  readonly events: number[] = [];
+  readonly bytes: number[] = [];
+
+  add(nsId: number, events: number, bytes: number): void {
+    this.events[nsId] = (this.events[nsId] ?? 0) + events;
+    this.bytes[nsId] = (this.bytes[nsId] ?? 0) + bytes;
+  }
+}
+
+export interface RetentionPassResult {
+  deletedEvents: number;
+  touchedPartitions: Set<number>;
+}
+
+const ENTRIES_PER_STEP = 256;
+
+export class RetentionEnforcer {
+  constructor(
+    private readonly store: EventStore,
+    private readonly sizes: NamespaceSizes,
+  ) {}
+
+  async run(rules: readonly RetentionRule[], now: number): Promise<RetentionPassResult> {
+    const result: RetentionPassResult = { deletedEvents: 0, touchedPartitions: new Set() };
+    if (rules.length === 0) return result;
+    const dictionary = this.store.dictionary;
+    for (let nsId = 0; nsId < dictionary.size; nsId++) {
+      const rule = rules.find((candidate) => candidate.selector.matches(dictionary.nameOf(nsId)));
+      if (!rule || (this.sizes.events[nsId] ?? 0) === 0) continue;
+      const deleted = await this.enforce(nsId, rule, now);
+      if (deleted > 0) {
+        result.deletedEvents += deleted;
+        result.touchedPartitions.add(dictionary.partitionOf(nsId));
+      }
+    }
+    return result;
+  }
+
+  private async enforce(nsId: number, rule: RetentionRule, now: number): Promise<number> {
+    const partition = this.store.dictionary.partitionOf(nsId);
+    let deleted = 0;
+    for (;;) {
+      const entries = await this.store.readIndex(nsId, 0, Number.MAX_SAFE_INTEGER, ENTRIES_PER_STEP);
+      const operations: StoreOperation[] = [];
+      let stepDeleted = 0;
+      let finished = entries.length === 0;
+      for (const entry of entries) {
+        const drop = await this.eventsToDrop(nsId, entry, rule, now, partition);
+        if (drop === 0) {
+          finished = true;
+          break;
+        }
+        stepDeleted += await this.dropEvents(nsId, partition, entry, drop, operations);
+        if (drop < entry.count) {
+          finished = true;
+          break;
+        }
+      }
+      if (operations.length > 0) await this.store.write(operations, false);
+      deleted += stepDeleted;
+      if (finished || stepDeleted === 0) return deleted;
+    }
+  }
+
+  /** How many leading events of this (oldest) group the rule removes. */
+  private async eventsToDrop(nsId: number, entry: IndexEntry, rule: RetentionRule, now: number, partition: number): Promise<number> {
+    if (rule.maxAgeMs !== undefined && entry.timestamp < now - rule.maxAgeMs) return entry.count;
+    const excessEvents = rule.maxEvents === undefined ? 0 : (this.sizes.events[nsId] ?? 0) - rule.maxEvents;
+    const excessBytes = rule.maxBytes === undefined ? 0 : (this.sizes.bytes[nsId] ?? 0) - rule.maxBytes;
+    if (excessEvents <= 0 && excessBytes <= 0) return 0;
+    if (excessEvents >= entry.count || excessBytes >= entry.sizeBytes) return entry.count;
+    let drop = Math.max(0, excessEvents);
+    if (excessBytes > 0) {
+      const [value] = await this.store.getGroups(partition, [entry.start]);
+      if (!value) return entry.count;
+      let freed = GROUP_HEADER_BYTES;
+      let needed = 0;
+      forEachGroupEvent(value, (index, parentId, data) => {
+        if (freed < excessBytes) {
+          freed += groupEventBytes({ parentId, data });
+          needed = index + 1;
+        }
+      });
+      drop = Math.max(drop, needed);
+    }
+    return Math.min(drop, entry.count);
+  }
+
+  private async dropEvents(nsId: number, partition: number, entry: IndexEntry, drop: number, operations: StoreOperation[]): Promise<number> {
+    operations.push({ type: 'del', key: keys.groupKey(partition, entry.start) }, { type: 'del', key: keys.namespaceIndexKey(nsId, entry.start) });
+    let keptBytes = 0;
+    if (drop < entry.count) {
+      const [value] = await this.store.getGroups(partition, [entry.start]);
+      if (value) {
+        const kept = dropGroupPrefix(value, drop);
+        const start = entry.start + drop;
+        operations.push({ type: 'put', key: keys.groupKey(partition, start), value: kept });
+        operations.push({ type: 'put', key: keys.namespaceIndexKey(nsId, start), value: keys.encodeIndexValue(entry.count - drop, kept.length, entry.timestamp) });
+        keptBytes = kept.length;
+      }
+    }
+    this.sizes.add(nsId, -drop, keptBytes - entry.sizeBytes);
+    return drop;
+  }
+}
