@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EntryType, MessageType, Role, message, type Entry } from '../../src/broker/raft/messages.js';
+import { EntryType, MessageType, message, type Entry } from '../../src/broker/raft/messages.js';
 import { ProgressState } from '../../src/broker/raft/progress.js';
 import { TestCluster, text } from './harness.js';
 
