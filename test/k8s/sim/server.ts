@@ -45,6 +45,9 @@ async function readBody(req: IncomingMessage): Promise<string> {
 
 function parseBody(text: string, contentType: string | undefined): unknown {
   if (text.trim() === '') return undefined;
+  if (contentType?.includes('protobuf') === true) {
+    throw new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got ${contentType})`);
+  }
   try {
     return contentType?.includes('yaml') === true ? parseYaml(text) : JSON.parse(text);
   } catch (error) {
