@@ -70,16 +70,16 @@ export class EventLog {
   }
 
   static async open(options: EventLogOptions): Promise<EventLog> {
-    const partitions = options.partitions ?? DEFAULT_PARTITIONS;
-    if (!Number.isSafeInteger(partitions) || partitions < 1 || partitions > MAX_PARTITIONS) {
+    const partitions = options.partitions;
+    if (partitions !== undefined && (!Number.isSafeInteger(partitions) || partitions < 1 || partitions > MAX_PARTITIONS)) {
       throw new FloError('FLO_ERR_CONFIG_INVALID', `partitions must be a whole number from 1 to ${MAX_PARTITIONS}`);
     }
-    const store = await EventStore.open({ dataDir: options.dataDir, partitions, nodeId: options.nodeId, createNodeId: () => `flo-${randomUUID().slice(0, 8)}` });
+    const store = await EventStore.open({ dataDir: options.dataDir, partitions, defaultPartitions: DEFAULT_PARTITIONS, nodeId: options.nodeId, createNodeId: () => `flo-${randomUUID().slice(0, 8)}` });
     const log = new EventLog(store, await store.partitionStates(), options);
     for await (const { nsId, entry } of store.indexEntries()) log.sizes.add(nsId, entry.count, entry.sizeBytes);
     log.updatePartitionGauges();
     log.scheduleRetention(0);
-    options.logger.info({ dataDir: options.dataDir, partitions, nodeId: store.meta.nodeId, durability: log.durability, namespaces: store.dictionary.size }, 'event log open');
+    options.logger.info({ dataDir: options.dataDir, partitions: store.meta.partitions, nodeId: store.meta.nodeId, durability: log.durability, namespaces: store.dictionary.size }, 'event log open');
     return log;
   }
 

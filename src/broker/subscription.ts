@@ -6,7 +6,6 @@
 import type { WireRecord } from '../common/frames.js';
 import type { NamespaceSelector } from '../common/namespace.js';
 import type { EventLog } from './event-log.js';
-import { resolvePosition } from './positions.js';
 
 export type SubscriptionItem =
   | { kind: 'start'; cursor: number[] }
@@ -16,7 +15,8 @@ export type SubscriptionItem =
 
 export interface SubscriptionOptions {
   readonly selector: NamespaceSelector;
-  readonly from: string | undefined;
+  /** Where to start, from resolvePosition(). */
+  readonly start: number[];
   /** Keep tailing after the replay (true) or stop at the head as it was when the subscription started. */
   readonly follow: boolean;
   readonly maxBytesPerPage: number;
@@ -25,7 +25,7 @@ export interface SubscriptionOptions {
 }
 
 export async function* subscribe(log: EventLog, options: SubscriptionOptions): AsyncGenerator<SubscriptionItem> {
-  let cursor = await resolvePosition(log, options.from);
+  let cursor = options.start;
   const stopAt = options.follow ? undefined : log.head();
   yield { kind: 'start', cursor };
   let caughtUp = false;

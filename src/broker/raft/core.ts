@@ -6,6 +6,8 @@
 
 import { assert } from '../../common/assert.js';
 import { resolveConfig, type RaftConfig, type ResolvedConfig } from './config.js';
+
+export type { RaftConfig } from './config.js';
 import { campaign, handleVoteRequest, stepCandidate } from './election.js';
 import { stepFollower } from './follower.js';
 import { RaftLog } from './log.js';
@@ -79,7 +81,7 @@ export class RaftCore {
   /** Committed conf changes are in force even before the caller re-applies the entries after a restart. */
   private replayCommittedConfChanges(): void {
     const entries = this.log.slice(this.confAppliedIndex + 1, this.log.committed + 1, Number.MAX_SAFE_INTEGER) ?? [];
-    for (const entry of entries) this.applyConfEntry(entry);
+    for (const entry of entries) if (entry.type === EntryType.ConfChange) this.applyConfEntry(entry);
   }
 
   hardState(): HardState {

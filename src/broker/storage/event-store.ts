@@ -26,6 +26,7 @@ export interface StoredGroup {
   readonly start: number;
   readonly count: number;
   readonly timestamp: number;
+  readonly nsId: number;
   readonly value: Buffer;
 }
 
@@ -38,7 +39,9 @@ export interface IndexEntry {
 
 export interface OpenOptions {
   readonly dataDir: string;
-  readonly partitions: number;
+  /** Partitions of a new store; undefined keeps the stored count (or the default for a new one). */
+  readonly partitions: number | undefined;
+  readonly defaultPartitions: number;
   /** Pinned node id, or undefined to keep (or create) the stored one. */
   readonly nodeId: string | undefined;
   readonly createNodeId: () => string;
@@ -86,6 +89,15 @@ export class EventStore {
     for await (const [key, value] of iterator) {
       yield { nsId: key.readUInt32BE(1), entry: { start: keys.namespaceIndexKeyStart(key), ...keys.decodeIndexValue(value) } };
     }
+  }
+
+  async readSetting<T>(name: string): Promise<T | undefined> {
+    const value = await this.db.get(keys.metaKey(`setting:${name}`));
+    return value === undefined ? undefined : (JSON.parse(value.toString('utf8')) as T);
+  }
+
+  async writeSetting(name: string, value: unknown): Promise<void> {
+    await this.write([{ type: 'put', key: keys.metaKey(`setting:${name}`), value: Buffer.from(JSON.stringify(value)) }], true);
   }
 
   async write(operations: Operation[], sync: boolean): Promise<void> {
@@ -164,7 +176,7 @@ async function loadOrCreateMeta(db: Db, options: OpenOptions): Promise<StoreMeta
   if (stored === undefined) {
     const meta: StoreMeta = {
       format: STORE_FORMAT,
-      partitions: options.partitions,
+      partitions: options.partitions ?? options.defaultPartitions,
       nodeId: options.nodeId ?? options.createNodeId(),
       createdAt: new Date().toISOString(),
     };
@@ -175,7 +187,7 @@ async function loadOrCreateMeta(db: Db, options: OpenOptions): Promise<StoreMeta
   if (meta.format !== STORE_FORMAT) {
     throw new FloError('FLO_ERR_DATA_DIR_MISMATCH', `${options.dataDir} has store format ${meta.format}; this broker reads format ${STORE_FORMAT}`);
   }
-  if (meta.partitions !== options.partitions) {
+  if (options.partitions !== undefined && meta.partitions !== options.partitions) {
     throw new FloError('FLO_ERR_DATA_DIR_MISMATCH',
       `${options.dataDir} was created with ${meta.partitions} partitions; --partitions ${options.partitions} cannot change that (omit it or pass ${meta.partitions})`);
   }
@@ -185,25 +197,9 @@ async function loadOrCreateMeta(db: Db, options: OpenOptions): Promise<StoreMeta
   return meta;
 }
 
-/** Reads the partition count a data directory was created with, if it exists. */
-export async function storedPartitions(dataDir: string): Promise<number | undefined> {
-  const db: Db = new ClassicLevel<Buffer, Buffer>(dataDir, { keyEncoding: 'buffer', valueEncoding: 'buffer', createIfMissing: false });
-  try {
-    await db.open();
-  } catch {
-    return undefined;
-  }
-  try {
-    const stored = await db.get(keys.metaKey('store'));
-    return stored === undefined ? undefined : (JSON.parse(stored.toString('utf8')) as StoreMeta).partitions;
-  } finally {
-    await db.close();
-  }
-}
-
 function toStoredGroup(partition: number, key: Buffer, value: Buffer): StoredGroup {
   const header = readGroupHeader(value);
-  return { partition, start: keys.groupKeyStart(key), count: header.count, timestamp: header.timestamp, value };
+  return { partition, start: keys.groupKeyStart(key), count: header.count, timestamp: header.timestamp, nsId: header.nsId, value };
 }
 
 function describe(error: unknown): string {

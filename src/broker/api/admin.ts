@@ -1,0 +1,56 @@
+// Operations endpoints: health and readiness probes, Prometheus metrics, cluster
+// and partition information, and retention rules (read, replace at run time).
+import type { FastifyInstance } from 'fastify';
+import { FloError } from '../../common/errors.js';
+import type { EventLog } from '../event-log.js';
+import { parseRetentionRules, type RetentionRule } from '../partitions/retention.js';
+
+export interface AdminContext {
+  readonly log: EventLog;
+  /** Persists rules so they survive a restart (the broker stores them in its data dir). */
+  readonly saveRetention: (rules: RetentionRule[]) => Promise<void>;
+  readonly advertisedUrl: () => string | undefined;
+}
+
+export function adminRoutes(app: FastifyInstance, context: AdminContext): void {
+  const { log } = context;
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async () => {
+    if (log.isClosing) throw new FloError('FLO_ERR_SHUTTING_DOWN', 'the broker is shutting down');
+    return { status: 'ready' };
+  });
+  app.get('/metrics', async (_request, reply) => {
+    await reply.type(log.metrics.registry.contentType).send(await log.metrics.registry.metrics());
+  });
+
+  app.get('/v1/cluster', async () => {
+    const head = log.head();
+    const sizes = log.partitionSizes();
+    return {
+      mode: 'single-node',
+      nodeId: log.nodeId,
+      replicationFactor: 1,
+      durability: log.durability,
+      brokers: [{ nodeId: log.nodeId, url: context.advertisedUrl(), ready: !log.isClosing }],
+      partitions: head.map((nextOffset, partition) => ({
+        partition,
+        leader: log.nodeId,
+        replicas: [log.nodeId],
+        nextOffset,
+        events: sizes[partition]!.events,
+        bytes: sizes[partition]!.bytes,
+      })),
+    };
+  });
+
+  app.get('/v1/admin/retention', async () => ({ rules: log.retentionRules.map((rule) => rule.input) }));
+  app.put<{ Body: { rules: unknown } }>('/v1/admin/retention', {
+    schema: { body: { type: 'object', required: ['rules'], additionalProperties: false, properties: { rules: { type: 'array' } } } },
+  }, async (request) => {
+    const rules = parseRetentionRules(request.body.rules);
+    await context.saveRetention(rules);
+    await log.setRetentionRules(rules);
+    request.log.info({ rules: rules.length }, 'retention rules replaced');
+    return { rules: rules.map((rule) => rule.input) };
+  });
+}

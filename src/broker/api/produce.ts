@@ -1,0 +1,70 @@
+// Produce: POST /v1/events (JSON, NDJSON or the binary batch) answers once the
+// events are durable; the /v1/produce WebSocket carries many binary batches in
+// flight on one connection, each acked by request id — the client's fast path.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type {} from '@fastify/websocket';
+import type { WebSocket } from 'ws';
+import { MAX_REQUEST_BYTES } from '../../common/bounds.js';
+import { encodeProduceAck, encodeProduceFailure, splitProduceRequest } from '../../common/frames.js';
+import { formatEventId } from '../../common/ids.js';
+import { BATCH_MEDIA_TYPE } from '../../common/wire.js';
+import type { AppendResult, EventLog } from '../event-log.js';
+import { eventsFromBatch, eventsFromJsonBody, eventsFromNdjson } from './event-input.js';
+import { problemOf, toFloError } from './problem.js';
+
+/** Requests one produce socket may have waiting for commit before the broker stops reading it. */
+export const MAX_PRODUCE_REQUESTS_IN_FLIGHT = 64;
+
+export function produceRoutes(app: FastifyInstance, log: EventLog): void {
+  app.addContentTypeParser('application/x-ndjson', { parseAs: 'string', bodyLimit: MAX_REQUEST_BYTES }, (_request, body, done) => done(null, body));
+  app.addContentTypeParser(BATCH_MEDIA_TYPE, { parseAs: 'buffer', bodyLimit: MAX_REQUEST_BYTES }, (_request, body, done) => done(null, body));
+
+  app.post('/v1/events', { schema: { body: {} } }, async (request, reply) => {
+    const { events, single } = decodeBody(request);
+    const result = await log.append(events);
+    const ids = idsOf(result);
+    await reply.status(201).send(single ? { id: ids[0] } : { ids });
+  });
+
+  app.get('/v1/produce', { websocket: true }, (socket) => serveProduceSocket(socket, log));
+}
+
+function decodeBody(request: FastifyRequest): ReturnType<typeof eventsFromJsonBody> {
+  const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim();
+  if (type === 'application/x-ndjson') return { events: eventsFromNdjson(request.body as string), single: false };
+  if (type === BATCH_MEDIA_TYPE) return { events: eventsFromBatch(request.body as Buffer), single: false };
+  return eventsFromJsonBody(request.body);
+}
+
+function idsOf(result: AppendResult): string[] {
+  const ids = new Array<string>(result.offsets.length);
+  for (let i = 0; i < ids.length; i++) ids[i] = formatEventId(result.partitions[i]!, result.offsets[i]!);
+  return ids;
+}
+
+function serveProduceSocket(socket: WebSocket, log: EventLog): void {
+  let inFlight = 0;
+  socket.on('message', (data: Buffer, isBinary: boolean) => {
+    if (!isBinary) {
+      socket.close(1003, 'produce frames are binary');
+      return;
+    }
+    let requestId = 0;
+    try {
+      const request = splitProduceRequest(data);
+      requestId = request.requestId;
+      const appended = log.append(eventsFromBatch(request.batch));
+      inFlight++;
+      if (inFlight >= MAX_PRODUCE_REQUESTS_IN_FLIGHT) socket.pause();
+      appended.then(
+        (result) => socket.send(encodeProduceAck(requestId, result.partitions, result.offsets)),
+        (error: unknown) => socket.send(encodeProduceFailure(requestId, JSON.stringify(problemOf(toFloError(error))))),
+      ).finally(() => {
+        inFlight--;
+        if (socket.isPaused && inFlight < MAX_PRODUCE_REQUESTS_IN_FLIGHT / 2) socket.resume();
+      });
+    } catch (error) {
+      socket.send(encodeProduceFailure(requestId, JSON.stringify(problemOf(toFloError(error)))));
+    }
+  });
+}

@@ -1,0 +1,34 @@
+// `flo cluster status`: who the brokers are and how the partitions stand.
+import { Command } from 'commander';
+import { connect } from '../client/client.js';
+import { reportFailure, urlOption } from './common.js';
+
+export function clusterCommand(): Command {
+  const cluster = new Command('cluster').description('inspect the cluster');
+  cluster
+    .command('status')
+    .description('print brokers and partitions')
+    .option('--json', 'print the raw JSON')
+    .addOption(urlOption())
+    .action(async (flags: { json?: boolean; url: string }) => {
+      try {
+        const client = await connect(flags.url);
+        const info = await client.cluster();
+        await client.close();
+        if (flags.json) {
+          process.stdout.write(JSON.stringify(info, null, 2) + '\n');
+          return;
+        }
+        const lines = [`mode: ${info.mode}   replication factor: ${info.replicationFactor}   durability: ${info.durability}`, 'brokers:'];
+        for (const broker of info.brokers) lines.push(`  ${broker.nodeId}  ${broker.url ?? ''}  ${broker.ready ? 'ready' : 'not ready'}`);
+        lines.push('partition  leader          next offset      events        bytes');
+        for (const p of info.partitions) {
+          lines.push(`${String(p.partition).padStart(9)}  ${p.leader.padEnd(14)}  ${String(p.nextOffset).padStart(11)}  ${String(p.events).padStart(10)}  ${String(p.bytes).padStart(11)}`);
+        }
+        process.stdout.write(lines.join('\n') + '\n');
+      } catch (error) {
+        reportFailure(error);
+      }
+    });
+  return cluster;
+}

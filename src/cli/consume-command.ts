@@ -1,0 +1,78 @@
+// `flo consume`: prints matching events from a position; stops at the end of the
+// stream unless -t tails it. Ctrl-C ends a tail cleanly. --json prints one JSON
+// object per line for scripts.
+import { Command } from 'commander';
+import { connect, type FloClient } from '../client/client.js';
+import type { Subscription } from '../client/subscription.js';
+import { toEventJson, type FloEvent } from '../common/event.js';
+import { parsePositiveInt, Progress, reportFailure, urlOption } from './common.js';
+
+interface ConsumeFlags {
+  namespace: string;
+  from: string;
+  tail?: boolean;
+  json?: boolean;
+  limit?: number;
+  url: string;
+}
+
+export function consumeCommand(): Command {
+  return new Command('consume')
+    .description('print events matching a namespace glob, from a position; -t keeps tailing')
+    .option('-n, --namespace <glob>', 'namespace glob, e.g. "/food/**", "/food/*/eggs", "/{food,drinks}/**"', '/**')
+    .option('-f, --from <position>', 'earliest, latest, an event id, a cursor, or a time (ISO 8601, e.g. 2026-11-22T10:00:00Z)', 'earliest')
+    .option('-t, --tail', 'keep printing new events after the replay (Ctrl-C stops)')
+    .option('--json', 'one JSON object per line: id, parentId, namespace, timestamp, data or dataBase64')
+    .option('--limit <n>', 'stop after n events', parsePositiveInt)
+    .addOption(urlOption())
+    .action(async (flags: ConsumeFlags) => {
+      let client: FloClient | undefined;
+      let subscription: Subscription | undefined;
+      const onSignal = (): void => subscription?.close();
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      try {
+        client = await connect(flags.url);
+        subscription = client.subscribe({ namespace: flags.namespace, from: flags.from, follow: Boolean(flags.tail) });
+        await printEvents(subscription, flags);
+      } catch (error) {
+        reportFailure(error);
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+        await client?.close();
+      }
+    });
+}
+
+async function printEvents(subscription: Subscription, flags: ConsumeFlags): Promise<void> {
+  const progress = new Progress('consumed', Boolean(process.stderr.isTTY) && !process.stdout.isTTY);
+  let chunk = '';
+  for await (const event of subscription) {
+    chunk += flags.json ? JSON.stringify(toEventJson(event)) + '\n' : formatEvent(event);
+    progress.tick();
+    if (chunk.length > 65536 || subscription.caughtUp) {
+      await write(chunk);
+      chunk = '';
+    }
+    if (flags.limit !== undefined && progress.count >= flags.limit) break;
+  }
+  await write(chunk);
+  progress.finish();
+}
+
+function formatEvent(event: FloEvent): string {
+  const json = toEventJson(event);
+  const lines = [`EventId: ${json.id}`];
+  if (json.parentId) lines.push(`ParentId: ${json.parentId}`);
+  lines.push(`Namespace: ${json.namespace}`, `Timestamp: ${json.timestamp}`, json.data ?? `(base64) ${json.dataBase64}`);
+  return lines.join('\n') + '\n\n';
+}
+
+function write(text: string): Promise<void> {
+  if (text.length === 0) return Promise.resolve();
+  return new Promise((resolve) => {
+    if (process.stdout.write(text)) resolve();
+    else process.stdout.once('drain', resolve);
+  });
+}

@@ -1,0 +1,143 @@
+// The TypeScript client of Flo's public HTTP/WebSocket API (docs/api.md): the
+// same API any other language uses. Options are one typed object with named
+// defaults; every failure is a FloError with the broker's stable code.
+import { MAX_EVENTS_PER_BATCH } from '../common/bounds.js';
+import { FloError } from '../common/errors.js';
+import type { FloEvent } from '../common/event.js';
+import type { EventInput } from '../common/wire.js';
+import { requestJson } from './http.js';
+import { Producer } from './producer.js';
+import { Subscription, type SubscribeOptions } from './subscription.js';
+
+export interface ClientOptions {
+  /** Time to wait for a connection or an HTTP answer. Default 10 s. */
+  timeoutMs?: number;
+  /** Events queued for sending before produce() refuses more. Default 100,000. */
+  maxQueuedEvents?: number;
+  /** Produce batches sent and not yet acknowledged. Default 16. */
+  maxInFlightBatches?: number;
+  /** Decoded events a subscription holds for a slow consumer before pausing its socket. Default 20,000. */
+  subscriptionHighWaterEvents?: number;
+}
+
+export const CLIENT_DEFAULTS = {
+  timeoutMs: 10_000,
+  maxQueuedEvents: 100_000,
+  maxInFlightBatches: 16,
+  subscriptionHighWaterEvents: 20_000,
+} as const satisfies Required<ClientOptions>;
+
+export interface ProduceRequest {
+  namespace: string;
+  /** Payload: bytes, or text sent as UTF-8. */
+  data?: Uint8Array | string;
+  /** Payload encoded as JSON (the client's JSON codec); read back with event.json(). */
+  json?: unknown;
+  parentId?: string;
+}
+
+export interface ClusterInfo {
+  mode: string;
+  nodeId: string;
+  replicationFactor: number;
+  durability: string;
+  brokers: Array<{ nodeId: string; url?: string; ready: boolean }>;
+  partitions: Array<{ partition: number; leader: string; replicas: string[]; nextOffset: number; events: number; bytes: number }>;
+}
+
+export interface RetentionRuleSpec {
+  namespace: string;
+  maxAge?: string | number;
+  maxEvents?: number;
+  maxBytes?: number | string;
+}
+
+export class FloClient {
+  private readonly options: Required<ClientOptions>;
+  private readonly producer: Producer;
+  private readonly subscriptions = new Set<Subscription>();
+
+  constructor(readonly url: string, options: ClientOptions = {}) {
+    this.options = { ...CLIENT_DEFAULTS, ...options };
+    this.producer = new Producer(url, {
+      maxQueuedEvents: this.options.maxQueuedEvents,
+      maxInFlightBatches: this.options.maxInFlightBatches,
+      maxBatchEvents: MAX_EVENTS_PER_BATCH,
+      connectTimeoutMs: this.options.timeoutMs,
+    });
+  }
+
+  /** Appends one event; resolves with its id once the broker has made it durable. */
+  produce(request: ProduceRequest): Promise<string> {
+    let input: EventInput;
+    try {
+      input = toInput(request);
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+    return this.producer.produce(input);
+  }
+
+  /** Appends several events, pipelined with any other produce calls; resolves with their ids in order. */
+  produceBatch(requests: readonly ProduceRequest[]): Promise<string[]> {
+    return Promise.all(requests.map((request) => this.produce(request)));
+  }
+
+  /** Answers an event: produces a new one whose parentId is the request's id. */
+  respond(to: FloEvent | { id: string }, response: Omit<ProduceRequest, 'parentId'>): Promise<string> {
+    return this.produce({ ...response, parentId: to.id });
+  }
+
+  /** Replays matching events from `from`, then tails them (unless follow is false). */
+  subscribe(options: SubscribeOptions = {}): Subscription {
+    const subscription = new Subscription(this.url, options, {
+      highWaterEvents: this.options.subscriptionHighWaterEvents,
+      reconnectDelayMs: 100,
+      maxReconnectDelayMs: 5_000,
+      connectTimeoutMs: this.options.timeoutMs,
+    });
+    this.subscriptions.add(subscription);
+    return subscription;
+  }
+
+  /** One page of events over plain HTTP, with the cursor to continue from. */
+  read(options: { namespace?: string; from?: string; limit?: number } = {}): Promise<{ events: Array<Record<string, string>>; cursor: string; endOfStream: boolean }> {
+    const query = new URLSearchParams();
+    for (const [key, value] of Object.entries(options)) if (value !== undefined) query.set(key, String(value));
+    return requestJson(this.url, `/v1/events?${query}`, { timeoutMs: this.options.timeoutMs });
+  }
+
+  cluster(): Promise<ClusterInfo> {
+    return requestJson(this.url, '/v1/cluster', { timeoutMs: this.options.timeoutMs });
+  }
+
+  getRetention(): Promise<{ rules: RetentionRuleSpec[] }> {
+    return requestJson(this.url, '/v1/admin/retention', { timeoutMs: this.options.timeoutMs });
+  }
+
+  setRetention(rules: RetentionRuleSpec[]): Promise<{ rules: RetentionRuleSpec[] }> {
+    return requestJson(this.url, '/v1/admin/retention', { method: 'PUT', body: { rules }, timeoutMs: this.options.timeoutMs });
+  }
+
+  /** Waits for acknowledgements of produce calls already made, then closes every connection. */
+  async close(): Promise<void> {
+    for (const subscription of this.subscriptions) subscription.close();
+    await this.producer.close();
+  }
+}
+
+/** Creates a client and checks that the broker answers. */
+export async function connect(url = 'http://127.0.0.1:3000', options: ClientOptions = {}): Promise<FloClient> {
+  const client = new FloClient(url.replace(/\/+$/, ''), options);
+  await requestJson(client.url, '/healthz', { timeoutMs: options.timeoutMs ?? CLIENT_DEFAULTS.timeoutMs });
+  return client;
+}
+
+function toInput(request: ProduceRequest): EventInput {
+  if (typeof request?.namespace !== 'string') throw new FloError('FLO_ERR_NAMESPACE_INVALID', 'produce needs a namespace such as /orders/eu/42');
+  if (request.json !== undefined && request.data !== undefined) throw new FloError('FLO_ERR_REQUEST_INVALID', 'pass either data or json, not both');
+  const data = request.json !== undefined ? Buffer.from(JSON.stringify(request.json), 'utf8')
+    : typeof request.data === 'string' ? Buffer.from(request.data, 'utf8')
+    : request.data ?? new Uint8Array(0);
+  return { namespace: request.namespace, data, parentId: request.parentId };
+}

@@ -1,0 +1,167 @@
+// A subscription as an async iterator. Frames are decoded into events as they
+// arrive; when the consumer falls behind, the socket is paused (TCP then paces
+// the broker) rather than buffering without bound. The cursor advances per
+// event handed to the consumer, and a dropped connection resubscribes from it,
+// so nothing is lost or repeated across reconnects.
+import WebSocket from 'ws';
+import { FloError } from '../common/errors.js';
+import { FloEvent, forEachRecordEvent } from '../common/event.js';
+import { decodeRecordsFrame, frameText, frameType, FrameType } from '../common/frames.js';
+import { formatCursor, parseCursor } from '../common/ids.js';
+import { connectionError, problemToError, toWebSocketUrl } from './http.js';
+
+export interface SubscribeOptions {
+  /** Namespace glob, e.g. "/orders/**"; all events when omitted. */
+  namespace?: string;
+  /** earliest (default), latest, a cursor, an event id, a Date or an ISO 8601 time. */
+  from?: string | Date;
+  /** Keep tailing after the replay (default true); false ends at the head as it was at the start. */
+  follow?: boolean;
+}
+
+export interface SubscriptionLimits {
+  /** Decoded events held for a slow consumer before the socket is paused. */
+  readonly highWaterEvents: number;
+  readonly reconnectDelayMs: number;
+  readonly maxReconnectDelayMs: number;
+  readonly connectTimeoutMs: number;
+}
+
+export class Subscription implements AsyncIterable<FloEvent> {
+  private readonly buffer: FloEvent[] = [];
+  private bufferHead = 0;
+  private offsets: number[] | undefined;
+  private socket: WebSocket | undefined;
+  private wake: (() => void) | undefined;
+  private failure: Error | undefined;
+  private ended = false;
+  private closedByUser = false;
+  private reconnectDelayMs: number;
+  private caughtUpOnce = false;
+
+  constructor(private readonly baseUrl: string, private readonly options: SubscribeOptions, private readonly limits: SubscriptionLimits) {
+    this.reconnectDelayMs = limits.reconnectDelayMs;
+    this.connect(typeof options.from === 'object' ? options.from.toISOString() : options.from);
+  }
+
+  /** Where to resume: pass it back as `from` to continue after the last event consumed. */
+  get cursor(): string | undefined {
+    return this.offsets ? formatCursor(this.offsets) : undefined;
+  }
+
+  /** True once the replay has reached the head of the log at least once. */
+  get caughtUp(): boolean {
+    return this.caughtUpOnce;
+  }
+
+  close(): void {
+    this.closedByUser = true;
+    this.ended = true;
+    this.socket?.close(1000);
+    this.notify();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<FloEvent> {
+    try {
+      for (;;) {
+        while (this.bufferHead < this.buffer.length) {
+          const event = this.buffer[this.bufferHead]!;
+          this.buffer[this.bufferHead++] = undefined as unknown as FloEvent;
+          if (this.offsets) this.offsets[event.partition] = event.offset + 1;
+          this.compact();
+          yield event;
+        }
+        if (this.failure) throw this.failure;
+        if (this.ended) return;
+        await new Promise<void>((resolve) => (this.wake = resolve));
+      }
+    } finally {
+      if (!this.closedByUser) this.close();
+    }
+  }
+
+  private compact(): void {
+    const left = this.buffer.length - this.bufferHead;
+    if (this.bufferHead > 4096 && left < this.bufferHead) {
+      this.buffer.splice(0, this.bufferHead);
+      this.bufferHead = 0;
+    }
+    if (this.socket?.isPaused && left < this.limits.highWaterEvents / 2) this.socket.resume();
+  }
+
+  private notify(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+
+  private connect(from: string | undefined): void {
+    const follow = this.options.follow ?? true;
+    const url = toWebSocketUrl(this.baseUrl, '/v1/subscribe', { namespace: this.options.namespace, from, follow: String(follow) });
+    const socket = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: this.limits.connectTimeoutMs });
+    socket.binaryType = 'nodebuffer';
+    this.socket = socket;
+    socket.on('message', (data: Buffer) => this.onFrame(data));
+    socket.on('unexpected-response', (_request, response) => {
+      let body = '';
+      response.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
+      response.on('end', () => this.fail(problemToError(body, response.statusCode ?? 500)));
+    });
+    socket.on('error', (error) => {
+      if (!this.offsets && !this.closedByUser) this.fail(connectionError(this.baseUrl, error));
+    });
+    socket.on('close', () => this.onClose(socket));
+  }
+
+  private onFrame(frame: Buffer): void {
+    try {
+      const type = frameType(frame);
+      if (type === FrameType.RECORDS) {
+        for (const record of decodeRecordsFrame(frame)) forEachRecordEvent(record, (event) => this.buffer.push(event));
+        this.reconnectDelayMs = this.limits.reconnectDelayMs;
+        if (this.buffer.length - this.bufferHead >= this.limits.highWaterEvents) this.socket?.pause();
+      } else if (type === FrameType.START) {
+        this.offsets ??= parseCursor(frameText(frame));
+      } else if (type === FrameType.CAUGHT_UP || type === FrameType.END) {
+        this.advanceTo(parseCursor(frameText(frame)));
+        this.caughtUpOnce = true;
+        if (type === FrameType.END) this.ended = true;
+      } else if (type === FrameType.ERROR) {
+        this.fail(problemToError(frameText(frame), 400));
+      }
+    } catch (error) {
+      this.fail(error as Error);
+    }
+    this.notify();
+  }
+
+  /** A caught-up marker moves the cursor over what the broker examined; only once the consumer has every buffered event. */
+  private advanceTo(scanned: number[]): void {
+    if (!this.offsets || this.bufferHead < this.buffer.length) return;
+    for (let i = 0; i < scanned.length; i++) this.offsets[i] = Math.max(this.offsets[i]!, scanned[i]!);
+  }
+
+  private onClose(socket: WebSocket): void {
+    if (this.socket !== socket || this.ended || this.failure) return this.notify();
+    // Unexpected: resubscribe from the last consumed position, with backoff.
+    const delay = this.reconnectDelayMs;
+    this.reconnectDelayMs = Math.min(this.reconnectDelayMs * 2, this.limits.maxReconnectDelayMs);
+    setTimeout(() => {
+      if (this.closedByUser) return;
+      this.dropUnconsumed();
+      this.connect(this.offsets ? formatCursor(this.offsets) : typeof this.options.from === 'object' ? this.options.from.toISOString() : this.options.from);
+    }, delay).unref();
+  }
+
+  /** Events buffered but not consumed are dropped: the resubscription delivers them again from the cursor. */
+  private dropUnconsumed(): void {
+    this.buffer.length = this.bufferHead;
+  }
+
+  private fail(error: Error): void {
+    if (this.closedByUser) return;
+    this.failure = error instanceof FloError ? error : new FloError('FLO_ERR_PROTOCOL', error.message, { cause: error });
+    this.socket?.close();
+    this.notify();
+  }
+}
