@@ -1,7 +1,6 @@
 // The TypeScript client of Flo's public HTTP/WebSocket API (docs/api.md): the
 // same API any other language uses. Options are one typed object with named
 // defaults; every failure is a FloError with the broker's stable code.
-import { MAX_EVENTS_PER_BATCH } from '../common/bounds.js';
 import { FloError } from '../common/errors.js';
 import type { FloEvent } from '../common/event.js';
 import type { EventInput } from '../common/wire.js';
@@ -16,6 +15,12 @@ export interface ClientOptions {
   maxQueuedEvents?: number;
   /** Produce batches sent and not yet acknowledged. Default 16. */
   maxInFlightBatches?: number;
+  /**
+   * Most events in one produce batch. Default 256: small enough that several
+   * batches are in flight and the broker's group commits overlap with the
+   * client's work, large enough to keep per-batch costs negligible.
+   */
+  maxBatchEvents?: number;
   /** Decoded events a subscription holds for a slow consumer before pausing its socket. Default 20,000. */
   subscriptionHighWaterEvents?: number;
 }
@@ -24,6 +29,7 @@ export const CLIENT_DEFAULTS = {
   timeoutMs: 10_000,
   maxQueuedEvents: 100_000,
   maxInFlightBatches: 16,
+  maxBatchEvents: 256,
   subscriptionHighWaterEvents: 20_000,
 } as const satisfies Required<ClientOptions>;
 
@@ -62,7 +68,7 @@ export class FloClient {
     this.producer = new Producer(url, {
       maxQueuedEvents: this.options.maxQueuedEvents,
       maxInFlightBatches: this.options.maxInFlightBatches,
-      maxBatchEvents: MAX_EVENTS_PER_BATCH,
+      maxBatchEvents: this.options.maxBatchEvents,
       connectTimeoutMs: this.options.timeoutMs,
     });
   }
