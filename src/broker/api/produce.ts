@@ -16,6 +16,8 @@ import { problemOf, toFloError } from './problem.js';
 export const MAX_PRODUCE_REQUESTS_IN_FLIGHT = 64;
 
 export function produceRoutes(app: FastifyInstance, log: EventLog): void {
+  // Plain text is not an event format: answer 415 rather than guess.
+  app.removeContentTypeParser('text/plain');
   app.addContentTypeParser('application/x-ndjson', { parseAs: 'string', bodyLimit: MAX_REQUEST_BYTES }, (_request, body, done) => done(null, body));
   app.addContentTypeParser(BATCH_MEDIA_TYPE, { parseAs: 'buffer', bodyLimit: MAX_REQUEST_BYTES }, (_request, body, done) => done(null, body));
 
