@@ -1,0 +1,46 @@
+// The narrow surface every benchmarked system implements, so that the workloads in
+// bench/workloads.ts are written once and drive Flo, JetStream and Redis identically.
+// Callbacks rather than promises on the produce path: the harness adds no per-event
+// promise of its own, so each system pays only for what its client does.
+
+/** Called once per produced event, with the harness's index of that event. */
+export type AckHandler = (index: number, error?: Error) => void;
+
+/** Called once per delivered event; `data` is the payload as sent. */
+export type DeliveryHandler = (data: Uint8Array) => void;
+
+export interface Producer {
+  /** Sends event `index` to namespace number `namespaceIndex` (0..15); acks arrive via the handler. */
+  send(index: number, namespaceIndex: number, data: Uint8Array): void;
+  close(): Promise<void>;
+}
+
+export interface LiveSubscription {
+  close(): Promise<void>;
+}
+
+export interface SystemDriver {
+  /** Short name used in the table: flo, jetstream, redis-everysec, redis-always. */
+  readonly system: string;
+  /** What an acknowledgement means for this system, printed with the results. */
+  readonly durability: string;
+  /** Server version, for the parameters block. */
+  readonly version: string;
+  /** Starts a fresh server (new temp data dir) and waits until it serves. */
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  serverPid(): number;
+  openProducer(onAck: AckHandler): Promise<Producer>;
+  /**
+   * Reads from the beginning every stored event of namespace number `namespaceIndex`
+   * (or of all 16 when null), calling `onEvent` for each; resolves with the count once
+   * `expected` events have been read (or, for systems that signal it, the end of the stream).
+   */
+  replay(namespaceIndex: number | null, expected: number, onEvent: DeliveryHandler): Promise<number>;
+  /** Subscribes from "now" to every namespace; resolves once the subscription is open. */
+  subscribeLive(onEvent: DeliveryHandler): Promise<LiveSubscription>;
+  /** Bytes the server has read from its log so far (storage + cache), where it reports them. */
+  logReadBytes?(): Promise<number>;
+}
+
+export const NAMESPACE_COUNT = 16;

@@ -1,0 +1,187 @@
+// `npm run bench`: W1, W2, W5, W3, W6 (bench/../shared WORKLOADS.md) against a single Flo
+// broker, NATS JetStream (R1, file) and Redis Streams (AOF everysec and always), in one
+// run, each from a fresh server per run, runs interleaved across systems so drift hits
+// all alike. Prints one markdown table (median, min–max, Flo's ratios) and writes JSON
+// to bench/results/. Flags: --quick, --only flo,nats,redis, --workloads W1,W2, --runs N.
+
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { type SystemDriver } from './drivers/driver.js';
+import { NAMESPACE_COUNT } from './drivers/driver.js';
+import { NatsDriver } from './drivers/nats.js';
+import { RedisDriver } from './drivers/redis.js';
+import { ensurePeers, NATS_SERVER, REDIS_SERVER, type PeerBinary } from './lib/install.js';
+import { installExitHandlers } from './lib/proc.js';
+import { markdownTable, summarize, type SystemInfo, type SystemRun } from './report.js';
+import { targetNotes } from './targets.js';
+import { fanoutWorkload, produceWorkload, replayWorkload, tailWorkload } from './workloads.js';
+
+const WORKLOADS = ['W1', 'W2', 'W3', 'W5', 'W6'] as const;
+type Workload = (typeof WORKLOADS)[number];
+const SYSTEM_GROUPS = ['flo', 'nats', 'redis'] as const;
+type SystemGroup = (typeof SYSTEM_GROUPS)[number];
+
+export interface BenchParameters {
+  readonly runs: number;
+  readonly events: number;
+  readonly payloadBytes: number;
+  readonly namespaces: number;
+  readonly maxInFlight: number;
+  readonly tailRatePerSecond: number;
+  readonly tailDurationMs: number;
+  readonly fanoutSubscribers: number;
+  readonly selectiveNamespace: string;
+}
+
+interface Options {
+  readonly parameters: BenchParameters;
+  readonly only: readonly SystemGroup[];
+  readonly workloads: ReadonlySet<Workload>;
+}
+
+function parseList<T extends string>(value: string | undefined, allowed: readonly T[], flag: string): T[] {
+  if (value === undefined) return [...allowed];
+  const items = value.split(',').map((item) => item.trim()).filter(Boolean);
+  for (const item of items) {
+    if (!allowed.includes(item as T)) throw new Error(`${flag}: unknown "${item}" (choose from ${allowed.join(', ')})`);
+  }
+  return items as T[];
+}
+
+function parseOptions(): Options {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      only: { type: 'string' },
+      workloads: { type: 'string' },
+      runs: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write('usage: npm run bench -- [--quick] [--only flo,nats,redis] [--workloads W1,W2,W3,W5,W6] [--runs N]\n');
+    process.exit(0);
+  }
+  const quick = values.quick === true;
+  const runs = values.runs === undefined ? (quick ? 1 : 3) : Number(values.runs);
+  if (!Number.isInteger(runs) || runs < 1 || runs > 20) throw new Error('--runs: an integer from 1 to 20');
+  return {
+    only: parseList(values.only, SYSTEM_GROUPS, '--only'),
+    workloads: new Set(parseList(values.workloads?.toUpperCase(), WORKLOADS, '--workloads')),
+    parameters: {
+      runs,
+      events: quick ? 20_000 : 200_000,
+      payloadBytes: 256,
+      namespaces: NAMESPACE_COUNT,
+      maxInFlight: 1_000,
+      tailRatePerSecond: 5_000,
+      tailDurationMs: quick ? 2_000 : 10_000,
+      fanoutSubscribers: 10,
+      selectiveNamespace: '/orders/eu/3 (JetStream orders.eu.3)',
+    },
+  };
+}
+
+async function createDrivers(only: readonly SystemGroup[]): Promise<SystemDriver[]> {
+  const peers: PeerBinary[] = [];
+  if (only.includes('nats')) peers.push(NATS_SERVER);
+  if (only.includes('redis')) peers.push(REDIS_SERVER);
+  ensurePeers(peers);
+  const drivers: SystemDriver[] = [];
+  if (only.includes('flo')) {
+    // Loaded only when asked for, so the peers can be measured without a built broker.
+    const { FloDriver } = await import('./drivers/flo.js');
+    drivers.push(new FloDriver());
+  }
+  if (only.includes('nats')) drivers.push(new NatsDriver());
+  if (only.includes('redis')) drivers.push(new RedisDriver('everysec'), new RedisDriver('always'));
+  return drivers;
+}
+
+/** One run of the selected workloads on a fresh server. W2/W5 replay W1's data, so they imply W1. */
+async function runSystem(driver: SystemDriver, run: number, options: Options): Promise<SystemRun> {
+  const { parameters: p, workloads } = options;
+  const result: SystemRun = { system: driver.system, run };
+  await driver.start();
+  try {
+    const needsData = workloads.has('W1') || workloads.has('W2') || workloads.has('W5');
+    if (needsData) result.w1 = await produceWorkload(driver, p.events, p.maxInFlight);
+    if (workloads.has('W2')) result.w2 = await replayWorkload(driver, null, p.events);
+    if (workloads.has('W5')) {
+      const expected = Math.floor((p.events - 1 - 3) / NAMESPACE_COUNT) + 1;
+      result.w5 = await replayWorkload(driver, 3, expected);
+    }
+    if (workloads.has('W3')) result.w3 = await tailWorkload(driver, p.tailRatePerSecond, p.tailDurationMs);
+    if (workloads.has('W6')) result.w6 = await fanoutWorkload(driver, p.fanoutSubscribers, p.events, p.maxInFlight);
+    if (!workloads.has('W1')) delete result.w1;
+  } catch (error) {
+    result.error = error instanceof Error ? error.message : String(error);
+  } finally {
+    await driver.stop();
+  }
+  return result;
+}
+
+function progressLine(result: SystemRun): string {
+  const k = (value: number | undefined): string => (value === undefined ? '–' : `${(value / 1e3).toFixed(1)}k/s`);
+  const parts = [
+    `W1 ${k(result.w1?.eventsPerSecond)}`, `W2 ${k(result.w2?.eventsPerSecond)}`, `W5 ${k(result.w5?.eventsPerSecond)}`,
+    `W3 p99 ${result.w3 ? result.w3.p99Ms.toFixed(2) : '–'} ms`, `W6 ${k(result.w6?.deliveriesPerSecond)}`,
+  ];
+  return `bench: run ${result.run} ${result.system}: ${parts.join(', ')}${result.error ? ` ERROR ${result.error}` : ''}\n`;
+}
+
+function machineNote(loadStart: readonly number[], loadEnd: readonly number[]): string {
+  const cpu = cpus();
+  const load = (values: readonly number[]): string => values.map((value) => value.toFixed(2)).join(' ');
+  return `${cpu.length} × ${cpu[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}; `
+    + `load average (1/5/15 min) ${load(loadStart)} at start, ${load(loadEnd)} at end`;
+}
+
+async function main(): Promise<number> {
+  installExitHandlers();
+  const options = parseOptions();
+  const drivers = await createDrivers(options.only);
+  const startedAt = new Date();
+  const loadStart = loadavg();
+  const runs: SystemRun[] = [];
+  for (let run = 1; run <= options.parameters.runs; run += 1) {
+    for (const driver of drivers) {
+      const result = await runSystem(driver, run, options);
+      process.stderr.write(progressLine(result));
+      runs.push(result);
+    }
+  }
+  const systems = drivers.map((driver) => driver.system);
+  const infos: SystemInfo[] = drivers.map((d) => ({ system: d.system, version: d.version, durability: d.durability }));
+  const summaries = summarize(runs, systems);
+  const machine = machineNote(loadStart, loadavg());
+  const output = [
+    `## Flo benchmark, ${startedAt.toISOString()}`, '',
+    markdownTable(summaries, systems), '',
+    `Median of ${options.parameters.runs} run(s) per system, (min–max) across runs; ratios are Flo's median ÷ the peer's `
+      + '(above 1 is better for rates, below 1 better for latency, CPU and RSS).',
+    `Parameters: ${JSON.stringify(options.parameters)}`,
+    ...infos.map((info) => `- ${info.system} ${info.version}: ${info.durability}`),
+    `Machine: ${machine}`,
+    ...targetNotes(summaries),
+    ...runs.filter((run) => run.error).map((run) => `- ERROR run ${run.run} ${run.system}: ${run.error}`),
+  ].join('\n');
+  process.stdout.write(`${output}\n`);
+  const resultsDir = join(dirname(fileURLToPath(import.meta.url)), 'results');
+  mkdirSync(resultsDir, { recursive: true });
+  const file = join(resultsDir, `bench-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, `${JSON.stringify({ startedAt, finishedAt: new Date(), machine, parameters: options.parameters, systems: infos, summaries, runs }, null, 2)}\n`);
+  process.stderr.write(`bench: results written to ${file}\n`);
+  return runs.some((run) => run.error) ? 1 : 0;
+}
+
+// Exit explicitly: a failed run can leave a client's timers behind, and the servers are
+// already stopped (the exit handler kills any that are not).
+main().then((code) => process.exit(code), (error: unknown) => {
+  process.stderr.write(`bench: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
+  process.exit(1);
+});
