@@ -57,7 +57,8 @@ export class Subscription implements AsyncIterable<FloEvent> {
   close(): void {
     this.closedByUser = true;
     this.ended = true;
-    this.socket?.close(1000);
+    // terminate, not close: a paused socket would never read the broker's close reply.
+    this.socket?.terminate();
     this.notify();
   }
 
@@ -114,6 +115,7 @@ export class Subscription implements AsyncIterable<FloEvent> {
   }
 
   private onFrame(frame: Buffer): void {
+    if (this.closedByUser) return;
     try {
       const type = frameType(frame);
       if (type === FrameType.RECORDS) {

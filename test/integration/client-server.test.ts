@@ -1,0 +1,123 @@
+// The real `flo server` process driven by the real client over loopback.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect, type FloClient } from '../../src/client/index.js';
+import { startServer, type ServerProcess } from '../support/server-process.js';
+import { tempDir, waitFor } from '../support/temp.js';
+
+let dir: Awaited<ReturnType<typeof tempDir>>;
+let server: ServerProcess;
+let client: FloClient;
+
+beforeAll(async () => {
+  dir = await tempDir();
+  server = await startServer(dir.path);
+  client = await connect(server.url);
+});
+afterAll(async () => {
+  await client?.close();
+  await server?.stop();
+  await dir.remove();
+});
+
+describe('client and server', () => {
+  it('produces, reads back by id and glob, and responds with parentId', async () => {
+    const requestId = await client.produce({ namespace: '/rpc/requests', json: { question: 'eggs?' } });
+    const sub = client.subscribe({ namespace: '/rpc/requests', from: 'earliest', follow: false });
+    const received = [];
+    for await (const event of sub) received.push(event);
+    expect(received).toHaveLength(1);
+    expect(received[0]!.id).toBe(requestId);
+    expect(received[0]!.json()).toEqual({ question: 'eggs?' });
+    const answerId = await client.respond(received[0]!, { namespace: '/rpc/answers', data: 'yes' });
+    const answers = [];
+    for await (const event of client.subscribe({ namespace: '/rpc/answers', follow: false })) answers.push(event);
+    expect(answers.map((event) => [event.id, event.parentId, event.text()])).toEqual([[answerId, requestId, 'yes']]);
+  });
+
+  it('switches from replay to tail without a gap or a duplicate while producers keep writing', async () => {
+    const total = 3000;
+    const producing = (async () => {
+      const pending: Array<Promise<string>> = [];
+      for (let i = 0; i < total; i++) {
+        pending.push(client.produce({ namespace: `/switch/${i % 5}`, data: String(i) }));
+        if (i % 100 === 99) await Promise.all(pending.splice(0));
+      }
+      await Promise.all(pending);
+    })();
+    await waitFor(async () => (await client.read({ namespace: '/switch/**', limit: 1 })).events.length > 0, 'first events');
+    const seen = new Map<string, number[]>();
+    let count = 0;
+    const sub = client.subscribe({ namespace: '/switch/**', from: 'earliest' });
+    for await (const event of sub) {
+      const list = seen.get(event.namespace) ?? [];
+      list.push(Number(event.text()));
+      seen.set(event.namespace, list);
+      if (++count === total) break;
+    }
+    await producing;
+    expect(count).toBe(total);
+    for (const [namespace, values] of seen) {
+      expect(values, namespace).toEqual([...values].sort((a, b) => a - b));
+      expect(new Set(values).size).toBe(values.length);
+    }
+  });
+
+  it('resumes a subscription from its cursor after the consumer stops', async () => {
+    await client.produceBatch(Array.from({ length: 10 }, (_, i) => ({ namespace: '/resume/x', data: String(i) })));
+    const first = client.subscribe({ namespace: '/resume/**', follow: false });
+    const got: string[] = [];
+    for await (const event of first) {
+      got.push(event.text());
+      if (got.length === 4) break;
+    }
+    const second = client.subscribe({ namespace: '/resume/**', from: first.cursor, follow: false });
+    for await (const event of second) got.push(event.text());
+    expect(got).toEqual(Array.from({ length: 10 }, (_, i) => String(i)));
+  });
+
+  it('rejects bad produce input with the broker code and keeps the connection usable', async () => {
+    await expect(client.produce({ namespace: 'no-slash', data: 'x' })).rejects.toMatchObject({ code: 'FLO_ERR_NAMESPACE_INVALID' });
+    expect(await client.produce({ namespace: '/still/fine', data: 'x' })).toMatch(/^[0-9a-f]{4}-[0-9a-f]{13}$/);
+  });
+
+  it('surfaces a subscription error from the broker as a typed error', async () => {
+    const sub = client.subscribe({ namespace: 'bad glob' });
+    await expect((async () => {
+      for await (const _event of sub) break;
+    })()).rejects.toMatchObject({ code: 'FLO_ERR_GLOB_INVALID' });
+  });
+
+  it('tails over Server-Sent Events for curl and browsers', async () => {
+    await client.produce({ namespace: '/sse/a', data: 'hello sse' });
+    const aborter = new AbortController();
+    const response = await fetch(`${server.url}/v1/subscribe?namespace=/sse/**`, { headers: { accept: 'text/event-stream' }, signal: aborter.signal });
+    expect(response.headers.get('content-type')).toContain('text/event-stream');
+    const reader = response.body!.getReader();
+    let text = '';
+    while (!text.includes('caught-up')) text += new TextDecoder().decode((await reader.read()).value);
+    aborter.abort();
+    expect(text).toContain('"data":"hello sse"');
+    expect(text).toMatch(/id: c1\./);
+  });
+
+  it('paces a subscriber that does not read instead of buffering for it', async () => {
+    const payload = 'z'.repeat(16 * 1024);
+    await client.produceBatch(Array.from({ length: 2000 }, (_, i) => ({ namespace: '/slow/x', data: payload + i })));
+    const slowClient = await connect(server.url, { subscriptionHighWaterEvents: 50 });
+    const deliveredBefore = await brokerMetric('flo_delivered_events_total');
+    const sub = slowClient.subscribe({ namespace: '/slow/**', follow: true });
+    const iterator = sub[Symbol.asyncIterator]();
+    await iterator.next();
+    // The consumer stops reading here. Give the broker ample time to push everything if it would.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const pushed = (await brokerMetric('flo_delivered_events_total')) - deliveredBefore;
+    await slowClient.close();
+    expect(pushed).toBeGreaterThan(0);
+    expect(pushed).toBeLessThan(2000);
+  });
+});
+
+async function brokerMetric(name: string): Promise<number> {
+  const metrics = await (await fetch(`${server.url}/metrics`)).text();
+  return Number(new RegExp(`^${name} (\\d+)`, 'm').exec(metrics)?.[1] ?? NaN);
+}
