@@ -6,7 +6,7 @@
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { type SystemDriver } from './drivers/driver.js';
@@ -40,6 +40,7 @@ interface Options {
   readonly parameters: BenchParameters;
   readonly only: readonly SystemGroup[];
   readonly workloads: ReadonlySet<Workload>;
+  readonly profileDir: string | undefined;
 }
 
 function parseList<T extends string>(value: string | undefined, allowed: readonly T[], flag: string): T[] {
@@ -58,11 +59,13 @@ function parseOptions(): Options {
       only: { type: 'string' },
       workloads: { type: 'string' },
       runs: { type: 'string' },
+      'profile-dir': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (values.help) {
-    process.stdout.write('usage: npm run bench -- [--quick] [--only flo,nats,redis] [--workloads W1,W2,W3,W5,W6] [--runs N]\n');
+    process.stdout.write('usage: npm run bench -- [--quick] [--only flo,nats,redis] [--workloads W1,W2,W3,W5,W6] [--runs N] [--profile-dir DIR]\n'
+      + '  --profile-dir DIR  run the Flo broker under node --cpu-prof, writing one .cpuprofile per run into DIR\n');
     process.exit(0);
   }
   const quick = values.quick === true;
@@ -71,6 +74,7 @@ function parseOptions(): Options {
   return {
     only: parseList(values.only, SYSTEM_GROUPS, '--only'),
     workloads: new Set(parseList(values.workloads?.toUpperCase(), WORKLOADS, '--workloads')),
+    profileDir: values['profile-dir'] === undefined ? undefined : resolve(values['profile-dir']),
     parameters: {
       runs,
       events: quick ? 20_000 : 200_000,
@@ -85,7 +89,7 @@ function parseOptions(): Options {
   };
 }
 
-async function createDrivers(only: readonly SystemGroup[]): Promise<SystemDriver[]> {
+async function createDrivers(only: readonly SystemGroup[], profileDir: string | undefined): Promise<SystemDriver[]> {
   const peers: PeerBinary[] = [];
   if (only.includes('nats')) peers.push(NATS_SERVER);
   if (only.includes('redis')) peers.push(REDIS_SERVER);
@@ -94,7 +98,7 @@ async function createDrivers(only: readonly SystemGroup[]): Promise<SystemDriver
   if (only.includes('flo')) {
     // Loaded only when asked for, so the peers can be measured without a built broker.
     const { FloDriver } = await import('./drivers/flo.js');
-    drivers.push(new FloDriver());
+    drivers.push(new FloDriver(profileDir));
   }
   if (only.includes('nats')) drivers.push(new NatsDriver());
   if (only.includes('redis')) drivers.push(new RedisDriver('everysec'), new RedisDriver('always'));
@@ -144,7 +148,7 @@ function machineNote(loadStart: readonly number[], loadEnd: readonly number[]): 
 async function main(): Promise<number> {
   installExitHandlers();
   const options = parseOptions();
-  const drivers = await createDrivers(options.only);
+  const drivers = await createDrivers(options.only, options.profileDir);
   const startedAt = new Date();
   const loadStart = loadavg();
   const runs: SystemRun[] = [];

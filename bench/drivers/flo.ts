@@ -37,12 +37,16 @@ export class FloDriver implements SystemDriver {
   private server: ServerProcess | undefined;
   private url = '';
 
+  /** @param profileDir when set, the broker runs with `node --cpu-prof` and writes its profile there on exit. */
+  constructor(private readonly profileDir?: string) {}
+
   async start(): Promise<void> {
     if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build`);
     const port = await freePort();
     const dataDir = makeTempDir('flo');
     this.url = `http://127.0.0.1:${port}`;
-    this.server = startServer('flo', process.execPath, [CLI, 'server', '-d', dataDir, '-p', String(port), '--host', '127.0.0.1', '--log-level', 'warn'], dataDir);
+    const nodeArgs = this.profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${this.profileDir}`];
+    this.server = startServer('flo', process.execPath, [...nodeArgs, CLI, 'server', '-d', dataDir, '-p', String(port), '--host', '127.0.0.1', '--log-level', 'warn'], dataDir);
     const server = this.server;
     await waitUntil('flo /readyz', async () => {
       if (server.hasExited()) throw new Error(`flo server exited: ${server.output()}`);
