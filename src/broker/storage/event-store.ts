@@ -64,7 +64,9 @@ export class EventStore {
     try {
       await db.open();
     } catch (error) {
-      throw new FloError('FLO_ERR_STORAGE', `cannot open data directory ${options.dataDir}: ${describe(error)}`, { cause: error });
+      const locked = (error as { cause?: { code?: string } }).cause?.code === 'LEVEL_LOCKED' || /lock/i.test(describe(error));
+      const hint = locked ? ' (it is locked: is another flo server using it?)' : '';
+      throw new FloError('FLO_ERR_STORAGE', `cannot open data directory ${options.dataDir}${hint}: ${describe(error)}`, { cause: error });
     }
     try {
       const meta = await loadOrCreateMeta(db, options);
