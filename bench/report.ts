@@ -110,3 +110,13 @@ export function markdownTable(summaries: readonly Summary[], systems: readonly s
   }
   return lines.join('\n');
 }
+
+/** Cores' worth of CPU that other processes used during the measured phases (median over system-runs). */
+export function otherLoadCores(runs: readonly SystemRun[]): Spread {
+  const perRun = runs.map((run) => {
+    const costs = [run.w1, run.w2, run.w5, run.w3, run.w6].filter((cost) => cost !== undefined);
+    const seconds = costs.reduce((sum, cost) => sum + cost.seconds, 0);
+    return seconds > 0 ? costs.reduce((sum, cost) => sum + cost.otherCpuSeconds, 0) / seconds : Number.NaN;
+  });
+  return spread(perRun);
+}

@@ -15,7 +15,7 @@ import { NatsDriver } from './drivers/nats.js';
 import { RedisDriver } from './drivers/redis.js';
 import { ensurePeers, NATS_SERVER, REDIS_SERVER, type PeerBinary } from './lib/install.js';
 import { installExitHandlers } from './lib/proc.js';
-import { markdownTable, summarize, type SystemInfo, type SystemRun } from './report.js';
+import { markdownTable, otherLoadCores, summarize, type SystemInfo, type SystemRun } from './report.js';
 import { targetNotes } from './targets.js';
 import { fanoutWorkload, produceWorkload, replayWorkload, tailWorkload } from './workloads.js';
 
@@ -138,11 +138,13 @@ function progressLine(result: SystemRun): string {
   return `bench: run ${result.run} ${result.system}: ${parts.join(', ')}${result.error ? ` ERROR ${result.error}` : ''}\n`;
 }
 
-function machineNote(loadStart: readonly number[], loadEnd: readonly number[]): string {
+function machineNote(loadStart: readonly number[], loadEnd: readonly number[], runs: readonly SystemRun[]): string {
   const cpu = cpus();
   const load = (values: readonly number[]): string => values.map((value) => value.toFixed(2)).join(' ');
+  const others = otherLoadCores(runs);
   return `${cpu.length} × ${cpu[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}; `
-    + `load average (1/5/15 min) ${load(loadStart)} at start, ${load(loadEnd)} at end`;
+    + `load average (1/5/15 min) ${load(loadStart)} at start, ${load(loadEnd)} at end; `
+    + `other processes used ${others.median.toFixed(2)} cores (${others.min.toFixed(2)}–${others.max.toFixed(2)}) of ${cpu.length} while workloads ran`;
 }
 
 async function main(): Promise<number> {
@@ -162,7 +164,7 @@ async function main(): Promise<number> {
   const systems = drivers.map((driver) => driver.system);
   const infos: SystemInfo[] = drivers.map((d) => ({ system: d.system, version: d.version, durability: d.durability }));
   const summaries = summarize(runs, systems);
-  const machine = machineNote(loadStart, loadavg());
+  const machine = machineNote(loadStart, loadavg(), runs);
   const output = [
     `## Flo benchmark, ${startedAt.toISOString()}`, '',
     markdownTable(summaries, systems), '',

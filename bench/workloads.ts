@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { type SystemDriver } from './drivers/driver.js';
 import { NAMESPACE_COUNT } from './drivers/driver.js';
 import { ageMs, isWarmup, PAYLOAD_BYTES, randomPayload, timedPayload, warmupPayload } from './lib/events.js';
-import { processCpuSeconds, RssSampler, waitUntil } from './lib/proc.js';
+import { machineBusySeconds, processCpuSeconds, RssSampler, waitUntil } from './lib/proc.js';
 import { summarizeLatency } from './lib/stats.js';
 
 /** Upper bound on any one workload phase; past it the run fails instead of hanging. */
@@ -21,6 +21,8 @@ export interface Cost {
   readonly seconds: number;
   readonly clientCpuSeconds: number;
   readonly serverCpuSeconds: number;
+  /** CPU seconds used by everything else on the machine meanwhile (other users' work). */
+  readonly otherCpuSeconds: number;
 }
 
 export interface ProduceResult extends Cost {
@@ -59,17 +61,16 @@ export interface FanoutResult extends Cost {
 async function measured<T>(driver: SystemDriver, body: () => Promise<T>): Promise<T & Cost> {
   const pid = driver.serverPid();
   const serverBefore = processCpuSeconds(pid);
+  const machineBefore = machineBusySeconds();
   const clientBefore = process.cpuUsage();
   const startedAt = performance.now();
   const result = await body();
   const seconds = (performance.now() - startedAt) / 1000;
   const client = process.cpuUsage(clientBefore);
-  return {
-    ...result,
-    seconds,
-    clientCpuSeconds: (client.user + client.system) / 1e6,
-    serverCpuSeconds: processCpuSeconds(pid) - serverBefore,
-  };
+  const clientCpuSeconds = (client.user + client.system) / 1e6;
+  const serverCpuSeconds = processCpuSeconds(pid) - serverBefore;
+  const otherCpuSeconds = Math.max(0, machineBusySeconds() - machineBefore - clientCpuSeconds - serverCpuSeconds);
+  return { ...result, seconds, clientCpuSeconds, serverCpuSeconds, otherCpuSeconds };
 }
 
 function deadline<T>(what: string, promise: Promise<T>, timeoutMs = WORKLOAD_TIMEOUT_MS): Promise<T> {

@@ -175,3 +175,14 @@ export function installExitHandlers(): void {
     });
   }
 }
+
+/**
+ * CPU seconds the whole machine spent busy so far (user, nice, system, irq, softirq,
+ * steal from /proc/stat; idle and iowait excluded). Minus our own and the servers' CPU,
+ * it tells how much other work shared the cores while a workload ran.
+ */
+export function machineBusySeconds(): number {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '';
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = line.trim().split(/\s+/).slice(1).map(Number);
+  return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS_PER_SECOND;
+}
