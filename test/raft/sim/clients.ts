@@ -117,15 +117,21 @@ export class Clients {
 
   /**
    * After the heal: keep proposing one write to whoever leads until it commits
-   * and every member of the leader's configuration has applied it. A probe that
+   * (liveness), then wait until every member of the leader's configuration has
+   * applied it (convergence). A probe that
    * is lost (or hangs for PROBE_RETRY_MS) is replaced by a new one.
    */
-  startLivenessProbe(onDone: () => void): void {
+  startLivenessProbe(onCommitted: () => void, onDone: () => void): void {
     const w = this.world;
+    let committed = false;
     const check = (): void => {
       const leader = w.leader();
       const probe = this.probe;
       const core = leader?.core ?? null;
+      if (probe !== null && probe.index !== null && !committed) {
+        committed = true;
+        onCommitted();
+      }
       if (probe !== null && probe.index !== null && core !== null) {
         const members = [...core.conf.voters, ...core.conf.learners];
         if (members.every((id) => (w.nodes.get(id)?.applied ?? 0) >= (probe.index ?? 0))) {

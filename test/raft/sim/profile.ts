@@ -25,13 +25,31 @@ export interface FaultProfile {
   readonly clientThinkMs: number;
   readonly readRatio: number;
   readonly safetyMs: number;
+  /** Chance that a newly elected leader is cut off from all but at most one peer shortly after winning. */
+  readonly isolateNewLeaderChance: number;
 }
 
 function pick<T>(rng: SeededRandom, options: readonly T[]): T {
   return options[rng.nextInt(options.length)] as T;
 }
 
+/**
+ * The leader-hunting mix: a fast network where most new leaders are cut off within
+ * a few milliseconds of winning, one entry per message. It leaves logs of many
+ * terms half-replicated: the ground where commit-rule bugs (Figure 8) show.
+ */
+export const LEADER_HUNTING: Partial<FaultProfile> = {
+  voters: 5, lossRate: 0, dupRate: 0, minDelayMs: 1, maxDelayMs: 5, maxMessageBytes: 1, isolateNewLeaderChance: 0.9,
+  crashGapMs: 0, partitionGapMs: 0, transferGapMs: 0, confChangeGapMs: 0, clientThinkMs: 1, readRatio: 0.2,
+};
+
 export function profileFor(rng: SeededRandom): FaultProfile {
+  const hunting = rng.chance(0.2);
+  const profile = randomProfile(rng);
+  return hunting ? { ...profile, ...LEADER_HUNTING } : profile;
+}
+
+function randomProfile(rng: SeededRandom): FaultProfile {
   const minDelayMs = pick(rng, [0, 1, 2, 5]);
   return {
     voters: rng.chance(0.5) ? 3 : 5,
@@ -52,5 +70,6 @@ export function profileFor(rng: SeededRandom): FaultProfile {
     clientThinkMs: pick(rng, [1, 5, 20]),
     readRatio: pick(rng, [0.2, 0.5]),
     safetyMs: pick(rng, [1500, 3000, 5000]),
+    isolateNewLeaderChance: pick(rng, [0, 0.3, 0.7]),
   };
 }
