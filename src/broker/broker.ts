@@ -44,14 +44,14 @@ export class Broker {
       const rules = explicitRules ?? parseRetentionRules((await log.store.readSetting<RetentionRuleInput[]>(RETENTION_SETTING)) ?? []);
       if (explicitRules) await log.store.writeSetting(RETENTION_SETTING, explicitRules.map((rule) => rule.input));
       else if (rules.length > 0) await log.setRetentionRules(rules);
-      let broker: Broker | undefined;
+      const started: { broker?: Broker } = {};
       const app = await buildApp({
         log,
         logger,
         saveRetention: (next) => log.store.writeSetting(RETENTION_SETTING, next.map((rule) => rule.input)),
-        advertisedUrl: () => broker?.url,
+        advertisedUrl: () => started.broker?.url,
       });
-      broker = new Broker(log, app, logger);
+      const broker = (started.broker = new Broker(log, app, logger));
       if (options.port !== undefined) await broker.listen(options.port, options.host ?? '127.0.0.1');
       return broker;
     } catch (error) {

@@ -16,12 +16,14 @@ afterAll(async () => {
   await dir.remove();
 });
 
-function inject(method: 'GET' | 'POST' | 'PUT', url: string, body?: unknown, contentType = 'application/json'): ReturnType<Broker['app']['inject']> {
+type InjectResponse = Awaited<ReturnType<Broker['app']['inject']>>;
+
+function inject(method: 'GET' | 'POST' | 'PUT', url: string, body?: unknown, contentType = 'application/json'): Promise<InjectResponse> {
   const payload = body === undefined ? undefined : typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
   return broker.app.inject({ method, url, payload, headers: payload === undefined ? {} : { 'content-type': contentType } });
 }
 
-function expectProblem(response: Awaited<ReturnType<typeof inject>>, status: number, code: string): void {
+function expectProblem(response: InjectResponse, status: number, code: string): void {
   expect(response.statusCode).toBe(status);
   expect(response.headers['content-type']).toContain('application/problem+json');
   const body = response.json() as Record<string, unknown>;

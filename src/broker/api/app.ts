@@ -5,7 +5,6 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { Logger } from 'pino';
 import { MAX_REQUEST_BYTES } from '../../common/bounds.js';
 import { FloError } from '../../common/errors.js';
-import type { EventLog } from '../event-log.js';
 import { adminRoutes, type AdminContext } from './admin.js';
 import { sendProblem } from './problem.js';
 import { produceRoutes } from './produce.js';
