@@ -8,8 +8,8 @@ import { NATS_SERVER, assertJetStreamCapable, peerVersion } from '../lib/install
 import { freePort, makeTempDir, startServer, stopServer, waitUntil, type ServerProcess } from '../lib/proc.js';
 import { NAMESPACE_COUNT, type AckHandler, type DeliveryHandler, type LiveSubscription, type Producer, type SystemDriver } from './driver.js';
 
-/** Messages per pull request of the ordered consumer in replay and tailing. */
-export const NATS_PULL_BATCH = 5_000;
+/** Messages per pull request of the ordered consumer (10k cost ~5 µs/event of client CPU here, 1k ~6). */
+export const NATS_PULL_BATCH = 10_000;
 /** How long the server gets to accept connections and enable JetStream. */
 export const NATS_START_TIMEOUT_MS = 15_000;
 
