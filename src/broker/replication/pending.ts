@@ -1,0 +1,110 @@
+// Promises waiting on the Raft group: proposals keyed by log index (resolved when
+// that index is applied with the term they were proposed in, rejected when another
+// entry took the index), and ReadIndex reads (resolved once applied reaches their
+// index). Bounded in count; expired in order of age on each tick.
+
+import { FloError } from '../../common/errors.js';
+import type { Entry } from '../raft/messages.js';
+
+interface Waiter {
+  readonly resolve: (index: number) => void;
+  readonly reject: (error: Error) => void;
+  readonly deadline: number;
+}
+
+interface PendingProposal extends Waiter {
+  readonly term: number;
+}
+
+export class PendingRequests {
+  private readonly proposals = new Map<number, PendingProposal>();
+  private readonly reads = new Map<number, Waiter>();
+  private readonly confirmed: { id: number; index: number }[] = [];
+
+  constructor(
+    private readonly max: number,
+    private readonly timeoutMs: number,
+  ) {}
+
+  get full(): boolean {
+    return this.proposals.size + this.reads.size >= this.max;
+  }
+
+  get size(): number {
+    return this.proposals.size + this.reads.size;
+  }
+
+  addProposal(index: number, term: number): Promise<number> {
+    return new Promise<number>((resolve, reject) => {
+      const previous = this.proposals.get(index);
+      previous?.reject(new FloError('FLO_ERR_CONNECTION', 'proposal superseded by a newer leader', { status: 503 }));
+      this.proposals.set(index, { resolve, reject, term, deadline: performance.now() + this.timeoutMs });
+    });
+  }
+
+  addRead(id: number): Promise<number> {
+    return new Promise<number>((resolve, reject) => {
+      this.reads.set(id, { resolve, reject, deadline: performance.now() + this.timeoutMs });
+    });
+  }
+
+  applied(entry: Entry): void {
+    const waiter = this.proposals.get(entry.index);
+    if (waiter === undefined) return;
+    this.proposals.delete(entry.index);
+    if (entry.term === waiter.term) waiter.resolve(entry.index);
+    else waiter.reject(new FloError('FLO_ERR_CONNECTION', 'proposal lost in a leader change; it was not committed', { status: 503 }));
+  }
+
+  /** A snapshot jumped over these indexes: their outcome cannot be told apart any more. */
+  supersedeUpTo(index: number): void {
+    for (const [i, waiter] of this.proposals) {
+      if (i > index) continue;
+      this.proposals.delete(i);
+      waiter.reject(new FloError('FLO_ERR_TIMEOUT', 'proposal outcome unknown (replaced by a snapshot)'));
+    }
+  }
+
+  readConfirmed(id: number, index: number): void {
+    if (this.reads.has(id)) this.confirmed.push({ id, index });
+  }
+
+  serveReads(appliedIndex: number): void {
+    let kept = 0;
+    for (const read of this.confirmed) {
+      const waiter = this.reads.get(read.id);
+      if (waiter === undefined) continue;
+      if (read.index <= appliedIndex) {
+        this.reads.delete(read.id);
+        waiter.resolve(read.index);
+      } else {
+        this.confirmed[kept++] = read;
+      }
+    }
+    this.confirmed.length = kept;
+  }
+
+  failReads(error: Error): void {
+    for (const waiter of this.reads.values()) waiter.reject(error);
+    this.reads.clear();
+    this.confirmed.length = 0;
+  }
+
+  expire(error: Error): void {
+    const now = performance.now();
+    for (const map of [this.proposals, this.reads]) {
+      // Insertion order is deadline order (one timeout for all), so stop at the first live one.
+      for (const [key, waiter] of map) {
+        if (waiter.deadline > now) break;
+        map.delete(key);
+        waiter.reject(error);
+      }
+    }
+  }
+
+  failAll(error: Error): void {
+    for (const waiter of this.proposals.values()) waiter.reject(error);
+    this.proposals.clear();
+    this.failReads(error);
+  }
+}

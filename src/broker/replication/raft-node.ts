@@ -1,0 +1,289 @@
+// RaftNode runs one Raft group member for production: it binds the pure core to
+// level storage, a transport and a real clock. Each Ready is persisted with one
+// synced batch before its messages leave and its entries are applied (the
+// persistence rule), so a proposal's promise resolves only once the entry is
+// committed by a quorum that fsynced it, and applied here.
+
+import { randomInt } from 'node:crypto';
+import { FloError } from '../../common/errors.js';
+import { RaftCore } from '../raft/core.js';
+import type { ConfChange } from '../raft/membership.js';
+import { Role, type ConfState, type Entry, type NodeId, type Ready, type SoftState } from '../raft/messages.js';
+import type { ProposeResult } from '../raft/proposals.js';
+import { SeededRandom } from '../raft/random.js';
+import type { MemoryStorage } from '../raft/storage.js';
+import type { RaftStorage } from '../storage/raft-storage.js';
+import type { RaftTransport } from '../transport/tcp-transport.js';
+import { NotLeaderError } from './errors.js';
+import { PendingRequests } from './pending.js';
+
+/** Default length of one Raft tick. */
+export const DEFAULT_TICK_MS = 10;
+/** A proposal not committed within this time is rejected with FLO_ERR_TIMEOUT (its outcome is unknown). */
+export const DEFAULT_PROPOSAL_TIMEOUT_MS = 10_000;
+/** Most proposals and reads waiting at once; more are refused with FLO_ERR_OVERLOADED. */
+export const DEFAULT_MAX_PENDING = 100_000;
+/** Entries kept in the log behind a snapshot, so slightly lagging followers need no snapshot. */
+export const SNAPSHOT_TRAILING_ENTRIES = 1000;
+
+/** The replicated state machine the caller supplies. */
+export interface StateMachine {
+  /** Applies committed entries in order (conf-change and empty entries included; skip what you do not need). */
+  apply(entries: readonly Entry[]): void | Promise<void>;
+  /** The state at the last applied entry, for snapshots. */
+  snapshot?(): Uint8Array;
+  /** Replaces the state with a snapshot's (on start and when the leader sends one). */
+  restore?(data: Uint8Array, index: number): void | Promise<void>;
+}
+
+export interface RaftNodeOptions {
+  readonly groupId: number;
+  readonly nodeId: NodeId;
+  readonly storage: RaftStorage;
+  readonly transport: RaftTransport;
+  readonly stateMachine: StateMachine;
+  /** Founding voters: written once if the group has no state on disk. Omit for a node that joins later. */
+  readonly founders?: readonly NodeId[];
+  readonly tickMs?: number;
+  readonly electionTicks?: number;
+  readonly heartbeatTicks?: number;
+  /** Take a snapshot and compact the log every this many applied entries (0: never). */
+  readonly snapshotEvery?: number;
+  readonly proposalTimeoutMs?: number;
+  readonly maxPending?: number;
+  /** Seed of the election-timeout randomness (default: from the OS). */
+  readonly seed?: number;
+  /** Called after each role or leader change. */
+  readonly onStateChange?: (state: SoftState) => void;
+}
+
+export interface RaftNodeStatus {
+  readonly nodeId: NodeId;
+  readonly role: 'follower' | 'pre-candidate' | 'candidate' | 'leader';
+  readonly term: number;
+  readonly leader: NodeId | null;
+  readonly commitIndex: number;
+  readonly appliedIndex: number;
+  readonly lastIndex: number;
+  readonly conf: ConfState;
+}
+
+const ROLE_LABELS = ['follower', 'pre-candidate', 'candidate', 'leader'] as const;
+
+export class RaftNode {
+  readonly groupId: number;
+  readonly nodeId: NodeId;
+  private readonly core: RaftCore;
+  private readonly pending: PendingRequests;
+  private ticker: NodeJS.Timeout | null = null;
+  private scheduled = false;
+  private looping = false;
+  private closed = false;
+  private failure: Error | null = null;
+  private lastSnapshotIndex: number;
+  private readId = 0;
+
+  private constructor(
+    private readonly options: RaftNodeOptions,
+    private readonly mem: MemoryStorage,
+  ) {
+    this.groupId = options.groupId;
+    this.nodeId = options.nodeId;
+    this.core = new RaftCore({
+      id: options.nodeId,
+      random: new SeededRandom(options.seed ?? randomInt(2 ** 31)),
+      electionTicks: options.electionTicks,
+      heartbeatTicks: options.heartbeatTicks,
+    }, mem);
+    this.lastSnapshotIndex = mem.snapshot().metadata.index;
+    this.pending = new PendingRequests(options.maxPending ?? DEFAULT_MAX_PENDING, options.proposalTimeoutMs ?? DEFAULT_PROPOSAL_TIMEOUT_MS);
+  }
+
+  /** Loads (or bootstraps) the group from storage, restores the state machine and starts ticking. */
+  static async start(options: RaftNodeOptions): Promise<RaftNode> {
+    if (options.founders !== undefined) await options.storage.bootstrap(options.groupId, options.founders);
+    const mem = await options.storage.load(options.groupId);
+    const snapshot = mem.snapshot();
+    if (snapshot.metadata.index > 0) await options.stateMachine.restore?.(snapshot.data, snapshot.metadata.index);
+    const node = new RaftNode(options, mem);
+    options.transport.register(options.groupId, (m) => node.receive(m));
+    node.ticker = setInterval(() => node.tick(), options.tickMs ?? DEFAULT_TICK_MS);
+    return node;
+  }
+
+  /** Resolves with the entry's index once it is committed and applied here; rejects with NotLeaderError when not the leader. */
+  propose(data: Uint8Array): Promise<number> {
+    return this.submit(() => this.core.propose([data]));
+  }
+
+  /** Proposes several entries as one append; resolves with the last one's index. */
+  proposeBatch(data: readonly Uint8Array[]): Promise<number> {
+    return this.submit(() => this.core.propose(data));
+  }
+
+  /** Adds a learner, promotes one (AddVoter) or removes a member; resolves when the change is applied here. */
+  changeMembership(change: ConfChange): Promise<number> {
+    return this.submit(() => this.core.proposeConfChange(change));
+  }
+
+  /** Resolves with an index such that reading local state now is linearizable (ReadIndex, no log write). */
+  readIndex(): Promise<number> {
+    const blocked = this.blocked();
+    if (blocked !== null) return Promise.reject(blocked);
+    const id = ++this.readId;
+    const result = this.core.readIndex(id);
+    if (!result.ok) return Promise.reject(this.refusal(result));
+    const promise = this.pending.addRead(id);
+    this.schedule();
+    return promise;
+  }
+
+  /** Asks the leader to hand leadership to `target`. Resolves once asked; watch status() for the outcome. */
+  transferLeadership(target: NodeId): void {
+    const result = this.core.transferLeadership(target);
+    if (!result.ok) throw this.refusal(result);
+    this.schedule();
+  }
+
+  status(): RaftNodeStatus {
+    const c = this.core;
+    return {
+      nodeId: this.nodeId,
+      role: ROLE_LABELS[c.role],
+      term: c.term,
+      leader: c.leader === 0 ? null : c.leader,
+      commitIndex: c.log.committed,
+      appliedIndex: c.log.applied,
+      lastIndex: c.log.lastIndex(),
+      conf: c.conf,
+    };
+  }
+
+  get isLeader(): boolean {
+    return this.core.role === Role.Leader;
+  }
+
+  private submit(propose: () => ProposeResult): Promise<number> {
+    const blocked = this.blocked();
+    if (blocked !== null) return Promise.reject(blocked);
+    if (this.pending.full) return Promise.reject(new FloError('FLO_ERR_OVERLOADED', `raft group ${this.groupId}: too many pending proposals`));
+    const result = propose();
+    if (!result.ok) return Promise.reject(this.refusal(result));
+    const promise = this.pending.addProposal(result.lastIndex, result.term);
+    this.schedule();
+    return promise;
+  }
+
+  private blocked(): Error | null {
+    if (this.failure !== null) return this.failure;
+    if (this.closed) return new FloError('FLO_ERR_SHUTTING_DOWN', `raft group ${this.groupId} is stopped`);
+    return null;
+  }
+
+  private refusal(result: ProposeResult & { ok: false }): Error {
+    if (result.reason === 'not-leader' || result.reason === 'transferring') {
+      return new NotLeaderError(this.groupId, result.leader === 0 ? null : result.leader, result.detail);
+    }
+    if (result.reason === 'overloaded') return new FloError('FLO_ERR_OVERLOADED', `raft group ${this.groupId}: ${result.detail}`);
+    return new FloError('FLO_ERR_REQUEST_INVALID', `raft group ${this.groupId}: ${result.detail}`);
+  }
+
+  private receive(m: Parameters<RaftCore['step']>[0]): void {
+    if (this.closed || m.to !== this.nodeId) return;
+    this.core.step(m);
+    this.schedule();
+  }
+
+  private tick(): void {
+    if (this.closed) return;
+    this.core.tick();
+    this.pending.expire(new FloError('FLO_ERR_TIMEOUT', `raft group ${this.groupId}: not committed in time (outcome unknown)`));
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.looping || this.closed) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.loop();
+    });
+  }
+
+  /** The Ready cycle: persist (one synced batch), send, apply, advance; repeat while there is work. */
+  private async loop(): Promise<void> {
+    if (this.looping) return;
+    this.looping = true;
+    try {
+      while (!this.closed && this.core.hasReady()) await this.handleReady(this.core.ready());
+    } catch (error) {
+      this.fail(error);
+    } finally {
+      this.looping = false;
+    }
+    if (!this.closed && this.core.hasReady()) this.schedule();
+  }
+
+  private async handleReady(rd: Ready): Promise<void> {
+    if (rd.entries.length > 0 || rd.hardState !== null || rd.snapshot !== null) {
+      await this.options.storage.persist(this.groupId, rd);
+    }
+    this.mem.applyReady(rd);
+    if (this.closed) return;
+    if (rd.messages.length > 0) this.options.transport.send(this.groupId, rd.messages);
+    if (rd.snapshot !== null) {
+      await this.options.stateMachine.restore?.(rd.snapshot.data, rd.snapshot.metadata.index);
+      this.lastSnapshotIndex = rd.snapshot.metadata.index;
+      this.pending.supersedeUpTo(rd.snapshot.metadata.index);
+    }
+    if (rd.committedEntries.length > 0) {
+      await this.options.stateMachine.apply(rd.committedEntries);
+      for (const entry of rd.committedEntries) this.pending.applied(entry);
+    }
+    for (const rs of rd.readStates) this.pending.readConfirmed(rs.requestId, rs.index);
+    this.core.advance();
+    this.pending.serveReads(this.core.log.applied);
+    if (rd.softState !== null) {
+      if (rd.softState.role !== Role.Leader) this.pending.failReads(new NotLeaderError(this.groupId, rd.softState.leader || null, 'leadership lost'));
+      this.options.onStateChange?.(rd.softState);
+    }
+    await this.maybeSnapshot();
+  }
+
+  private async maybeSnapshot(): Promise<void> {
+    const every = this.options.snapshotEvery ?? 0;
+    const take = this.options.stateMachine.snapshot;
+    const applied = this.core.log.applied;
+    if (every <= 0 || take === undefined || applied - this.lastSnapshotIndex < every) return;
+    if (this.core.confAppliedIndex > applied) return; // conf changes replayed past `applied` after a restart
+    const snapshot = this.mem.createSnapshot(applied, this.core.conf, take.call(this.options.stateMachine));
+    const compactTo = Math.max(0, applied - SNAPSHOT_TRAILING_ENTRIES);
+    await this.options.storage.saveSnapshot(this.groupId, snapshot, compactTo);
+    this.mem.compact(Math.max(compactTo, this.mem.firstIndex() - 1));
+    this.lastSnapshotIndex = applied;
+  }
+
+  private fail(error: unknown): void {
+    this.failure = error instanceof Error ? error : new Error(String(error));
+    // A storage failure leaves the durable state unknown: stop, do not guess (the process should restart).
+    this.pending.failAll(new FloError('FLO_ERR_STORAGE', `raft group ${this.groupId} stopped: ${this.failure.message}`, { cause: error }));
+    void this.stopTicking();
+  }
+
+  private async stopTicking(): Promise<void> {
+    if (this.ticker !== null) clearInterval(this.ticker);
+    this.ticker = null;
+    await Promise.resolve();
+  }
+
+  /** Stops ticking and rejects everything pending. Storage and transport belong to the caller. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.stopTicking();
+    this.options.transport.unregister(this.groupId);
+    this.pending.failAll(new FloError('FLO_ERR_SHUTTING_DOWN', `raft group ${this.groupId} is stopping`));
+    // Let an in-flight storage write finish before the caller closes the database.
+    for (let i = 0; i < 500 && this.looping; i++) await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+}

@@ -1,0 +1,88 @@
+// The wire format between brokers: length-prefixed binary frames.
+//   [u32 length of the rest][u8 kind][payload]
+// HELLO (kind 1) payload: [u32 magic][u32 node id]; RAFT (kind 2): [u32 group id][encoded Message].
+// The decoder refuses a frame longer than MAX_FRAME_BYTES before buffering it, so a
+// peer cannot make us allocate without bound; any malformed input is a ProtocolError.
+
+import { CodecError, decodeMessage, encodeMessage } from '../raft/codec.js';
+import type { Message, NodeId } from '../raft/messages.js';
+
+/** Largest frame accepted or sent (a snapshot must fit in one). */
+export const MAX_FRAME_BYTES = 64 * 1024 * 1024;
+export const FRAME_HELLO = 1;
+export const FRAME_RAFT = 2;
+/** Identifies a Flo peer connection ("FLO1"); anything else is not one of ours. */
+export const HELLO_MAGIC = 0x464c4f31;
+
+export class ProtocolError extends Error {
+  override name = 'ProtocolError';
+}
+
+export type Frame =
+  | { readonly kind: typeof FRAME_HELLO; readonly nodeId: NodeId }
+  | { readonly kind: typeof FRAME_RAFT; readonly groupId: number; readonly message: Message };
+
+export function encodeHello(nodeId: NodeId): Buffer {
+  const frame = Buffer.allocUnsafe(13);
+  frame.writeUInt32BE(9, 0);
+  frame.writeUInt8(FRAME_HELLO, 4);
+  frame.writeUInt32BE(HELLO_MAGIC, 5);
+  frame.writeUInt32BE(nodeId, 9);
+  return frame;
+}
+
+export function encodeRaftFrame(groupId: number, message: Message): Buffer {
+  const body = encodeMessage(message);
+  if (body.byteLength + 5 > MAX_FRAME_BYTES) throw new ProtocolError(`message of ${body.byteLength} bytes exceeds the frame limit`);
+  const header = Buffer.allocUnsafe(9);
+  header.writeUInt32BE(body.byteLength + 5, 0);
+  header.writeUInt8(FRAME_RAFT, 4);
+  header.writeUInt32BE(groupId, 5);
+  return Buffer.concat([header, body]);
+}
+
+function decodeFrame(kind: number, payload: Buffer): Frame {
+  if (kind === FRAME_HELLO) {
+    if (payload.byteLength !== 8 || payload.readUInt32BE(0) !== HELLO_MAGIC) throw new ProtocolError('bad HELLO frame');
+    return { kind, nodeId: payload.readUInt32BE(4) };
+  }
+  if (kind === FRAME_RAFT) {
+    if (payload.byteLength < 4) throw new ProtocolError('RAFT frame without group id');
+    try {
+      return { kind, groupId: payload.readUInt32BE(0), message: decodeMessage(payload.subarray(4)) };
+    } catch (error) {
+      if (error instanceof CodecError) throw new ProtocolError(`malformed raft message: ${error.message}`);
+      throw error;
+    }
+  }
+  throw new ProtocolError(`unknown frame kind ${kind}`);
+}
+
+/** Splits a byte stream into frames. Feed it socket chunks; it returns the complete frames. */
+export class FrameDecoder {
+  private pending: Buffer = Buffer.alloc(0);
+
+  constructor(private readonly maxFrameBytes = MAX_FRAME_BYTES) {}
+
+  push(chunk: Buffer): Frame[] {
+    this.pending = this.pending.byteLength === 0 ? chunk : Buffer.concat([this.pending, chunk]);
+    const frames: Frame[] = [];
+    let offset = 0;
+    while (this.pending.byteLength - offset >= 4) {
+      const length = this.pending.readUInt32BE(offset);
+      if (length < 1 || length > this.maxFrameBytes) throw new ProtocolError(`frame length ${length} out of range`);
+      if (this.pending.byteLength - offset - 4 < length) break;
+      const kind = this.pending.readUInt8(offset + 4);
+      // Copy the payload out so a retained message does not pin the whole read buffer.
+      const payload = Buffer.from(this.pending.subarray(offset + 5, offset + 4 + length));
+      frames.push(decodeFrame(kind, payload));
+      offset += 4 + length;
+    }
+    this.pending = this.pending.subarray(offset);
+    return frames;
+  }
+
+  get bufferedBytes(): number {
+    return this.pending.byteLength;
+  }
+}
