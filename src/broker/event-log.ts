@@ -67,6 +67,7 @@ export class EventLog {
     this.committer = new GroupCommitter(store, this.committed, this.durability === 'fsync', { onCommitted: (groups, ms) => this.onCommitted(groups, ms) });
     this.retentionEnforcer = new RetentionEnforcer(store, this.sizes);
     this.rules = options.retention ?? [];
+    this.metrics.refreshGauges = () => this.updatePartitionGauges();
   }
 
   static async open(options: EventLogOptions): Promise<EventLog> {

@@ -18,10 +18,18 @@ export class BrokerMetrics {
   readonly partitionEvents = new Gauge({ name: 'flo_partition_events', help: 'Events retained per partition', labelNames: ['partition'], registers: [this.registry] });
   readonly partitionBytes = new Gauge({ name: 'flo_partition_bytes', help: 'Stored bytes retained per partition', labelNames: ['partition'], registers: [this.registry] });
   readonly partitionHead = new Gauge({ name: 'flo_partition_next_offset', help: 'Next offset to be assigned per partition', labelNames: ['partition'], registers: [this.registry] });
+  /** Set by the owner to refresh the partition and cache gauges just before each scrape. */
+  refreshGauges: () => void = () => undefined;
   readonly retentionDeletedEvents = new Counter({ name: 'flo_retention_deleted_events_total', help: 'Events removed by retention', registers: [this.registry] });
   readonly cacheBytes = new Gauge({ name: 'flo_read_cache_bytes', help: 'Bytes held by the read cache', registers: [this.registry] });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'flo_process_' });
+  }
+
+  /** The Prometheus text exposition, with gauges read from the live log. */
+  async exposition(): Promise<string> {
+    this.refreshGauges();
+    return this.registry.metrics();
   }
 }

@@ -20,7 +20,7 @@ export function adminRoutes(app: FastifyInstance, context: AdminContext): void {
     return { status: 'ready' };
   });
   app.get('/metrics', async (_request, reply) => {
-    await reply.type(log.metrics.registry.contentType).send(await log.metrics.registry.metrics());
+    await reply.type(log.metrics.registry.contentType).send(await log.metrics.exposition());
   });
 
   app.get('/v1/cluster', async () => {

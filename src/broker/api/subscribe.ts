@@ -82,8 +82,10 @@ async function serveWebSocket(log: EventLog, socket: WebSocket, request: Fastify
       await previous;
       if (socket.readyState !== socket.OPEN) break;
       if (item.kind === 'records') {
+        const frame = encodeRecordsFrame(item.records);
         log.metrics.deliveredEvents.inc(item.events);
-        previous = sendFrame(socket, encodeRecordsFrame(item.records));
+        log.metrics.deliveredBytes.inc(frame.length);
+        previous = sendFrame(socket, frame);
       } else {
         const type = item.kind === 'start' ? FrameType.START : item.kind === 'caught-up' ? FrameType.CAUGHT_UP : FrameType.END;
         previous = sendFrame(socket, encodeTextFrame(type, formatCursor(item.cursor)));
@@ -135,6 +137,7 @@ async function serveSse(log: EventLog, request: FastifyRequest<{ Querystring: Su
       } else {
         chunk = `id: ${formatCursor(item.cursor)}\nevent: ${item.kind}\ndata: {}\n\n`;
       }
+      log.metrics.deliveredBytes.inc(chunk.length);
       if (!raw.write(chunk) && raw.writableLength > SUBSCRIBER_HIGH_WATER_BYTES / 4) await once(raw, 'drain', { signal: aborter.signal });
     }
   } catch (error) {

@@ -8,6 +8,7 @@ import { FloError } from '../../common/errors.js';
 import { encodeGroup, groupEventBytes } from '../../common/wire.js';
 import type { EventStore, StoreOperation, StoredGroup } from '../storage/event-store.js';
 import * as keys from '../storage/keys.js';
+import type { NewNamespace } from '../storage/namespace-dictionary.js';
 
 export interface PendingEvent {
   readonly nsId: number;
@@ -100,6 +101,7 @@ export class GroupCommitter {
       this.listener.onCommitted(built.groups, performance.now() - started);
       for (const ticket of built.tickets) if (ticket.remaining === 0) ticket.resolve();
     } catch (error) {
+      this.store.dictionary.restoreUnpersisted(built.newNamespaces);
       for (const ticket of built.tickets) ticket.reject(error as Error);
     } finally {
       this.writing = false;
@@ -112,12 +114,13 @@ export class GroupCommitter {
     for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 
-  private build(): { operations: StoreOperation[]; groups: StoredGroup[]; tickets: Set<AppendTicket>; nextOffsets: Map<number, number>; timestamp: number } {
+  private build(): { operations: StoreOperation[]; groups: StoredGroup[]; tickets: Set<AppendTicket>; nextOffsets: Map<number, number>; timestamp: number; newNamespaces: NewNamespace[] } {
     const operations: StoreOperation[] = [];
     const groups: StoredGroup[] = [];
     const tickets = new Set<AppendTicket>();
     const nextOffsets = new Map<number, number>();
-    for (const entry of this.store.dictionary.takeUnpersisted()) {
+    const newNamespaces = this.store.dictionary.takeUnpersisted();
+    for (const entry of newNamespaces) {
       operations.push({ type: 'put', key: keys.dictKey(entry.nsId), value: Buffer.from(entry.namespace, 'utf8') });
     }
     let batchBytes = 0;
@@ -141,7 +144,7 @@ export class GroupCommitter {
     }
     this.pendingBytes = Math.max(0, this.pendingBytes - batchBytes);
     if (this.pending.size === 0) this.pendingBytes = 0;
-    return { operations, groups, tickets, nextOffsets, timestamp };
+    return { operations, groups, tickets, nextOffsets, timestamp, newNamespaces };
   }
 
   private buildGroup(partition: number, nsId: number, start: number, slots: Slot[], timestamp: number, tickets: Set<AppendTicket>): StoredGroup {

@@ -56,6 +56,11 @@ export class NamespaceDictionary {
     return taken;
   }
 
+  /** Puts back entries whose write failed, so the next commit persists them. */
+  restoreUnpersisted(entries: readonly NewNamespace[]): void {
+    this.unpersisted.unshift(...entries);
+  }
+
   /** Ids of every namespace `matches` accepts, grouped by partition. */
   select(matches: (namespace: string) => boolean): number[][] {
     const byPartition: number[][] = Array.from({ length: this.partitions }, () => []);
