@@ -49,6 +49,8 @@ export interface RaftNodeOptions {
   readonly heartbeatTicks?: number;
   /** Take a snapshot and compact the log every this many applied entries (0: never). */
   readonly snapshotEvery?: number;
+  /** Entries kept behind a snapshot (default SNAPSHOT_TRAILING_ENTRIES). */
+  readonly snapshotTrailingEntries?: number;
   readonly proposalTimeoutMs?: number;
   readonly maxPending?: number;
   /** Seed of the election-timeout randomness (default: from the OS). */
@@ -257,7 +259,7 @@ export class RaftNode {
     if (every <= 0 || take === undefined || applied - this.lastSnapshotIndex < every) return;
     if (this.core.confAppliedIndex > applied) return; // conf changes replayed past `applied` after a restart
     const snapshot = this.mem.createSnapshot(applied, this.core.conf, take.call(this.options.stateMachine));
-    const compactTo = Math.max(0, applied - SNAPSHOT_TRAILING_ENTRIES);
+    const compactTo = Math.max(0, applied - (this.options.snapshotTrailingEntries ?? SNAPSHOT_TRAILING_ENTRIES));
     await this.options.storage.saveSnapshot(this.groupId, snapshot, compactTo);
     this.mem.compact(Math.max(compactTo, this.mem.firstIndex() - 1));
     this.lastSnapshotIndex = applied;

@@ -1,0 +1,90 @@
+import net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { MessageType, message, type Message } from '../../src/broker/raft/messages.js';
+import { TcpTransport } from '../../src/broker/transport/tcp-transport.js';
+import { encodeHello } from '../../src/broker/transport/frame.js';
+
+async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+const open: TcpTransport[] = [];
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((t) => t.close()));
+});
+
+async function pair(): Promise<[TcpTransport, TcpTransport]> {
+  const a = await TcpTransport.listen({ nodeId: 1 });
+  const b = await TcpTransport.listen({ nodeId: 2 });
+  open.push(a, b);
+  a.addPeer(2, { host: '127.0.0.1', port: b.port });
+  b.addPeer(1, { host: '127.0.0.1', port: a.port });
+  return [a, b];
+}
+
+const hb = (from: number, to: number, term: number): Message => message({ type: MessageType.Heartbeat, from, to, term });
+
+describe('TCP transport', () => {
+  it('carries many groups over one connection, each to its own handler, both ways', async () => {
+    const [a, b] = await pair();
+    const got: string[] = [];
+    for (const group of [10, 11, 12]) {
+      b.register(group, (m) => got.push(`b${group}:${m.term}`));
+      a.register(group, (m) => got.push(`a${group}:${m.term}`));
+    }
+    a.send(10, [hb(1, 2, 1)]);
+    a.send(11, [hb(1, 2, 2), hb(1, 2, 3)]);
+    b.send(12, [hb(2, 1, 4)]);
+    await until(() => got.length === 4);
+    expect(got.sort()).toEqual(['a12:4', 'b10:1', 'b11:2', 'b11:3']);
+    expect(a.connected(2) && b.connected(1)).toBe(true);
+  });
+
+  it('redials after the peer restarts and delivers again', async () => {
+    const [a, b] = await pair();
+    const port = b.port;
+    await b.close();
+    open.splice(open.indexOf(b), 1);
+    const b2 = await TcpTransport.listen({ nodeId: 2, port });
+    open.push(b2);
+    b2.addPeer(1, { host: '127.0.0.1', port: a.port });
+    const got: number[] = [];
+    b2.register(1, (m) => got.push(m.term));
+    await until(() => a.connected(2));
+    a.send(1, [hb(1, 2, 9)]);
+    await until(() => got.length === 1);
+    expect(got).toEqual([9]);
+  });
+
+  it('drops messages for unknown groups and refuses unknown or impostor peers', async () => {
+    const [a, b] = await pair();
+    a.send(99, [hb(1, 2, 1)]);
+    await until(() => b.stats.unknownGroup === 1);
+    const stranger = net.connect({ host: '127.0.0.1', port: b.port });
+    stranger.write(encodeHello(42));
+    await new Promise<void>((resolve) => stranger.on('close', () => resolve()));
+    expect(b.stats.protocolErrors).toBeGreaterThanOrEqual(1);
+    const garbage = net.connect({ host: '127.0.0.1', port: b.port });
+    garbage.write(Buffer.from('GET / HTTP/1.1\r\n\r\n'));
+    await new Promise<void>((resolve) => garbage.on('close', () => resolve()));
+    // The broker is still serving its real peer.
+    const got: number[] = [];
+    b.register(5, (m) => got.push(m.term));
+    a.send(5, [hb(1, 2, 3)]);
+    await until(() => got.length === 1);
+  });
+
+  it('rejects a message whose sender does not match the connection', async () => {
+    const [a, b] = await pair();
+    const got: number[] = [];
+    b.register(1, (m) => got.push(m.term));
+    a.send(1, [hb(3, 2, 1), hb(1, 2, 2)]);
+    await until(() => got.length === 1);
+    expect(got).toEqual([2]);
+    expect(b.stats.protocolErrors).toBe(1);
+  });
+});
