@@ -1,15 +1,18 @@
 // NATS JetStream (R1, file storage) through the official `nats` client, used as leanly
 // as it correctly goes: produce is a core publish with a per-event reply subject under
 // one inbox subscription that resolves every PubAck (js.publish() costs ~5× the client
-// CPU); replay and tailing use the client's ordered pull consumer in large batches.
+// CPU); replay and tailing use an ephemeral push consumer with flow control, read by
+// a core subscription, the leanest reader measured (see pushConsumer).
 
-import { connect, createInbox, DeliverPolicy, StorageType, type NatsConnection } from 'nats';
+import { AckPolicy, connect, createInbox, DeliverPolicy, nanos, StorageType, type NatsConnection } from 'nats';
 import { NATS_SERVER, assertJetStreamCapable, peerVersion } from '../lib/install.js';
 import { freePort, makeTempDir, startServer, stopServer, waitUntil, type ServerProcess } from '../lib/proc.js';
 import { NAMESPACE_COUNT, type AckHandler, type DeliveryHandler, type LiveSubscription, type Producer, type SystemDriver } from './driver.js';
 
-/** Messages per pull request of the ordered consumer (10k cost ~5 µs/event of client CPU here, 1k ~6). */
-export const NATS_PULL_BATCH = 10_000;
+/** Idle heartbeat of the push consumers (required by flow control). */
+export const PUSH_HEARTBEAT_MS = 5_000;
+/** NATS status code of flow-control requests and idle heartbeats. */
+const STATUS_CONTROL = 100;
 /** How long the server gets to accept connections and enable JetStream. */
 export const NATS_START_TIMEOUT_MS = 15_000;
 
@@ -95,44 +98,72 @@ export class NatsDriver implements SystemDriver {
   }
 
   async replay(namespaceIndex: number | null, expected: number, onEvent: DeliveryHandler): Promise<number> {
-    const nc = await connect({ servers: this.url, reconnect: false });
+    let count = 0;
+    let finish: () => void = () => undefined;
+    const done = new Promise<void>((resolve) => { finish = resolve; });
+    const consumer = await this.pushConsumer(subjectFilter(namespaceIndex), DeliverPolicy.All, (data) => {
+      onEvent(data);
+      count += 1;
+      if (count === expected) finish();
+    });
     try {
-      const consumer = await nc.jetstream().consumers.get(STREAM, {
-        // No deliver_policy: the ordered consumer starts at sequence 1, and nats.js 2.29 sends
-        // an opt_start_seq beside DeliverPolicy.All that the server rejects (it then retries forever).
-        filterSubjects: subjectFilter(namespaceIndex),
-      });
-      let count = 0;
-      let finish: () => void = () => undefined;
-      const done = new Promise<void>((resolve) => { finish = resolve; });
-      const messages = await consumer.consume({
-        max_messages: NATS_PULL_BATCH,
-        callback: (message) => {
-          onEvent(message.data);
-          count += 1;
-          if (count === expected) finish();
-        },
-      });
       if (expected === 0) finish();
-      await done;
-      await messages.close();
+      await Promise.race([done, consumer.failed]);
       return count;
     } finally {
-      await nc.close();
+      await consumer.close();
     }
   }
 
   async subscribeLive(onEvent: DeliveryHandler): Promise<LiveSubscription> {
+    const consumer = await this.pushConsumer(ALL_SUBJECTS, DeliverPolicy.New, onEvent);
+    return { close: () => consumer.close() };
+  }
+
+  /**
+   * An ephemeral push consumer (no acks, flow control on) delivering to a core
+   * subscription on its own connection. Measured here at ~4 µs of client CPU per event
+   * against ~5–6.5 for the client's ordered pull consumer (`consumers.get().consume()`
+   * pulling 10k messages per request), so it is the leaner correct reader:
+   * JetStream paces it by flow control, and the run's exact event count checks that
+   * nothing was dropped.
+   */
+  private async pushConsumer(filter: string, deliverPolicy: DeliverPolicy, onEvent: DeliveryHandler): Promise<PushConsumer> {
     const nc = await connect({ servers: this.url, reconnect: false });
-    const consumer = await nc.jetstream().consumers.get(STREAM, {
-      filterSubjects: ALL_SUBJECTS, deliver_policy: DeliverPolicy.New,
+    const inbox = createInbox();
+    let fail: (error: Error) => void = () => undefined;
+    const failed = new Promise<never>((_, reject) => { fail = reject; });
+    failed.catch(() => undefined);
+    nc.subscribe(inbox, {
+      callback: (error, message) => {
+        if (error) return fail(error);
+        // Status messages (flow-control requests, idle heartbeats) carry code 100 and no payload;
+        // a flow-control request must be answered or delivery stalls.
+        if (message.headers?.code === STATUS_CONTROL) {
+          if (message.reply) message.respond();
+          return;
+        }
+        onEvent(message.data);
+      },
     });
-    const messages = await consumer.consume({ max_messages: NATS_PULL_BATCH, callback: (message) => onEvent(message.data) });
+    await nc.flush();
+    const jsm = await nc.jetstreamManager();
+    const info = await jsm.consumers.add(STREAM, {
+      deliver_subject: inbox, ack_policy: AckPolicy.None, deliver_policy: deliverPolicy,
+      filter_subject: filter, flow_control: true, idle_heartbeat: nanos(PUSH_HEARTBEAT_MS),
+    });
     return {
+      failed,
       close: async () => {
-        await messages.close();
+        await jsm.consumers.delete(STREAM, info.name);
         await nc.close();
       },
     };
   }
+}
+
+interface PushConsumer {
+  /** Rejects if the subscription reports an error. */
+  readonly failed: Promise<never>;
+  close(): Promise<void>;
 }
