@@ -1,8 +1,9 @@
-// Durable Raft state on LevelDB: per group, the hard state, the log entries by
-// index, the latest snapshot and the compaction point. Keys are binary:
-// [kind][groupId u32][index u64], so one database serves many groups (multi-Raft).
-// Every Ready is one write batch with sync:true, so a crash (even kill -9) leaves
-// either all of it or none of it; recovery rebuilds a MemoryStorage from disk.
+// Durable Raft state on LevelDB: per group, the hard state, the log and the latest
+// snapshot. Keys are binary, [kind][groupId u32][index u64], so one database serves
+// many groups (multi-Raft). Log entries are packed in chunks (one key per run of up
+// to MAX_CHUNK_ENTRIES consecutive entries, keyed by its first index) because the
+// cost of a LevelDB write is mostly per key. Every Ready is one batch written with
+// sync:true: after a crash (even kill -9) all of it or none of it is there.
 
 import { ClassicLevel } from 'classic-level';
 import { FloError } from '../../common/errors.js';
@@ -46,10 +47,29 @@ function encode(write: (w: Writer) => void): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-/** Where each group's entries are on disk, so truncation and compaction know which keys to delete. */
-interface GroupExtent {
-  first: number;
+/** Most entries packed under one key. */
+export const MAX_CHUNK_ENTRIES = 4096;
+
+/** One stored run of consecutive entries. */
+interface Chunk {
+  readonly first: number;
   last: number;
+}
+
+function encodeChunk(entries: readonly Entry[]): Buffer {
+  return encode((w) => {
+    w.u32(entries.length);
+    for (const entry of entries) writeEntry(w, entry);
+  });
+}
+
+function decodeChunk(value: Buffer): Entry[] {
+  const r = new Reader(value);
+  const n = r.count(MAX_CHUNK_ENTRIES, 21);
+  const entries: Entry[] = [];
+  for (let i = 0; i < n; i++) entries.push(readEntry(r));
+  r.end();
+  return entries;
 }
 
 export interface RaftStorageOptions {
@@ -59,7 +79,8 @@ export interface RaftStorageOptions {
 }
 
 export class RaftStorage {
-  private readonly extents = new Map<number, GroupExtent>();
+  /** Each group's chunks in index order, so truncation and compaction know which keys to touch. */
+  private readonly chunks = new Map<number, Chunk[]>();
 
   private constructor(
     private readonly db: Db,
@@ -83,17 +104,18 @@ export class RaftStorage {
     const hardState: HardState = hsBytes === undefined ? EMPTY_HARD_STATE : readHardState(new Reader(hsBytes));
     const snapshot: Snapshot = snapBytes === undefined ? EMPTY_SNAPSHOT : readSnapshot(new Reader(snapBytes));
     const entries: Entry[] = [];
-    const extent: GroupExtent = { first: 0, last: 0 };
+    const chunks: Chunk[] = [];
     for await (const [key, value] of this.db.iterator({ gte: entryKey(groupId, 0), lte: entryKey(groupId, Number.MAX_SAFE_INTEGER) })) {
-      const index = indexOfKey(key);
-      if (extent.first === 0) extent.first = index;
-      if (extent.last !== 0 && index !== extent.last + 1) {
-        throw new FloError('FLO_ERR_STORAGE', `raft log of group ${groupId} has a hole after index ${extent.last}`);
+      const chunk = decodeChunk(value);
+      const first = chunk[0]?.index ?? 0;
+      const previous = chunks.at(-1);
+      if (first !== indexOfKey(key) || (previous !== undefined && first !== previous.last + 1)) {
+        throw new FloError('FLO_ERR_STORAGE', `raft log of group ${groupId} is not contiguous at index ${indexOfKey(key)}`);
       }
-      extent.last = index;
-      if (index > snapshot.metadata.index) entries.push(readEntry(new Reader(value)));
+      chunks.push({ first, last: first + chunk.length - 1 });
+      for (const entry of chunk) if (entry.index > snapshot.metadata.index) entries.push(entry);
     }
-    this.extents.set(groupId, extent);
+    this.chunks.set(groupId, chunks);
     const storage = new MemoryStorage();
     storage.restore(snapshot, entries, hardState);
     return storage;
@@ -115,52 +137,69 @@ export class RaftStorage {
   /** One batch, one fsync, for the Readies of any number of groups (group commit across groups). */
   async persistMany(items: readonly { groupId: number; ready: Pick<Ready, 'hardState' | 'entries' | 'snapshot'> }[]): Promise<void> {
     const ops: BatchOp[] = [];
-    for (const { groupId, ready } of items) this.collect(ops, groupId, ready);
+    for (const { groupId, ready } of items) await this.collect(ops, groupId, ready);
     if (ops.length === 0) return;
     await this.write(ops);
   }
 
-  private collect(ops: BatchOp[], groupId: number, ready: Pick<Ready, 'hardState' | 'entries' | 'snapshot'>): void {
-    const extent = this.extent(groupId);
+  private async collect(ops: BatchOp[], groupId: number, ready: Pick<Ready, 'hardState' | 'entries' | 'snapshot'>): Promise<void> {
+    const chunks = this.chunksOf(groupId);
     if (ready.snapshot !== null) {
       // An installed snapshot replaces the whole log.
-      for (let i = extent.first; i !== 0 && i <= extent.last; i++) ops.push({ type: 'del', key: entryKey(groupId, i) });
-      extent.first = 0;
-      extent.last = 0;
+      for (const chunk of chunks) ops.push({ type: 'del', key: entryKey(groupId, chunk.first) });
+      chunks.length = 0;
       const snapshot = ready.snapshot;
       ops.push({ type: 'put', key: groupKey(KIND_SNAPSHOT, groupId), value: encode((w) => writeSnapshot(w, snapshot)) });
     }
     const first = ready.entries[0];
-    const last = ready.entries.at(-1);
-    if (first !== undefined && last !== undefined) {
-      // Entries after the new last one were overwritten by a conflicting leader: drop them.
-      for (let i = last.index + 1; i <= extent.last; i++) ops.push({ type: 'del', key: entryKey(groupId, i) });
-      for (const entry of ready.entries) ops.push({ type: 'put', key: entryKey(groupId, entry.index), value: encode((w) => writeEntry(w, entry)) });
-      if (extent.first === 0 || first.index < extent.first) extent.first = first.index;
-      extent.last = last.index;
+    if (first !== undefined) {
+      await this.truncateFrom(ops, groupId, chunks, first.index);
+      for (let i = 0; i < ready.entries.length; i += MAX_CHUNK_ENTRIES) {
+        const run = ready.entries.slice(i, i + MAX_CHUNK_ENTRIES);
+        const runFirst = run[0]?.index ?? 0;
+        ops.push({ type: 'put', key: entryKey(groupId, runFirst), value: encodeChunk(run) });
+        chunks.push({ first: runFirst, last: runFirst + run.length - 1 });
+      }
     }
     const hardState = ready.hardState;
     if (hardState !== null) ops.push({ type: 'put', key: groupKey(KIND_HARD_STATE, groupId), value: encode((w) => writeHardState(w, hardState)) });
   }
 
-  /** Records a snapshot the application took and drops log entries up to compactTo (<= its index). */
+  /** Removes stored entries at and after `index` (a conflicting leader replaced them). */
+  private async truncateFrom(ops: BatchOp[], groupId: number, chunks: Chunk[], index: number): Promise<void> {
+    for (let last = chunks.at(-1); last !== undefined && last.first >= index; last = chunks.at(-1)) {
+      ops.push({ type: 'del', key: entryKey(groupId, last.first) });
+      chunks.pop();
+    }
+    const partial = chunks.at(-1);
+    if (partial === undefined || partial.last < index) return;
+    // Rare (only after a conflict): rewrite the chunk that straddles the cut.
+    const value = await this.db.get(entryKey(groupId, partial.first));
+    if (value === undefined) throw new FloError('FLO_ERR_STORAGE', `raft log chunk at ${partial.first} of group ${groupId} is missing`);
+    const kept = decodeChunk(value).filter((entry) => entry.index < index);
+    ops.push({ type: 'put', key: entryKey(groupId, partial.first), value: encodeChunk(kept) });
+    partial.last = index - 1;
+  }
+
+  /** Records a snapshot the application took and drops whole chunks of entries up to compactTo. */
   async saveSnapshot(groupId: number, snapshot: Snapshot, compactTo: number): Promise<void> {
-    const extent = this.extent(groupId);
+    const chunks = this.chunksOf(groupId);
     const ops: BatchOp[] = [{ type: 'put', key: groupKey(KIND_SNAPSHOT, groupId), value: encode((w) => writeSnapshot(w, snapshot)) }];
-    const upTo = Math.min(compactTo, snapshot.metadata.index, extent.last);
-    for (let i = extent.first; i !== 0 && i <= upTo; i++) ops.push({ type: 'del', key: entryKey(groupId, i) });
-    if (extent.first !== 0 && upTo >= extent.first) extent.first = upTo + 1 > extent.last ? 0 : upTo + 1;
-    if (extent.first === 0) extent.last = 0;
+    const upTo = Math.min(compactTo, snapshot.metadata.index);
+    while (chunks.length > 0 && (chunks[0]?.last ?? 0) <= upTo) {
+      const chunk = chunks.shift();
+      if (chunk !== undefined) ops.push({ type: 'del', key: entryKey(groupId, chunk.first) });
+    }
     await this.write(ops);
   }
 
-  private extent(groupId: number): GroupExtent {
-    let extent = this.extents.get(groupId);
-    if (extent === undefined) {
-      extent = { first: 0, last: 0 };
-      this.extents.set(groupId, extent);
+  private chunksOf(groupId: number): Chunk[] {
+    let chunks = this.chunks.get(groupId);
+    if (chunks === undefined) {
+      chunks = [];
+      this.chunks.set(groupId, chunks);
     }
-    return extent;
+    return chunks;
   }
 
   private async write(ops: BatchOp[]): Promise<void> {
