@@ -25,7 +25,6 @@ function brokerEnv(cluster: FloCluster, spec: ResolvedSpec): V1EnvVar[] {
     { name: 'FLO_PORT', value: String(BROKER_HTTP_PORT) },
     { name: 'FLO_DATA_DIR', value: BROKER_DATA_DIR },
     { name: 'FLO_PARTITIONS', value: String(spec.partitions) },
-    { name: 'FLO_REPLICATION_FACTOR', value: String(spec.replicationFactor) },
     { name: 'FLO_DURABILITY', value: spec.durability },
     { name: 'FLO_LOG_LEVEL', value: spec.logLevel },
     { name: 'FLO_RETENTION', valueFrom: { configMapKeyRef: { name: names.configMap, key: RETENTION_KEY } } },

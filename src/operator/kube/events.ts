@@ -5,6 +5,7 @@
 import type { CoreV1Api, CoreV1Event } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { FloCluster } from '../crd/types.js';
+import type { OperatorMetrics } from '../metrics.js';
 import { MERGE_PATCH } from './clients.js';
 
 /** Distinct recent events remembered for deduplication. */
@@ -15,12 +16,14 @@ export type EventType = 'Normal' | 'Warning';
 export class EventRecorder {
   private readonly recent = new Map<string, { name: string; count: number }>();
 
-  constructor(private readonly core: CoreV1Api, private readonly instance: string, private readonly log: Logger) {}
+  constructor(private readonly core: CoreV1Api, private readonly instance: string, private readonly log: Logger,
+    private readonly metrics?: OperatorMetrics) {}
 
   async record(cluster: FloCluster, type: EventType, reason: string, message: string): Promise<void> {
     const { namespace, name, uid } = cluster.metadata;
     const key = `${uid}|${type}|${reason}|${message}`;
     const now = new Date();
+    this.metrics?.inc('flo_operator_events_total', { reason });
     try {
       const seen = this.recent.get(key);
       if (seen !== undefined) {

@@ -22,6 +22,8 @@ export const MAX_REMEMBERED_BROKERS = 10_000;
 
 export interface ReconcileOutcome {
   requeueAfterMs?: number;
+  /** The FloCluster no longer exists (its owned objects are left to the garbage collector). */
+  gone?: boolean;
 }
 
 export interface ReconcilerDeps {
@@ -70,10 +72,10 @@ export class Reconciler {
     try {
       cluster = await this.deps.clients.custom.getNamespacedCustomObject({ group: FLO_GROUP, version: FLO_VERSION, namespace, plural: FLO_PLURAL, name }) as FloCluster;
     } catch (error) {
-      if (isNotFound(error)) return {};
+      if (isNotFound(error)) return { gone: true };
       throw error;
     }
-    if (cluster.metadata.deletionTimestamp !== undefined) return {};
+    if (cluster.metadata.deletionTimestamp !== undefined) return { gone: true };
     let failure: Failure | undefined;
     const problems = specProblems(withDefaults(cluster.spec));
     if (problems.length > 0) {
