@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'dist-typecheck/**', 'node_modules/**', 'coverage/**', 'charts/**', '.tmp/**'] },
+  { ignores: ['dist/**', 'dist-typecheck/**', 'node_modules/**', 'coverage/**', 'charts/**', '.tmp/**', '.lead/**', 'bench/results/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
