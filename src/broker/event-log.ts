@@ -217,7 +217,10 @@ export class EventLog {
   private async retentionPass(): Promise<void> {
     if (this.closing) return;
     const result = await this.retentionEnforcer.run(this.rules, Date.now());
-    for (const partition of result.touchedPartitions) this.cache.dropPartition(partition);
+    for (const partition of result.touchedPartitions) {
+      this.cache.dropPartition(partition);
+      await this.store.pruneTimeIndex(partition);
+    }
     if (result.deletedEvents > 0) {
       this.metrics.retentionDeletedEvents.inc(result.deletedEvents);
       this.options.logger.info({ deletedEvents: result.deletedEvents, partitions: [...result.touchedPartitions] }, 'retention removed events');

@@ -60,6 +60,10 @@ describe('retention', () => {
     expect(left.length).toBeLessThanOrEqual(10);
     expect(left.filter((event) => !event.text().startsWith('2-'))).toEqual([]);
     expect(log.partitionSizes().reduce((sum, size) => sum + size.events, 0)).toBe(left.length);
+    // The timestamp index no longer points at the removed commits.
+    const partition = left[0]?.partition ?? 0;
+    const oldestIndexed = await log.offsetAtTime(partition, 0);
+    expect(oldestIndexed === undefined || oldestIndexed >= 20).toBe(true);
   });
 
   it('keeps a namespace within maxBytes', async () => {

@@ -164,9 +164,14 @@ export class EventStore {
     return found.length === 0 ? undefined : keys.timeKeyParts(found[0]!).start;
   }
 
-  /** Deletes timestamp-index entries older than `timestamp`: retention's tidy-up after dropping groups. */
-  async pruneTimeIndex(partition: number, beforeTimestamp: number): Promise<void> {
-    await this.db.clear({ gte: keys.timeKey(partition, 0, 0), lt: keys.timeKey(partition, beforeTimestamp, 0) });
+  /**
+   * Retention's tidy-up: deletes the timestamp-index entries of commits older than the oldest group
+   * a partition still holds (all of them when it holds none).
+   */
+  async pruneTimeIndex(partition: number): Promise<void> {
+    const [oldest] = await this.db.iterator({ gte: keys.groupKey(partition, 0), lt: keys.groupKey(partition + 1, 0), limit: 1 }).all();
+    const before = oldest ? readGroupHeader(oldest[1]).timestamp : Number.MAX_SAFE_INTEGER;
+    await this.db.clear({ gte: keys.timeKey(partition, 0, 0), lt: keys.timeKey(partition, before, 0) });
   }
 
   async compact(): Promise<void> {
