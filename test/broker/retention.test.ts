@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { EventLog } from '../../src/broker/event-log.js';
 import { parseRetentionRules } from '../../src/broker/partitions/retention.js';
+import { partitionOf } from '../../src/common/namespace.js';
 import { input, openLog, readAll } from '../support/log.js';
 import { tempDir } from '../support/temp.js';
 
@@ -61,7 +62,7 @@ describe('retention', () => {
     expect(left.filter((event) => !event.text().startsWith('2-'))).toEqual([]);
     expect(log.partitionSizes().reduce((sum, size) => sum + size.events, 0)).toBe(left.length);
     // The timestamp index no longer points at the removed commits.
-    const partition = left[0]?.partition ?? 0;
+    const partition = partitionOf('/metrics/cpu', log.partitions);
     const oldestIndexed = await log.offsetAtTime(partition, 0);
     expect(oldestIndexed === undefined || oldestIndexed >= 20).toBe(true);
   });
