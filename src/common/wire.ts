@@ -43,6 +43,16 @@ function parentBytes(parentId: string | undefined): number {
   return parentId === undefined ? 0 : Buffer.byteLength(parentId, 'latin1');
 }
 
+/** The tail every event shares in batches and groups: u8 parentLen, parent, u32 dataLen, data. */
+function writeParentAndData(out: Buffer, start: number, event: { parentId?: string | undefined; data: Uint8Array }): number {
+  const parent = event.parentId ?? '';
+  let at = out.writeUInt8(parent.length, start);
+  at += out.write(parent, at, 'latin1');
+  at = out.writeUInt32BE(event.data.length, at);
+  out.set(event.data, at);
+  return at + event.data.length;
+}
+
 // ---- produce batch: version u8, then per event: u16 nsLen, ns, u8 parentLen, parent, u32 dataLen, data
 
 export function encodeBatch(events: readonly EventInput[]): Buffer {
@@ -52,13 +62,7 @@ export function encodeBatch(events: readonly EventInput[]): Buffer {
   let at = out.writeUInt8(BATCH_VERSION, 0);
   for (const event of events) {
     const nsLength = out.write(event.namespace, at + 2, 'utf8');
-    at = out.writeUInt16BE(nsLength, at) + nsLength;
-    const parent = event.parentId ?? '';
-    at = out.writeUInt8(parent.length, at);
-    at += out.write(parent, at, 'latin1');
-    at = out.writeUInt32BE(event.data.length, at);
-    out.set(event.data, at);
-    at += event.data.length;
+    at = writeParentAndData(out, out.writeUInt16BE(nsLength, at) + nsLength, event);
   }
   return out;
 }
@@ -105,14 +109,7 @@ export function encodeGroup(events: readonly GroupEvent[], timestamp: number, ns
   at = out.writeUInt32BE(events.length, at);
   at = out.writeDoubleBE(timestamp, at);
   at = out.writeUInt32BE(nsId, at);
-  for (const event of events) {
-    const parent = event.parentId ?? '';
-    at = out.writeUInt8(parent.length, at);
-    at += out.write(parent, at, 'latin1');
-    at = out.writeUInt32BE(event.data.length, at);
-    out.set(event.data, at);
-    at += event.data.length;
-  }
+  for (const event of events) at = writeParentAndData(out, at, event);
   return out;
 }
 
