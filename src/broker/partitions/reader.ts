@@ -30,19 +30,20 @@ export interface Page {
 /** Told how many bytes of groups each read took from where (for metrics and the W5 benchmark). */
 export type ReadCounter = (source: 'cache' | 'storage', bytes: number) => void;
 
-/** Which namespaces of each partition a selector matches, refreshed when new namespaces appear. */
+/** Which namespaces of each partition a selector matches; new namespaces are matched once, as they appear. */
 class Selection {
-  private seenNamespaces = -1;
-  private byPartition: number[][] = [];
-  private sets: Array<Set<number>> = [];
+  private matchedUpTo = 0;
+  private readonly sets: Array<Set<number>>;
 
-  constructor(readonly selector: NamespaceSelector) {}
+  constructor(readonly selector: NamespaceSelector, partitions: number) {
+    this.sets = Array.from({ length: partitions }, () => new Set<number>());
+  }
 
   forPartition(store: EventStore, partition: number): Set<number> {
-    if (store.dictionary.size !== this.seenNamespaces) {
-      this.seenNamespaces = store.dictionary.size;
-      this.byPartition = store.dictionary.select(this.selector.matches);
-      this.sets = this.byPartition.map((ids) => new Set(ids));
+    const dictionary = store.dictionary;
+    for (; this.matchedUpTo < dictionary.size; this.matchedUpTo++) {
+      const nsId = this.matchedUpTo;
+      if (this.selector.matches(dictionary.nameOf(nsId))) this.sets[dictionary.partitionOf(nsId)]!.add(nsId);
     }
     return this.sets[partition]!;
   }
@@ -137,7 +138,7 @@ export class Reader {
 
   private selection(selector: NamespaceSelector): Selection {
     let selection = this.selections.get(selector);
-    if (!selection) this.selections.set(selector, (selection = new Selection(selector)));
+    if (!selection) this.selections.set(selector, (selection = new Selection(selector, this.store.meta.partitions)));
     return selection;
   }
 }

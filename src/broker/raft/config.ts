@@ -27,6 +27,8 @@ export interface PlantedBugs {
   readonly commitPreviousTerm?: boolean;
   /** Grant votes without comparing logs (breaks leader completeness, §5.4.1). */
   readonly voteWithoutLogCheck?: boolean;
+  /** Send votes and acknowledgements before the state they vouch for is durable (breaks the persistence rule). */
+  readonly sendBeforePersist?: boolean;
 }
 
 export interface RaftConfig {

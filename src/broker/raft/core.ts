@@ -56,6 +56,8 @@ export class RaftCore {
   /** The leader has appended entries that no append message has carried yet. */
   appendPending = false;
   msgs: Message[] = [];
+  /** Leader replication traffic that may leave before the Ready is persisted. */
+  msgsBeforePersist: Message[] = [];
   readStates: ReadState[] = [];
   readonly reads: ReadIndexQueue;
   private prevHardState: HardState;
@@ -98,7 +100,10 @@ export class RaftCore {
 
   send(m: Message): void {
     assert(m.to !== this.id, 'raft: message to self');
-    this.msgs.push(m);
+    const leaderTraffic = this.role === Role.Leader &&
+      (m.type === MessageType.Append || m.type === MessageType.Heartbeat || m.type === MessageType.Snapshot || m.type === MessageType.TimeoutNow);
+    const early = leaderTraffic || this.cfg.plantedBugs.sendBeforePersist === true;
+    (early ? this.msgsBeforePersist : this.msgs).push(m);
   }
 
   // ---- role transitions -------------------------------------------------
@@ -239,6 +244,7 @@ export class RaftCore {
     if (this.appendPending && this.role === Role.Leader) return true;
     return (
       this.msgs.length > 0 ||
+      this.msgsBeforePersist.length > 0 ||
       this.readStates.length > 0 ||
       this.log.unstableEntries().length > 0 ||
       this.log.pendingSnapshot() !== null ||
@@ -264,10 +270,13 @@ export class RaftCore {
       entries,
       snapshot,
       committedEntries,
+      messagesBeforePersist: this.msgsBeforePersist,
       messages: this.msgs,
       readStates: this.readStates,
+      mustSync: entries.length > 0 || snapshot !== null || hardState.term !== this.prevHardState.term || hardState.vote !== this.prevHardState.vote,
     };
     this.msgs = [];
+    this.msgsBeforePersist = [];
     this.readStates = [];
     this.prevHardState = hardState;
     this.prevSoftState = softState;

@@ -121,9 +121,10 @@ export interface ReadState {
 }
 
 /**
- * One batch of work for the caller. Order of handling: persist `hardState`,
- * `entries` and `snapshot` (one synced write), then send `messages`, then apply
- * `snapshot` and `committedEntries`, then call `advance()`.
+ * One batch of work for the caller. Order of handling: send `messagesBeforePersist`
+ * (may go at once), persist `hardState`, `entries` and `snapshot` (one write, synced
+ * when `mustSync`), then send `messages`, then apply `snapshot` and
+ * `committedEntries`, then call `advance()`.
  */
 export interface Ready {
   readonly softState: SoftState | null;
@@ -131,7 +132,17 @@ export interface Ready {
   readonly entries: readonly Entry[];
   readonly snapshot: Snapshot | null;
   readonly committedEntries: readonly Entry[];
+  /**
+   * A leader's appends, heartbeats, snapshots and TimeoutNow: they depend on no
+   * state of this Ready (the leader's term was durable before it could win), so
+   * the leader writes its log in parallel with replicating it (thesis §10.2.1).
+   * Its own entries count towards commit only after advance() says they are durable.
+   */
+  readonly messagesBeforePersist: readonly Message[];
+  /** Everything else (votes, responses): send only after the Ready is durable. */
   readonly messages: readonly Message[];
+  /** Whether the write must be fsynced: false when only the commit index changed (it can be re-learned). */
+  readonly mustSync: boolean;
   readonly readStates: readonly ReadState[];
 }
 

@@ -227,8 +227,9 @@ export class RaftNode {
   }
 
   private async handleReady(rd: Ready): Promise<void> {
+    if (rd.messagesBeforePersist.length > 0) this.options.transport.send(this.groupId, rd.messagesBeforePersist);
     if (rd.entries.length > 0 || rd.hardState !== null || rd.snapshot !== null) {
-      await this.options.storage.persist(this.groupId, rd);
+      await this.options.storage.persist(this.groupId, rd, rd.mustSync);
     }
     this.mem.applyReady(rd);
     if (this.closed) return;

@@ -60,13 +60,4 @@ export class NamespaceDictionary {
   restoreUnpersisted(entries: readonly NewNamespace[]): void {
     this.unpersisted.unshift(...entries);
   }
-
-  /** Ids of every namespace `matches` accepts, grouped by partition. */
-  select(matches: (namespace: string) => boolean): number[][] {
-    const byPartition: number[][] = Array.from({ length: this.partitions }, () => []);
-    for (let nsId = 0; nsId < this.names.length; nsId++) {
-      if (matches(this.names[nsId]!)) byPartition[this.partitionOfId[nsId]!]!.push(nsId);
-    }
-    return byPartition;
-  }
 }

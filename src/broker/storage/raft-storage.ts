@@ -130,16 +130,17 @@ export class RaftStorage {
     return true;
   }
 
-  async persist(groupId: number, ready: Pick<Ready, 'hardState' | 'entries' | 'snapshot'>): Promise<void> {
-    await this.persistMany([{ groupId, ready }]);
+  /** `sync: false` only when the Ready says it need not be (only the commit index moved). */
+  async persist(groupId: number, ready: Pick<Ready, 'hardState' | 'entries' | 'snapshot'>, sync = true): Promise<void> {
+    await this.persistMany([{ groupId, ready }], sync);
   }
 
   /** One batch, one fsync, for the Readies of any number of groups (group commit across groups). */
-  async persistMany(items: readonly { groupId: number; ready: Pick<Ready, 'hardState' | 'entries' | 'snapshot'> }[]): Promise<void> {
+  async persistMany(items: readonly { groupId: number; ready: Pick<Ready, 'hardState' | 'entries' | 'snapshot'> }[], sync = true): Promise<void> {
     const ops: BatchOp[] = [];
     for (const { groupId, ready } of items) await this.collect(ops, groupId, ready);
     if (ops.length === 0) return;
-    await this.write(ops);
+    await this.write(ops, sync);
   }
 
   private async collect(ops: BatchOp[], groupId: number, ready: Pick<Ready, 'hardState' | 'entries' | 'snapshot'>): Promise<void> {
@@ -202,9 +203,9 @@ export class RaftStorage {
     return chunks;
   }
 
-  private async write(ops: BatchOp[]): Promise<void> {
+  private async write(ops: BatchOp[], sync = true): Promise<void> {
     try {
-      await this.db.batch(ops, { sync: this.sync });
+      await this.db.batch(ops, { sync: this.sync && sync });
     } catch (cause) {
       throw new FloError('FLO_ERR_STORAGE', 'raft storage write failed', { cause });
     }
