@@ -15,13 +15,13 @@ const program = new Command('flo')
   .addCommand(consumeCommand())
   .addCommand(clusterCommand());
 
-// The operator lives in its own module; a build without it still runs every other command.
-const operatorModule = './operator-command.js';
-try {
-  const { operatorCommand } = (await import(operatorModule)) as { operatorCommand: () => Command };
+// The operator pulls in the Kubernetes client, which costs a second of start-up:
+// load it only when the operator is what the user asked for.
+if (process.argv.slice(2).includes('operator')) {
+  const { operatorCommand } = await import('./operator-command.js');
   program.addCommand(operatorCommand());
-} catch (error) {
-  if ((error as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND') throw error;
+} else {
+  program.command('operator').description('run the Kubernetes operator that reconciles FloCluster resources (flo operator --help)');
 }
 
 await program.parseAsync(process.argv);
