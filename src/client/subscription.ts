@@ -8,7 +8,7 @@ import { FloError } from '../common/errors.js';
 import { FloEvent, forEachRecordEvent } from '../common/event.js';
 import { decodeRecordsFrame, frameText, frameType, FrameType } from '../common/frames.js';
 import { formatCursor, parseCursor } from '../common/ids.js';
-import { connectionError, problemToError, toWebSocketUrl } from './http.js';
+import { connectionError, problemToError, requestJson, toWebSocketUrl } from './http.js';
 
 export interface SubscribeOptions {
   /** Namespace glob, e.g. "/orders/**"; all events when omitted. */
@@ -17,6 +17,8 @@ export interface SubscribeOptions {
   from?: string | Date;
   /** Keep tailing after the replay (default true); false ends at the head as it was at the start. */
   follow?: boolean;
+  /** Consumer group: start from the group's committed cursor (else from `from`); commit() stores progress. */
+  group?: string;
 }
 
 export interface SubscriptionLimits {
@@ -52,6 +54,14 @@ export class Subscription implements AsyncIterable<FloEvent> {
   /** True once the replay has reached the head of the log at least once. */
   get caughtUp(): boolean {
     return this.caughtUpOnce;
+  }
+
+  /** Stores the cursor of the last event consumed as the group's position. */
+  async commit(): Promise<void> {
+    if (this.options.group === undefined) throw new FloError('FLO_ERR_REQUEST_INVALID', 'commit() needs a subscription with a group');
+    const cursor = this.cursor;
+    if (cursor === undefined) return;
+    await requestJson(this.baseUrl, `/v1/groups/${encodeURIComponent(this.options.group)}`, { method: 'PUT', body: { cursor }, timeoutMs: this.limits.connectTimeoutMs });
   }
 
   close(): void {
@@ -98,7 +108,9 @@ export class Subscription implements AsyncIterable<FloEvent> {
 
   private connect(from: string | undefined): void {
     const follow = this.options.follow ?? true;
-    const url = toWebSocketUrl(this.baseUrl, '/v1/subscribe', { namespace: this.options.namespace, from, follow: String(follow) });
+    // The group's stored cursor only decides the first start; a reconnect resumes from our own cursor.
+    const group = this.offsets ? undefined : this.options.group;
+    const url = toWebSocketUrl(this.baseUrl, '/v1/subscribe', { namespace: this.options.namespace, from, follow: String(follow), group });
     const socket = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: this.limits.connectTimeoutMs });
     socket.binaryType = 'nodebuffer';
     this.socket = socket;

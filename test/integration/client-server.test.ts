@@ -121,3 +121,30 @@ async function brokerMetric(name: string): Promise<number> {
   const metrics = await (await fetch(`${server.url}/metrics`)).text();
   return Number(new RegExp(`^${name} (\\d+)`, 'm').exec(metrics)?.[1] ?? NaN);
 }
+
+describe('consumer groups', () => {
+  it('resume a new consumer from the cursor the group committed', async () => {
+    await client.produceBatch(Array.from({ length: 6 }, (_, i) => ({ namespace: '/billing/x', data: String(i) })));
+    const first = client.subscribe({ namespace: '/billing/**', group: 'billing', from: 'earliest', follow: false });
+    const got: string[] = [];
+    for await (const event of first) {
+      got.push(event.text());
+      if (got.length === 2) break;
+    }
+    await first.commit();
+    const second = client.subscribe({ namespace: '/billing/**', group: 'billing', from: 'earliest', follow: false });
+    for await (const event of second) got.push(event.text());
+    expect(got).toEqual(['0', '1', '2', '3', '4', '5']);
+    const stored = await fetch(`${server.url}/v1/groups/billing`);
+    expect(((await stored.json()) as { cursor: string }).cursor).toBe(first.cursor);
+  });
+
+  it('refuse bad group names and unknown groups with problems', async () => {
+    expect((await fetch(`${server.url}/v1/groups/no%20spaces`)).status).toBe(400);
+    const missing = await fetch(`${server.url}/v1/groups/never-committed`);
+    expect(missing.status).toBe(404);
+    expect(((await missing.json()) as { code: string }).code).toBe('FLO_ERR_GROUP_NOT_FOUND');
+    const badCursor = await fetch(`${server.url}/v1/groups/g1`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ cursor: 'c1.1' }) });
+    expect(badCursor.status).toBe(400);
+  });
+});

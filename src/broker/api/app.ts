@@ -7,6 +7,7 @@ import { MAX_REQUEST_BYTES } from '../../common/bounds.js';
 import { FloError } from '../../common/errors.js';
 import { adminRoutes, type AdminContext } from './admin.js';
 import { sendProblem } from './problem.js';
+import { groupRoutes } from './groups.js';
 import { produceRoutes } from './produce.js';
 import { readRoutes } from './read.js';
 import { subscribeRoutes } from './subscribe.js';
@@ -33,6 +34,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   produceRoutes(app, options.log);
   readRoutes(app, options.log);
   subscribeRoutes(app, options.log);
+  groupRoutes(app, options.log);
   adminRoutes(app, options);
   return app;
 }

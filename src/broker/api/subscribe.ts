@@ -15,6 +15,7 @@ import { compileGlob } from '../../common/namespace.js';
 import type { EventLog } from '../event-log.js';
 import { resolvePosition } from '../positions.js';
 import { subscribe, type SubscriptionOptions } from '../subscription.js';
+import { groupCursor, GROUP_NAME_PATTERN } from './groups.js';
 import { problemOf, toFloError } from './problem.js';
 
 const PAGE_BYTES = 256 * 1024;
@@ -24,6 +25,7 @@ interface SubscribeQuery {
   namespace?: string;
   from?: string;
   follow?: boolean;
+  group?: string;
 }
 
 const subscribeQuerySchema = {
@@ -33,6 +35,7 @@ const subscribeQuerySchema = {
     namespace: { type: 'string', maxLength: 1024 },
     from: { type: 'string', maxLength: 65536 },
     follow: { type: 'boolean', default: true },
+    group: { type: 'string', pattern: GROUP_NAME_PATTERN },
   },
 } as const;
 
@@ -60,9 +63,10 @@ export function subscribeRoutes(app: FastifyInstance, log: EventLog): void {
 
 async function optionsOf(log: EventLog, query: SubscribeQuery, signal: AbortSignal, from?: string): Promise<SubscriptionOptions> {
   const selector = compileGlob(query.namespace);
+  const stored = query.group === undefined ? undefined : await groupCursor(log, query.group);
   return {
     selector,
-    start: await resolvePosition(log, from ?? query.from),
+    start: await resolvePosition(log, from ?? stored ?? query.from),
     follow: query.follow ?? true,
     maxBytesPerPage: PAGE_BYTES,
     maxEventsPerPage: PAGE_EVENTS,
