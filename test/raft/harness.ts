@@ -77,7 +77,7 @@ export class TestCluster {
         const rd = node.core.ready();
         node.readies.push(rd);
         node.storage.applyReady(rd);
-        for (const sent of rd.messages) {
+        for (const sent of [...rd.messagesBeforePersist, ...rd.messages]) {
           this.sent.push(sent);
           const m = this.transform === null ? sent : this.transform(sent);
           if (m === null || this.cut.has(`${m.from}>${m.to}`) || !this.nodes.has(m.to)) {

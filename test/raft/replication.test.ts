@@ -23,7 +23,7 @@ describe('log replication (Raft §5.3)', () => {
     const r = leader.propose([text('a'), text('b'), text('c')]);
     expect(r.ok).toBe(true);
     const rd = leader.ready();
-    const appends = rd.messages.filter((m) => m.type === MessageType.Append && m.entries.length > 0);
+    const appends = rd.messagesBeforePersist.filter((m) => m.type === MessageType.Append && m.entries.length > 0);
     expect(appends).toHaveLength(2);
     expect(appends.every((m) => m.entries.length === 3)).toBe(true);
   });

@@ -1,6 +1,6 @@
 // `npm run sim -- --seed S` replays one seed exactly and prints its fault profile
 // and statistics; `npm run sim -- --seeds N [--from F]` runs a campaign and prints
-// every failing seed. `--bug commit-previous-term|vote-without-log-check` plants a
+// every failing seed. `--bug commit-previous-term|vote-without-log-check|send-before-persist` plants a
 // known defect (to watch the checkers catch it). Exit code 1 when any seed fails.
 
 import { runCampaign } from './sim/campaign.js';
@@ -20,6 +20,8 @@ function plantedBugs(): PlantedBugs {
       return { commitPreviousTerm: true };
     case 'vote-without-log-check':
       return { voteWithoutLogCheck: true };
+    case 'send-before-persist':
+      return { sendBeforePersist: true };
     default:
       throw new Error(`unknown --bug ${arg('bug')}`);
   }

@@ -146,9 +146,9 @@ export class SimNode {
     const rd = core.ready();
     this.busy = true;
     const token = this.token;
-    const needsSync = rd.entries.length > 0 || rd.hardState !== null || rd.snapshot !== null;
-    const delay = needsSync ? this.random.nextInt(this.fsyncMaxMs + 1) : 0;
+    const delay = rd.mustSync ? this.random.nextInt(this.fsyncMaxMs + 1) : 0;
     if (rd.softState !== null) this.hooks.onSoftState(this, rd.softState);
+    for (const m of rd.messagesBeforePersist) this.hooks.send(m);
     this.hooks.schedule(delay, () => {
       if (token === this.token) this.persisted(rd);
     });
