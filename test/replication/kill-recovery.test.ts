@@ -44,7 +44,7 @@ describe('recovery after kill -9', () => {
       const [entry] = mem.entries(index, index + 1, 1024);
       expect(new TextDecoder().decode(entry?.data), `entry ${index}`).toBe(value);
     }
-    expect(mem.hardState().commit).toBeGreaterThanOrEqual(Math.max(...acked.keys()));
+    // The persisted commit index may lag (it is re-learned, so it is written without fsync); the entries may not.
 
     const transport = await TcpTransport.listen({ nodeId: 1 });
     const node = await RaftNode.start({ groupId: 7, nodeId: 1, storage, transport, stateMachine: { apply: () => undefined } });
@@ -52,6 +52,7 @@ describe('recovery after kill -9', () => {
       await until(() => node.isLeader);
       const index = await node.propose(new TextEncoder().encode('after'));
       expect(index).toBeGreaterThan(Math.max(...acked.keys()));
+      expect(node.status().commitIndex).toBeGreaterThanOrEqual(index);
     } finally {
       await node.close();
       await transport.close();

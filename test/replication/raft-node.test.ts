@@ -11,6 +11,23 @@ afterEach(async () => {
 });
 
 describe('RaftNode over TCP and LevelDB', () => {
+  it('acknowledges a proposal only once a quorum holds it', async () => {
+    cluster = new TestRaftCluster([1, 2, 3]);
+    await cluster.start();
+    const leader = await cluster.leader();
+    const others = [...cluster.members.values()].filter((m) => m !== leader);
+    for (const m of others) await cluster.stopMember(m.id);
+    let acked = false;
+    const pending = leader.node?.propose(text('lonely')).then(() => {
+      acked = true;
+    }, () => undefined);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(acked).toBe(false);
+    const first = others[0];
+    if (first !== undefined) await cluster.startMember(first.id);
+    await pending;
+  });
+
   it('commits a proposal on a quorum and applies it on every member', async () => {
     cluster = new TestRaftCluster([1, 2, 3]);
     await cluster.start();
@@ -67,6 +84,7 @@ describe('RaftNode over TCP and LevelDB', () => {
     const next = await cluster.leader();
     expect(next.id).not.toBe(old.id);
     await next.node?.propose(text('two'));
+    await until(() => next.machine.values.length === 2); // acknowledged at commit, applied just after
     expect(next.machine.values).toEqual(['one', 'two']);
   });
 

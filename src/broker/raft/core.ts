@@ -284,6 +284,21 @@ export class RaftCore {
     return rd;
   }
 
+  /**
+   * Leader replication traffic that may leave now, even while a Ready is being
+   * persisted: new proposals reach followers without waiting for the leader's
+   * current fsync. Their entries still come out in the next Ready to persist.
+   */
+  takeMessagesBeforePersist(): Message[] {
+    if (this.appendPending && this.role === Role.Leader) {
+      bcastAppend(this);
+      this.appendPending = false;
+    }
+    const out = this.msgsBeforePersist;
+    this.msgsBeforePersist = [];
+    return out;
+  }
+
   /** The last Ready is persisted, sent and applied. */
   advance(): void {
     const done = this.inProgress;

@@ -56,6 +56,21 @@ export class PendingRequests {
     else waiter.reject(new FloError('FLO_ERR_CONNECTION', 'proposal lost in a leader change; it was not committed', { status: 503 }));
   }
 
+  /**
+   * The commit index reached `commit`: resolve the proposals it covers (the entry
+   * at their index has their term) without waiting for them to be applied.
+   */
+  committedUpTo(commit: number, termOf: (index: number) => number | undefined): void {
+    for (const [index, waiter] of this.proposals) {
+      if (index > commit) break; // insertion order is index order within a term
+      const term = termOf(index);
+      if (term === undefined) continue; // compacted: the apply path decides
+      this.proposals.delete(index);
+      if (term === waiter.term) waiter.resolve(index);
+      else waiter.reject(new FloError('FLO_ERR_CONNECTION', 'proposal lost in a leader change; it was not committed', { status: 503 }));
+    }
+  }
+
   /** A snapshot jumped over these indexes: their outcome cannot be told apart any more. */
   supersedeUpTo(index: number): void {
     for (const [i, waiter] of this.proposals) {

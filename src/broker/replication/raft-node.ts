@@ -94,6 +94,7 @@ export class RaftNode {
   private failure: Error | null = null;
   private lastSnapshotIndex: number;
   private readId = 0;
+  private resolvedCommit = 0;
   readonly stats: RaftNodeStats = { readies: 0, syncedWrites: 0, writeMs: 0, entriesWritten: 0, entriesApplied: 0, messagesSent: 0 };
 
   private constructor(
@@ -124,7 +125,11 @@ export class RaftNode {
     return node;
   }
 
-  /** Resolves with the entry's index once it is committed and applied here; rejects with NotLeaderError when not the leader. */
+  /**
+   * Resolves with the entry's index once it is committed: durable (fsynced) on a
+   * quorum. It is applied here shortly after, through the state machine's apply().
+   * Rejects with NotLeaderError (with the leader hint) when this member does not lead.
+   */
   propose(data: Uint8Array): Promise<number> {
     return this.submit(() => this.core.propose([data]));
   }
@@ -204,7 +209,16 @@ export class RaftNode {
   private receive(m: Parameters<RaftCore['step']>[0]): void {
     if (this.closed || m.to !== this.nodeId) return;
     this.core.step(m);
+    this.resolveCommitted();
     this.schedule();
+  }
+
+  /** Acknowledges proposals as soon as the commit index covers them (quorum-durable), before they are applied. */
+  private resolveCommitted(): void {
+    const commit = this.core.log.committed;
+    if (commit <= this.resolvedCommit) return;
+    this.resolvedCommit = commit;
+    this.pending.committedUpTo(commit, (index) => this.core.log.term(index));
   }
 
   private tick(): void {
@@ -215,11 +229,15 @@ export class RaftNode {
   }
 
   private schedule(): void {
-    if (this.scheduled || this.looping || this.closed) return;
+    if (this.scheduled || this.closed) return;
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
-      void this.loop();
+      if (this.closed) return;
+      // While a write is in flight, a leader's new appends still leave at once.
+      const early = this.core.takeMessagesBeforePersist();
+      if (early.length > 0) this.options.transport.send(this.groupId, early);
+      if (!this.looping) void this.loop();
     });
   }
 
@@ -264,6 +282,7 @@ export class RaftNode {
     if (!applyEarly) await this.applyCommitted(rd);
     for (const rs of rd.readStates) this.pending.readConfirmed(rs.requestId, rs.index);
     this.core.advance();
+    this.resolveCommitted();
     this.pending.serveReads(this.core.log.applied);
     if (rd.softState !== null) {
       if (rd.softState.role !== Role.Leader) this.pending.failReads(new NotLeaderError(this.groupId, rd.softState.leader || null, 'leadership lost'));

@@ -142,7 +142,13 @@ export class SimNode {
 
   private pump(): void {
     const core = this.core;
-    if (core === null || this.busy || !core.hasReady()) return;
+    if (core === null) return;
+    if (this.busy) {
+      // As RaftNode does: a leader's appends leave while its previous write is in flight.
+      for (const m of core.takeMessagesBeforePersist()) this.hooks.send(m);
+      return;
+    }
+    if (!core.hasReady()) return;
     const rd = core.ready();
     this.busy = true;
     const token = this.token;
