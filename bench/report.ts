@@ -25,7 +25,7 @@ export interface SystemInfo {
 interface Row {
   readonly workload: string;
   readonly metric: string;
-  readonly unit: 'rate' | 'ms' | 'us' | 'mb' | 'percent';
+  readonly unit: 'rate' | 'ms' | 'plain' | 'mb' | 'percent';
   readonly value: (run: SystemRun) => number | undefined;
 }
 
@@ -36,25 +36,29 @@ const ROWS: readonly Row[] = [
   { workload: 'W1 produce', metric: 'MB/s (payload)', unit: 'mb', value: (r) => r.w1?.megabytesPerSecond },
   { workload: 'W1 produce', metric: 'ack p50 ms', unit: 'ms', value: (r) => r.w1?.ackP50Ms },
   { workload: 'W1 produce', metric: 'ack p99 ms', unit: 'ms', value: (r) => r.w1?.ackP99Ms },
-  { workload: 'W1 produce', metric: 'client CPU µs/event', unit: 'us', value: (r) => r.w1 && perEvent(r.w1.clientCpuSeconds, r.w1.events) },
-  { workload: 'W1 produce', metric: 'server CPU µs/event', unit: 'us', value: (r) => r.w1 && perEvent(r.w1.serverCpuSeconds, r.w1.events) },
+  { workload: 'W1 produce', metric: 'client CPU µs/event', unit: 'plain', value: (r) => r.w1 && perEvent(r.w1.clientCpuSeconds, r.w1.events) },
+  { workload: 'W1 produce', metric: 'server CPU µs/event', unit: 'plain', value: (r) => r.w1 && perEvent(r.w1.serverCpuSeconds, r.w1.events) },
   { workload: 'W1 produce', metric: 'server peak RSS MB', unit: 'mb', value: (r) => r.w1 && r.w1.serverPeakRssBytes / 1e6 },
+  { workload: 'W1 produce', metric: 'group commits/s (Flo)', unit: 'plain', value: (r) => r.w1?.commitsPerSecond },
+  { workload: 'W1 produce', metric: 'events per commit (Flo)', unit: 'plain', value: (r) => r.w1?.eventsPerCommit },
+  { workload: 'W1 produce', metric: 'commit write+fsync mean ms (Flo)', unit: 'ms', value: (r) => r.w1?.commitMeanMs },
   { workload: 'W2 replay', metric: 'events/s', unit: 'rate', value: (r) => r.w2?.eventsPerSecond },
-  { workload: 'W2 replay', metric: 'client CPU µs/event', unit: 'us', value: (r) => r.w2 && perEvent(r.w2.clientCpuSeconds, r.w2.events) },
-  { workload: 'W2 replay', metric: 'server CPU µs/event', unit: 'us', value: (r) => r.w2 && perEvent(r.w2.serverCpuSeconds, r.w2.events) },
+  { workload: 'W2 replay', metric: 'client CPU µs/event', unit: 'plain', value: (r) => r.w2 && perEvent(r.w2.clientCpuSeconds, r.w2.events) },
+  { workload: 'W2 replay', metric: 'server CPU µs/event', unit: 'plain', value: (r) => r.w2 && perEvent(r.w2.serverCpuSeconds, r.w2.events) },
   { workload: 'W5 selective replay', metric: 'events/s delivered', unit: 'rate', value: (r) => r.w5?.eventsPerSecond },
   { workload: 'W5 selective replay', metric: 'log bytes read, % of W2', unit: 'percent', value: (r) => r.w5 && r.w2 && (100 * r.w5.logReadBytes) / r.w2.logReadBytes },
-  { workload: 'W5 selective replay', metric: 'server CPU µs/event', unit: 'us', value: (r) => r.w5 && perEvent(r.w5.serverCpuSeconds, r.w5.events) },
+  { workload: 'W5 selective replay', metric: 'server CPU µs/event', unit: 'plain', value: (r) => r.w5 && perEvent(r.w5.serverCpuSeconds, r.w5.events) },
   { workload: 'W3 tail latency', metric: 'p50 ms', unit: 'ms', value: (r) => r.w3?.p50Ms },
   { workload: 'W3 tail latency', metric: 'p99 ms', unit: 'ms', value: (r) => r.w3?.p99Ms },
   { workload: 'W3 tail latency', metric: 'max ms', unit: 'ms', value: (r) => r.w3?.maxMs },
-  { workload: 'W3 tail latency', metric: 'client CPU µs/event', unit: 'us', value: (r) => r.w3 && perEvent(r.w3.clientCpuSeconds, r.w3.events) },
-  { workload: 'W3 tail latency', metric: 'server CPU µs/event', unit: 'us', value: (r) => r.w3 && perEvent(r.w3.serverCpuSeconds, r.w3.events) },
+  { workload: 'W3 tail latency', metric: 'commit write+fsync mean ms (Flo)', unit: 'ms', value: (r) => r.w3?.commitMeanMs },
+  { workload: 'W3 tail latency', metric: 'client CPU µs/event', unit: 'plain', value: (r) => r.w3 && perEvent(r.w3.clientCpuSeconds, r.w3.events) },
+  { workload: 'W3 tail latency', metric: 'server CPU µs/event', unit: 'plain', value: (r) => r.w3 && perEvent(r.w3.serverCpuSeconds, r.w3.events) },
   { workload: 'W6 fan-out', metric: 'deliveries/s (all subscribers)', unit: 'rate', value: (r) => r.w6?.deliveriesPerSecond },
   { workload: 'W6 fan-out', metric: 'W1 events/s during fan-out', unit: 'rate', value: (r) => r.w6?.produce.eventsPerSecond },
   { workload: 'W6 fan-out', metric: 'W1 throughput drop %', unit: 'percent', value: (r) => r.w6 && r.w1 && 100 * (1 - r.w6.produce.eventsPerSecond / r.w1.eventsPerSecond) },
-  { workload: 'W6 fan-out', metric: 'client CPU µs/delivery', unit: 'us', value: (r) => r.w6 && perEvent(r.w6.clientCpuSeconds, r.w6.deliveries) },
-  { workload: 'W6 fan-out', metric: 'server CPU µs/delivery', unit: 'us', value: (r) => r.w6 && perEvent(r.w6.serverCpuSeconds, r.w6.deliveries) },
+  { workload: 'W6 fan-out', metric: 'client CPU µs/delivery', unit: 'plain', value: (r) => r.w6 && perEvent(r.w6.clientCpuSeconds, r.w6.deliveries) },
+  { workload: 'W6 fan-out', metric: 'server CPU µs/delivery', unit: 'plain', value: (r) => r.w6 && perEvent(r.w6.serverCpuSeconds, r.w6.deliveries) },
 ];
 
 function formatValue(value: number, unit: Row['unit']): string {

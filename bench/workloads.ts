@@ -5,7 +5,7 @@
 // reporting a rate over fewer events than it claims.
 
 import { performance } from 'node:perf_hooks';
-import { type SystemDriver } from './drivers/driver.js';
+import { type ServerCounters, type SystemDriver } from './drivers/driver.js';
 import { NAMESPACE_COUNT } from './drivers/driver.js';
 import { ageMs, isWarmup, PAYLOAD_BYTES, randomPayload, timedPayload, warmupPayload } from './lib/events.js';
 import { machineBusySeconds, processCpuSeconds, RssSampler, waitUntil } from './lib/proc.js';
@@ -25,7 +25,14 @@ export interface Cost {
   readonly otherCpuSeconds: number;
 }
 
-export interface ProduceResult extends Cost {
+/** Flo's group commits during a workload (NaN for systems that do not report them). */
+export interface CommitStats {
+  readonly commitsPerSecond: number;
+  readonly eventsPerCommit: number;
+  readonly commitMeanMs: number;
+}
+
+export interface ProduceResult extends Cost, CommitStats {
   readonly events: number;
   readonly eventsPerSecond: number;
   readonly megabytesPerSecond: number;
@@ -42,7 +49,7 @@ export interface ReplayResult extends Cost {
   readonly logReadBytes: number;
 }
 
-export interface TailResult extends Cost {
+export interface TailResult extends Cost, CommitStats {
   readonly events: number;
   readonly ratePerSecond: number;
   readonly p50Ms: number;
@@ -55,6 +62,21 @@ export interface FanoutResult extends Cost {
   readonly deliveries: number;
   readonly deliveriesPerSecond: number;
   readonly produce: ProduceResult;
+}
+
+const NO_COUNTERS: ServerCounters = { logReadBytes: Number.NaN, commits: Number.NaN, commitSeconds: Number.NaN, commitEvents: Number.NaN };
+
+async function counters(driver: SystemDriver): Promise<ServerCounters> {
+  return driver.counters ? driver.counters() : NO_COUNTERS;
+}
+
+function commitStats(before: ServerCounters, after: ServerCounters, seconds: number): CommitStats {
+  const commits = after.commits - before.commits;
+  return {
+    commitsPerSecond: commits / seconds,
+    eventsPerCommit: (after.commitEvents - before.commitEvents) / commits,
+    commitMeanMs: (1000 * (after.commitSeconds - before.commitSeconds)) / commits,
+  };
 }
 
 /** Runs `body` and adds the wall time and both sides' CPU time it took. */
@@ -107,6 +129,7 @@ export async function produceWorkload(driver: SystemDriver, events: number, wind
     }
   };
   try {
+    const countersBefore = await counters(driver);
     const cost = await measured(driver, async () => {
       pump();
       await deadline(`${driver.system} produce`, done);
@@ -116,6 +139,7 @@ export async function produceWorkload(driver: SystemDriver, events: number, wind
     const ack = summarizeLatency(latency);
     return {
       ...cost,
+      ...commitStats(countersBefore, await counters(driver), cost.seconds),
       events,
       eventsPerSecond: events / cost.seconds,
       megabytesPerSecond: (events * PAYLOAD_BYTES) / 1e6 / cost.seconds,
@@ -130,13 +154,13 @@ export async function produceWorkload(driver: SystemDriver, events: number, wind
 
 /** W2 (namespaceIndex null) and W5 (one namespace): read everything stored from the start. */
 export async function replayWorkload(driver: SystemDriver, namespaceIndex: number | null, expected: number): Promise<ReplayResult> {
-  const readBefore = driver.logReadBytes ? await driver.logReadBytes() : Number.NaN;
+  const readBefore = (await counters(driver)).logReadBytes;
   let bytes = 0;
   const cost = await measured(driver, async () => {
     const events = await deadline(`${driver.system} replay`, driver.replay(namespaceIndex, expected, (data) => { bytes += data.length; }));
     return { events };
   });
-  const readAfter = driver.logReadBytes ? await driver.logReadBytes() : Number.NaN;
+  const readAfter = (await counters(driver)).logReadBytes;
   if (cost.events !== expected || bytes !== expected * PAYLOAD_BYTES) {
     throw new Error(`${driver.system} replay read ${cost.events} events (${bytes} bytes), expected ${expected}`);
   }
@@ -180,6 +204,7 @@ export async function tailWorkload(driver: SystemDriver, ratePerSecond: number, 
     let failure: Error | undefined;
     const producer = await driver.openProducer((_, error) => { if (error) failure ??= error; });
     try {
+      const countersBefore = await counters(driver);
       const cost = await measured(driver, async () => {
         await deadline(`${driver.system} paced produce`, pacedSend(total, ratePerSecond, (index) => producer.send(index, index % NAMESPACE_COUNT, timedPayload(index))));
         await waitUntil(`${driver.system} tail deliveries`, () => received >= total, WORKLOAD_TIMEOUT_MS, 5);
@@ -187,7 +212,7 @@ export async function tailWorkload(driver: SystemDriver, ratePerSecond: number, 
       });
       if (failure) throw failure;
       const summary = summarizeLatency(latency, received);
-      return { ...cost, events: received, ratePerSecond, ...summary };
+      return { ...cost, ...commitStats(countersBefore, await counters(driver), cost.seconds), events: received, ratePerSecond, ...summary };
     } finally {
       await producer.close();
     }

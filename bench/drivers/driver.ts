@@ -39,8 +39,17 @@ export interface SystemDriver {
   replay(namespaceIndex: number | null, expected: number, onEvent: DeliveryHandler): Promise<number>;
   /** Subscribes from "now" to every namespace; resolves once the subscription is open. */
   subscribeLive(onEvent: DeliveryHandler): Promise<LiveSubscription>;
-  /** Bytes the server has read from its log so far (storage + cache), where it reports them. */
-  logReadBytes?(): Promise<number>;
+  /** Cumulative server-side counters, where the system exposes them (Flo's /metrics). */
+  counters?(): Promise<ServerCounters>;
+}
+
+export interface ServerCounters {
+  /** Bytes read from the log so far, storage and cache together. */
+  readonly logReadBytes: number;
+  /** Group commits so far, the seconds they took (write + fsync) and the events they held. */
+  readonly commits: number;
+  readonly commitSeconds: number;
+  readonly commitEvents: number;
 }
 
 export const NAMESPACE_COUNT = 16;

@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect, type FloClient } from '../../src/client/index.js';
 import { freePort, makeTempDir, startServer, stopServer, waitUntil, type ServerProcess } from '../lib/proc.js';
-import { NAMESPACE_COUNT, type AckHandler, type DeliveryHandler, type LiveSubscription, type Producer, type SystemDriver } from './driver.js';
+import { NAMESPACE_COUNT, type AckHandler, type DeliveryHandler, type LiveSubscription, type Producer, type ServerCounters, type SystemDriver } from './driver.js';
 
 export const FLO_START_TIMEOUT_MS = 30_000;
 
@@ -118,12 +118,16 @@ export class FloDriver implements SystemDriver {
     };
   }
 
-  async logReadBytes(): Promise<number> {
+  async counters(): Promise<ServerCounters> {
     const text = await (await fetch(`${this.url}/metrics`)).text();
-    let total = 0;
-    for (const line of text.split('\n')) {
-      if (line.startsWith('flo_log_read_bytes_total{')) total += Number(line.slice(line.lastIndexOf(' ') + 1));
-    }
-    return total;
+    const sum = (prefix: string): number => text.split('\n')
+      .filter((line) => line.startsWith(prefix))
+      .reduce((total, line) => total + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
+    return {
+      logReadBytes: sum('flo_log_read_bytes_total{'),
+      commits: sum('flo_commit_duration_seconds_count'),
+      commitSeconds: sum('flo_commit_duration_seconds_sum'),
+      commitEvents: sum('flo_commit_events_sum'),
+    };
   }
 }

@@ -69,7 +69,10 @@ export async function runFlo(load: LoadOptions): Promise<RunResult> {
         if (j !== i) peers[String(j + 1)] = port;
       });
       const config = JSON.stringify({ id: i + 1, port: ports[i], peers, dataDir: dir });
-      const proc = fork(script, [config], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      // FLO_BENCH_PROFILE=<dir> writes a V8 CPU profile of every member there.
+      const profile = process.env['FLO_BENCH_PROFILE'];
+      const execArgv = ['--import', 'tsx', ...(profile === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profile])];
+      const proc = fork(script, [config], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
       const child = new Child(i + 1, proc);
       children.push(child);
       await child.next();
