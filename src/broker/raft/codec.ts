@@ -230,8 +230,16 @@ export function readMessage(r: Reader): Message {
   return { type: type as MessageType, from, to, term, logTerm, index, commit, reject: reject === 1, rejectHint, context, entries, snapshot };
 }
 
+/** Bytes a message will take, so the writer is allocated once. */
+function estimateBytes(m: Message): number {
+  let bytes = 128;
+  for (const e of m.entries) bytes += e.data.byteLength + 21;
+  if (m.snapshot !== null) bytes += m.snapshot.data.byteLength + 32 + 4 * (m.snapshot.metadata.conf.voters.length + m.snapshot.metadata.conf.learners.length);
+  return bytes;
+}
+
 export function encodeMessage(m: Message): Uint8Array {
-  const w = new Writer(128);
+  const w = new Writer(estimateBytes(m));
   writeMessage(w, m);
   return w.finish();
 }

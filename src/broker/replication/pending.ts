@@ -105,14 +105,15 @@ export class PendingRequests {
     this.confirmed.length = 0;
   }
 
-  expire(error: Error): void {
+  /** Rejects waiters past their deadline; the error is only built when one expired. */
+  expire(error: () => Error): void {
     const now = performance.now();
     for (const map of [this.proposals, this.reads]) {
       // Insertion order is deadline order (one timeout for all), so stop at the first live one.
       for (const [key, waiter] of map) {
         if (waiter.deadline > now) break;
         map.delete(key);
-        waiter.reject(error);
+        waiter.reject(error());
       }
     }
   }

@@ -224,7 +224,7 @@ export class RaftNode {
   private tick(): void {
     if (this.closed) return;
     this.core.tick();
-    this.pending.expire(new FloError('FLO_ERR_TIMEOUT', `raft group ${this.groupId}: not committed in time (outcome unknown)`));
+    this.pending.expire(() => new FloError('FLO_ERR_TIMEOUT', `raft group ${this.groupId}: not committed in time (outcome unknown)`));
     this.schedule();
   }
 

@@ -46,8 +46,8 @@ function indexOfKey(key: Buffer): number {
   return key.readUInt32BE(5) * 0x1_0000_0000 + key.readUInt32BE(9);
 }
 
-function encode(write: (w: Writer) => void): Buffer {
-  const w = new Writer(64);
+function encode(write: (w: Writer) => void, sizeHint = 64): Buffer {
+  const w = new Writer(sizeHint);
   write(w);
   const bytes = w.finish();
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -63,10 +63,12 @@ interface Chunk {
 }
 
 function encodeChunk(entries: readonly Entry[]): Buffer {
+  let bytes = 4;
+  for (const entry of entries) bytes += entry.data.byteLength + 21;
   return encode((w) => {
     w.u32(entries.length);
     for (const entry of entries) writeEntry(w, entry);
-  });
+  }, bytes);
 }
 
 function decodeChunk(value: Buffer): Entry[] {

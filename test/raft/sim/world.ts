@@ -17,7 +17,7 @@ import { profileFor, type FaultProfile } from './profile.js';
 
 export const TICK_MS = 10;
 /** After the heal, a leader must be elected and commit a new entry within this many ticks. */
-export const LIVENESS_BOUND_TICKS = 300;
+export const LIVENESS_BOUND_TICKS = 200;
 /** ... and every member must have applied it within this many (a far-behind member replicating one entry per round trip is slow). */
 export const CONVERGENCE_BOUND_TICKS = 3000;
 /** Hard cap on simulated events per run, so a livelock cannot hang the campaign. */
