@@ -14,6 +14,7 @@ import { NAMESPACE_COUNT } from './drivers/driver.js';
 import { NatsDriver } from './drivers/nats.js';
 import { RedisDriver } from './drivers/redis.js';
 import { ensurePeers, NATS_SERVER, REDIS_SERVER, type PeerBinary } from './lib/install.js';
+import { probeFsyncLatency } from './lib/disk.js';
 import { installExitHandlers } from './lib/proc.js';
 import { markdownTable, otherLoadCores, summarize, type SystemInfo, type SystemRun } from './report.js';
 import { targetNotes } from './targets.js';
@@ -153,6 +154,7 @@ async function main(): Promise<number> {
   const drivers = await createDrivers(options.only, options.profileDir);
   const startedAt = new Date();
   const loadStart = loadavg();
+  const fsyncBefore = probeFsyncLatency();
   const runs: SystemRun[] = [];
   for (let run = 1; run <= options.parameters.runs; run += 1) {
     for (const driver of drivers) {
@@ -164,7 +166,9 @@ async function main(): Promise<number> {
   const systems = drivers.map((driver) => driver.system);
   const infos: SystemInfo[] = drivers.map((d) => ({ system: d.system, version: d.version, durability: d.durability }));
   const summaries = summarize(runs, systems);
-  const machine = machineNote(loadStart, loadavg(), runs);
+  const fsyncAfter = probeFsyncLatency();
+  const machine = `${machineNote(loadStart, loadavg(), runs)}; disk append+fdatasync of 16 KiB p50/p99 `
+    + `${fsyncBefore.p50Ms.toFixed(2)}/${fsyncBefore.p99Ms.toFixed(2)} ms before the runs, ${fsyncAfter.p50Ms.toFixed(2)}/${fsyncAfter.p99Ms.toFixed(2)} ms after`;
   const output = [
     `## Flo benchmark, ${startedAt.toISOString()}`, '',
     markdownTable(summaries, systems), '',
