@@ -88,3 +88,15 @@ describe('TCP transport', () => {
     expect(b.stats.protocolErrors).toBe(1);
   });
 });
+
+describe('TCP transport limits', () => {
+  it('bounds the queue for an unreachable peer and drops what does not fit', async () => {
+    const a = await TcpTransport.listen({ nodeId: 1, maxQueueBytes: 64 * 1024 });
+    open.push(a);
+    a.addPeer(2, { host: '127.0.0.1', port: 1 }); // nothing listens there
+    const big = message({ type: MessageType.Append, from: 1, to: 2, term: 1, entries: [{ term: 1, index: 1, type: 0, data: new Uint8Array(10_000) }] });
+    for (let i = 0; i < 20; i++) a.send(1, [big]);
+    expect(a.stats.dropped).toBeGreaterThanOrEqual(14);
+    expect(a.connected(2)).toBe(false);
+  });
+});

@@ -49,6 +49,7 @@ export class PeerLink {
     readonly peerId: NodeId,
     private address: PeerAddress | null,
     private readonly events: LinkEvents,
+    private readonly maxQueueBytes = MAX_PEER_QUEUE_BYTES,
   ) {}
 
   /** Whether this side dials (lower id) or waits for the peer to dial in. */
@@ -70,7 +71,7 @@ export class PeerLink {
 
   send(frame: Buffer): void {
     if (this.closed) return;
-    if (this.queuedBytes + frame.byteLength > MAX_PEER_QUEUE_BYTES) {
+    if (this.queuedBytes + frame.byteLength > this.maxQueueBytes) {
       this.stats.framesDropped++;
       this.events.onDropped(this.peerId, 1);
       return;

@@ -26,6 +26,8 @@ export interface TcpTransportOptions {
   /** 0 picks a free port (see `port` after listen()). */
   readonly port?: number;
   readonly peers?: ReadonlyMap<NodeId, PeerAddress>;
+  /** Bytes of frames that may wait per peer (default MAX_PEER_QUEUE_BYTES). */
+  readonly maxQueueBytes?: number;
 }
 
 export interface TransportStats {
@@ -44,8 +46,11 @@ export class TcpTransport implements RaftTransport {
   readonly stats: TransportStats = { framesReceived: 0, protocolErrors: 0, unknownGroup: 0, dropped: 0 };
   port = 0;
 
+  private readonly maxQueueBytes: number | undefined;
+
   private constructor(options: TcpTransportOptions) {
     this.nodeId = options.nodeId;
+    this.maxQueueBytes = options.maxQueueBytes;
     this.server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
     for (const [id, address] of options.peers ?? []) this.addPeer(id, address);
   }
@@ -76,7 +81,7 @@ export class TcpTransport implements RaftTransport {
       onDropped: (_peer, frames) => {
         this.stats.dropped += frames;
       },
-    });
+    }, this.maxQueueBytes);
     this.links.set(id, link);
     link.start();
   }
