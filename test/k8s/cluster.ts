@@ -1,5 +1,5 @@
 // A whole simulated cluster: the API server plus the control-plane and node pieces a
-// FloCluster needs — StatefulSet controller, pod runner (real broker processes), kube-proxy
+// FloCluster needs — StatefulSet and Deployment controllers, pod runner (real broker processes), kube-proxy
 // and cluster DNS on loopback. Controllers react to store changes (coalesced to one pass
 // per tick) and to a slow periodic tick, as level-triggered controllers do.
 
@@ -8,6 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DeploymentController } from './node/deployment-controller.js';
 import { KubeProxy } from './node/kube-proxy.js';
 import { Kubelet } from './node/kubelet.js';
 import { ClusterDns, newPools, type Lookup } from './node/network.js';
@@ -61,11 +62,12 @@ export async function startSimCluster(options: SimClusterOptions = {}): Promise<
   const api = apiServer.api;
   const dns = new ClusterDns(api);
   const controller = new StatefulSetController(api);
+  const deployments = new DeploymentController(api);
   const proxy = new KubeProxy(api);
-  const kubelet = options.runPods === false ? undefined : new Kubelet({
-    api, root: join(dir, 'node'), podIps: pools.pods, entrypoint: options.entrypoint ?? floEntrypoint, timeScale: options.timeScale ?? 0.1,
-  });
   const hostsFilePath = join(dir, 'hosts.json');
+  const kubelet = options.runPods === false ? undefined : new Kubelet({
+    api, root: join(dir, 'node'), podIps: pools.pods, entrypoint: options.entrypoint ?? floEntrypoint, timeScale: options.timeScale ?? 0.1, hostsFile: hostsFilePath, apiUrl: apiServer.url,
+  });
   let scheduled = false;
   let closed = false;
   const pass = (): void => {
@@ -73,6 +75,7 @@ export async function startSimCluster(options: SimClusterOptions = {}): Promise<
     if (closed) return;
     try {
       controller.syncAll();
+      deployments.syncAll();
       kubelet?.sync();
       proxy.sync();
       writeFileSync(hostsFilePath, JSON.stringify({ hosts: dns.hostsSnapshot() }));
@@ -85,7 +88,7 @@ export async function startSimCluster(options: SimClusterOptions = {}): Promise<
     scheduled = true;
     setImmediate(pass);
   };
-  const unsubscribe = ['apps/statefulsets', '/pods', '/persistentvolumeclaims', '/services', '/configmaps'].map((typeKey) =>
+  const unsubscribe = ['apps/statefulsets', 'apps/deployments', 'apps/replicasets', '/pods', '/persistentvolumeclaims', '/services', '/configmaps'].map((typeKey) =>
     api.store.addWatcher({
       typeKey,
       deliver: (event) => {

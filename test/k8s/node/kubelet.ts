@@ -9,8 +9,9 @@
 // its grace period, then SIGKILL, and is removed. Only the first container of a pod runs.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, rmSync } from 'node:fs';
+import { chmodSync, createWriteStream, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Api } from '../sim/api.js';
 import { isObject, type JsonObject, type KObject } from '../sim/types.js';
 import type { AddressPool } from './network.js';
@@ -25,7 +26,13 @@ export interface KubeletOptions {
   entrypoint(image: string): string[] | undefined;
   /** Multiplies every probe period, grace period and restart backoff (0.1 = ten times faster). */
   timeScale?: number;
+  /** The simulator's hosts file; Node.js pod processes resolve cluster names through it (dns-preload.mjs). */
+  hostsFile?: string;
+  /** API server URL for service-account kubeconfigs. */
+  apiUrl?: string;
 }
+
+const DNS_PRELOAD = fileURLToPath(new URL('./dns-preload.mjs', import.meta.url));
 
 const NODE_NAME = 'sim-node-1';
 
@@ -47,6 +54,8 @@ interface Runtime {
   readinessFailures: number;
   terminating: boolean;
   stopped: boolean;
+  /** Set when a container that is not restarted has exited. */
+  finishedPhase?: 'Succeeded' | 'Failed';
   volumes: Map<string, string>;
 }
 
@@ -146,12 +155,19 @@ export class Kubelet {
       .map((mount) => ({ path: String(mount['mountPath']), dir: runtime.volumes.get(String(mount['name'])) ?? '' }));
     const command = container['command'] as string[] | undefined;
     const args = (container['args'] as string[] | undefined) ?? [];
-    const argv = command !== undefined ? [...entry, ...command.slice(1), ...args] : [...entry, ...args];
-    const finalArgs = rewritePaths(argv.map((arg) => (arg === '0.0.0.0' ? runtime.ip : arg)), mounts);
-    const finalEnv = Object.fromEntries(Object.entries(env).map(([key, value]) => [key, rewritePaths([value === '0.0.0.0' ? runtime.ip : value], mounts)[0]!]));
+    // The image's entrypoint runs when the pod names no command (or names `flo`); any other command
+    // (a shell for a helm test, say) runs as given, with a `flo` shim on PATH.
+    const argv = command === undefined ? [...entry, ...args] : command[0] === 'flo' ? [...entry, ...command.slice(1), ...args] : [...command, ...args];
+    // A pod listening on 0.0.0.0 listens on its own IP; on the shared loopback that is the pod IP.
+    const finalArgs = rewritePaths(argv.map((arg) => arg.replaceAll('0.0.0.0', runtime.ip)), mounts);
+    const finalEnv = Object.fromEntries(Object.entries(env).map(([key, value]) => [key, rewritePaths([value.replaceAll('0.0.0.0', runtime.ip)], mounts)[0]!]));
+    const token = this.serviceAccountKubeconfig(pod);
+    if (token !== undefined && finalEnv['KUBECONFIG'] === undefined) finalEnv['KUBECONFIG'] = token;
     mkdirSync(join(this.options.root, 'logs'), { recursive: true });
     const log = createWriteStream(join(this.options.root, 'logs', `${runtime.namespace}_${runtime.name}.log`), { flags: 'a' });
-    const child = spawn(finalArgs[0]!, finalArgs.slice(1), { env: { PATH: process.env['PATH'] ?? '', HOME: join(this.options.root, 'pods', runtime.uid), ...finalEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const seams = this.options.hostsFile === undefined ? {} : { NODE_OPTIONS: `--import ${DNS_PRELOAD}`, FLO_SIM_HOSTS_FILE: this.options.hostsFile };
+    const path = `${this.shimDir(entry)}:${process.env['PATH'] ?? ''}`;
+    const child = spawn(finalArgs[0]!, finalArgs.slice(1), { env: { PATH: path, HOME: join(this.options.root, 'pods', runtime.uid), ...seams, ...finalEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout?.pipe(log, { end: false });
     child.stderr?.pipe(log, { end: false });
     child.on('exit', (code, signal) => this.onExit(runtime, child, code, signal));
@@ -165,6 +181,39 @@ export class Kubelet {
     runtime.state = { running: { startedAt: new Date().toISOString() } };
     this.writeStatus(runtime);
     this.scheduleProbe(runtime, Math.min(250, this.periodMs(this.container(pod)['readinessProbe'])));
+  }
+
+  /**
+   * The service account seam: instead of a token mounted at /var/run/secrets, a pod gets
+   * KUBECONFIG pointing at a kubeconfig whose token names its service account, which the
+   * simulator's RBAC authorizer checks.
+   */
+  private serviceAccountKubeconfig(pod: KObject): string | undefined {
+    const spec = pod.spec as JsonObject;
+    if (spec['automountServiceAccountToken'] === false || this.options.apiUrl === undefined) return undefined;
+    const account = String(spec['serviceAccountName'] ?? 'default');
+    const dir = join(this.options.root, 'serviceaccounts', pod.metadata.namespace ?? '', account);
+    mkdirSync(dir, { recursive: true });
+    const path = join(dir, 'kubeconfig');
+    const token = `system:serviceaccount:${pod.metadata.namespace ?? ''}:${account}`;
+    writeFileSync(path, [
+      'apiVersion: v1', 'kind: Config',
+      `clusters: [{name: sim, cluster: {server: "${this.options.apiUrl}", insecure-skip-tls-verify: true}}]`,
+      `users: [{name: sa, user: {token: "${token}"}}]`,
+      `contexts: [{name: sa, context: {cluster: sim, user: sa, namespace: ${pod.metadata.namespace ?? 'default'}}}]`,
+      'current-context: sa', '',
+    ].join('\n'));
+    return path;
+  }
+
+  /** A directory with a `flo` executable that runs the image's entrypoint. */
+  private shimDir(entry: string[]): string {
+    const dir = join(this.options.root, 'bin');
+    mkdirSync(dir, { recursive: true });
+    const shim = join(dir, 'flo');
+    writeFileSync(shim, `#!/bin/sh\nexec ${entry.map((part) => `'${part}'`).join(' ')} "$@"\n`);
+    chmodSync(shim, 0o755);
+    return dir;
   }
 
   private waiting(runtime: Runtime, reason: string, message: string, retry = false): void {
@@ -217,6 +266,15 @@ export class Kubelet {
     runtime.ready = false;
     runtime.lastState = { terminated: { exitCode: code ?? 137, reason: code === 0 ? 'Completed' : 'Error', ...(signal ? { signal } : {}), finishedAt: new Date().toISOString() } };
     if (runtime.terminating || runtime.stopped) return;
+    const pod = this.currentPod(runtime);
+    const policy = pod === undefined ? 'Always' : String((pod.spec as JsonObject)['restartPolicy'] ?? 'Always');
+    if (policy === 'Never' || (policy === 'OnFailure' && code === 0)) {
+      runtime.finishedPhase = code === 0 ? 'Succeeded' : 'Failed';
+      runtime.state = runtime.lastState;
+      if (runtime.probeTimer !== undefined) clearTimeout(runtime.probeTimer);
+      this.writeStatus(runtime);
+      return;
+    }
     runtime.restarts += 1;
     runtime.state = { waiting: { reason: 'CrashLoopBackOff', message: `back-off restarting failed container (exit ${code ?? signal})` } };
     this.writeStatus(runtime);
@@ -246,12 +304,12 @@ export class Kubelet {
     };
     const container = this.container(pod);
     const status = {
-      phase: running || runtime.restarts > 0 || runtime.ready ? 'Running' : 'Pending',
+      phase: runtime.finishedPhase ?? (running || runtime.restarts > 0 || runtime.ready ? 'Running' : 'Pending'),
       hostIP: '127.0.0.1', podIP: runtime.ip, podIPs: [{ ip: runtime.ip }], startTime: old['startTime'] ?? now,
       conditions: [condition('PodScheduled', true), condition('Initialized', true), condition('ContainersReady', runtime.ready), condition('Ready', runtime.ready)],
       containerStatuses: [{
         name: container['name'], image: container['image'], imageID: '', ready: runtime.ready, started: running,
-        restartCount: runtime.restarts, state: runtime.state, ...(runtime.lastState ? { lastState: runtime.lastState } : {}),
+        restartCount: runtime.restarts, state: runtime.state, ...(runtime.lastState && !runtime.finishedPhase ? { lastState: runtime.lastState } : {}),
       }],
     };
     this.options.api.updateStatus(this.pods, runtime.namespace, runtime.name, { status });

@@ -7,6 +7,8 @@ import type { AddressInfo, Socket } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 import type { Api, DeleteOptions, FieldValidation, WriteOptions } from './api.js';
 import * as discovery from './discovery.js';
+import { decodeProtobufObject } from './protobuf.js';
+import { Authorizer, verbOf } from './rbac.js';
 import { fromScale, toScale } from './scale.js';
 import { parseFieldSelector, parseLabelSelector } from './selectors.js';
 import { toTable, wantsTable } from './tables.js';
@@ -32,7 +34,7 @@ export interface SimServerOptions {
   log?: (line: string) => void;
 }
 
-async function readBody(req: IncomingMessage): Promise<string> {
+async function readBody(req: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
@@ -40,14 +42,13 @@ async function readBody(req: IncomingMessage): Promise<string> {
     if (size > MAX_BODY_BYTES) throw new ApiError(413, 'RequestEntityTooLarge', 'the request body is too large');
     chunks.push(chunk as Buffer);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
 }
 
-function parseBody(text: string, contentType: string | undefined): unknown {
+function parseBody(raw: Buffer, contentType: string | undefined): unknown {
+  if (contentType?.includes('protobuf') === true && raw.length > 0) return decodeProtobufObject(raw);
+  const text = raw.toString('utf8');
   if (text.trim() === '') return undefined;
-  if (contentType?.includes('protobuf') === true) {
-    throw new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got ${contentType})`);
-  }
   try {
     return contentType?.includes('yaml') === true ? parseYaml(text) : JSON.parse(text);
   } catch (error) {
@@ -60,7 +61,11 @@ export class SimServer {
   private readonly sockets = new Set<Socket>();
   private openWatches = 0;
 
-  constructor(private readonly api: Api, private readonly options: SimServerOptions = {}) {}
+  private readonly authorizer: Authorizer;
+
+  constructor(private readonly api: Api, private readonly options: SimServerOptions = {}) {
+    this.authorizer = new Authorizer(api);
+  }
 
   async listen(): Promise<string> {
     const server = createServer((req, res) => { void this.handle(req, res); });
@@ -94,6 +99,15 @@ export class SimServer {
     const started = Date.now();
     try {
       const body = parseBody(await readBody(req), req.headers['content-type']);
+      const target = url.pathname.startsWith('/api/') || url.pathname.startsWith('/apis/') ? this.target(url) : undefined;
+      const watch = url.searchParams.get('watch');
+      this.authorizer.check(req.headers.authorization, target === undefined ? undefined : {
+        verb: verbOf(req.method ?? 'GET', target.name !== undefined, watch === 'true' || watch === '1'),
+        group: target.type.group, resource: target.type.plural,
+        ...(target.subresource === undefined ? {} : { subresource: target.subresource }),
+        ...(target.namespace === undefined ? {} : { namespace: target.namespace }),
+        ...(target.name === undefined ? {} : { name: target.name }),
+      });
       const handled = this.serveMeta(url, res) || this.serveResource(req, res, url, body);
       if (!handled) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
     } catch (error) {

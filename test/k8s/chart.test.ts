@@ -1,0 +1,92 @@
+// The Helm chart: lint, values schema, rendering, and manifests/ kept equal to the chart.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { CHART, helm, renderChart, renderedManifests, REPO, type Rendered } from './helm.js';
+
+function find(docs: Rendered[], kind: string, name?: string): Rendered {
+  const doc = docs.find((candidate) => candidate.kind === kind && (name === undefined || candidate.metadata.name === name));
+  if (doc === undefined) throw new Error(`no ${kind} ${name ?? ''} rendered`);
+  return doc;
+}
+
+interface Rule { apiGroups: string[]; resources: string[]; verbs: string[] }
+
+describe('Helm chart charts/flo', () => {
+  it('passes helm lint --strict with default and non-default values', () => {
+    for (const sets of [[], ['example.enabled=true', 'operator.watchNamespace=apps', 'operator.replicas=2']]) {
+      const result = helm(['lint', '--strict', CHART, ...sets.flatMap((set) => ['--set', set])]);
+      expect(result.stdout + result.stderr).toContain('1 chart(s) linted, 0 chart(s) failed');
+      expect(result.code).toBe(0);
+    }
+  });
+
+  it('refuses misspelled values at every level through values.schema.json', () => {
+    for (const typo of ['operator.replicaz=2', 'replicas=2', 'example.storagesize=1Gi', 'image.pullpolicy=Always']) {
+      const result = helm(['template', 'flo', CHART, '--set', typo]);
+      expect(result.code, typo).not.toBe(0);
+      expect(result.stderr).toMatch(/[Aa]dditional property .* is not allowed/);
+    }
+    expect(helm(['template', 'flo', CHART, '--set', 'operator.logLevel=loud']).stderr).toContain('logLevel');
+  });
+
+  it('renders the operator hardened, with leader election and probes', () => {
+    const docs = renderChart();
+    expect(docs.map((doc) => doc.kind).sort()).toEqual(['ClusterRole', 'ClusterRoleBinding', 'Deployment', 'Pod', 'Role', 'RoleBinding', 'Service', 'ServiceAccount']);
+    const deployment = find(docs, 'Deployment') as unknown as { spec: { template: { spec: { serviceAccountName: string; securityContext: object; containers: { args: string[]; securityContext: object; readinessProbe: object; livenessProbe: object; image: string }[] } } } };
+    const pod = deployment.spec.template.spec;
+    const container = pod.containers[0]!;
+    expect(container.image).toBe('ghcr.io/flo-dev/flo:0.1.0');
+    expect(container.args).toEqual(expect.arrayContaining(['operator', '--leader-elect', '--metrics-host=0.0.0.0']));
+    expect(container.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
+    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true });
+    expect(container.readinessProbe).toBeDefined();
+    expect(container.livenessProbe).toBeDefined();
+    expect(pod.serviceAccountName).toBe('flo');
+  });
+
+  it('grants least privilege: no wildcards, no secrets, write access only to owned kinds', () => {
+    const docs = renderChart();
+    const rules = (find(docs, 'ClusterRole') as unknown as { rules: Rule[] }).rules;
+    for (const rule of rules) {
+      expect([...rule.apiGroups, ...rule.resources, ...rule.verbs]).not.toContain('*');
+      expect(rule.resources).not.toContain('secrets');
+    }
+    const writable = rules.filter((rule) => rule.verbs.includes('create') || rule.verbs.includes('update')).flatMap((rule) => rule.resources);
+    expect(writable.sort()).toEqual(['configmaps', 'events', 'floclusters/status', 'poddisruptionbudgets', 'services', 'statefulsets'].sort());
+    const leases = (find(docs, 'Role') as unknown as { metadata: { namespace: string }; rules: Rule[] });
+    expect(leases.metadata.namespace).toBe('flo-system');
+    expect(leases.rules).toEqual([{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] }]);
+  });
+
+  it('scopes RBAC to one namespace when watchNamespace is set', () => {
+    const docs = renderChart(['operator.watchNamespace=apps']);
+    expect(docs.some((doc) => doc.kind === 'ClusterRole')).toBe(false);
+    expect(find(docs, 'Role', 'flo-operator').metadata.namespace).toBe('apps');
+    expect(find(docs, 'RoleBinding', 'flo-operator').metadata.namespace).toBe('apps');
+    const args = (find(docs, 'Deployment') as unknown as { spec: { template: { spec: { containers: { args: string[] }[] } } } }).spec.template.spec.containers[0]!.args;
+    expect(args).toContain('--namespace=apps');
+  });
+
+  it('renders the optional example FloCluster and the helm test hook', () => {
+    const docs = renderChart(['example.enabled=true', 'example.name=demo', 'example.retention[0].namespace=/audit/**', 'example.retention[0].maxAge=30d']);
+    const example = find(docs, 'FloCluster', 'demo') as unknown as { spec: Record<string, unknown> };
+    expect(example.spec).toMatchObject({ replicas: 1, storage: { size: '1Gi' }, retention: [{ namespace: '/audit/**', maxAge: '30d' }] });
+    const test = helm(['template', 'flo', CHART, '-n', 'flo-system', '--set', 'example.enabled=true', '--show-only', 'templates/tests/produce-consume-pod.yaml']);
+    expect(test.stdout).toContain('helm.sh/hook: test');
+    expect(test.stdout).toContain('http://flo.flo-system.svc:3000');
+  });
+
+  it('ships the CRD of crds/ unchanged in the chart and in manifests/', () => {
+    const crd = readFileSync(`${REPO}crds/flo.dev_floclusters.yaml`, 'utf8');
+    expect(readFileSync(`${CHART}/crds/flo.dev_floclusters.yaml`, 'utf8')).toBe(crd);
+    expect(readFileSync(`${REPO}manifests/00-crd.yaml`, 'utf8')).toBe(crd);
+  });
+
+  it('keeps manifests/ equal to the chart rendered with default values', () => {
+    for (const [file, content] of Object.entries(renderedManifests())) {
+      const path = `${REPO}manifests/${file}`;
+      if (process.env['FLO_UPDATE_MANIFESTS'] === '1') writeFileSync(path, content);
+      expect(readFileSync(path, 'utf8'), `${file} differs from the chart; regenerate with FLO_UPDATE_MANIFESTS=1`).toBe(content);
+    }
+  });
+});
