@@ -3,6 +3,7 @@
 // way a pod's resolver would ask cluster DNS, and defers to the system resolver otherwise.
 import dns from 'node:dns';
 import { readFileSync } from 'node:fs';
+import process from 'node:process';
 
 const file = process.env.FLO_SIM_HOSTS_FILE;
 if (file) {
