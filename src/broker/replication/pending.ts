@@ -18,7 +18,7 @@ interface PendingProposal extends Waiter {
 
 export class PendingRequests {
   private readonly proposals = new Map<number, PendingProposal>();
-  private readonly reads = new Map<number, Waiter>();
+  private readonly reads = new Map<number, Waiter & { readonly term: number }>();
   private readonly confirmed: { id: number; index: number }[] = [];
 
   constructor(
@@ -42,9 +42,10 @@ export class PendingRequests {
     });
   }
 
-  addRead(id: number): Promise<number> {
+  /** A read the leader of `term` accepted. */
+  addRead(id: number, term: number): Promise<number> {
     return new Promise<number>((resolve, reject) => {
-      this.reads.set(id, { resolve, reject, deadline: performance.now() + this.timeoutMs });
+      this.reads.set(id, { resolve, reject, term, deadline: performance.now() + this.timeoutMs });
     });
   }
 
@@ -103,6 +104,15 @@ export class PendingRequests {
     for (const waiter of this.reads.values()) waiter.reject(error);
     this.reads.clear();
     this.confirmed.length = 0;
+  }
+
+  /** Fails the reads accepted in another term (a new term resets the leader's read queue). */
+  failReadsNotOfTerm(term: number, error: Error): void {
+    for (const [id, waiter] of this.reads) {
+      if (waiter.term === term) continue;
+      this.reads.delete(id);
+      waiter.reject(error);
+    }
   }
 
   /** Rejects waiters past their deadline; the error is only built when one expired. */

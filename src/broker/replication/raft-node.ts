@@ -151,7 +151,7 @@ export class RaftNode {
     const id = ++this.readId;
     const result = this.core.readIndex(id);
     if (!result.ok) return Promise.reject(this.refusal(result));
-    const promise = this.pending.addRead(id);
+    const promise = this.pending.addRead(id, result.term);
     this.schedule();
     return promise;
   }
@@ -285,7 +285,10 @@ export class RaftNode {
     this.resolveCommitted();
     this.pending.serveReads(this.core.log.applied);
     if (rd.softState !== null) {
-      if (rd.softState.role !== Role.Leader) this.pending.failReads(new NotLeaderError(this.groupId, rd.softState.leader || null, 'leadership lost'));
+      // Stepping down, or a new term, clears the core's ReadIndex queue: those reads will never be confirmed.
+      const lost = new NotLeaderError(this.groupId, rd.softState.leader || null, 'leadership changed; retry the read');
+      if (rd.softState.role !== Role.Leader) this.pending.failReads(lost);
+      else this.pending.failReadsNotOfTerm(rd.softState.term, lost);
       this.options.onStateChange?.(rd.softState);
     }
     await this.maybeSnapshot();
