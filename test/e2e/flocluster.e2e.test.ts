@@ -135,6 +135,17 @@ describe.skipIf(!brokerBuilt())('FloCluster end to end against the simulator wit
     expect(await ok(['get', 'pvc', '-o', 'name'])).toContain('data-demo-1');
   });
 
+  it('rolls the brokers one by one when the pod template changes, keeping their data', async () => {
+    const uid = await ok(['get', 'pod', 'demo-0', '-o', 'jsonpath={.metadata.uid}']);
+    await ok(['patch', 'flo', 'demo', '--type=merge', '-p', '{"spec":{"logLevel":"debug"}}']);
+    await waitFor('StatefulSet template updated', async () => (await ok(['get', 'sts', 'demo', '-o', 'jsonpath={.spec.template.spec.containers[0].env}'])).includes('"debug"'));
+    expect((await kubectl(kc, ['rollout', 'status', 'statefulset/demo', '--timeout=40s'])).stdout).toContain('complete');
+    expect(await ok(['get', 'pod', 'demo-0', '-o', 'jsonpath={.metadata.uid}'])).not.toBe(uid);
+    await waitFor('Ready after the rollout', async () => (await status()).phase === 'Ready');
+    const read = await clusterHttp(harness.cluster.lookup, 'http://demo.default.svc:3000/v1/events?namespace=/orders/**&from=earliest&limit=10');
+    expect((read.body as { events: unknown[] }).events).toHaveLength(1);
+  });
+
   it('refuses an invalid FloCluster with a clear message', async () => {
     const result = await kubectl(kc, ['apply', '-f', '-'], FLO.replace('name: demo', 'name: broken').replace('replicas: 1', 'replicas: 2\n  replicationFactor: 3'));
     expect(result.code).not.toBe(0);

@@ -27,6 +27,9 @@ export interface ApiServer {
   store: Store;
   kubeconfigPath: string;
   dir: string;
+  /** Simulates an API server outage: refuse connections and cut watches until resume(). */
+  suspend(): Promise<void>;
+  resume(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -68,6 +71,8 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
   await writeFile(kubeconfigPath, kubeconfigYaml(url));
   return {
     url, api, store, kubeconfigPath, dir,
+    suspend: () => server.suspend(),
+    resume: () => server.resume(),
     close: async () => {
       await server.close();
       if (ownDir) await rm(dir, { recursive: true, force: true });

@@ -60,6 +60,7 @@ export class SimServer {
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
   private openWatches = 0;
+  private suspendedAt: { host: string; port: number } | undefined;
 
   private readonly authorizer: Authorizer;
 
@@ -79,13 +80,31 @@ export class SimServer {
     return `http://${address.address}:${address.port}`;
   }
 
+  /** Stops answering (connections refused, open watches cut) until resume(): an API server outage. */
+  async suspend(): Promise<void> {
+    const server = this.server;
+    if (server === undefined) return;
+    const address = server.address() as AddressInfo;
+    this.suspendedAt = { host: address.address, port: address.port };
+    for (const socket of this.sockets) socket.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  async resume(): Promise<void> {
+    const at = this.suspendedAt;
+    if (at === undefined || this.server === undefined) return;
+    const server = this.server;
+    await new Promise<void>((resolve) => server.listen(at.port, at.host, resolve));
+    this.suspendedAt = undefined;
+  }
+
   watchCount(): number {
     return this.openWatches;
   }
 
   async close(): Promise<void> {
     for (const socket of this.sockets) socket.destroy();
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    await new Promise<void>((resolve) => (this.server && this.suspendedAt === undefined ? this.server.close(() => resolve()) : resolve()));
   }
 
   private send(res: ServerResponse, code: number, body: unknown, warnings: string[] = []): void {
