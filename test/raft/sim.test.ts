@@ -18,6 +18,15 @@ describe('Raft simulation', () => {
     expect(a.stats.events).toBeGreaterThan(1000);
   });
 
+  // Seeds that once failed, kept as named regressions.
+  it.each([
+    [25251, 'a candidate removed by a membership change while campaigning does not become leader'],
+    [25896, 'same defect, reached through a different schedule'],
+  ])('regression seed %i: %s', (seed) => {
+    const result = runSimulation({ seed });
+    expect(result.violation).toBeNull();
+  });
+
   it(`finds no safety, linearizability or liveness violation across a seed campaign (≤ ${seeds} seeds, ≤ ${seconds} s)`, () => {
     const summary = runCampaign({
       fromSeed,

@@ -327,6 +327,11 @@ export class RaftCore {
     if (entry.index <= this.confAppliedIndex) return;
     this.confAppliedIndex = entry.index;
     this.conf = applyConfChange(this.conf, decodeConfChange(entry.data));
+    if ((this.role === Role.Candidate || this.role === Role.PreCandidate) && !this.promotable()) {
+      // Removed while campaigning (found by sim seed 25251): votes still in flight must not make it leader.
+      this.becomeFollower(this.term, NO_NODE);
+      return;
+    }
     if (this.role !== Role.Leader) return;
     const members = new Set([...this.conf.voters, ...this.conf.learners]);
     for (const id of members) {

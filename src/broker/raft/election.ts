@@ -73,7 +73,9 @@ export function stepCandidate(r: RaftCore, m: Message): void {
       if (m.type !== expected) return;
       r.votes.set(m.from, !m.reject);
       const outcome = voteOutcome(r.conf.voters, r.votes);
-      if (outcome === 'won') {
+      if (outcome === 'won' && !r.promotable()) {
+        r.becomeFollower(r.term, NO_NODE); // no longer a voter (conf changed during the campaign)
+      } else if (outcome === 'won') {
         if (r.role === Role.PreCandidate) campaign(r, 'election');
         else r.becomeLeader();
       } else if (outcome === 'lost') {
