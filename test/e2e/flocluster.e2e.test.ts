@@ -57,6 +57,7 @@ describe.skipIf(!brokerBuilt())('FloCluster end to end against the simulator wit
     expect(await ok(['get', 'pods', 'demo-0', '-o', 'jsonpath={.status.containerStatuses[0].ready}'])).toBe('true');
     const events = await ok(['get', 'events', '-o', 'jsonpath={.items[*].reason}']);
     expect(events).toContain('Created');
+    expect(await ok(['logs', 'demo-0'])).toContain('broker listening');
   });
 
   it('produces through the client Service DNS name and consumes the event back', async () => {

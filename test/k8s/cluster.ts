@@ -52,8 +52,9 @@ export function floEntrypoint(image: string): string[] | undefined {
 export async function startSimCluster(options: SimClusterOptions = {}): Promise<SimCluster> {
   const dir = await mkdtemp(join(tmpdir(), 'flo-sim-cluster-'));
   const pools = newPools();
+  let kubelet: Kubelet | undefined;
   const apiServer = await startApiServer({
-    dir, allocateClusterIp: () => pools.services.allocate(),
+    dir, allocateClusterIp: () => pools.services.allocate(), podLogs: (namespace, name) => kubelet?.logOf(namespace, name),
     ...(options.historyEvents === undefined ? {} : { historyEvents: options.historyEvents }),
     ...(options.watchTimeoutMs === undefined ? {} : { watchTimeoutMs: options.watchTimeoutMs }),
     ...(options.log === undefined ? {} : { log: options.log }),
@@ -65,7 +66,7 @@ export async function startSimCluster(options: SimClusterOptions = {}): Promise<
   const deployments = new DeploymentController(api);
   const proxy = new KubeProxy(api);
   const hostsFilePath = join(dir, 'hosts.json');
-  const kubelet = options.runPods === false ? undefined : new Kubelet({
+  kubelet = options.runPods === false ? undefined : new Kubelet({
     api, root: join(dir, 'node'), podIps: pools.pods, entrypoint: options.entrypoint ?? floEntrypoint, timeScale: options.timeScale ?? 0.1, hostsFile: hostsFilePath, apiUrl: apiServer.url,
   });
   let scheduled = false;

@@ -9,7 +9,7 @@
 // its grace period, then SIGKILL, and is removed. Only the first container of a pod runs.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, createWriteStream, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, createWriteStream, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Api } from '../sim/api.js';
@@ -345,6 +345,15 @@ export class Kubelet {
     if (runtime.restartTimer !== undefined) clearTimeout(runtime.restartTimer);
     this.runtimes.delete(runtime.uid);
     rmSync(join(this.options.root, 'pods', runtime.uid), { recursive: true, force: true });
+  }
+
+  /** What a pod's container has printed so far (all restarts), or undefined. */
+  logOf(namespace: string, name: string): string | undefined {
+    try {
+      return readFileSync(join(this.options.root, 'logs', `${namespace}_${name}.log`), 'utf8');
+    } catch {
+      return undefined;
+    }
   }
 
   /** Removes the directory of a deleted claim. */

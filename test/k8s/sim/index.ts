@@ -17,6 +17,8 @@ export interface ApiServerOptions {
   /** Allocates Service cluster IPs (the kube-proxy seam supplies loopback addresses). */
   allocateClusterIp?: () => string;
   log?: (line: string) => void;
+  /** Container output of a pod, for `kubectl logs`. */
+  podLogs?: (namespace: string, name: string) => string | undefined;
   /** Directory for the kubeconfig; a fresh temp dir when absent. */
   dir?: string;
 }
@@ -63,6 +65,7 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
     ...(options.port === undefined ? {} : { port: options.port }),
     ...(options.watchTimeoutMs === undefined ? {} : { watchTimeoutMs: options.watchTimeoutMs }),
     ...(options.log === undefined ? {} : { log: options.log }),
+    ...(options.podLogs === undefined ? {} : { podLogs: options.podLogs }),
   });
   const url = await server.listen();
   const ownDir = options.dir === undefined;

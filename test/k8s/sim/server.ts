@@ -32,6 +32,8 @@ export interface SimServerOptions {
   port?: number;
   watchTimeoutMs?: number;
   log?: (line: string) => void;
+  /** Container output of a pod, for `kubectl logs` (the pod runner provides it). */
+  podLogs?: (namespace: string, name: string) => string | undefined;
 }
 
 async function readBody(req: IncomingMessage): Promise<Buffer> {
@@ -193,6 +195,13 @@ export class SimServer {
     if (target.name === undefined) return this.serveCollection(req, res, url, target, body);
     const options = this.writeOptions(url);
     const { type, namespace, name, subresource } = target;
+    if (subresource === 'log' && type.kind === 'Pod' && type.group === '' && method === 'GET') {
+      this.api.get(type, namespace, name);
+      const text = this.options.podLogs?.(namespace ?? '', name) ?? '';
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end(text);
+      return true;
+    }
     if (subresource !== undefined && subresource !== 'status' && !(subresource === 'scale' && type.scale)) {
       throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
     }
