@@ -52,9 +52,10 @@ export function floEntrypoint(image: string): string[] | undefined {
 export async function startSimCluster(options: SimClusterOptions = {}): Promise<SimCluster> {
   const dir = await mkdtemp(join(tmpdir(), 'flo-sim-cluster-'));
   const pools = newPools();
-  let kubelet: Kubelet | undefined;
+  // The API server is built before the pod runner that serves its pods' logs.
+  const node: { kubelet?: Kubelet } = {};
   const apiServer = await startApiServer({
-    dir, allocateClusterIp: () => pools.services.allocate(), podLogs: (namespace, name) => kubelet?.logOf(namespace, name),
+    dir, allocateClusterIp: () => pools.services.allocate(), podLogs: (namespace, name) => node.kubelet?.logOf(namespace, name),
     ...(options.historyEvents === undefined ? {} : { historyEvents: options.historyEvents }),
     ...(options.watchTimeoutMs === undefined ? {} : { watchTimeoutMs: options.watchTimeoutMs }),
     ...(options.log === undefined ? {} : { log: options.log }),
@@ -66,9 +67,10 @@ export async function startSimCluster(options: SimClusterOptions = {}): Promise<
   const deployments = new DeploymentController(api);
   const proxy = new KubeProxy(api);
   const hostsFilePath = join(dir, 'hosts.json');
-  kubelet = options.runPods === false ? undefined : new Kubelet({
+  const kubelet = options.runPods === false ? undefined : new Kubelet({
     api, root: join(dir, 'node'), podIps: pools.pods, entrypoint: options.entrypoint ?? floEntrypoint, timeScale: options.timeScale ?? 0.1, hostsFile: hostsFilePath, apiUrl: apiServer.url,
   });
+  node.kubelet = kubelet;
   let scheduled = false;
   let closed = false;
   const pass = (): void => {
