@@ -56,4 +56,10 @@ describe('drift detection', () => {
     expect(isSubset(desired, { ...live, spec: { ...live.spec, ports: [...live.spec.ports, { port: 1, name: 'extra' }] } })).toBe(false);
     expect(isSubset({ metadata: { annotations: {} } }, { metadata: {} })).toBe(true);
   });
+
+  it('compares resource quantities by value, as the API server rewrites them in canonical form', () => {
+    expect(isSubset({ resources: { requests: { cpu: '0.5', memory: '1024Mi' } } }, { resources: { requests: { cpu: '500m', memory: '1Gi' } } })).toBe(true);
+    expect(isSubset({ resources: { limits: { cpu: '1' } } }, { resources: { limits: { cpu: '2' } } })).toBe(false);
+    expect(isSubset({ labels: { version: '1' } }, { labels: { version: '1000m' } })).toBe(false);
+  });
 });

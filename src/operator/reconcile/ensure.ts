@@ -28,19 +28,41 @@ export interface EnsureResult {
   notes: string[];
 }
 
-/** True when every field set in `desired` has the same value in `actual` (arrays element-wise, same length). */
-export function isSubset(desired: unknown, actual: unknown): boolean {
-  if (desired === undefined) return true;
-  if (desired === null || typeof desired !== 'object') {
-    return desired === actual || (actual instanceof Date && typeof desired === 'string' && actual.toISOString() === desired);
+const QUANTITY = /^([0-9]+(?:\.[0-9]+)?)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/;
+const QUANTITY_FACTORS: Record<string, number> = {
+  '': 1, m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60,
+};
+
+/** Numeric value of a Kubernetes quantity ("500m", "1Gi"), or undefined. */
+export function quantityValue(text: string): number | undefined {
+  const match = QUANTITY.exec(text);
+  return match === null ? undefined : Number(match[1]) * QUANTITY_FACTORS[match[2] ?? '']!;
+}
+
+/** Resource lists hold quantities, which the API server rewrites in canonical form ("0.5" → "500m"). */
+const QUANTITY_PARENTS = new Set(['requests', 'limits', 'capacity']);
+
+function sameScalar(desired: unknown, actual: unknown, parentKey: string): boolean {
+  if (desired === actual) return true;
+  if (actual instanceof Date && typeof desired === 'string') return actual.toISOString() === desired;
+  if (QUANTITY_PARENTS.has(parentKey) && typeof desired === 'string' && typeof actual === 'string') {
+    const a = quantityValue(desired);
+    return a !== undefined && a === quantityValue(actual);
   }
+  return false;
+}
+
+/** True when every field set in `desired` has the same value in `actual` (arrays element-wise, same length). */
+export function isSubset(desired: unknown, actual: unknown, parentKey = ''): boolean {
+  if (desired === undefined) return true;
+  if (desired === null || typeof desired !== 'object') return sameScalar(desired, actual, parentKey);
   if (Array.isArray(desired)) {
-    return Array.isArray(actual) && actual.length === desired.length && desired.every((item, i) => isSubset(item, actual[i]));
+    return Array.isArray(actual) && actual.length === desired.length && desired.every((item, i) => isSubset(item, actual[i], parentKey));
   }
   if (actual === null || typeof actual !== 'object' || Array.isArray(actual)) {
     return Object.values(desired).every((value) => value === undefined);
   }
-  return Object.entries(desired).every(([key, value]) => isSubset(value, (actual as Record<string, unknown>)[key]));
+  return Object.entries(desired).every(([key, value]) => isSubset(value, (actual as Record<string, unknown>)[key], key === 'requests' || key === 'limits' || key === 'capacity' ? key : parentKey));
 }
 
 export class OwnershipConflictError extends Error {
