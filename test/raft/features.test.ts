@@ -173,3 +173,32 @@ describe('snapshots and compaction (§7)', () => {
     expect(c.core(3).log.committed).toBe(c.core(1).log.committed);
   });
 });
+
+describe('membership changes racing elections', () => {
+  it('a candidate whose own removal is applied mid-campaign does not become leader (sim seed 25251)', () => {
+    const c = new TestCluster([1, 2, 3], { preVote: false, checkQuorum: false });
+    c.elect(1);
+    c.cutLink(1, 3);
+    const r = c.core(1).proposeConfChange({ type: ConfChangeType.RemoveNode, nodeId: 3 });
+    c.settle();
+    expect(r.ok).toBe(true);
+    const index = r.ok ? r.lastIndex : 0;
+    const leader = c.core(1);
+    const entry = leader.log.slice(index, index + 1, 1024)?.[0];
+    const n3 = c.node(3);
+    const prev = index - 1;
+    // Node 3 learns the removal and its commit, but applies it only after it has started campaigning.
+    n3.core.step({ type: MessageType.Append, from: 1, to: 3, term: leader.term, index: prev, logTerm: leader.log.term(prev) ?? 0,
+      entries: entry === undefined ? [] : [entry], commit: index, reject: false, rejectHint: 0, context: 0, snapshot: null });
+    const rd = n3.core.ready();
+    n3.storage.applyReady(rd);
+    for (let i = 0; i < 40 && n3.core.role !== Role.Candidate; i++) n3.core.tick();
+    expect(n3.core.role).toBe(Role.Candidate);
+    n3.core.advance(); // applies the removal
+    for (const from of [1, 2]) {
+      n3.core.step({ type: MessageType.VoteResponse, from, to: 3, term: n3.core.term, index: 0, logTerm: 0, entries: [], commit: 0,
+        reject: false, rejectHint: 0, context: 0, snapshot: null });
+    }
+    expect(n3.core.role).not.toBe(Role.Leader);
+  });
+});
