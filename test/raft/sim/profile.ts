@@ -27,6 +27,8 @@ export interface FaultProfile {
   readonly safetyMs: number;
   /** Chance that a newly elected leader is cut off from all but at most one peer shortly after winning. */
   readonly isolateNewLeaderChance: number;
+  /** Each node's tick period differs from TICK_MS by up to this much (clocks run at different rates). */
+  readonly clockSkewMs: number;
 }
 
 function pick<T>(rng: SeededRandom, options: readonly T[]): T {
@@ -71,5 +73,6 @@ function randomProfile(rng: SeededRandom): FaultProfile {
     readRatio: pick(rng, [0.2, 0.5]),
     safetyMs: pick(rng, [1500, 3000, 5000]),
     isolateNewLeaderChance: pick(rng, [0, 0.3, 0.7]),
+    clockSkewMs: pick(rng, [0, 0, 1, 3]),
   };
 }

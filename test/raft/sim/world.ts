@@ -121,10 +121,12 @@ export class World {
     );
     this.nodes.set(id, node);
     const phase = this.rng.nextInt(TICK_MS);
+    const skew = p.clockSkewMs;
+    const period = skew === 0 ? TICK_MS : TICK_MS - skew + this.rng.nextInt(2 * skew + 1);
     const tick = (): void => {
       node.tick();
       this.observe(node);
-      this.at(this.now + TICK_MS, tick);
+      this.at(this.now + period, tick);
     };
     this.at(this.now + phase, tick);
     return node;
