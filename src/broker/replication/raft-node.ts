@@ -318,20 +318,19 @@ export class RaftNode {
     this.failure = error instanceof Error ? error : new Error(String(error));
     // A storage failure leaves the durable state unknown: stop, do not guess (the process should restart).
     this.pending.failAll(new FloError('FLO_ERR_STORAGE', `raft group ${this.groupId} stopped: ${this.failure.message}`, { cause: error }));
-    void this.stopTicking();
+    this.stopTicking();
   }
 
-  private async stopTicking(): Promise<void> {
+  private stopTicking(): void {
     if (this.ticker !== null) clearInterval(this.ticker);
     this.ticker = null;
-    await Promise.resolve();
   }
 
   /** Stops ticking and rejects everything pending. Storage and transport belong to the caller. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.stopTicking();
+    this.stopTicking();
     this.options.transport.unregister(this.groupId);
     this.pending.failAll(new FloError('FLO_ERR_SHUTTING_DOWN', `raft group ${this.groupId} is stopping`));
     // Let an in-flight storage write finish before the caller closes the database.
