@@ -1,10 +1,10 @@
 // Namespaces and globs. A namespace is a UTF-8 path starting with "/", bounded
 // in length, without control characters or empty segments; a glob selects
-// namespaces with micromatch syntax. The partition of a namespace is a stable
+// namespaces (see glob.ts). The partition of a namespace is a stable
 // hash (FNV-1a, 32 bit) so every broker and client agrees on it forever.
-import micromatch from 'micromatch';
 import { MAX_GLOB_CHARS, MAX_NAMESPACE_BYTES } from './bounds.js';
 import { FloError } from './errors.js';
+import { compileNamespaceGlob } from './glob.js';
 
 // eslint-disable-next-line no-control-regex
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
@@ -49,13 +49,7 @@ export function compileGlob(glob: string | undefined): NamespaceSelector {
   if (!text.startsWith('/') && !text.startsWith('{') && !text.startsWith('*')) {
     throw new FloError('FLO_ERR_GLOB_INVALID', `glob "${shorten(text)}" must start with "/" (e.g. /food/**)`);
   }
-  let regex: RegExp;
-  try {
-    regex = micromatch.makeRe(text, { dot: true, strictBrackets: true });
-  } catch (error) {
-    throw new FloError('FLO_ERR_GLOB_INVALID', `glob "${shorten(text)}" does not parse: ${(error as Error).message}`);
-  }
-  return { glob: text, all: false, matches: (namespace) => regex.test(namespace) };
+  return { glob: text, all: false, matches: compileNamespaceGlob(text) };
 }
 
 /** FNV-1a over the UTF-8 bytes: stable across processes, versions and languages. */
