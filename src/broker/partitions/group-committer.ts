@@ -31,6 +31,30 @@ interface Slot {
   readonly index: number;
 }
 
+interface Built {
+  operations: StoreOperation[];
+  groups: StoredGroup[];
+  tickets: Set<AppendTicket>;
+  nextOffsets: Map<number, number>;
+  timestamp: number;
+  newNamespaces: NewNamespace[];
+  bytes: number;
+}
+
+/** Largest group the committer builds (a single larger event still makes a group of one). */
+export const MAX_GROUP_BYTES = 1024 * 1024;
+
+/** Removes and returns the leading slots that fit in one group. */
+function takeChunk(slots: Slot[]): Slot[] {
+  let bytes = 0;
+  let count = 0;
+  while (count < slots.length && (count === 0 || bytes + groupEventBytes(slots[count]!.event) <= MAX_GROUP_BYTES)) {
+    bytes += groupEventBytes(slots[count]!.event);
+    count++;
+  }
+  return slots.splice(0, count);
+}
+
 interface CommitListener {
   onCommitted(groups: readonly StoredGroup[], writeMs: number): void;
 }
@@ -38,7 +62,9 @@ interface CommitListener {
 export class GroupCommitter {
   /** partition -> nsId -> events waiting, in arrival order. */
   private pending = new Map<number, Map<number, Slot[]>>();
+  /** Bytes accepted and not yet written, including the write in flight: what MAX_PENDING_APPEND_BYTES bounds. */
   private pendingBytes = 0;
+  private writingBytes = 0;
   private writing = false;
   private scheduled = false;
   private closed = false;
@@ -92,6 +118,7 @@ export class GroupCommitter {
     this.writing = true;
     const built = this.build();
     const started = performance.now();
+    this.writingBytes = built.bytes;
     try {
       await this.store.write(built.operations, this.sync);
       for (const [partition, next] of built.nextOffsets) {
@@ -105,6 +132,8 @@ export class GroupCommitter {
       for (const ticket of built.tickets) ticket.reject(error as Error);
     } finally {
       this.writing = false;
+      this.pendingBytes = this.pending.size === 0 ? 0 : Math.max(0, this.pendingBytes - this.writingBytes);
+      this.writingBytes = 0;
     }
     if (this.pending.size > 0) void this.flush();
     else this.settleIdle();
@@ -114,40 +143,45 @@ export class GroupCommitter {
     for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 
-  private build(): { operations: StoreOperation[]; groups: StoredGroup[]; tickets: Set<AppendTicket>; nextOffsets: Map<number, number>; timestamp: number; newNamespaces: NewNamespace[] } {
-    const operations: StoreOperation[] = [];
-    const groups: StoredGroup[] = [];
-    const tickets = new Set<AppendTicket>();
-    const nextOffsets = new Map<number, number>();
-    const newNamespaces = this.store.dictionary.takeUnpersisted();
-    for (const entry of newNamespaces) {
-      operations.push({ type: 'put', key: keys.dictKey(entry.nsId), value: Buffer.from(entry.namespace, 'utf8') });
+  private build(): Built {
+    const built: Built = { operations: [], groups: [], tickets: new Set(), nextOffsets: new Map(), timestamp: this.commitTimestamp(), newNamespaces: [], bytes: 0 };
+    built.newNamespaces = this.store.dictionary.takeUnpersisted();
+    for (const entry of built.newNamespaces) {
+      built.operations.push({ type: 'put', key: keys.dictKey(entry.nsId), value: Buffer.from(entry.namespace, 'utf8') });
     }
-    let batchBytes = 0;
-    let timestamp = 0;
     for (const [partition, byNamespace] of this.pending) {
-      if (batchBytes >= MAX_COMMIT_BATCH_BYTES) break;
-      this.pending.delete(partition);
-      timestamp = Math.max(this.now(), this.state.lastTimestamp[partition] ?? 0, timestamp);
-      let next = this.state.nextOffset[partition]!;
-      operations.push({ type: 'put', key: keys.timeKey(partition, timestamp, next), value: Buffer.alloc(0) });
+      if (built.bytes >= MAX_COMMIT_BATCH_BYTES) break;
+      const first = this.state.nextOffset[partition]!;
+      let next = first;
       for (const [nsId, slots] of byNamespace) {
-        const group = this.buildGroup(partition, nsId, next, slots, timestamp, tickets);
-        operations.push({ type: 'put', key: keys.groupKey(partition, next), value: group.value });
-        operations.push({ type: 'put', key: keys.namespaceIndexKey(nsId, next), value: keys.encodeIndexValue(group.count, group.value.length, timestamp) });
-        groups.push(group);
-        batchBytes += group.value.length;
-        next += group.count;
+        // One group per chunk: a backlog never becomes one huge value or frame.
+        while (slots.length > 0 && built.bytes < MAX_COMMIT_BATCH_BYTES) {
+          const group = this.buildGroup(partition, nsId, next, takeChunk(slots), built.timestamp, built.tickets);
+          built.operations.push({ type: 'put', key: keys.groupKey(partition, next), value: group.value });
+          built.operations.push({ type: 'put', key: keys.namespaceIndexKey(nsId, next), value: keys.encodeIndexValue(group.count, group.value.length, built.timestamp) });
+          built.groups.push(group);
+          built.bytes += group.value.length;
+          next += group.count;
+        }
+        if (slots.length === 0) byNamespace.delete(nsId);
       }
-      nextOffsets.set(partition, next);
-      operations.push({ type: 'put', key: keys.partitionKey(partition), value: keys.encodePartitionState(next, timestamp) });
+      if (byNamespace.size === 0) this.pending.delete(partition);
+      if (next === first) continue;
+      built.operations.push({ type: 'put', key: keys.timeKey(partition, built.timestamp, first), value: Buffer.alloc(0) });
+      built.operations.push({ type: 'put', key: keys.partitionKey(partition), value: keys.encodePartitionState(next, built.timestamp) });
+      built.nextOffsets.set(partition, next);
     }
-    this.pendingBytes = Math.max(0, this.pendingBytes - batchBytes);
-    if (this.pending.size === 0) this.pendingBytes = 0;
-    return { operations, groups, tickets, nextOffsets, timestamp, newNamespaces };
+    return built;
   }
 
-  private buildGroup(partition: number, nsId: number, start: number, slots: Slot[], timestamp: number, tickets: Set<AppendTicket>): StoredGroup {
+  /** One timestamp per commit, never below any partition's last, so time only moves forward within a partition. */
+  private commitTimestamp(): number {
+    let timestamp = this.now();
+    for (const partition of this.pending.keys()) timestamp = Math.max(timestamp, this.state.lastTimestamp[partition] ?? 0);
+    return timestamp;
+  }
+
+  private buildGroup(partition: number, nsId: number, start: number, slots: readonly Slot[], timestamp: number, tickets: Set<AppendTicket>): StoredGroup {
     let sizeBytes = 0;
     const events: PendingEvent[] = new Array<PendingEvent>(slots.length);
     for (let i = 0; i < slots.length; i++) {

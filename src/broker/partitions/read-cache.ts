@@ -7,7 +7,7 @@ import type { StoredGroup } from '../storage/event-store.js';
 export class ReadCache {
   private readonly byPartition: StoredGroup[][];
   private readonly heads: number[];
-  private readonly order: StoredGroup[] = [];
+  private order: StoredGroup[] = [];
   private orderHead = 0;
   private bytes = 0;
 
@@ -54,7 +54,10 @@ export class ReadCache {
     for (let i = this.heads[partition]!; i < groups.length; i++) this.bytes -= groups[i]!.value.length;
     this.byPartition[partition] = [];
     this.heads[partition] = 0;
-    this.order.splice(0, this.order.length, ...this.order.slice(this.orderHead).filter((group) => group.partition !== partition));
+    // A loop, not splice(...spread): the queue can hold far more groups than a call's argument limit.
+    const kept: StoredGroup[] = [];
+    for (let i = this.orderHead; i < this.order.length; i++) if (this.order[i]!.partition !== partition) kept.push(this.order[i]!);
+    this.order = kept;
     this.orderHead = 0;
   }
 
