@@ -91,9 +91,11 @@ describe('group commit', () => {
     for (let i = 0; i < 40; i++) committer.enqueue(partition, { nsId: ns, parentId: undefined, data: Buffer.alloc(100 * 1024) }, big, i);
     // 4 MiB of one namespace: more than one group, so more than one write may be needed too.
     let completed = 0;
-    for (let round = 0; round < 10 && !(await isSettled(big.settled)); round++) {
+    for (let round = 0; round < 10; round++) {
       await waitFor(() => writes.length > completed, `write ${completed + 1}`);
       writes[completed++]!.done.resolve();
+      const settled = await waitFor(async () => ((await isSettled(big.settled)) ? 'done' : writes.length > completed ? 'more' : false), 'the ack or another write');
+      if (settled === 'done') break;
     }
     expect(await big.settled).toBe('ok');
     const groups = committed.flat();
