@@ -28,6 +28,7 @@ for (const [id, port] of Object.entries(config.peers)) transport.addPeer(Number(
 let applied = 0;
 const node = await RaftNode.start({
   groupId: 1, nodeId: config.id, storage, transport, founders: [1, 2, 3],
+  maxMessageBytes: process.env['FLO_BENCH_MAX_MESSAGE_BYTES'] === undefined ? undefined : Number(process.env['FLO_BENCH_MAX_MESSAGE_BYTES']),
   stateMachine: { apply: (entries) => { applied += entries.length; } },
 });
 

@@ -47,6 +47,10 @@ export interface RaftNodeOptions {
   readonly tickMs?: number;
   readonly electionTicks?: number;
   readonly heartbeatTicks?: number;
+  /** Largest append message (see DEFAULT_MAX_MESSAGE_BYTES). */
+  readonly maxMessageBytes?: number;
+  /** Pipelining window per follower (see DEFAULT_MAX_INFLIGHT_MESSAGES). */
+  readonly maxInflightMessages?: number;
   /** Take a snapshot and compact the log every this many applied entries (0: never). */
   readonly snapshotEvery?: number;
   /** Entries kept behind a snapshot (default SNAPSHOT_TRAILING_ENTRIES). */
@@ -108,6 +112,8 @@ export class RaftNode {
       random: new SeededRandom(options.seed ?? randomInt(2 ** 31)),
       electionTicks: options.electionTicks,
       heartbeatTicks: options.heartbeatTicks,
+      maxMessageBytes: options.maxMessageBytes,
+      maxInflightMessages: options.maxInflightMessages,
     }, mem);
     this.lastSnapshotIndex = mem.snapshot().metadata.index;
     this.pending = new PendingRequests(options.maxPending ?? DEFAULT_MAX_PENDING, options.proposalTimeoutMs ?? DEFAULT_PROPOSAL_TIMEOUT_MS);
