@@ -77,4 +77,14 @@ describe('Raft storage on LevelDB', () => {
     expect((await storage.load(3)).lastIndex()).toBe(0);
     await storage.close();
   });
+
+  it('merges concurrent Readies of different groups into one synced batch (group commit across groups)', async () => {
+    const { storage } = await open();
+    const before = { ...storage.stats };
+    await Promise.all([1, 2, 3].map((groupId) => storage.persist(groupId, { hardState: { term: 1, vote: 0, commit: 0 }, entries: entries(1, 50, 1), snapshot: null })));
+    expect(storage.stats.batches - before.batches).toBe(1);
+    expect(storage.stats.syncs - before.syncs).toBe(1);
+    for (const groupId of [1, 2, 3]) expect((await storage.load(groupId)).lastIndex()).toBe(50);
+    await storage.close();
+  });
 });

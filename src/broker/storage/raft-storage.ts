@@ -53,6 +53,8 @@ function encode(write: (w: Writer) => void, sizeHint = 64): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
+/** Most queued writes (one per group Ready) merged into one LevelDB batch. */
+export const MAX_WRITES_PER_BATCH = 256;
 /** Most entries packed under one key. */
 export const MAX_CHUNK_ENTRIES = 4096;
 
@@ -87,6 +89,10 @@ export interface RaftStorageOptions {
 }
 
 export class RaftStorage {
+  private readonly queue: { ops: BatchOp[]; sync: boolean; resolve: () => void; reject: (error: Error) => void }[] = [];
+  private flushing = false;
+  /** LevelDB batches written and how many of them were fsynced. */
+  readonly stats = { batches: 0, syncs: 0 };
   /** Each group's chunks in index order, so truncation and compaction know which keys to touch. */
   private readonly chunks = new Map<number, Chunk[]>();
 
@@ -148,7 +154,7 @@ export class RaftStorage {
     const ops: BatchOp[] = [];
     for (const { groupId, ready } of items) await this.collect(ops, groupId, ready);
     if (ops.length === 0) return;
-    await this.write(ops, sync);
+    await this.enqueue(ops, sync);
   }
 
   private async collect(ops: BatchOp[], groupId: number, ready: Pick<Ready, 'hardState' | 'entries' | 'snapshot'>): Promise<void> {
@@ -199,7 +205,7 @@ export class RaftStorage {
       const chunk = chunks.shift();
       if (chunk !== undefined) ops.push({ type: 'del', key: entryKey(groupId, chunk.first) });
     }
-    await this.write(ops);
+    await this.enqueue(ops, true);
   }
 
   private chunksOf(groupId: number): Chunk[] {
@@ -211,7 +217,40 @@ export class RaftStorage {
     return chunks;
   }
 
-  private async write(ops: BatchOp[], sync = true): Promise<void> {
+  /**
+   * Group commit across Raft groups: writes requested while another is in flight
+   * (or in the same event-loop turn) go out together as one batch and one fsync.
+   * Order is kept: a queued write never overtakes an earlier one.
+   */
+  private enqueue(ops: BatchOp[], sync: boolean): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ ops, sync, resolve, reject });
+      if (this.flushing) return;
+      this.flushing = true;
+      // A microtask, not a timer: no added latency, yet Readies of other groups handled
+      // in the same turn still join this batch.
+      queueMicrotask(() => void this.flush());
+    });
+  }
+
+  private async flush(): Promise<void> {
+    while (this.queue.length > 0) {
+      const group = this.queue.splice(0, MAX_WRITES_PER_BATCH);
+      const ops = group.length === 1 ? (group[0]?.ops ?? []) : group.flatMap((w) => w.ops);
+      const sync = group.some((w) => w.sync);
+      try {
+        await this.write(ops, sync);
+        for (const w of group) w.resolve();
+      } catch (error) {
+        for (const w of group) w.reject(error instanceof Error ? error : new Error(String(error)));
+      }
+    }
+    this.flushing = false;
+  }
+
+  private async write(ops: BatchOp[], sync: boolean): Promise<void> {
+    this.stats.batches++;
+    if (sync && this.sync) this.stats.syncs++;
     try {
       await this.db.batch(ops, { sync: this.sync && sync });
     } catch (cause) {
