@@ -118,6 +118,18 @@ describe('API simulator driven by the real kubectl', () => {
     await waitFor('owned ConfigMap to be collected', async () => (await run(['get', 'cm', 'eta-owned'])).stderr.includes('NotFound'));
   });
 
+  it('deletes in the foreground: the owner waits for its dependents', async () => {
+    await ok(['apply', '-f', '-'], flo('iota', '  replicas: 1'));
+    const uid = await ok(['get', 'flo', 'iota', '-o', 'jsonpath={.metadata.uid}']);
+    const owned = `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: iota-owned\n  finalizers: [flo.dev/hold]\n  ownerReferences: [{apiVersion: flo.dev/v1alpha1, kind: FloCluster, name: iota, uid: ${uid}, controller: true}]\n`;
+    await ok(['apply', '-f', '-'], owned);
+    await ok(['delete', 'flo', 'iota', '--cascade=foreground', '--wait=false']);
+    expect(await ok(['get', 'flo', 'iota', '-o', 'jsonpath={.metadata.finalizers}'])).toContain('foregroundDeletion');
+    expect(await ok(['get', 'cm', 'iota-owned', '-o', 'jsonpath={.metadata.deletionTimestamp}'])).not.toBe('');
+    await ok(['patch', 'cm', 'iota-owned', '--type=merge', '-p', '{"metadata":{"finalizers":null}}']);
+    await waitFor('the owner to go after its dependent', async () => (await run(['get', 'flo', 'iota'])).code !== 0);
+  });
+
   it('answers a stale replace with 409 Conflict', async () => {
     await ok(['apply', '-f', '-'], configMap('stale'));
     const old = await ok(['get', 'cm', 'stale', '-o', 'json']);

@@ -267,6 +267,7 @@ export class Api {
     }
     if (options.dryRun === true) return this.decorate(type, old);
     if (options.propagationPolicy === 'Orphan') this.orphanDependents(old);
+    if (options.propagationPolicy === 'Foreground' && this.dependentsOf(old.metadata.uid ?? '').length > 0) return this.deleteForeground(type, old);
     const grace = options.gracePeriodSeconds;
     const graceful = this.awaitingKubelet(type, old) && grace !== 0;
     if ((old.metadata.finalizers ?? []).length > 0 || graceful) {
@@ -316,8 +317,50 @@ export class Api {
     }
   }
 
+  private dependentsOf(uid: string): { type: ResourceType; object: KObject }[] {
+    const out: { type: ResourceType; object: KObject }[] = [];
+    for (const type of this.registry.all()) {
+      for (const object of this.store.list(type)) {
+        if ((object.metadata.ownerReferences ?? []).some((ref) => ref.uid === uid)) out.push({ type, object });
+      }
+    }
+    return out;
+  }
+
+  /** Foreground deletion: the owner waits, with the foregroundDeletion finalizer, until its dependents are gone. */
+  private deleteForeground(type: ResourceType, owner: KObject): KObject {
+    const finalizers = owner.metadata.finalizers ?? [];
+    if (!finalizers.includes('foregroundDeletion')) owner.metadata.finalizers = [...finalizers, 'foregroundDeletion'];
+    owner.metadata.deletionTimestamp ??= now();
+    const written = this.store.write(type, owner, 'MODIFIED');
+    for (const dependent of this.dependentsOf(owner.metadata.uid ?? '')) {
+      try {
+        this.delete(dependent.type, dependent.object.metadata.namespace, dependent.object.metadata.name ?? '', { propagationPolicy: 'Foreground' });
+      } catch (error) {
+        if (!(error instanceof ApiError && error.code === 404)) throw error;
+      }
+    }
+    setImmediate(() => this.finishForeground());
+    return this.decorate(type, written);
+  }
+
+  /** Releases owners waiting in foreground deletion whose dependents have all gone. */
+  private finishForeground(): void {
+    for (const type of this.registry.all()) {
+      for (const object of this.store.list(type)) {
+        const finalizers = object.metadata.finalizers ?? [];
+        if (object.metadata.deletionTimestamp === undefined || !finalizers.includes('foregroundDeletion')) continue;
+        if (this.dependentsOf(object.metadata.uid ?? '').length > 0) continue;
+        object.metadata.finalizers = finalizers.filter((finalizer) => finalizer !== 'foregroundDeletion');
+        if (object.metadata.finalizers.length === 0 && !this.awaitingKubelet(type, object)) this.removeNow(type, object);
+        else this.store.write(type, object, 'MODIFIED');
+      }
+    }
+  }
+
   /** The garbage collector: a dependent whose every owner is gone is deleted (background). */
   collectGarbage(ownerUid: string): void {
+    this.finishForeground();
     const uids = new Set<string>();
     for (const type of this.registry.all()) for (const object of this.store.list(type)) uids.add(object.metadata.uid ?? '');
     for (const type of this.registry.all()) {

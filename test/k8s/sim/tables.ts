@@ -46,6 +46,11 @@ const BUILTIN_COLUMNS: Record<string, { columns: PrinterColumn[]; cells(object: 
       return [evalPath(svc, '.spec.type'), evalPath(svc, '.spec.clusterIP'), text];
     },
   },
+  '/Event': {
+    columns: [{ name: 'Type', type: 'string', jsonPath: '' }, { name: 'Reason', type: 'string', jsonPath: '' }, { name: 'Object', type: 'string', jsonPath: '' }, { name: 'Message', type: 'string', jsonPath: '' }],
+    cells: (event) => [evalPath(event, '.type'), evalPath(event, '.reason'),
+      `${String(evalPath(event, '.involvedObject.kind') ?? '').toLowerCase()}/${String(evalPath(event, '.involvedObject.name') ?? '')}`, evalPath(event, '.message')],
+  },
   '/PersistentVolumeClaim': {
     columns: [{ name: 'Status', type: 'string', jsonPath: '' }, { name: 'Capacity', type: 'string', jsonPath: '' }],
     cells: (pvc) => [evalPath(pvc, '.status.phase'), evalPath(pvc, '.spec.resources.requests.storage')],
