@@ -1,7 +1,10 @@
 // The TypeScript client of Flo's public HTTP/WebSocket API (docs/api.md): the
 // same API any other language uses. Options are one typed object with named
 // defaults; every failure is a FloError with the broker's stable code.
+import { DEFAULT_MAX_EVENT_BYTES } from '../common/bounds.js';
 import { FloError } from '../common/errors.js';
+import { isEventId } from '../common/ids.js';
+import { validateNamespace } from '../common/namespace.js';
 import type { FloEvent } from '../common/event.js';
 import type { EventInput } from '../common/wire.js';
 import { requestJson } from './http.js';
@@ -23,6 +26,10 @@ export interface ClientOptions {
   maxBatchEvents?: number;
   /** Decoded events a subscription holds for a slow consumer before pausing its socket. Default 20,000. */
   subscriptionHighWaterEvents?: number;
+  /** Largest payload produce() accepts, checked before sending so one bad event cannot fail its batch. Default 1 MiB (the broker's default). */
+  maxEventBytes?: number;
+  /** Wait at most this long in close() for acknowledgements. Default 10 s. */
+  closeTimeoutMs?: number;
 }
 
 export const CLIENT_DEFAULTS = {
@@ -30,6 +37,8 @@ export const CLIENT_DEFAULTS = {
   maxQueuedEvents: 100_000,
   maxInFlightBatches: 16,
   maxBatchEvents: 256,
+  maxEventBytes: DEFAULT_MAX_EVENT_BYTES,
+  closeTimeoutMs: 10_000,
   subscriptionHighWaterEvents: 20_000,
 } as const satisfies Required<ClientOptions>;
 
@@ -69,6 +78,7 @@ export class FloClient {
       maxQueuedEvents: this.options.maxQueuedEvents,
       maxInFlightBatches: this.options.maxInFlightBatches,
       maxBatchEvents: this.options.maxBatchEvents,
+      maxBatchBytes: 1024 * 1024,
       connectTimeoutMs: this.options.timeoutMs,
     });
   }
@@ -77,7 +87,7 @@ export class FloClient {
   produce(request: ProduceRequest): Promise<string> {
     let input: EventInput;
     try {
-      input = toInput(request);
+      input = toInput(request, this.options.maxEventBytes);
     } catch (error) {
       return Promise.reject(error as Error);
     }
@@ -103,6 +113,7 @@ export class FloClient {
       connectTimeoutMs: this.options.timeoutMs,
     });
     this.subscriptions.add(subscription);
+    subscription.whenClosed(() => this.subscriptions.delete(subscription));
     return subscription;
   }
 
@@ -128,7 +139,7 @@ export class FloClient {
   /** Waits for acknowledgements of produce calls already made, then closes every connection. */
   async close(): Promise<void> {
     for (const subscription of this.subscriptions) subscription.close();
-    await this.producer.close();
+    await this.producer.close(this.options.closeTimeoutMs);
   }
 }
 
@@ -139,11 +150,14 @@ export async function connect(url = 'http://127.0.0.1:3000', options: ClientOpti
   return client;
 }
 
-function toInput(request: ProduceRequest): EventInput {
-  if (typeof request?.namespace !== 'string') throw new FloError('FLO_ERR_NAMESPACE_INVALID', 'produce needs a namespace such as /orders/eu/42');
+/** Checks what the broker would refuse, so a bad event fails alone instead of failing the batch it shares. */
+function toInput(request: ProduceRequest, maxEventBytes: number): EventInput {
+  validateNamespace(request?.namespace);
   if (request.json !== undefined && request.data !== undefined) throw new FloError('FLO_ERR_REQUEST_INVALID', 'pass either data or json, not both');
+  if (request.parentId !== undefined && !isEventId(request.parentId)) throw new FloError('FLO_ERR_EVENT_ID_INVALID', 'parentId must be an event id, e.g. 0003-00000000001a2');
   const data = request.json !== undefined ? Buffer.from(JSON.stringify(request.json), 'utf8')
     : typeof request.data === 'string' ? Buffer.from(request.data, 'utf8')
     : request.data ?? new Uint8Array(0);
+  if (data.length > maxEventBytes) throw new FloError('FLO_ERR_EVENT_TOO_LARGE', `event data is ${data.length} bytes; the limit is ${maxEventBytes}`);
   return { namespace: request.namespace, data, parentId: request.parentId };
 }

@@ -7,6 +7,7 @@ import WebSocket from 'ws';
 import { FloError } from '../common/errors.js';
 import { decodeProduceReply, encodeProduceRequest } from '../common/frames.js';
 import { formatEventId } from '../common/ids.js';
+import { MAX_FRAME_BYTES } from '../common/bounds.js';
 import { encodeBatch, type EventInput } from '../common/wire.js';
 import { connectionError, problemToError, toWebSocketUrl } from './http.js';
 
@@ -17,6 +18,8 @@ export interface ProducerLimits {
   readonly maxInFlightBatches: number;
   /** Most events in one batch. */
   readonly maxBatchEvents: number;
+  /** Most payload bytes in one batch (a single larger event still goes alone). */
+  readonly maxBatchBytes: number;
   readonly connectTimeoutMs: number;
 }
 
@@ -34,6 +37,7 @@ export class Producer {
   private nextRequestId = 1;
   private flushScheduled = false;
   private closed = false;
+  private onIdle: (() => void) | undefined;
 
   constructor(private readonly baseUrl: string, private readonly limits: ProducerLimits) {}
 
@@ -50,11 +54,12 @@ export class Producer {
     });
   }
 
-  async close(): Promise<void> {
+  /** Waits (at most `timeoutMs`) for what was already produced to be acknowledged, then closes. */
+  async close(timeoutMs: number): Promise<void> {
     this.closed = true;
-    while (this.queue.events.length > 0 || this.inFlight.size > 0) {
-      await new Promise<void>((resolve) => setTimeout(resolve, 5));
-      if (!this.socket && !this.opening) break;
+    if (this.queue.events.length > 0 || this.inFlight.size > 0) {
+      const idle = new Promise<void>((resolve) => (this.onIdle = resolve));
+      await Promise.race([idle, new Promise<void>((resolve) => setTimeout(resolve, timeoutMs).unref())]);
     }
     this.socket?.close(1000);
     this.failAll(new FloError('FLO_ERR_CLOSED', 'the client was closed before the broker acknowledged'));
@@ -87,7 +92,13 @@ export class Producer {
   }
 
   private takeBatch(): Waiting {
-    const take = Math.min(this.queue.events.length, this.limits.maxBatchEvents);
+    let take = 0;
+    let bytes = 0;
+    const events = this.queue.events;
+    while (take < events.length && take < this.limits.maxBatchEvents && (take === 0 || bytes + events[take]!.data.length <= this.limits.maxBatchBytes)) {
+      bytes += events[take]!.data.length;
+      take++;
+    }
     if (take === this.queue.events.length) {
       const whole = this.queue;
       this.queue = { events: [], resolvers: [], rejecters: [] };
@@ -108,7 +119,7 @@ export class Producer {
 
   private open(): Promise<WebSocket> {
     return new Promise<WebSocket>((resolve, reject) => {
-      const socket = new WebSocket(toWebSocketUrl(this.baseUrl, '/v1/produce', {}), { perMessageDeflate: false, handshakeTimeout: this.limits.connectTimeoutMs });
+      const socket = new WebSocket(toWebSocketUrl(this.baseUrl, '/v1/produce', {}), { perMessageDeflate: false, handshakeTimeout: this.limits.connectTimeoutMs, maxPayload: MAX_FRAME_BYTES });
       socket.binaryType = 'nodebuffer';
       socket.once('open', () => {
         this.socket = socket;
@@ -136,6 +147,7 @@ export class Producer {
       for (const reject of batch.rejecters) reject(error);
     }
     if (this.queue.events.length > 0) void this.flush();
+    else if (this.inFlight.size === 0) this.onIdle?.();
   }
 
   private failQueued(error: Error): void {
@@ -152,5 +164,6 @@ export class Producer {
   private failAll(error: Error): void {
     this.failQueued(error);
     this.failInFlight(error);
+    this.onIdle?.();
   }
 }

@@ -4,6 +4,7 @@
 // event handed to the consumer, and a dropped connection resubscribes from it,
 // so nothing is lost or repeated across reconnects.
 import WebSocket from 'ws';
+import { MAX_FRAME_BYTES } from '../common/bounds.js';
 import { FloError } from '../common/errors.js';
 import { FloEvent, forEachRecordEvent } from '../common/event.js';
 import { decodeRecordsFrame, frameText, frameType, FrameType } from '../common/frames.js';
@@ -40,6 +41,7 @@ export class Subscription implements AsyncIterable<FloEvent> {
   private closedByUser = false;
   private reconnectDelayMs: number;
   private caughtUpOnce = false;
+  private readonly closeCallbacks: Array<() => void> = [];
 
   constructor(private readonly baseUrl: string, private readonly options: SubscribeOptions, private readonly limits: SubscriptionLimits) {
     this.reconnectDelayMs = limits.reconnectDelayMs;
@@ -70,6 +72,13 @@ export class Subscription implements AsyncIterable<FloEvent> {
     // terminate, not close: a paused socket would never read the broker's close reply.
     this.socket?.terminate();
     this.notify();
+    for (const callback of this.closeCallbacks.splice(0)) callback();
+  }
+
+  /** Calls back once when the subscription is closed (by close(), break, or its end). */
+  whenClosed(callback: () => void): void {
+    if (this.closedByUser) callback();
+    else this.closeCallbacks.push(callback);
   }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<FloEvent> {
@@ -111,7 +120,7 @@ export class Subscription implements AsyncIterable<FloEvent> {
     // The group's stored cursor only decides the first start; a reconnect resumes from our own cursor.
     const group = this.offsets ? undefined : this.options.group;
     const url = toWebSocketUrl(this.baseUrl, '/v1/subscribe', { namespace: this.options.namespace, from, follow: String(follow), group });
-    const socket = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: this.limits.connectTimeoutMs });
+    const socket = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: this.limits.connectTimeoutMs, maxPayload: MAX_FRAME_BYTES });
     socket.binaryType = 'nodebuffer';
     this.socket = socket;
     socket.on('message', (data: Buffer) => this.onFrame(data));
@@ -174,6 +183,11 @@ export class Subscription implements AsyncIterable<FloEvent> {
 
   private fail(error: Error): void {
     if (this.closedByUser) return;
+    // Once started, a retryable refusal (overloaded, shutting down) means: come back later, from the cursor.
+    if (error instanceof FloError && error.retryable && this.offsets) {
+      this.socket?.terminate();
+      return;
+    }
     this.failure = error instanceof FloError ? error : new FloError('FLO_ERR_PROTOCOL', error.message, { cause: error });
     this.socket?.close();
     this.notify();

@@ -11,6 +11,8 @@ export const DEFAULT_MAX_EVENT_BYTES = 1024 * 1024;
 export const MAX_EVENTS_PER_BATCH = 10_000;
 /** Largest produce request body (also bounds the WebSocket frame the client sends). */
 export const MAX_REQUEST_BYTES = 64 * 1024 * 1024;
+/** Largest WebSocket message either side accepts: a request, or a page of groups (one group may hold an event of up to MAX_REQUEST_BYTES). */
+export const MAX_FRAME_BYTES = MAX_REQUEST_BYTES + 1024 * 1024;
 /** Default number of partitions of a new data directory. */
 export const DEFAULT_PARTITIONS = 8;
 /** Most partitions a data directory may have (ids carry 4 hex digits). */

@@ -80,6 +80,17 @@ describe('client and server', () => {
     expect(await client.produce({ namespace: '/still/fine', data: 'x' })).toMatch(/^[0-9a-f]{4}-[0-9a-f]{13}$/);
   });
 
+  it('fails only the bad event of a batch made in one tick', async () => {
+    const results = await Promise.allSettled([
+      client.produce({ namespace: '/neighbours/1', data: 'a' }),
+      client.produce({ namespace: 'bad', data: 'b' }),
+      client.produce({ namespace: '/neighbours/2', data: Buffer.alloc(2 * 1024 * 1024) }),
+      client.produce({ namespace: '/neighbours/3', data: 'c' }),
+    ]);
+    expect(results.map((result) => result.status)).toEqual(['fulfilled', 'rejected', 'rejected', 'fulfilled']);
+    expect((results[2] as PromiseRejectedResult).reason).toMatchObject({ code: 'FLO_ERR_EVENT_TOO_LARGE' });
+  });
+
   it('surfaces a subscription error from the broker as a typed error', async () => {
     const sub = client.subscribe({ namespace: 'bad glob' });
     await expect((async () => {
