@@ -4,7 +4,7 @@
 // restart rebuilds everything from the disk alone.
 
 import { RaftCore, type RaftConfig } from '../../../src/broker/raft/core.js';
-import { EntryType, Role, type Entry, type Message, type NodeId, type Ready, type Snapshot, type SoftState } from '../../../src/broker/raft/messages.js';
+import { EntryType, type Entry, type Message, type NodeId, type Ready, type Snapshot, type SoftState } from '../../../src/broker/raft/messages.js';
 import type { ProposeResult } from '../../../src/broker/raft/proposals.js';
 import { MemoryStorage } from '../../../src/broker/raft/storage.js';
 import type { SeededRandom } from '../../../src/broker/raft/random.js';
@@ -99,6 +99,11 @@ export class SimNode {
     // Writes in flight are now of unknown outcome: the client stops waiting; they may still commit.
     for (const { opId } of this.pendingWrites.values()) this.hooks.onWriteOutcome(opId, null);
     this.pendingWrites.clear();
+    this.failReads();
+  }
+
+  /** A role or term change drops the core's ReadIndex queue (RaftNode fails those reads too). */
+  private failReads(): void {
     for (const opId of this.pendingReads.keys()) this.hooks.onReadOutcome(opId, null);
     this.pendingReads.clear();
     for (const { opId } of this.confirmedReads) this.hooks.onReadOutcome(opId, null);
@@ -114,7 +119,21 @@ export class SimNode {
   deliver(m: Message): void {
     if (this.core === null) return;
     this.core.step(m);
+    this.resolveCommitted();
     this.pump();
+  }
+
+  /** As RaftNode does: a write is acknowledged once the commit index covers it with its term. */
+  private resolveCommitted(): void {
+    const core = this.core;
+    if (core === null) return;
+    for (const [index, pending] of this.pendingWrites) {
+      if (index > core.log.committed) continue;
+      const term = core.log.term(index);
+      if (term === undefined) continue;
+      this.pendingWrites.delete(index);
+      this.hooks.onWriteOutcome(pending.opId, term === pending.term ? index : null);
+    }
   }
 
   proposeWrite(opId: number): ProposeResult | null {
@@ -155,6 +174,9 @@ export class SimNode {
     const delay = rd.mustSync ? this.random.nextInt(this.fsyncMaxMs + 1) : 0;
     if (rd.softState !== null) this.hooks.onSoftState(this, rd.softState);
     for (const m of rd.messagesBeforePersist) this.hooks.send(m);
+    // As RaftNode does: committed entries are quorum-durable, so they are applied while the
+    // write is in flight (after a snapshot, though, only once it is installed).
+    if (rd.snapshot === null) for (const entry of rd.committedEntries) this.apply(entry);
     this.hooks.schedule(delay, () => {
       if (token === this.token) this.persisted(rd);
     });
@@ -166,14 +188,17 @@ export class SimNode {
     this.disk.applyReady(rd);
     this.mem.applyReady(rd);
     for (const m of rd.messages) this.hooks.send(m);
-    if (rd.snapshot !== null) this.installSnapshot(rd.snapshot);
-    for (const entry of rd.committedEntries) this.apply(entry);
+    if (rd.snapshot !== null) {
+      this.installSnapshot(rd.snapshot);
+      for (const entry of rd.committedEntries) this.apply(entry);
+    }
     for (const rs of rd.readStates) {
       if (this.pendingReads.delete(rs.requestId)) this.confirmedReads.push({ opId: rs.requestId, index: rs.index });
     }
     core.advance();
     this.busy = false;
-    if (rd.softState !== null && rd.softState.role !== Role.Leader) this.failPending();
+    this.resolveCommitted();
+    if (rd.softState !== null) this.failReads();
     this.serveReads();
     this.maybeSnapshot(core);
     this.pump();
