@@ -103,3 +103,18 @@ describe('crash safety', () => {
     expect(page.events.map((event) => event.data)).toEqual(['kept']);
   });
 });
+
+describe('shutdown with a stalled reader', () => {
+  it('exits on SIGTERM even while an SSE reader has stopped reading', async () => {
+    const server = await start();
+    const client = await connect(server.url);
+    await client.produceBatch(Array.from({ length: 3000 }, (_, i) => ({ namespace: '/stall/x', data: 'y'.repeat(2000) + i })));
+    await client.close();
+    const aborter = new AbortController();
+    const response = await fetch(`${server.url}/v1/subscribe?namespace=/stall/**`, { headers: { accept: 'text/event-stream' }, signal: aborter.signal });
+    const reader = response.body!.getReader();
+    await reader.read(); // one chunk, then this reader stalls
+    expect(await server.stop('SIGTERM')).toBe(0);
+    aborter.abort();
+  });
+});

@@ -41,6 +41,11 @@ const subscribeQuerySchema = {
 
 export function subscribeRoutes(app: FastifyInstance, log: EventLog): void {
   let active = 0;
+  // On shutdown every subscription ends at once, even one whose reader stopped reading.
+  const live = new Set<{ abort: () => void }>();
+  app.addHook('preClose', async () => {
+    for (const subscription of live) subscription.abort();
+  });
   const admit = (): (() => void) => {
     if (active >= MAX_SUBSCRIPTIONS) throw new FloError('FLO_ERR_OVERLOADED', `the broker serves at most ${MAX_SUBSCRIPTIONS} subscriptions`);
     active++;
@@ -54,8 +59,16 @@ export function subscribeRoutes(app: FastifyInstance, log: EventLog): void {
     method: 'GET',
     url: '/v1/subscribe',
     schema: { querystring: subscribeQuerySchema },
-    handler: (request, reply) => serveSse(log, request, reply, admit),
+    handler: (request, reply) => {
+      const entry = { abort: () => reply.raw.destroy() };
+      live.add(entry);
+      reply.raw.once('close', () => live.delete(entry));
+      return serveSse(log, request, reply, admit);
+    },
     wsHandler: (socket, request) => {
+      const entry = { abort: () => socket.terminate() };
+      live.add(entry);
+      socket.once('close', () => live.delete(entry));
       void serveWebSocket(log, socket, request as FastifyRequest<{ Querystring: SubscribeQuery }>, admit);
     },
   });
