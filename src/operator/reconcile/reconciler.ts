@@ -187,6 +187,8 @@ export class Reconciler {
     const wanted = retentionJson(rules);
     let pushed = 0;
     let allApplied = true;
+    // A new broker starts with the ConfigMap's rules; confirming "no rules" to it is not news.
+    const newsworthy = rules.length > 0 || pods.some((pod) => (this.appliedRetention.get(processKey(pod)) ?? '[]') !== '[]');
     for (const pod of pods) {
       const broker = brokers.find((candidate) => candidate.pod === pod.metadata?.name);
       if (broker?.ready !== true) {
@@ -203,7 +205,7 @@ export class Reconciler {
         this.deps.log.warn({ err: error, pod: pod.metadata?.name }, 'could not apply retention rules');
       }
     }
-    if (pushed > 0) await this.deps.events.record(cluster, 'Normal', 'RetentionApplied', `Applied ${rules.length} retention rule(s) to ${pushed} broker(s) without a restart`);
+    if (pushed > 0 && newsworthy) await this.deps.events.record(cluster, 'Normal', 'RetentionApplied', `Applied ${rules.length} retention rule(s) to ${pushed} broker(s) without a restart`);
     return allApplied;
   }
 
