@@ -95,6 +95,7 @@ describe('RaftNode over TCP and LevelDB', () => {
     for (let i = 0; i < 20; i++) await leader.node?.propose(text(`v${i}`));
     await cluster.add(4, false);
     await leader.node?.changeMembership({ type: ConfChangeType.AddLearner, nodeId: 4 });
+    expect(leader.node?.status().conf.learners).toEqual([4]); // resolved once applied, not merely committed
     const learner = cluster.member(4);
     await until(() => learner.machine.values.includes('v19'));
     expect(learner.machine.restoredAt.length).toBeGreaterThan(0); // InstallSnapshot, not the log

@@ -14,6 +14,8 @@ interface Waiter {
 
 interface PendingProposal extends Waiter {
   readonly term: number;
+  /** Resolve only once applied (membership changes: the new configuration is in force then). */
+  readonly untilApplied: boolean;
 }
 
 export class PendingRequests {
@@ -34,11 +36,11 @@ export class PendingRequests {
     return this.proposals.size + this.reads.size;
   }
 
-  addProposal(index: number, term: number): Promise<number> {
+  addProposal(index: number, term: number, untilApplied = false): Promise<number> {
     return new Promise<number>((resolve, reject) => {
       const previous = this.proposals.get(index);
       previous?.reject(new FloError('FLO_ERR_CONNECTION', 'proposal superseded by a newer leader', { status: 503 }));
-      this.proposals.set(index, { resolve, reject, term, deadline: performance.now() + this.timeoutMs });
+      this.proposals.set(index, { resolve, reject, term, untilApplied, deadline: performance.now() + this.timeoutMs });
     });
   }
 
@@ -49,9 +51,10 @@ export class PendingRequests {
     });
   }
 
-  applied(entry: Entry): void {
+  /** `inForce`: the core has also taken the entry into its state (after advance()), which membership waiters need. */
+  applied(entry: Entry, inForce = false): void {
     const waiter = this.proposals.get(entry.index);
-    if (waiter === undefined) return;
+    if (waiter === undefined || (waiter.untilApplied && !inForce)) return;
     this.proposals.delete(entry.index);
     if (entry.term === waiter.term) waiter.resolve(entry.index);
     else waiter.reject(new FloError('FLO_ERR_CONNECTION', 'proposal lost in a leader change; it was not committed', { status: 503 }));
@@ -65,7 +68,7 @@ export class PendingRequests {
     for (const [index, waiter] of this.proposals) {
       if (index > commit) break; // insertion order is index order within a term
       const term = termOf(index);
-      if (term === undefined) continue; // compacted: the apply path decides
+      if (term === undefined || waiter.untilApplied) continue; // the apply path decides
       this.proposals.delete(index);
       if (term === waiter.term) waiter.resolve(index);
       else waiter.reject(new FloError('FLO_ERR_CONNECTION', 'proposal lost in a leader change; it was not committed', { status: 503 }));

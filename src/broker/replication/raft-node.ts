@@ -8,7 +8,7 @@ import { randomInt } from 'node:crypto';
 import { FloError } from '../../common/errors.js';
 import { RaftCore } from '../raft/core.js';
 import type { ConfChange } from '../raft/membership.js';
-import { Role, type ConfState, type Entry, type NodeId, type Ready, type SoftState } from '../raft/messages.js';
+import { EntryType, Role, type ConfState, type Entry, type NodeId, type Ready, type SoftState } from '../raft/messages.js';
 import type { ProposeResult } from '../raft/proposals.js';
 import { SeededRandom } from '../raft/random.js';
 import type { MemoryStorage } from '../raft/storage.js';
@@ -147,7 +147,7 @@ export class RaftNode {
 
   /** Adds a learner, promotes one (AddVoter) or removes a member; resolves when the change is applied here. */
   changeMembership(change: ConfChange): Promise<number> {
-    return this.submit(() => this.core.proposeConfChange(change));
+    return this.submit(() => this.core.proposeConfChange(change), true);
   }
 
   /** Resolves with an index such that reading local state now is linearizable (ReadIndex, no log write). */
@@ -187,13 +187,13 @@ export class RaftNode {
     return this.core.role === Role.Leader;
   }
 
-  private submit(propose: () => ProposeResult): Promise<number> {
+  private submit(propose: () => ProposeResult, untilApplied = false): Promise<number> {
     const blocked = this.blocked();
     if (blocked !== null) return Promise.reject(blocked);
     if (this.pending.full) return Promise.reject(new FloError('FLO_ERR_OVERLOADED', `raft group ${this.groupId}: too many pending proposals`));
     const result = propose();
     if (!result.ok) return Promise.reject(this.refusal(result));
-    const promise = this.pending.addProposal(result.lastIndex, result.term);
+    const promise = this.pending.addProposal(result.lastIndex, result.term, untilApplied);
     this.schedule();
     return promise;
   }
@@ -288,6 +288,7 @@ export class RaftNode {
     if (!applyEarly) await this.applyCommitted(rd);
     for (const rs of rd.readStates) this.pending.readConfirmed(rs.requestId, rs.index);
     this.core.advance();
+    for (const entry of rd.committedEntries) if (entry.type === EntryType.ConfChange) this.pending.applied(entry, true);
     this.resolveCommitted();
     this.pending.serveReads(this.core.log.applied);
     if (rd.softState !== null) {
