@@ -10,7 +10,7 @@ export async function resolvePosition(log: EventLog, from: string | undefined): 
   const text = (from ?? 'earliest').trim();
   if (text === 'earliest' || text === '') return new Array<number>(log.partitions).fill(0);
   if (text === 'latest') return log.head();
-  if (isCursor(text)) return parseCursor(text, log.partitions);
+  if (isCursor(text)) return checkNotAhead(log, parseCursor(text, log.partitions));
   if (isEventId(text)) return fromEventId(log, text);
   const time = /^\d+$/.test(text) ? Number(text) : Date.parse(text);
   if (!Number.isFinite(time) || !/^\d|^\d{4}-/.test(text)) {
@@ -18,6 +18,17 @@ export async function resolvePosition(log: EventLog, from: string | undefined): 
       `"${text.slice(0, 64)}" is not a position: use earliest, latest, an event id, a cursor, an ISO 8601 time or ms since the epoch`);
   }
   return fromTime(log, time);
+}
+
+/** A cursor past the head means the log it came from is not this one (a replaced data dir): reading on would skip events. */
+function checkNotAhead(log: EventLog, cursor: number[]): number[] {
+  const head = log.head();
+  const ahead = cursor.findIndex((offset, partition) => offset > head[partition]!);
+  if (ahead >= 0) {
+    throw new FloError('FLO_ERR_POSITION_INVALID',
+      `the cursor is ahead of this broker's log (partition ${ahead} at ${cursor[ahead]}, log ends at ${head[ahead]}); was the data directory replaced?`);
+  }
+  return cursor;
 }
 
 async function fromTime(log: EventLog, time: number): Promise<number[]> {
@@ -31,7 +42,7 @@ async function fromEventId(log: EventLog, id: string): Promise<number[]> {
   const event = await findEvent(log, id);
   const cursor = event ? await fromTime(log, event.timestamp) : new Array<number>(log.partitions).fill(0);
   cursor[partition] = offset;
-  return cursor;
+  return checkNotAhead(log, cursor);
 }
 
 /** The event with this id, or undefined if it never existed or retention removed it. */

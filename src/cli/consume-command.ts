@@ -20,7 +20,7 @@ export function consumeCommand(): Command {
   return new Command('consume')
     .description('print events matching a namespace glob, from a position; -t keeps tailing')
     .option('-n, --namespace <glob>', 'namespace glob, e.g. "/food/**", "/food/*/eggs", "/{food,drinks}/**"', '/**')
-    .option('-f, --from <position>', 'earliest, latest, an event id, a cursor, or a time (ISO 8601, e.g. 2026-11-22T10:00:00Z)', 'earliest')
+    .option('-f, --from <position>', 'earliest, latest, an event id (that event included), a cursor (resumes after the last event read), or a time (ISO 8601, e.g. 2026-11-22T10:00:00Z)', 'earliest')
     .option('-t, --tail', 'keep printing new events after the replay (Ctrl-C stops)')
     .option('--json', 'one JSON object per line: id, parentId, namespace, timestamp, data or dataBase64')
     .option('--limit <n>', 'stop after n events', parsePositiveInt)
@@ -28,11 +28,16 @@ export function consumeCommand(): Command {
     .action(async (flags: ConsumeFlags) => {
       let client: FloClient | undefined;
       let subscription: Subscription | undefined;
-      const onSignal = (): void => subscription?.close();
+      let stopped = false;
+      const onSignal = (): void => {
+        stopped = true;
+        subscription?.close();
+      };
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
       try {
         client = await connect(flags.url);
+        if (stopped) return;
         subscription = client.subscribe({ namespace: flags.namespace, from: flags.from, follow: Boolean(flags.tail) });
         await printEvents(subscription, flags);
       } catch (error) {

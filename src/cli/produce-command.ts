@@ -38,22 +38,38 @@ export function produceCommand(): Command {
     });
 }
 
+/**
+ * Prints ids in input order as acks arrive. On the first failure it stops reading
+ * stdin, still prints every id that was acknowledged (so a rerun knows what is
+ * stored), reports the failure and exits non-zero.
+ */
 async function produceLines(client: FloClient, flags: ProduceFlags): Promise<void> {
   const progress = new Progress('produced');
-  const window: Array<Promise<string>> = [];
+  const window: Array<Promise<string | Error>> = [];
   const lines = createInterface({ input: process.stdin, crlfDelay: Infinity });
-  for await (const line of lines) {
-    window.push(client.produce({ namespace: flags.namespace, data: line, parentId: flags.parent }));
-    if (window.length >= WINDOW_EVENTS) {
-      print(await window.shift()!, flags.json);
+  let failure: Error | undefined;
+  let lineNumber = 0;
+  const settle = async (): Promise<void> => {
+    const result = await window.shift()!;
+    if (result instanceof Error) failure ??= result;
+    else {
+      print(result, flags.json);
       progress.tick();
     }
+  };
+  for await (const line of lines) {
+    const number = ++lineNumber;
+    window.push(client.produce({ namespace: flags.namespace, data: line, parentId: flags.parent }).catch((error: Error) => {
+      error.message = `line ${number}: ${error.message}`;
+      return error;
+    }));
+    if (window.length >= WINDOW_EVENTS) await settle();
+    if (failure) break;
   }
-  while (window.length > 0) {
-    print(await window.shift()!, flags.json);
-    progress.tick();
-  }
+  lines.close();
+  while (window.length > 0) await settle();
   progress.finish();
+  if (failure) throw failure;
 }
 
 function print(id: string, json: boolean | undefined): void {

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { EventLog } from '../../src/broker/event-log.js';
 import { resolvePosition, findEvent } from '../../src/broker/positions.js';
 import { FloError } from '../../src/common/errors.js';
-import { formatEventId } from '../../src/common/ids.js';
+import { formatCursor, formatEventId } from '../../src/common/ids.js';
 import { input, openLog, readAll } from '../support/log.js';
 import { tempDir } from '../support/temp.js';
 
@@ -86,6 +86,15 @@ describe('the event log', () => {
     expect(selectiveBytes / fullBytes).toBeLessThan(0.1);
   });
 
+  it('pages through the index when a namespace has more groups than one index read returns', async () => {
+    log = await openLog(dir.path, { cacheBytes: 0 });
+    for (let round = 0; round < 150; round++) await log.append([input('/many/a', `a${round}`), input('/many/b', `b${round}`), input('/other/c', `c${round}`)]);
+    const selective = (await readAll(log, '/many/*', undefined, 2_000)).map((event) => event.text());
+    expect(selective.filter((text) => text.startsWith('a'))).toEqual(Array.from({ length: 150 }, (_, i) => `a${i}`));
+    expect(selective.filter((text) => text.startsWith('b'))).toEqual(Array.from({ length: 150 }, (_, i) => `b${i}`));
+    expect(selective).toHaveLength(300);
+  });
+
   it('reads the same events from the cache as from storage', async () => {
     const cached = await openLog(dir.path, { cacheBytes: 64 * 1024 * 1024 });
     for (let round = 0; round < 5; round++) await cached.append(Array.from({ length: 50 }, (_, i) => input(`/n/${i % 5}`, `r${round}-${i}`)));
@@ -119,5 +128,7 @@ describe('the event log', () => {
     expect((await findEvent(log, lateId))?.text()).toBe('late');
     expect(await findEvent(log, formatEventId(0, 999))).toBeUndefined();
     await expect(resolvePosition(log, 'yesterday-ish')).rejects.toMatchObject({ code: 'FLO_ERR_POSITION_INVALID' });
+    await expect(resolvePosition(log, formatCursor([0, 999]))).rejects.toThrow(/ahead of this broker's log/);
+    await expect(resolvePosition(log, formatEventId(1, 999))).rejects.toThrow(/ahead of this broker's log/);
   });
 });

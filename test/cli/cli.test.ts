@@ -46,6 +46,19 @@ describe('flo CLI', () => {
     expect(Object.keys(events[0]!).sort()).toEqual(['data', 'id', 'namespace', 'timestamp']);
   });
 
+  it('reports a bad stdin line, prints every id that was stored, and exits non-zero', async () => {
+    const input = ['one', 'two', 'x'.repeat(2 * 1024 * 1024), 'four'].join('\n') + '\n';
+    const result = await flo(['produce', '-n', '/cli/partial'], input);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^flo: line 3: .*FLO_ERR_EVENT_TOO_LARGE/);
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+    const printed = result.stdout.trim().split('\n').filter(Boolean);
+    const stored = await flo(['consume', '-n', '/cli/partial', '--json']);
+    const storedIds = stored.stdout.trim().split('\n').filter(Boolean).map((line) => (JSON.parse(line) as { id: string }).id);
+    expect(printed).toEqual(storedIds);
+    expect(printed.length).toBeGreaterThanOrEqual(2);
+  });
+
   it('prints events in the classic format and stops at the end of the stream', async () => {
     const result = await flo(['consume', '-n', '/food/breakfast/**']);
     expect(result.code).toBe(0);

@@ -91,12 +91,15 @@ export class Reader {
     for (const group of groups) {
       if (group.start >= end || budget.bytes <= 0 || budget.events <= 0) return Math.max(next, Math.min(group.start, end));
       if (source === 'storage') this.countRead('storage', group.value.length);
+      // A group retention trimmed while this read ran can show up twice (old and new key): never deliver an offset twice.
+      if (group.start + group.count <= next) continue;
+      const readFrom = next;
       next = group.start + group.count;
       if (wanted && !wanted.has(group.nsId)) continue;
       if (source === 'cache') this.countRead('cache', group.value.length);
-      out.push(toRecord(this.store, group, from));
+      out.push(toRecord(this.store, group, readFrom));
       budget.bytes -= group.value.length;
-      budget.events -= group.count - Math.max(0, from - group.start);
+      budget.events -= group.count - Math.max(0, readFrom - group.start);
     }
     return source === 'cache' ? end : next;
   }
@@ -128,10 +131,16 @@ export class Reader {
     }
     const values = await this.store.getGroups(partition, chosen.map((entry) => entry.start));
     const groups: StoredGroup[] = [];
-    values.forEach((value, i) => {
-      // A group retention removed between the index read and this get is simply gone.
-      if (value) groups.push({ partition, start: chosen[i]!.start, count: chosen[i]!.count, timestamp: chosen[i]!.timestamp, nsId: value.readUInt32BE(13), value });
-    });
+    for (let i = 0; i < values.length; i++) {
+      const value = values[i];
+      // Retention rewrote or removed this group since the index was read: stop before it and let the
+      // next read look it up again, rather than skip events it may still hold.
+      if (!value) {
+        bound = Math.max(from, chosen[i]!.start);
+        break;
+      }
+      groups.push({ partition, start: chosen[i]!.start, count: chosen[i]!.count, timestamp: chosen[i]!.timestamp, nsId: value.readUInt32BE(13), value });
+    }
     this.take(groups, from, bound, undefined, out, budget, 'storage');
     return bound;
   }
