@@ -26,6 +26,8 @@ export interface ClientOptions {
   maxBatchEvents?: number;
   /** Decoded events a subscription holds for a slow consumer before pausing its socket. Default 20,000. */
   subscriptionHighWaterEvents?: number;
+  /** Payload bytes a subscription holds for a slow consumer before pausing its socket. Default 16 MiB. */
+  subscriptionHighWaterBytes?: number;
   /** Largest payload produce() accepts, checked before sending so one bad event cannot fail its batch. Default 1 MiB (the broker's default). */
   maxEventBytes?: number;
   /** Wait at most this long in close() for acknowledgements. Default 10 s. */
@@ -40,6 +42,7 @@ export const CLIENT_DEFAULTS = {
   maxEventBytes: DEFAULT_MAX_EVENT_BYTES,
   closeTimeoutMs: 10_000,
   subscriptionHighWaterEvents: 20_000,
+  subscriptionHighWaterBytes: 16 * 1024 * 1024,
 } as const satisfies Required<ClientOptions>;
 
 export interface ProduceRequest {
@@ -108,6 +111,7 @@ export class FloClient {
   subscribe(options: SubscribeOptions = {}): Subscription {
     const subscription = new Subscription(this.url, options, {
       highWaterEvents: this.options.subscriptionHighWaterEvents,
+      highWaterBytes: this.options.subscriptionHighWaterBytes,
       reconnectDelayMs: 100,
       maxReconnectDelayMs: 5_000,
       connectTimeoutMs: this.options.timeoutMs,

@@ -25,6 +25,8 @@ export interface SubscribeOptions {
 export interface SubscriptionLimits {
   /** Decoded events held for a slow consumer before the socket is paused. */
   readonly highWaterEvents: number;
+  /** Payload bytes held for a slow consumer before the socket is paused. */
+  readonly highWaterBytes: number;
   readonly reconnectDelayMs: number;
   readonly maxReconnectDelayMs: number;
   readonly connectTimeoutMs: number;
@@ -33,6 +35,7 @@ export interface SubscriptionLimits {
 export class Subscription implements AsyncIterable<FloEvent> {
   private readonly buffer: FloEvent[] = [];
   private bufferHead = 0;
+  private bufferedBytes = 0;
   private offsets: number[] | undefined;
   private socket: WebSocket | undefined;
   private wake: (() => void) | undefined;
@@ -87,6 +90,7 @@ export class Subscription implements AsyncIterable<FloEvent> {
         while (this.bufferHead < this.buffer.length) {
           const event = this.buffer[this.bufferHead]!;
           this.buffer[this.bufferHead++] = undefined as unknown as FloEvent;
+          this.bufferedBytes -= event.data.length;
           if (this.offsets) this.offsets[event.partition] = event.offset + 1;
           this.compact();
           yield event;
@@ -106,7 +110,7 @@ export class Subscription implements AsyncIterable<FloEvent> {
       this.buffer.splice(0, this.bufferHead);
       this.bufferHead = 0;
     }
-    if (this.socket?.isPaused && left < this.limits.highWaterEvents / 2) this.socket.resume();
+    if (this.socket?.isPaused && left < this.limits.highWaterEvents / 2 && this.bufferedBytes < this.limits.highWaterBytes / 2) this.socket.resume();
   }
 
   private notify(): void {
@@ -140,9 +144,14 @@ export class Subscription implements AsyncIterable<FloEvent> {
     try {
       const type = frameType(frame);
       if (type === FrameType.RECORDS) {
-        for (const record of decodeRecordsFrame(frame)) forEachRecordEvent(record, (event) => this.buffer.push(event));
+        for (const record of decodeRecordsFrame(frame)) {
+          forEachRecordEvent(record, (event) => {
+            this.buffer.push(event);
+            this.bufferedBytes += event.data.length;
+          });
+        }
         this.reconnectDelayMs = this.limits.reconnectDelayMs;
-        if (this.buffer.length - this.bufferHead >= this.limits.highWaterEvents) this.socket?.pause();
+        if (this.buffer.length - this.bufferHead >= this.limits.highWaterEvents || this.bufferedBytes >= this.limits.highWaterBytes) this.socket?.pause();
       } else if (type === FrameType.START) {
         this.offsets ??= parseCursor(frameText(frame));
       } else if (type === FrameType.CAUGHT_UP || type === FrameType.END) {
@@ -179,6 +188,7 @@ export class Subscription implements AsyncIterable<FloEvent> {
   /** Events buffered but not consumed are dropped: the resubscription delivers them again from the cursor. */
   private dropUnconsumed(): void {
     this.buffer.length = this.bufferHead;
+    this.bufferedBytes = 0;
   }
 
   private fail(error: Error): void {
