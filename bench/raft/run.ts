@@ -34,15 +34,19 @@ function hasEtcd(): boolean {
   }
 }
 
+const allRuns = new Map<string, number[]>();
+
 async function median(system: string, run: () => Promise<RunResult>): Promise<RunResult> {
   const results: RunResult[] = [];
   for (let i = 0; i < runs; i++) {
     const r = await run();
-    console.error(`${system} run ${i + 1}/${runs}: ${Math.round(r.entriesPerSecond)} /s, p50 ${r.p50Ms.toFixed(1)} ms, p99 ${r.p99Ms.toFixed(1)} ms`);
+    console.error(`${system} run ${i + 1}/${runs}: ${Math.round(r.entriesPerSecond)} /s, p50 ${r.p50Ms.toFixed(1)} ms, p99 ${r.p99Ms.toFixed(1)} ms, errors ${r.errors}`);
     results.push(r);
   }
   results.sort((a, b) => a.entriesPerSecond - b.entriesPerSecond);
-  return results[Math.floor(results.length / 2)] as RunResult;
+  const middle = results[Math.floor(results.length / 2)] as RunResult;
+  allRuns.set(middle.system, results.map((r) => Math.round(r.entriesPerSecond / 1000)));
+  return middle;
 }
 
 const results: RunResult[] = [await median('flo', () => runFlo(load))];
@@ -54,11 +58,12 @@ if (!process.argv.includes('--no-etcd')) {
 const cores = os.cpus();
 console.log(`\nRaft benchmark: ${load.size}-byte proposals, ${load.inflight} in flight, fsync before ack, ${load.seconds} s measured after ${load.warmupSeconds} s warm-up, median of ${runs}`);
 console.log(`machine: ${cores.length} × ${cores[0]?.model ?? 'cpu'}, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}, Node ${process.version}\n`);
-console.log('| system | committed entries/s | p50 ms | p99 ms | CPU per process (cores) |');
-console.log('|---|---:|---:|---:|---|');
+console.log('| system | committed entries/s (median) | all runs (k/s) | p50 ms | p99 ms | CPU per process (cores) |');
+console.log('|---|---:|---|---:|---:|---|');
 for (const r of results) {
   const cpu = Object.entries(r.cpu).map(([name, cores]) => `${name} ${cores.toFixed(2)}`).join(', ');
-  console.log(`| ${r.system} | ${Math.round(r.entriesPerSecond).toLocaleString('en-US')} | ${r.p50Ms.toFixed(1)} | ${r.p99Ms.toFixed(1)} | ${cpu} |`);
+  const all = (allRuns.get(r.system) ?? []).join(' / ');
+  console.log(`| ${r.system} | ${Math.round(r.entriesPerSecond).toLocaleString('en-US')} | ${all} | ${r.p50Ms.toFixed(1)} | ${r.p99Ms.toFixed(1)} | ${cpu} |`);
 }
 const flo = results[0];
 const etcd = results[1];
