@@ -87,6 +87,7 @@ export class TestRaftCluster {
     m.node = await RaftNode.start({
       groupId: this.groupId, nodeId: id, storage: m.storage, transport: m.transport, stateMachine: m.machine,
       founders: founder ? this.founders : undefined, snapshotEvery: this.snapshotEvery, snapshotTrailingEntries: 2, seed: id,
+      electionTicks: 10, heartbeatTicks: 1, // fast elections keep the tests short
     });
   }
 

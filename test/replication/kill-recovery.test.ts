@@ -47,7 +47,7 @@ describe('recovery after kill -9', () => {
     // The persisted commit index may lag (it is re-learned, so it is written without fsync); the entries may not.
 
     const transport = await TcpTransport.listen({ nodeId: 1 });
-    const node = await RaftNode.start({ groupId: 7, nodeId: 1, storage, transport, stateMachine: { apply: () => undefined } });
+    const node = await RaftNode.start({ groupId: 7, nodeId: 1, storage, transport, stateMachine: { apply: () => undefined }, electionTicks: 10, heartbeatTicks: 1 });
     try {
       await until(() => node.isLeader);
       const index = await node.propose(new TextEncoder().encode('after'));

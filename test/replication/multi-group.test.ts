@@ -22,7 +22,7 @@ describe('multi-Raft', () => {
           const machine = new RecordingMachine();
           const node = await RaftNode.start({
             groupId: group, nodeId: ids[i] ?? 0, storage: storages[i] as RaftStorage, transport: transports[i] as TcpTransport,
-            stateMachine: machine, founders: ids, seed: group * 10 + i,
+            stateMachine: machine, founders: ids, seed: group * 10 + i, electionTicks: 10, heartbeatTicks: 1,
           });
           nodes.push({ group, node, machine });
         }

@@ -1,7 +1,7 @@
 // The API partitions build on: a RaftNode per group, over one RaftStorage (LevelDB)
 // and one TcpTransport per broker. See docs/raft.md.
 export {
-  RaftNode, DEFAULT_TICK_MS, DEFAULT_PROPOSAL_TIMEOUT_MS, DEFAULT_MAX_PENDING, SNAPSHOT_TRAILING_ENTRIES,
+  RaftNode, DEFAULT_TICK_MS, DEFAULT_NODE_ELECTION_TICKS, DEFAULT_NODE_HEARTBEAT_TICKS, DEFAULT_PROPOSAL_TIMEOUT_MS, DEFAULT_MAX_PENDING, SNAPSHOT_TRAILING_ENTRIES,
   type RaftNodeOptions, type RaftNodeStatus, type RaftNodeStats, type StateMachine,
 } from './raft-node.js';
 export { NotLeaderError, isNotLeader } from './errors.js';

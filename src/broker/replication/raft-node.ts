@@ -19,6 +19,13 @@ import { PendingRequests } from './pending.js';
 
 /** Default length of one Raft tick. */
 export const DEFAULT_TICK_MS = 10;
+/**
+ * Default election timeout of a RaftNode: 50–99 ticks (0.5–1 s), heartbeats every 5 ticks
+ * (50 ms), as etcd's defaults. Shorter timeouts fail over faster but depose healthy
+ * leaders when a busy or shared machine stalls an event loop for a few hundred ms.
+ */
+export const DEFAULT_NODE_ELECTION_TICKS = 50;
+export const DEFAULT_NODE_HEARTBEAT_TICKS = 5;
 /** A proposal not committed within this time is rejected with FLO_ERR_TIMEOUT (its outcome is unknown). */
 export const DEFAULT_PROPOSAL_TIMEOUT_MS = 10_000;
 /** Most proposals and reads waiting at once; more are refused with FLO_ERR_OVERLOADED. */
@@ -110,8 +117,8 @@ export class RaftNode {
     this.core = new RaftCore({
       id: options.nodeId,
       random: new SeededRandom(options.seed ?? randomInt(2 ** 31)),
-      electionTicks: options.electionTicks,
-      heartbeatTicks: options.heartbeatTicks,
+      electionTicks: options.electionTicks ?? DEFAULT_NODE_ELECTION_TICKS,
+      heartbeatTicks: options.heartbeatTicks ?? DEFAULT_NODE_HEARTBEAT_TICKS,
       maxMessageBytes: options.maxMessageBytes,
       maxInflightMessages: options.maxInflightMessages,
     }, mem);
