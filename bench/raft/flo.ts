@@ -107,7 +107,7 @@ export async function runFlo(load: LoadOptions): Promise<RunResult> {
       p50Ms: Number(result['p50']),
       p99Ms: Number(result['p99']),
       cpu,
-      errors: Number(result['errors']),
+      errors: Number(result['errors']) + (result['leadershipLost'] === true ? 1 : 0),
     };
   } finally {
     for (const child of children) {

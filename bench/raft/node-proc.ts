@@ -75,6 +75,7 @@ async function runLoad(c: Extract<Command, { cmd: 'load' }>): Promise<object> {
   };
   for (let i = 0; i < c.inflight; i++) one();
   await new Promise((resolve) => setTimeout(resolve, c.warmupSeconds * 1000));
+  const termAtStart = node.status().term;
   const cpuStart = process.cpuUsage();
   const t0 = performance.now();
   measuring = true;
@@ -90,6 +91,8 @@ async function runLoad(c: Extract<Command, { cmd: 'load' }>): Promise<object> {
     p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99),
     leaderCpuMs: (cpu.user + cpu.system) / 1000,
     stats: { ...node.stats },
+    // A leadership change during the window would make every proposal here fail: say so.
+    leadershipLost: !node.isLeader || node.status().term !== termAtStart,
   };
 }
 
