@@ -71,7 +71,8 @@ export async function runFlo(load: LoadOptions): Promise<RunResult> {
       const config = JSON.stringify({ id: i + 1, port: ports[i], peers, dataDir: dir });
       // FLO_BENCH_PROFILE=<dir> writes a V8 CPU profile of every member there.
       const profile = process.env['FLO_BENCH_PROFILE'];
-      const execArgv = ['--import', 'tsx', ...(profile === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profile])];
+      const extra = process.env['FLO_BENCH_NODE_FLAGS']?.split(' ').filter((f) => f.length > 0) ?? [];
+      const execArgv = ['--import', 'tsx', ...extra, ...(profile === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profile])];
       const proc = fork(script, [config], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
       const child = new Child(i + 1, proc);
       children.push(child);

@@ -3,6 +3,7 @@
 // §3.10). Each returns a typed refusal instead of throwing: refusals are normal
 // operation (not the leader, busy), not bugs.
 
+import { assert } from '../../common/assert.js';
 import type { RaftCore } from './core.js';
 import { applyConfChange, encodeConfChange, validateConfChange, type ConfChange } from './membership.js';
 import { EntryType, NO_NODE, Role, entryBytes, type Entry, type NodeId } from './messages.js';
@@ -27,6 +28,7 @@ function refusal(r: RaftCore): ProposeResult | null {
 }
 
 export function propose(r: RaftCore, payloads: readonly Uint8Array[]): ProposeResult {
+  assert(payloads.length > 0, 'raft: empty proposal');
   const refused = refusal(r);
   if (refused !== null) return refused;
   const first = r.log.lastIndex() + 1;

@@ -149,6 +149,7 @@ export class RaftNode {
 
   /** Proposes several entries as one append; resolves with the last one's index. */
   proposeBatch(data: readonly Uint8Array[]): Promise<number> {
+    if (data.length === 0) return Promise.reject(new FloError('FLO_ERR_REQUEST_INVALID', 'proposeBatch needs at least one entry'));
     return this.submit(() => this.core.propose(data));
   }
 
