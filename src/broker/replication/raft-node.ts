@@ -5,6 +5,7 @@
 // committed by a quorum that fsynced it, and applied here.
 
 import { randomInt } from 'node:crypto';
+import type { Logger } from 'pino';
 import { FloError } from '../../common/errors.js';
 import { RaftCore } from '../raft/core.js';
 import type { ConfChange } from '../raft/membership.js';
@@ -68,6 +69,8 @@ export interface RaftNodeOptions {
   readonly seed?: number;
   /** Called after each role or leader change. */
   readonly onStateChange?: (state: SoftState) => void;
+  /** Role and leader changes are logged at info, storage failures at error. */
+  readonly logger?: Logger;
 }
 
 /** Counters of the Ready loop, for metrics and benchmarks. */
@@ -304,6 +307,8 @@ export class RaftNode {
       const lost = new NotLeaderError(this.groupId, rd.softState.leader || null, 'leadership changed; retry the read');
       if (rd.softState.role !== Role.Leader) this.pending.failReads(lost);
       else this.pending.failReadsNotOfTerm(rd.softState.term, lost);
+      this.options.logger?.info({ component: 'raft', group: this.groupId, node: this.nodeId, term: rd.softState.term,
+        role: ROLE_LABELS[rd.softState.role], leader: rd.softState.leader }, 'raft role changed');
       this.options.onStateChange?.(rd.softState);
     }
     await this.maybeSnapshot();
@@ -331,6 +336,7 @@ export class RaftNode {
 
   private fail(error: unknown): void {
     this.failure = error instanceof Error ? error : new Error(String(error));
+    this.options.logger?.error({ component: 'raft', group: this.groupId, node: this.nodeId, err: this.failure }, 'raft group stopped');
     // A storage failure leaves the durable state unknown: stop, do not guess (the process should restart).
     this.pending.failAll(new FloError('FLO_ERR_STORAGE', `raft group ${this.groupId} stopped: ${this.failure.message}`, { cause: error }));
     this.stopTicking();
