@@ -157,9 +157,12 @@ export class Kubelet {
     const args = (container['args'] as string[] | undefined) ?? [];
     // The image's entrypoint runs when the pod names no command (or names `flo`); any other command
     // (a shell for a helm test, say) runs as given, with a `flo` shim on PATH.
-    const argv = command === undefined ? [...entry, ...args] : command[0] === 'flo' ? [...entry, ...command.slice(1), ...args] : [...command, ...args];
+    const usesEntry = command === undefined || command[0] === 'flo';
+    const podArgv = command === undefined ? args : command[0] === 'flo' ? [...command.slice(1), ...args] : [...command, ...args];
     // A pod listening on 0.0.0.0 listens on its own IP; on the shared loopback that is the pod IP.
-    const finalArgs = rewritePaths(argv.map((arg) => arg.replaceAll('0.0.0.0', runtime.ip)), mounts);
+    // Only the pod's own arguments are mapped onto its volumes: the image's entrypoint lives on the host,
+    // possibly under a path a volume also mounts (a checkout under /tmp with an emptyDir at /tmp).
+    const finalArgs = [...(usesEntry ? entry : []), ...rewritePaths(podArgv.map((arg) => arg.replaceAll('0.0.0.0', runtime.ip)), mounts)];
     const finalEnv = Object.fromEntries(Object.entries(env).map(([key, value]) => [key, rewritePaths([value.replaceAll('0.0.0.0', runtime.ip)], mounts)[0]!]));
     const token = this.serviceAccountKubeconfig(pod);
     if (token !== undefined && finalEnv['KUBECONFIG'] === undefined) finalEnv['KUBECONFIG'] = token;
