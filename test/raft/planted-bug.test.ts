@@ -18,6 +18,11 @@ describe('planted bugs are caught by the simulator', () => {
     expect(runSimulation({ seed: failure?.seed ?? 0 }).ok).toBe(true);
   }, 120_000);
 
+  it('finds the persistence rule broken: votes and acknowledgements sent before they are durable', () => {
+    const summary = runCampaign({ fromSeed: 1, seeds: 1000, timeBudgetMs: 60_000, plantedBugs: { sendBeforePersist: true }, stopOnFailure: true });
+    expect(summary.failed[0]?.violation).toMatch(/election safety|leader completeness|state machine safety|linearizability|AssertionError/);
+  }, 120_000);
+
   it('finds votes granted without the up-to-date log check', () => {
     const summary = runCampaign({ fromSeed: 1, seeds: 500, timeBudgetMs: 60_000, plantedBugs: { voteWithoutLogCheck: true }, stopOnFailure: true });
     expect(summary.failed[0]?.violation).toMatch(/leader completeness|state machine safety|linearizability|AssertionError/);

@@ -77,6 +77,11 @@ export class SimNode {
     return this.core !== null;
   }
 
+  /** A Ready is being persisted: crashing now loses it (the adversary's favourite moment). */
+  get writing(): boolean {
+    return this.busy;
+  }
+
   start(): void {
     this.mem = new MemoryStorage();
     const snap = this.disk.snapshot();

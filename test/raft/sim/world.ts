@@ -242,8 +242,12 @@ export class World {
 
   private crashOne(): void {
     const up = [...this.nodes.values()].filter((n) => n.up);
+    const writing = up.filter((n) => n.writing);
     const leader = this.leader();
-    const victim = leader !== null && this.rng.chance(0.5) ? leader : up[this.rng.nextInt(up.length)];
+    let victim: SimNode | undefined;
+    if (writing.length > 0 && this.rng.chance(0.5)) victim = writing[this.rng.nextInt(writing.length)]; // mid-fsync
+    else if (leader !== null && this.rng.chance(0.5)) victim = leader;
+    else victim = up[this.rng.nextInt(up.length)];
     if (victim === undefined) return;
     victim.crash();
     this.stats.crashes++;
