@@ -15,7 +15,7 @@ export class NotLeaderError extends FloError {
     detail = 'not the leader',
   ) {
     // The catalogue has no not-leader code yet: CONNECTION is the closest (503, retryable).
-    super('FLO_ERR_CONNECTION', `raft group ${groupId}: ${detail}${leaderHint === null ? '' : `; leader is ${leaderHint}`}`);
+    super('FLO_ERR_NOT_LEADER', `raft group ${groupId}: ${detail}${leaderHint === null ? '' : `; leader is ${leaderHint}`}`);
   }
 }
 

@@ -39,7 +39,7 @@ export class PendingRequests {
   addProposal(index: number, term: number, untilApplied = false): Promise<number> {
     return new Promise<number>((resolve, reject) => {
       const previous = this.proposals.get(index);
-      previous?.reject(new FloError('FLO_ERR_CONNECTION', 'proposal superseded by a newer leader', { status: 503 }));
+      previous?.reject(new FloError('FLO_ERR_NOT_LEADER', 'proposal superseded by a newer leader'));
       this.proposals.set(index, { resolve, reject, term, untilApplied, deadline: performance.now() + this.timeoutMs });
     });
   }
@@ -57,7 +57,7 @@ export class PendingRequests {
     if (waiter === undefined || (waiter.untilApplied && !inForce)) return;
     this.proposals.delete(entry.index);
     if (entry.term === waiter.term) waiter.resolve(entry.index);
-    else waiter.reject(new FloError('FLO_ERR_CONNECTION', 'proposal lost in a leader change; it was not committed', { status: 503 }));
+    else waiter.reject(new FloError('FLO_ERR_NOT_LEADER', 'proposal lost in a leader change; it was not committed'));
   }
 
   /**
@@ -71,7 +71,7 @@ export class PendingRequests {
       if (term === undefined || waiter.untilApplied) continue; // the apply path decides
       this.proposals.delete(index);
       if (term === waiter.term) waiter.resolve(index);
-      else waiter.reject(new FloError('FLO_ERR_CONNECTION', 'proposal lost in a leader change; it was not committed', { status: 503 }));
+      else waiter.reject(new FloError('FLO_ERR_NOT_LEADER', 'proposal lost in a leader change; it was not committed'));
     }
   }
 
