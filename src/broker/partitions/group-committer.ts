@@ -149,6 +149,8 @@ export class GroupCommitter {
     for (const entry of built.newNamespaces) {
       built.operations.push({ type: 'put', key: keys.dictKey(entry.nsId), value: Buffer.from(entry.namespace, 'utf8') });
     }
+    // Past MAX_COMMIT_BATCH_BYTES of backlog, one request's events can span two writes; if the
+    // second fails, the request is rejected although the first part is stored (docs/api.md says so).
     for (const [partition, byNamespace] of this.pending) {
       if (built.bytes >= MAX_COMMIT_BATCH_BYTES) break;
       const first = this.state.nextOffset[partition]!;
