@@ -7,6 +7,7 @@
 import { RaftNode } from '../../src/broker/replication/raft-node.js';
 import { RaftStorage } from '../../src/broker/storage/raft-storage.js';
 import { TcpTransport } from '../../src/broker/transport/tcp-transport.js';
+import { runClosedLoop } from './closed-loop.js';
 
 interface Config {
   id: number;
@@ -36,60 +37,25 @@ function reply(message: object): void {
   process.send?.(message);
 }
 
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0;
-}
-
 async function runLoad(c: Extract<Command, { cmd: 'load' }>): Promise<object> {
   const pool = Buffer.alloc(c.size * 4096);
   for (let i = 0; i < pool.length; i++) pool[i] = (i * 31 + 7) & 0xff;
-  const latencies = new Float64Array(20_000_000);
-  let recorded = 0;
-  let measuring = false;
-  let stopping = false;
-  let committed = 0;
-  let errors = 0;
   let slot = 0;
-  let outstanding = 0;
-  const one = (): void => {
-    const data = pool.subarray((slot % 4096) * c.size, (slot % 4096 + 1) * c.size);
-    slot++;
-    const started = performance.now();
-    outstanding++;
-    node.propose(data).then(
-      () => {
-        outstanding--;
-        if (measuring) {
-          committed++;
-          if (recorded < latencies.length) latencies[recorded++] = performance.now() - started;
-        }
-        if (!stopping) one();
-      },
-      () => {
-        outstanding--;
-        errors++;
-        if (!stopping) setTimeout(one, 10);
-      },
-    );
-  };
-  for (let i = 0; i < c.inflight; i++) one();
-  await new Promise((resolve) => setTimeout(resolve, c.warmupSeconds * 1000));
-  const termAtStart = node.status().term;
-  const cpuStart = process.cpuUsage();
-  const t0 = performance.now();
-  measuring = true;
-  await new Promise((resolve) => setTimeout(resolve, c.seconds * 1000));
-  measuring = false;
-  const elapsedMs = performance.now() - t0;
-  const cpu = process.cpuUsage(cpuStart);
-  stopping = true;
-  for (let i = 0; i < 2000 && outstanding > 0; i++) await new Promise((resolve) => setTimeout(resolve, 5));
-  const sorted = latencies.slice(0, recorded).sort();
+  let termAtStart = 0;
+  const result = await runClosedLoop({
+    ...c,
+    maxSamples: 20_000_000,
+    operation: () => {
+      const data = pool.subarray((slot % 4096) * c.size, (slot % 4096 + 1) * c.size);
+      slot++;
+      return node.propose(data);
+    },
+    onMeasureStart: () => (termAtStart = node.status().term),
+  });
   return {
-    committed, elapsedMs, errors,
-    p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99),
-    leaderCpuMs: (cpu.user + cpu.system) / 1000,
+    committed: result.done, elapsedMs: result.elapsedMs, errors: result.errors,
+    p50: result.p50, p99: result.p99,
+    leaderCpuMs: result.cpuMs,
     stats: { ...node.stats },
     // A leadership change during the window would make every proposal here fail: say so.
     leadershipLost: !node.isLeader || node.status().term !== termAtStart,
