@@ -3,31 +3,15 @@
 // runs in its own process. etcd fsyncs its WAL before acknowledging a put.
 
 import { fork, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { freePort, processCpuSeconds } from '../lib/proc.js';
 import type { LoadOptions, RunResult } from './flo.js';
 
-const CLOCK_TICKS_PER_SECOND = 100;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
 
-async function cpuSeconds(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
-}
 
 async function waitForPort(port: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -76,9 +60,9 @@ export async function runEtcd(load: LoadOptions, binary = 'etcd'): Promise<RunRe
     proc.on('message', (m: Record<string, unknown>) => messages.push(m));
     proc.send({ hosts: members.map((m) => `http://127.0.0.1:${m.client}`), ...load });
     await next(); // measuring started
-    const before = await Promise.all(procs.map((p) => cpuSeconds(p.pid ?? 0)));
+    const before = procs.map((p) => processCpuSeconds(p.pid ?? 0));
     const result = await next();
-    const after = await Promise.all(procs.map((p) => cpuSeconds(p.pid ?? 0)));
+    const after = procs.map((p) => processCpuSeconds(p.pid ?? 0));
     const seconds = Number(result['elapsedMs']) / 1000;
     const cpu: Record<string, number> = { 'client (etcd3 gRPC)': Number(result['cpuMs']) / 1000 / seconds };
     after.forEach((a, i) => {

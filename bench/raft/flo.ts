@@ -3,9 +3,9 @@
 
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { freePort } from '../lib/proc.js';
 
 export interface LoadOptions {
   readonly warmupSeconds: number;
@@ -24,17 +24,6 @@ export interface RunResult {
   readonly errors: number;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
 
 class Child {
   private readonly waiters: ((message: Record<string, unknown>) => void)[] = [];
