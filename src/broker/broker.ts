@@ -76,13 +76,13 @@ export class Broker {
     return Array.from(result.offsets, (offset, i) => formatEventId(result.partitions[i]!, offset));
   }
 
-  /** Replays then (with follow) tails matching events in-process; `break` ends it. */
+  /** Replays then tails matching events in-process (follow defaults to true, as in the client and the API); `break` ends it. */
   async *subscribe(options: { namespace?: string; from?: string; follow?: boolean } = {}): AsyncGenerator<FloEvent> {
     const aborter = new AbortController();
     const selector = compileGlob(options.namespace);
     const start = await resolvePosition(this.log, options.from);
     try {
-      for await (const item of subscribe(this.log, { selector, start, follow: options.follow ?? false, maxBytesPerPage: 256 * 1024, maxEventsPerPage: 4096, signal: aborter.signal })) {
+      for await (const item of subscribe(this.log, { selector, start, follow: options.follow ?? true, maxBytesPerPage: 256 * 1024, maxEventsPerPage: 4096, signal: aborter.signal })) {
         if (item.kind !== 'records') continue;
         const events: FloEvent[] = [];
         for (const record of item.records) forEachRecordEvent(record, (event) => events.push(event));

@@ -21,7 +21,7 @@ describe('the embedded broker', () => {
     expect(broker.url).toBeUndefined();
     const ids = await broker.produce([{ namespace: '/jobs/1', data: 'start' }, { namespace: '/jobs/1', data: 'done' }]);
     const texts: string[] = [];
-    for await (const event of broker.subscribe({ namespace: '/jobs/**', from: 'earliest' })) texts.push(`${event.id}:${event.text()}`);
+    for await (const event of broker.subscribe({ namespace: '/jobs/**', from: 'earliest', follow: false })) texts.push(`${event.id}:${event.text()}`);
     expect(texts).toEqual([`${ids[0]}:start`, `${ids[1]}:done`]);
   });
 
@@ -30,11 +30,23 @@ describe('the embedded broker', () => {
     const client = await connect(broker.url!);
     const id = await client.produce({ namespace: '/embedded/x', data: 'via http' });
     await client.close();
-    const [event] = await collect(broker.subscribe({ namespace: '/embedded/**' }));
+    const [event] = await collect(broker.subscribe({ namespace: '/embedded/**', follow: false }));
     expect(event?.id).toBe(id);
     const metrics = await (await fetch(`${broker.url}/metrics`)).text();
     const heads = [...metrics.matchAll(/^flo_partition_next_offset\{partition="\d+"\} (\d+)/gm)].map((match) => Number(match[1]));
     expect(heads.reduce((sum, head) => sum + head, 0)).toBe(1);
+  });
+
+  it('keeps tailing by default, like the client, until the consumer breaks', async () => {
+    broker = await Broker.start({ dataDir: dir.path, logger: silentLogger });
+    await broker.produce({ namespace: '/tail/a', data: 'before' });
+    const seen: string[] = [];
+    for await (const event of broker.subscribe({ namespace: '/tail/**' })) {
+      seen.push(event.text());
+      if (seen.length === 1) await broker.produce({ namespace: '/tail/a', data: 'after' });
+      else break;
+    }
+    expect(seen).toEqual(['before', 'after']);
   });
 
   it('keeps retention rules given at start-up and those set later, across restarts', async () => {

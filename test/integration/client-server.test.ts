@@ -111,6 +111,20 @@ describe('client and server', () => {
     expect(text).toMatch(/id: c1\./);
   });
 
+  it('resumes Server-Sent Events exactly after the event named by Last-Event-ID', async () => {
+    await client.produceBatch(['one', 'two', 'three'].map((data) => ({ namespace: '/sse-resume/a', data })));
+    const read = async (headers: Record<string, string>): Promise<string> => {
+      const aborter = new AbortController();
+      const response = await fetch(`${server.url}/v1/subscribe?namespace=/sse-resume/**&follow=false`, { headers: { accept: 'text/event-stream', ...headers }, signal: aborter.signal });
+      return response.text();
+    };
+    const first = await read({});
+    const idAfterOne = /id: (c1\.[^\n]+)\nevent: event\ndata: [^\n]*"data":"one"/.exec(first)?.[1];
+    expect(idAfterOne).toBeDefined();
+    const resumed = await read({ 'last-event-id': idAfterOne! });
+    expect([...resumed.matchAll(/"data":"(\w+)"/g)].map((match) => match[1])).toEqual(['two', 'three']);
+  });
+
   it('paces a subscriber that does not read instead of buffering for it', async () => {
     const payload = 'z'.repeat(16 * 1024);
     await client.produceBatch(Array.from({ length: 2000 }, (_, i) => ({ namespace: '/slow/x', data: payload + i })));
