@@ -29,6 +29,8 @@ export interface EventLogOptions {
   retention?: RetentionRule[] | undefined;
   /** How often retention runs in the background. */
   retentionIntervalMs?: number | undefined;
+  /** Wall clock for event timestamps and retention ages; tests inject one to control time. */
+  clock?: (() => number) | undefined;
   logger: Logger;
   metrics?: BrokerMetrics | undefined;
 }
@@ -55,16 +57,18 @@ export class EventLog {
   private closing = false;
   readonly maxEventBytes: number;
   readonly durability: Durability;
+  private readonly clock: () => number;
 
   private constructor(readonly store: EventStore, states: Array<{ nextOffset: number; lastTimestamp: number }>, private readonly options: EventLogOptions) {
     this.metrics = options.metrics ?? new BrokerMetrics();
     this.durability = options.durability ?? 'fsync';
+    this.clock = options.clock ?? Date.now;
     this.maxEventBytes = options.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES;
     this.committed = { nextOffset: states.map((s) => s.nextOffset), lastTimestamp: states.map((s) => s.lastTimestamp) };
     this.cache = new ReadCache(store.meta.partitions, options.cacheBytes ?? DEFAULT_CACHE_BYTES);
     const readBytes = this.metrics.readBytes;
     this.reader = new Reader(store, this.cache, (source, bytes) => readBytes.inc({ source }, bytes));
-    this.committer = new GroupCommitter(store, this.committed, this.durability === 'fsync', { onCommitted: (groups, ms) => this.onCommitted(groups, ms) });
+    this.committer = new GroupCommitter(store, this.committed, this.durability === 'fsync', { onCommitted: (groups, ms) => this.onCommitted(groups, ms) }, this.clock);
     this.retentionEnforcer = new RetentionEnforcer(store, this.sizes);
     this.rules = options.retention ?? [];
     this.metrics.refreshGauges = () => this.updatePartitionGauges();
@@ -216,7 +220,7 @@ export class EventLog {
 
   private async retentionPass(): Promise<void> {
     if (this.closing) return;
-    const result = await this.retentionEnforcer.run(this.rules, Date.now());
+    const result = await this.retentionEnforcer.run(this.rules, this.clock());
     for (const partition of result.touchedPartitions) {
       this.cache.dropPartition(partition);
       await this.store.pruneTimeIndex(partition);
