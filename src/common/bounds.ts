@@ -13,6 +13,8 @@ export const MAX_EVENTS_PER_BATCH = 10_000;
 export const MAX_REQUEST_BYTES = 64 * 1024 * 1024;
 /** Largest WebSocket message either side accepts: a request, or a page of groups (one group may hold an event of up to MAX_REQUEST_BYTES). */
 export const MAX_FRAME_BYTES = MAX_REQUEST_BYTES + 1024 * 1024;
+/** Largest broker-to-broker (Raft) frame accepted or sent; a snapshot must fit in one until snapshots are streamed. */
+export const MAX_PEER_FRAME_BYTES = 64 * 1024 * 1024;
 /** Default number of partitions of a new data directory. */
 export const DEFAULT_PARTITIONS = 8;
 /** Most partitions a data directory may have (ids carry 4 hex digits). */

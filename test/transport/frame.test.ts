@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { encodeMessage } from '../../src/broker/raft/codec.js';
 import { MessageType, message } from '../../src/broker/raft/messages.js';
 import { SeededRandom } from '../../src/broker/raft/random.js';
-import { FRAME_RAFT, FrameDecoder, MAX_FRAME_BYTES, ProtocolError, encodeHello, encodeRaftFrame } from '../../src/broker/transport/frame.js';
+import { FRAME_RAFT, FrameDecoder, MAX_PEER_FRAME_BYTES, ProtocolError, encodeHello, encodeRaftFrame } from '../../src/broker/transport/frame.js';
 
 const sample = message({
   type: MessageType.Append, from: 1, to: 2, term: 7, index: 41, logTerm: 6, commit: 40, context: 3,
@@ -32,7 +32,7 @@ describe('frame codec', () => {
 
   it('rejects a frame length beyond the limit before buffering it', () => {
     const header = Buffer.alloc(5);
-    header.writeUInt32BE(MAX_FRAME_BYTES + 1, 0);
+    header.writeUInt32BE(MAX_PEER_FRAME_BYTES + 1, 0);
     expect(() => new FrameDecoder().push(header)).toThrow(ProtocolError);
   });
 

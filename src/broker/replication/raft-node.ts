@@ -91,6 +91,8 @@ export interface RaftNodeStatus {
   readonly commitIndex: number;
   readonly appliedIndex: number;
   readonly lastIndex: number;
+  /** Last index this member has made durable: what it may count towards a quorum. */
+  readonly persistedIndex: number;
   readonly conf: ConfState;
 }
 
@@ -190,6 +192,7 @@ export class RaftNode {
       commitIndex: c.log.committed,
       appliedIndex: c.log.applied,
       lastIndex: c.log.lastIndex(),
+      persistedIndex: c.log.stableLastIndex(),
       conf: c.conf,
     };
   }

@@ -1,14 +1,14 @@
 // The wire format between brokers: length-prefixed binary frames.
 //   [u32 length of the rest][u8 kind][payload]
 // HELLO (kind 1) payload: [u32 magic][u32 node id]; RAFT (kind 2): [u32 group id][encoded Message].
-// The decoder refuses a frame longer than MAX_FRAME_BYTES before buffering it, so a
+// The decoder refuses a frame longer than MAX_PEER_FRAME_BYTES before buffering it, so a
 // peer cannot make us allocate without bound; any malformed input is a ProtocolError.
 
+import { MAX_PEER_FRAME_BYTES } from '../../common/bounds.js';
 import { CodecError, decodeMessage, encodeMessage } from '../raft/codec.js';
 import type { Message, NodeId } from '../raft/messages.js';
 
-/** Largest frame accepted or sent (a snapshot must fit in one). */
-export const MAX_FRAME_BYTES = 64 * 1024 * 1024;
+export { MAX_PEER_FRAME_BYTES };
 export const FRAME_HELLO = 1;
 export const FRAME_RAFT = 2;
 /** Identifies a Flo peer connection ("FLO1"); anything else is not one of ours. */
@@ -33,7 +33,7 @@ export function encodeHello(nodeId: NodeId): Buffer {
 
 export function encodeRaftFrame(groupId: number, message: Message): Buffer {
   const body = encodeMessage(message);
-  if (body.byteLength + 5 > MAX_FRAME_BYTES) throw new ProtocolError(`message of ${body.byteLength} bytes exceeds the frame limit`);
+  if (body.byteLength + 5 > MAX_PEER_FRAME_BYTES) throw new ProtocolError(`message of ${body.byteLength} bytes exceeds the frame limit`);
   const header = Buffer.allocUnsafe(9);
   header.writeUInt32BE(body.byteLength + 5, 0);
   header.writeUInt8(FRAME_RAFT, 4);
@@ -62,7 +62,7 @@ function decodeFrame(kind: number, payload: Buffer): Frame {
 export class FrameDecoder {
   private pending: Buffer = Buffer.alloc(0);
 
-  constructor(private readonly maxFrameBytes = MAX_FRAME_BYTES) {}
+  constructor(private readonly maxFrameBytes = MAX_PEER_FRAME_BYTES) {}
 
   push(chunk: Buffer): Frame[] {
     this.pending = this.pending.byteLength === 0 ? chunk : Buffer.concat([this.pending, chunk]);
