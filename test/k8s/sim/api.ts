@@ -7,7 +7,8 @@ import { randomUUID } from 'node:crypto';
 import { assertKindMatches, nameCauses, prepareBuiltin, type BuiltinHooks } from './builtins.js';
 import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch } from './patch.js';
 import { Registry, typesFromCrd } from './registry.js';
-import { applyDefaults, prune, ruleCompileErrors, validate } from './schema.js';
+import { applyDefaults, prune, validate } from './schema.js';
+import { schemaErrors } from './structural.js';
 import { Store } from './store.js';
 import {
   ApiError, apiVersionOf, badRequest, clone, conflict, invalid, isObject, jsonEqual, notFound,
@@ -104,10 +105,10 @@ export class Api {
     }
     if (type.kind === 'CustomResourceDefinition' && type.group === 'apiextensions.k8s.io') {
       const versions = isObject(object.spec) && Array.isArray(object.spec['versions']) ? object.spec['versions'] as JsonObject[] : [];
-      for (const version of versions) {
+      versions.forEach((version, i) => {
         const schema = isObject(version['schema']) ? version['schema']['openAPIV3Schema'] : undefined;
-        for (const message of ruleCompileErrors(schema)) causes.push({ reason: 'FieldValueInvalid', field: '', message });
-      }
+        for (const message of schemaErrors(schema, `spec.versions[${i}].schema.openAPIV3Schema`)) causes.push({ reason: 'FieldValueInvalid', field: '', message });
+      });
     }
     if (causes.length > 0) throw invalid(type, name, causes);
   }

@@ -4,7 +4,7 @@
 // simulator reports like an API server that cannot compile a rule.
 
 type Value = unknown;
-type Node =
+export type Node =
   | { k: 'lit'; v: Value }
   | { k: 'id'; name: string }
   | { k: 'sel'; target: Node; field: string }
@@ -217,6 +217,11 @@ function evaluate(node: Node, scope: Record<string, Value>): Value {
   }
 }
 
+/** The syntax tree of a rule; throws when the rule is outside the subset. */
+export function parseCel(source: string): Node {
+  return new Parser(tokenize(source)).parse();
+}
+
 export interface CompiledRule {
   usesOldSelf: boolean;
   run(scope: Record<string, Value>): boolean;
@@ -225,7 +230,7 @@ export interface CompiledRule {
 /** Compiles a rule; throws with a message when the rule is outside the subset. */
 export function compileCel(source: string): CompiledRule {
   const tokens = tokenize(source);
-  const ast = new Parser(tokens).parse();
+  const ast = parseCel(source);
   return {
     usesOldSelf: tokens.includes('oldSelf'),
     run: (scope) => evaluate(ast, scope) === true,

@@ -187,20 +187,3 @@ export function validate(value: unknown, schema: Schema, old?: unknown): StatusC
   validator.run(value, schema, '', old, old !== undefined);
   return validator.causes;
 }
-
-/** Compiles every CEL rule of a schema so a bad CRD is refused at install, as a real server does. */
-export function ruleCompileErrors(schema: unknown, path = 'openAPIV3Schema'): string[] {
-  if (!isObject(schema)) return [];
-  const errors: string[] = [];
-  const rules = Array.isArray(schema['x-kubernetes-validations']) ? schema['x-kubernetes-validations'] as Schema[] : [];
-  for (const rule of rules) {
-    try {
-      compileCel(String(rule['rule']));
-    } catch (error) {
-      errors.push(`${path}: Invalid value: compilation failed: ${(error as Error).message}`);
-    }
-  }
-  for (const [key, child] of Object.entries(props(schema))) errors.push(...ruleCompileErrors(child, `${path}.properties[${key}]`));
-  if (isObject(schema['items'])) errors.push(...ruleCompileErrors(schema['items'], `${path}.items`));
-  return errors;
-}
