@@ -4,6 +4,7 @@
 import { FloError } from '../common/errors.js';
 import { FloEvent, forEachRecordEvent } from '../common/event.js';
 import { isCursor, isEventId, parseCursor, parseEventId } from '../common/ids.js';
+import { ALL_NAMESPACES } from '../common/namespace.js';
 import type { EventLog } from './event-log.js';
 
 export async function resolvePosition(log: EventLog, from: string | undefined): Promise<number[]> {
@@ -53,7 +54,7 @@ export async function findEvent(log: EventLog, id: string): Promise<FloEvent | u
   cursor[partition] = offset;
   const end = new Array<number>(log.partitions).fill(0);
   end[partition] = offset + 1;
-  const page = await log.readPage({ selector: { glob: '/**', all: true, matches: () => true }, cursor, end, maxBytes: 1, maxEvents: 1 });
+  const page = await log.readPage({ selector: ALL_NAMESPACES, cursor, end, maxBytes: 1, maxEvents: 1 });
   let found: FloEvent | undefined;
   for (const record of page.records) {
     forEachRecordEvent(record, (event) => {

@@ -5,6 +5,10 @@
 export const MAX_NAMESPACE_BYTES = 1024;
 /** Longest namespace glob accepted, in characters. */
 export const MAX_GLOB_CHARS = 1024;
+/** Most patterns one glob may expand to through braces ({a,b}, {1..9}); counted before expanding. */
+export const MAX_GLOB_EXPANSIONS = 64;
+/** Most characters of all the patterns a glob expands to together: with MAX_NAMESPACE_BYTES it bounds the steps of one match. */
+export const MAX_GLOB_EXPANDED_CHARS = 4096;
 /** Default largest event payload (`--max-event-bytes`). */
 export const DEFAULT_MAX_EVENT_BYTES = 1024 * 1024;
 /** Most events in one produce request. */

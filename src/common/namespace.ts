@@ -1,6 +1,7 @@
 // Namespaces and globs. A namespace is a UTF-8 path starting with "/", bounded
-// in length, without control characters or empty segments; a glob selects
-// namespaces (see glob.ts). The partition of a namespace is a stable
+// in length, without control characters, glob metacharacters or empty segments
+// (so every namespace can be selected exactly by writing it as a glob); a glob
+// selects namespaces (see glob.ts). The partition of a namespace is a stable
 // hash (FNV-1a, 32 bit) so every broker and client agrees on it forever.
 import { MAX_GLOB_CHARS, MAX_NAMESPACE_BYTES } from './bounds.js';
 import { FloError } from './errors.js';
@@ -9,6 +10,8 @@ import { compileNamespaceGlob } from './glob.js';
 // eslint-disable-next-line no-control-regex
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
 const MATCH_ALL_GLOBS = new Set(['**', '/**', '']);
+/** Characters with a meaning in globs: a namespace holding one could only be selected by accident. */
+const GLOB_METACHARACTERS = /[*?[\]{}\\]/;
 
 export function validateNamespace(namespace: unknown): string {
   if (typeof namespace !== 'string' || namespace.length === 0) {
@@ -22,6 +25,9 @@ export function validateNamespace(namespace: unknown): string {
   }
   if (namespace.length > 1 && (namespace.endsWith('/') || namespace.includes('//'))) {
     throw new FloError('FLO_ERR_NAMESPACE_INVALID', `namespace "${shorten(namespace)}" has an empty segment`);
+  }
+  if (GLOB_METACHARACTERS.test(namespace)) {
+    throw new FloError('FLO_ERR_NAMESPACE_INVALID', `namespace "${shorten(namespace)}" contains a glob character (* ? [ ] { } \\); namespaces name one stream, globs select them`);
   }
   if (!namespace.isWellFormed()) {
     throw new FloError('FLO_ERR_NAMESPACE_INVALID', 'namespace is not well-formed UTF-16/UTF-8 text');
@@ -37,19 +43,25 @@ export function validateNamespace(namespace: unknown): string {
 export interface NamespaceSelector {
   readonly glob: string;
   readonly all: boolean;
+  /** Bounds the steps of one match per namespace character (the expanded patterns' length), so callers can slice their work. */
+  readonly patternChars: number;
   matches(namespace: string): boolean;
 }
 
+/** The selector of every namespace. */
+export const ALL_NAMESPACES: NamespaceSelector = { glob: '/**', all: true, patternChars: 1, matches: () => true };
+
 export function compileGlob(glob: string | undefined): NamespaceSelector {
   const text = glob ?? '';
-  if (MATCH_ALL_GLOBS.has(text)) return { glob: '/**', all: true, matches: () => true };
+  if (MATCH_ALL_GLOBS.has(text)) return ALL_NAMESPACES;
   if (text.length > MAX_GLOB_CHARS || CONTROL_CHARACTERS.test(text)) {
     throw new FloError('FLO_ERR_GLOB_INVALID', `glob must be at most ${MAX_GLOB_CHARS} characters without control characters`);
   }
   if (!text.startsWith('/') && !text.startsWith('{') && !text.startsWith('*')) {
     throw new FloError('FLO_ERR_GLOB_INVALID', `glob "${shorten(text)}" must start with "/" (e.g. /food/**)`);
   }
-  return { glob: text, all: false, matches: compileNamespaceGlob(text) };
+  const matches = compileNamespaceGlob(text);
+  return { glob: text, all: false, patternChars: matches.patternChars, matches };
 }
 
 /** FNV-1a over the UTF-8 bytes: stable across processes, versions and languages. */
