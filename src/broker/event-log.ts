@@ -79,8 +79,11 @@ export class EventLog {
     if (partitions !== undefined && (!Number.isSafeInteger(partitions) || partitions < 1 || partitions > MAX_PARTITIONS)) {
       throw new FloError('FLO_ERR_CONFIG_INVALID', `partitions must be a whole number from 1 to ${MAX_PARTITIONS}`);
     }
-    const store = await EventStore.open({ dataDir: options.dataDir, partitions, defaultPartitions: DEFAULT_PARTITIONS, nodeId: options.nodeId, createNodeId: () => `flo-${randomUUID().slice(0, 8)}` });
-    const log = new EventLog(store, await store.partitionStates(), options);
+    const store = await EventStore.open({
+      dataDir: options.dataDir, partitions, defaultPartitions: DEFAULT_PARTITIONS, nodeId: options.nodeId, createNodeId: () => `flo-${randomUUID().slice(0, 8)}`,
+      onSkippedOffsets: (skipped) => options.logger.warn({ skipped }, 'unclean stop: offsets reserved before it are skipped, so no id is handed out twice'),
+    });
+    const log = new EventLog(store, store.partitionStates(), options);
     for await (const { nsId, entry } of store.indexEntries()) log.sizes.add(nsId, entry.count, entry.sizeBytes);
     log.updatePartitionGauges();
     log.scheduleRetention(0);
@@ -108,6 +111,7 @@ export class EventLog {
   /** Validates a whole request before accepting any of it, then waits for its durable commit. */
   async append(inputs: readonly DecodedInput[]): Promise<AppendResult> {
     if (this.closing) throw new FloError('FLO_ERR_SHUTTING_DOWN', 'the broker is shutting down');
+    if (this.store.failed) throw new FloError('FLO_ERR_STORAGE_FAILED', this.store.failed.message);
     if (inputs.length === 0) throw new FloError('FLO_ERR_REQUEST_INVALID', 'a produce request needs at least one event');
     if (inputs.length > MAX_EVENTS_PER_BATCH) throw new FloError('FLO_ERR_BATCH_TOO_LARGE', `a request holds at most ${MAX_EVENTS_PER_BATCH} events`);
     let bytes = 0;
@@ -141,6 +145,11 @@ export class EventLog {
 
   get isClosing(): boolean {
     return this.closing;
+  }
+
+  /** Set once a write failed or damage was found: the log refuses appends until a restart verifies the store. */
+  get storageFailure(): FloError | undefined {
+    return this.store.failed;
   }
 
   offsetAtTime(partition: number, timestamp: number): Promise<number | undefined> {
@@ -180,7 +189,7 @@ export class EventLog {
     await this.committer.drain();
     await this.retentionRunning;
     this.commitSignal.resolve();
-    await this.store.close();
+    await this.store.close(this.committed.nextOffset);
     this.options.logger.info({ nodeId: this.nodeId }, 'event log closed');
   }
 

@@ -28,6 +28,8 @@ export const ERROR_CATALOGUE = {
   FLO_ERR_INTERNAL: { status: 500, title: 'Internal error', retryable: true },
   FLO_ERR_CONFIG_INVALID: { status: 500, title: 'Invalid configuration', retryable: false },
   FLO_ERR_DATA_DIR_MISMATCH: { status: 500, title: 'Data directory does not match configuration', retryable: false },
+  FLO_ERR_STORAGE_FAILED: { status: 503, title: 'Storage failed: writes stopped until a restart', retryable: false },
+  FLO_ERR_STORAGE_CORRUPT: { status: 500, title: 'Stored data is damaged', retryable: false },
   FLO_ERR_CONNECTION: { status: 503, title: 'Cannot reach the broker', retryable: true },
   FLO_ERR_PROTOCOL: { status: 502, title: 'Malformed message from peer', retryable: false },
   FLO_ERR_TIMEOUT: { status: 504, title: 'Timed out', retryable: true },

@@ -14,6 +14,8 @@ function harness(sync = true): { committer: GroupCommitter; writes: Write[]; com
   const dictionary = new NamespaceDictionary(2);
   const store = {
     dictionary,
+    failed: undefined,
+    reserve: () => Promise.resolve(),
     write: (operations: StoreOperation[], synced: boolean) => {
       const done = deferred<void>();
       writes.push({ operations, sync: synced, done });

@@ -17,6 +17,9 @@ export function adminRoutes(app: FastifyInstance, context: AdminContext): void {
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async () => {
     if (log.isClosing) throw new FloError('FLO_ERR_SHUTTING_DOWN', 'the broker is shutting down');
+    // A failed write or damage found: not ready until a restart has verified the store.
+    const failure = log.storageFailure;
+    if (failure) throw new FloError('FLO_ERR_STORAGE_FAILED', failure.message);
     return { status: 'ready' };
   });
   app.get('/metrics', async (_request, reply) => {
@@ -31,7 +34,7 @@ export function adminRoutes(app: FastifyInstance, context: AdminContext): void {
       nodeId: log.nodeId,
       replicationFactor: 1,
       durability: log.durability,
-      brokers: [{ nodeId: log.nodeId, url: context.advertisedUrl(), ready: !log.isClosing }],
+      brokers: [{ nodeId: log.nodeId, url: context.advertisedUrl(), ready: !log.isClosing && !log.storageFailure }],
       partitions: head.map((nextOffset, partition) => ({
         partition,
         leader: log.nodeId,

@@ -3,6 +3,8 @@
 // batch is built; each partition's pending events are laid out as one group per
 // namespace in order of first arrival, so a namespace's events keep their order
 // and every group covers contiguous offsets. Acks resolve only after the write.
+// A failed write fails the store (event-store.ts): that batch and everything
+// still pending are refused, and nothing later is acknowledged.
 import { MAX_COMMIT_BATCH_BYTES, MAX_PENDING_APPEND_BYTES } from '../../common/bounds.js';
 import { FloError } from '../../common/errors.js';
 import { encodeGroup, groupEventBytes } from '../../common/wire.js';
@@ -80,6 +82,7 @@ export class GroupCommitter {
 
   enqueue(partition: number, event: PendingEvent, ticket: AppendTicket, index: number): void {
     if (this.closed) throw new FloError('FLO_ERR_SHUTTING_DOWN', 'the broker is shutting down');
+    if (this.store.failed) throw new FloError('FLO_ERR_STORAGE_FAILED', this.store.failed.message);
     let byNamespace = this.pending.get(partition);
     if (!byNamespace) this.pending.set(partition, (byNamespace = new Map()));
     let slots = byNamespace.get(event.nsId);
@@ -120,6 +123,7 @@ export class GroupCommitter {
     const started = performance.now();
     this.writingBytes = built.bytes;
     try {
+      await this.store.reserve(built.nextOffsets);
       await this.store.write(built.operations, this.sync);
       for (const [partition, next] of built.nextOffsets) {
         this.state.nextOffset[partition] = next;
@@ -130,6 +134,7 @@ export class GroupCommitter {
     } catch (error) {
       this.store.dictionary.restoreUnpersisted(built.newNamespaces);
       for (const ticket of built.tickets) ticket.reject(error as Error);
+      if (this.store.failed) this.rejectPending(error as Error);
     } finally {
       this.writing = false;
       this.pendingBytes = this.pending.size === 0 ? 0 : Math.max(0, this.pendingBytes - this.writingBytes);
@@ -137,6 +142,14 @@ export class GroupCommitter {
     }
     if (this.pending.size > 0) void this.flush();
     else this.settleIdle();
+  }
+
+  /** The store failed: no later write can be acknowledged, so nothing waiting is kept waiting. */
+  private rejectPending(error: Error): void {
+    for (const byNamespace of this.pending.values()) {
+      for (const slots of byNamespace.values()) for (const slot of slots) slot.ticket.reject(error);
+    }
+    this.pending.clear();
   }
 
   private settleIdle(): void {
@@ -169,7 +182,7 @@ export class GroupCommitter {
       }
       if (byNamespace.size === 0) this.pending.delete(partition);
       if (next === first) continue;
-      built.operations.push({ type: 'put', key: keys.timeKey(partition, built.timestamp, first), value: Buffer.alloc(0) });
+      built.operations.push({ type: 'put', key: keys.timeKey(partition, built.timestamp, first), value: keys.encodeTimeValue(next) });
       built.operations.push({ type: 'put', key: keys.partitionKey(partition), value: keys.encodePartitionState(next, built.timestamp) });
       built.nextOffsets.set(partition, next);
     }

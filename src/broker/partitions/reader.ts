@@ -6,6 +6,7 @@
 import { MAX_INDEXED_NAMESPACES_PER_READ } from '../../common/bounds.js';
 import type { WireRecord } from '../../common/frames.js';
 import type { NamespaceSelector } from '../../common/namespace.js';
+import { readGroupHeader } from '../../common/wire.js';
 import type { EventStore, IndexEntry, StoredGroup } from '../storage/event-store.js';
 import type { ReadCache } from './read-cache.js';
 
@@ -139,7 +140,10 @@ export class Reader {
         bound = Math.max(from, chosen[i]!.start);
         break;
       }
-      groups.push({ partition, start: chosen[i]!.start, count: chosen[i]!.count, timestamp: chosen[i]!.timestamp, nsId: value.readUInt32BE(13), value });
+      // The group's own header is covered by its checksum; the index entry is not, so it must agree.
+      const header = readGroupHeader(value);
+      if (header.count !== chosen[i]!.count) throw this.store.damaged(`the namespace index says partition ${partition} offset ${chosen[i]!.start} holds ${chosen[i]!.count} events, the group holds ${header.count}`);
+      groups.push({ partition, start: chosen[i]!.start, count: header.count, timestamp: header.timestamp, nsId: header.nsId, value });
     }
     this.take(groups, from, bound, undefined, out, budget, 'storage');
     return bound;

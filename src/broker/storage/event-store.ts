@@ -2,21 +2,30 @@
 // (layout in keys.ts). It only reads and writes; offsets, group commit and
 // retention policy are decided above it. Every commit is one write batch,
 // synced when durability is "fsync", so a commit is all-or-nothing on a crash.
+// It fails stop: after any failed write, or a read that finds damage, it
+// refuses every later write until a restart has verified it (verify.ts), since
+// LevelDB itself goes on accepting writes whose log it may no longer replay.
 import { ClassicLevel } from 'classic-level';
 import { FloError } from '../../common/errors.js';
 import { readGroupHeader } from '../../common/wire.js';
+import { sealGroup, unsealGroup } from './checksum.js';
 import * as keys from './keys.js';
 import { NamespaceDictionary } from './namespace-dictionary.js';
+import { OFFSETS_FILE, readOffsetMarks, writeOffsetMarks, type OffsetMarks } from './offset-marks.js';
+import { inspectDataDir, verifyStore, type PartitionState } from './verify.js';
 
 type Db = ClassicLevel<Buffer, Buffer>;
 type Operation = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer };
 
-const STORE_FORMAT = 1;
+/** 2: every group carries a CRC-32 trailer, commit records carry their end offset, offsets file beside. */
+const STORE_FORMAT = 2;
 /**
  * Values are whole groups (often 10-100 KiB), so a larger memtable and files
  * mean fewer flushes and compactions per byte written. Snappy is off: on this
  * kind of machine it halved the throughput of synced 100 KiB batches (5.0 vs
  * 2.7 ms each), and event payloads are often already compact or encrypted.
+ * classic-level exposes neither LevelDB's paranoid_checks nor verify_checksums,
+ * hence our own checksum per group and the start-up checks.
  */
 const LEVEL_TUNING = {
   writeBufferSize: 32 * 1024 * 1024,
@@ -26,6 +35,9 @@ const LEVEL_TUNING = {
   compression: false,
 } as const;
 const ITERATOR_BATCH = 64;
+/** Offsets reserved per raise of the offsets file: after a crash a partition's ids skip at most this many. */
+export const OFFSET_RESERVATION = 1 << 20;
+const RECOVERY_HELP = 'see docs/operations.md, "The store is refused"';
 
 export interface StoreMeta {
   readonly format: number;
@@ -58,23 +70,40 @@ export interface OpenOptions {
   /** Pinned node id, or undefined to keep (or create) the stored one. */
   readonly nodeId: string | undefined;
   readonly createNodeId: () => string;
+  /** Told of offsets skipped after an unclean stop (reserved, possibly handed out, not in the store). */
+  readonly onSkippedOffsets?: ((skipped: Array<{ partition: number; from: number; to: number }>) => void) | undefined;
 }
 
 export class EventStore {
+  private failure: FloError | undefined;
+  private readonly reserved: number[];
+  private reserving: Promise<void> | undefined;
+
   private constructor(
     private readonly db: Db,
     readonly meta: StoreMeta,
     readonly dictionary: NamespaceDictionary,
-  ) {}
+    private readonly dataDir: string,
+    private readonly states: PartitionState[],
+  ) {
+    this.reserved = states.map((state) => state.nextOffset);
+  }
 
   static async open(options: OpenOptions): Promise<EventStore> {
-    const db: Db = new ClassicLevel<Buffer, Buffer>(options.dataDir, { keyEncoding: 'buffer', valueEncoding: 'buffer', ...LEVEL_TUNING });
+    const dataDir = options.dataDir;
+    const found = await inspectDataDir(dataDir);
+    if (found.kind === 'foreign') {
+      throw new FloError('FLO_ERR_STORAGE_CORRUPT',
+        `${dataDir} is not empty but holds no LevelDB store (no CURRENT file; found ${found.entries.join(', ')}): ` +
+        `refusing to create a new store over it. If it is a Flo data dir that lost its CURRENT file, restore it; otherwise point --data-dir at an empty dir (${RECOVERY_HELP})`);
+    }
+    const db: Db = new ClassicLevel<Buffer, Buffer>(dataDir, { keyEncoding: 'buffer', valueEncoding: 'buffer', createIfMissing: found.kind === 'new', ...LEVEL_TUNING });
     try {
       await db.open();
     } catch (error) {
       const locked = (error as { cause?: { code?: string } }).cause?.code === 'LEVEL_LOCKED' || /lock/i.test(describe(error));
-      const hint = locked ? ' (it is locked: is another flo server using it?)' : '';
-      throw new FloError('FLO_ERR_STORAGE', `cannot open data directory ${options.dataDir}${hint}: ${describe(error)}`, { cause: error });
+      const hint = locked ? ' (it is locked: is another flo server using it?)' : ` (${RECOVERY_HELP})`;
+      throw new FloError('FLO_ERR_STORAGE', `cannot open data directory ${dataDir}${hint}: ${describe(error)}`, { cause: error });
     }
     try {
       const meta = await loadOrCreateMeta(db, options);
@@ -82,20 +111,25 @@ export class EventStore {
       for await (const [key, value] of db.iterator({ gt: Buffer.of(keys.Keyspace.DICT), lt: Buffer.of(keys.Keyspace.DICT + 1) })) {
         dictionary.load(key.readUInt32BE(1), value.toString('utf8'));
       }
-      return new EventStore(db, meta, dictionary);
+      const states = await checkedStates(db, meta, options);
+      const store = new EventStore(db, meta, dictionary, dataDir, states);
+      // From here until a clean close, the offsets file says "not clean": a crash makes the next start skip past every reservation.
+      await writeOffsetMarks(dataDir, { clean: false, reserved: store.reserved });
+      return store;
     } catch (error) {
       await db.close();
       throw error;
     }
   }
 
-  async partitionStates(): Promise<Array<{ nextOffset: number; lastTimestamp: number }>> {
-    const states = Array.from({ length: this.meta.partitions }, () => ({ nextOffset: 0, lastTimestamp: 0 }));
-    for await (const [key, value] of this.db.iterator({ gt: Buffer.of(keys.Keyspace.PARTITION), lt: Buffer.of(keys.Keyspace.PARTITION + 1) })) {
-      const partition = key.readUInt16BE(1);
-      if (partition < states.length) states[partition] = keys.decodePartitionState(value);
-    }
-    return states;
+  /** Each partition's next offset and last commit time, as verified at open. */
+  partitionStates(): Array<{ nextOffset: number; lastTimestamp: number }> {
+    return this.states.map((state) => ({ ...state }));
+  }
+
+  /** Why the store refuses writes, or undefined while it is healthy. */
+  get failed(): FloError | undefined {
+    return this.failure;
   }
 
   /** Every namespace-index entry, oldest first per namespace: the start-up source of namespace sizes. */
@@ -107,7 +141,7 @@ export class EventStore {
   }
 
   async readSetting<T>(name: string): Promise<T | undefined> {
-    const value = await this.db.get(keys.metaKey(`setting:${name}`));
+    const value = await this.guardRead(() => this.db.get(keys.metaKey(`setting:${name}`)));
     return value === undefined ? undefined : (JSON.parse(value.toString('utf8')) as T);
   }
 
@@ -115,38 +149,65 @@ export class EventStore {
     await this.write([{ type: 'put', key: keys.metaKey(`setting:${name}`), value: Buffer.from(JSON.stringify(value)) }], true);
   }
 
+  /** One atomic batch. Group values are sealed with their checksum here, so no path can store one without it. */
   async write(operations: Operation[], sync: boolean): Promise<void> {
+    this.assertWritable();
     // A chained batch costs about a third less CPU per commit than the array form (measured here).
     const batch = this.db.batch();
     for (const operation of operations) {
-      if (operation.type === 'put') batch.put(operation.key, operation.value);
-      else batch.del(operation.key);
+      if (operation.type === 'del') batch.del(operation.key);
+      else batch.put(operation.key, operation.key[0] === keys.Keyspace.GROUP ? sealGroup(operation.key, operation.value) : operation.value);
     }
     try {
       await batch.write({ sync });
     } catch (error) {
-      throw new FloError('FLO_ERR_STORAGE', `write failed: ${describe(error)}`, { cause: error });
+      throw this.fail(`a write to the data directory failed (${describe(error)})`, error);
+    }
+  }
+
+  /**
+   * Makes sure no offset below `nextOffsets` (per partition) lies beyond the offsets file, raising it
+   * (one fsynced file write, every OFFSET_RESERVATION offsets) before they are used.
+   */
+  async reserve(nextOffsets: ReadonlyMap<number, number>): Promise<void> {
+    for (;;) {
+      while (this.reserving) await this.reserving;
+      this.assertWritable();
+      const raised = [...this.reserved];
+      let needed = false;
+      for (const [partition, next] of nextOffsets) {
+        if (next > raised[partition]!) {
+          raised[partition] = next + OFFSET_RESERVATION;
+          needed = true;
+        }
+      }
+      if (!needed) return;
+      this.reserving = writeOffsetMarks(this.dataDir, { clean: false, reserved: raised }).then(
+        () => void raised.forEach((value, partition) => (this.reserved[partition] = Math.max(this.reserved[partition]!, value))),
+        (error: unknown) => void this.fail(`writing ${OFFSETS_FILE} failed (${describe(error)})`, error),
+      ).finally(() => (this.reserving = undefined));
     }
   }
 
   /** Groups of one partition in offset order, starting with the one that holds `fromOffset`. */
   async readGroups(partition: number, fromOffset: number, maxBytes: number, endOffset: number): Promise<StoredGroup[]> {
     const groups: StoredGroup[] = [];
-    const holding = await this.db.iterator({ lte: keys.groupKey(partition, fromOffset), gte: keys.groupKey(partition, 0), reverse: true, limit: 1 }).all();
+    const holding = await this.guardRead(() => this.db.iterator({ lte: keys.groupKeyBound(partition, fromOffset), gte: keys.groupKeyBound(partition, 0), reverse: true, limit: 1 }).all());
     for (const [key, value] of holding) {
-      const group = toStoredGroup(partition, key, value);
+      const group = this.toStoredGroup(partition, key, value);
       if (group.start + group.count > fromOffset) groups.push(group);
     }
     if (fromOffset >= endOffset) return groups;
     let bytes = groups.reduce((sum, group) => sum + group.value.length, 0);
-    const iterator = this.db.iterator({ gt: keys.groupKey(partition, fromOffset), lt: keys.groupKey(partition, endOffset) });
+    const iterator = this.db.iterator({ gt: keys.groupKeyBound(partition, fromOffset), lt: keys.groupKeyBound(partition, endOffset) });
     try {
       while (bytes < maxBytes) {
-        const entries = await iterator.nextv(ITERATOR_BATCH);
+        const entries = await this.guardRead(() => iterator.nextv(ITERATOR_BATCH));
         if (entries.length === 0) break;
         for (const [key, value] of entries) {
-          groups.push(toStoredGroup(partition, key, value));
-          bytes += value.length;
+          const group = this.toStoredGroup(partition, key, value);
+          groups.push(group);
+          bytes += group.value.length;
         }
       }
     } finally {
@@ -158,23 +219,26 @@ export class EventStore {
   /** Index entries of one namespace from the group holding `fromOffset`, oldest first. */
   async readIndex(nsId: number, fromOffset: number, endOffset: number, limit: number): Promise<IndexEntry[]> {
     const entries: IndexEntry[] = [];
-    const holding = await this.db.iterator({ lte: keys.namespaceIndexKey(nsId, fromOffset), gte: keys.namespaceIndexKey(nsId, 0), reverse: true, limit: 1 }).all();
+    const holding = await this.guardRead(() => this.db.iterator({ lte: keys.namespaceIndexKeyBound(nsId, fromOffset), gte: keys.namespaceIndexKeyBound(nsId, 0), reverse: true, limit: 1 }).all());
     for (const [key, value] of holding) {
       const entry = { start: keys.namespaceIndexKeyStart(key), ...keys.decodeIndexValue(value) };
       if (entry.start + entry.count > fromOffset) entries.push(entry);
     }
-    const rest = await this.db.iterator({ gt: keys.namespaceIndexKey(nsId, fromOffset), lt: keys.namespaceIndexKey(nsId, endOffset), limit }).all();
+    const rest = await this.guardRead(() => this.db.iterator({ gt: keys.namespaceIndexKeyBound(nsId, fromOffset), lt: keys.namespaceIndexKeyBound(nsId, endOffset), limit }).all());
     for (const [key, value] of rest) entries.push({ start: keys.namespaceIndexKeyStart(key), ...keys.decodeIndexValue(value) });
     return entries;
   }
 
+  /** The groups (checksum verified, trailer stripped) starting at `starts`; undefined where there is none. */
   async getGroups(partition: number, starts: readonly number[]): Promise<Array<Buffer | undefined>> {
-    return this.db.getMany(starts.map((start) => keys.groupKey(partition, start)));
+    const groupKeys = starts.map((start) => keys.groupKey(partition, start));
+    const values = await this.guardRead(() => this.db.getMany(groupKeys));
+    return values.map((value, i) => (value === undefined ? undefined : this.unseal(partition, groupKeys[i]!, value)));
   }
 
   /** First offset of the first commit at or after `timestamp`, or undefined when there is none. */
   async offsetAtTime(partition: number, timestamp: number): Promise<number | undefined> {
-    const found = await this.db.keys({ gte: keys.timeKey(partition, timestamp, 0), lt: keys.timeKey(partition + 1, 0, 0), limit: 1 }).all();
+    const found = await this.guardRead(() => this.db.keys({ gte: keys.timeKeyBound(partition, timestamp, 0), lt: keys.timeKeyBound(partition + 1, 0, 0), limit: 1 }).all());
     return found.length === 0 ? undefined : keys.timeKeyParts(found[0]!).start;
   }
 
@@ -183,35 +247,136 @@ export class EventStore {
    * a partition still holds (all of them when it holds none).
    */
   async pruneTimeIndex(partition: number): Promise<void> {
-    const [oldest] = await this.db.iterator({ gte: keys.groupKey(partition, 0), lt: keys.groupKey(partition + 1, 0), limit: 1 }).all();
-    const before = oldest ? readGroupHeader(oldest[1]).timestamp : Number.MAX_SAFE_INTEGER;
-    await this.db.clear({ gte: keys.timeKey(partition, 0, 0), lt: keys.timeKey(partition, before, 0) });
+    this.assertWritable();
+    const [oldest] = await this.guardRead(() => this.db.iterator({ gte: keys.groupKeyBound(partition, 0), lt: keys.groupKeyBound(partition + 1, 0), limit: 1 }).all());
+    const before = oldest ? this.toStoredGroup(partition, oldest[0], oldest[1]).timestamp : Number.MAX_SAFE_INTEGER;
+    try {
+      await this.db.clear({ gte: keys.timeKeyBound(partition, 0, 0), lt: keys.timeKeyBound(partition, before, 0) });
+    } catch (error) {
+      throw this.fail(`deleting old commit records failed (${describe(error)})`, error);
+    }
   }
 
   async compact(): Promise<void> {
-    await this.db.compactRange(Buffer.of(keys.Keyspace.GROUP), Buffer.of(keys.Keyspace.GROUP + 1));
+    this.assertWritable();
+    try {
+      await this.db.compactRange(Buffer.of(keys.Keyspace.GROUP), Buffer.of(keys.Keyspace.GROUP + 1));
+    } catch (error) {
+      throw this.fail(`compacting the store failed (${describe(error)})`, error);
+    }
   }
 
-  async close(): Promise<void> {
+  /**
+   * Closes LevelDB. Given the final next offsets (everything accepted is committed) and a healthy
+   * store, records a clean stop, so the next start resumes exactly there instead of skipping ahead.
+   */
+  async close(finalOffsets?: readonly number[]): Promise<void> {
+    while (this.reserving) await this.reserving;
     await this.db.close();
+    if (finalOffsets && !this.failure) await writeOffsetMarks(this.dataDir, { clean: true, reserved: finalOffsets.map((next, partition) => Math.max(next, this.states[partition]!.nextOffset)) });
   }
+
+  /** Damage found by a caller (e.g. an index entry that disagrees with its group): fails the store like a bad checksum. */
+  damaged(what: string): FloError {
+    return this.fail(`${what} (the data directory is damaged)`, undefined, 'FLO_ERR_STORAGE_CORRUPT');
+  }
+
+  /** Marks the store failed (first failure wins) and returns the error to throw. */
+  private fail(what: string, cause: unknown, code: 'FLO_ERR_STORAGE_FAILED' | 'FLO_ERR_STORAGE_CORRUPT' = 'FLO_ERR_STORAGE_FAILED'): FloError {
+    const error = new FloError(code, `${what}: this broker no longer accepts writes; restart the broker to verify the store (docs/operations.md)`, { cause });
+    this.failure ??= error;
+    return error;
+  }
+
+  private assertWritable(): void {
+    if (this.failure) throw new FloError('FLO_ERR_STORAGE_FAILED', this.failure.message, { cause: this.failure });
+  }
+
+  /** A read that LevelDB reports as corrupt fails the store like a bad checksum; other read errors are plain storage errors. */
+  private async guardRead<T>(read: () => Promise<T>): Promise<T> {
+    try {
+      return await read();
+    } catch (error) {
+      if ((error as { code?: string }).code === 'LEVEL_CORRUPTION' || /corrupt/i.test(describe(error))) {
+        throw this.fail(`LevelDB found damage while reading (${describe(error)})`, error, 'FLO_ERR_STORAGE_CORRUPT');
+      }
+      throw new FloError('FLO_ERR_STORAGE', `read failed: ${describe(error)}`, { cause: error });
+    }
+  }
+
+  private unseal(partition: number, key: Buffer, value: Buffer): Buffer {
+    const group = unsealGroup(key, value);
+    if (!group) throw this.damaged(`the stored group at partition ${partition} offset ${keys.groupKeyStart(key)} fails its checksum`);
+    return group;
+  }
+
+  private toStoredGroup(partition: number, key: Buffer, value: Buffer): StoredGroup {
+    const group = this.unseal(partition, key, value);
+    const header = readGroupHeader(group);
+    return { partition, start: keys.groupKeyStart(key), count: header.count, timestamp: header.timestamp, nsId: header.nsId, value: group };
+  }
+}
+
+/**
+ * Verifies the store and reconciles it with the offsets file: refuses (with every problem found) when
+ * something is damaged or missing; after an unclean stop, moves each partition past its reservation
+ * (recorded as a commit record of no events, so the chain stays contiguous) so no id is reused.
+ */
+async function checkedStates(db: Db, meta: StoreMeta, options: OpenOptions): Promise<PartitionState[]> {
+  const { states, problems } = await verifyStore(db, meta.partitions);
+  const marks: OffsetMarks | undefined = await readOffsetMarks(options.dataDir);
+  if (!marks) problems.push(`the offsets file ${OFFSETS_FILE} is missing, so offsets that were handed out cannot be told from new ones`);
+  else if (marks.reserved.length !== meta.partitions) problems.push(`${OFFSETS_FILE} lists ${marks.reserved.length} partitions, the store has ${meta.partitions}`);
+  else {
+    states.forEach((state, partition) => {
+      const reserved = marks.reserved[partition]!;
+      if (state.nextOffset > reserved) problems.push(`partition ${partition}: the store holds offsets up to ${state.nextOffset - 1}, beyond ${OFFSETS_FILE} (${reserved}): the file is older than the store`);
+      else if (marks.clean && state.nextOffset < reserved) problems.push(`partition ${partition}: offsets ${state.nextOffset}-${reserved - 1} were acknowledged before the last clean stop but are missing from the store (its log was truncated or damaged)`);
+    });
+  }
+  if (problems.length > 0) {
+    throw new FloError('FLO_ERR_STORAGE_CORRUPT', `the store in ${options.dataDir} failed verification; refusing to start: ${problems.join('; ')} (${RECOVERY_HELP})`);
+  }
+  const skipped: Array<{ partition: number; from: number; to: number }> = [];
+  const batch = db.batch();
+  states.forEach((state, partition) => {
+    const reserved = marks!.reserved[partition]!;
+    if (reserved <= state.nextOffset) return;
+    skipped.push({ partition, from: state.nextOffset, to: reserved });
+    batch.put(keys.timeKey(partition, state.lastTimestamp, state.nextOffset), keys.encodeTimeValue(reserved));
+    batch.put(keys.partitionKey(partition), keys.encodePartitionState(reserved, state.lastTimestamp));
+    state.nextOffset = reserved;
+  });
+  if (skipped.length > 0) {
+    await batch.write({ sync: true });
+    options.onSkippedOffsets?.(skipped);
+  } else await batch.close();
+  return states;
 }
 
 async function loadOrCreateMeta(db: Db, options: OpenOptions): Promise<StoreMeta> {
   const stored = await db.get(keys.metaKey('store'));
   if (stored === undefined) {
+    // Only a store holding nothing at all is new (or one whose creation stopped half-way); anything else lost its metadata.
+    const [any] = await db.keys({ limit: 1 }).all();
+    if (any !== undefined) {
+      throw new FloError('FLO_ERR_STORAGE_CORRUPT', `${options.dataDir} holds a LevelDB store without Flo's metadata record: refusing to re-initialise it (${RECOVERY_HELP})`);
+    }
     const meta: StoreMeta = {
       format: STORE_FORMAT,
       partitions: options.partitions ?? options.defaultPartitions,
       nodeId: options.nodeId ?? options.createNodeId(),
       createdAt: new Date().toISOString(),
     };
+    // The offsets file first: a crash before the metadata put leaves a store that is still empty, so it is created again.
+    await writeOffsetMarks(options.dataDir, { clean: true, reserved: new Array<number>(meta.partitions).fill(0) });
     await db.put(keys.metaKey('store'), Buffer.from(JSON.stringify(meta)), { sync: true });
     return meta;
   }
   const meta = JSON.parse(stored.toString('utf8')) as StoreMeta;
   if (meta.format !== STORE_FORMAT) {
-    throw new FloError('FLO_ERR_DATA_DIR_MISMATCH', `${options.dataDir} has store format ${meta.format}; this broker reads format ${STORE_FORMAT}`);
+    const why = meta.format < STORE_FORMAT ? ' (format 1 predates per-group checksums: read its events out with the older flo and produce them into a new data dir)' : '';
+    throw new FloError('FLO_ERR_DATA_DIR_MISMATCH', `${options.dataDir} has store format ${meta.format}; this broker reads format ${STORE_FORMAT}${why}`);
   }
   if (options.partitions !== undefined && meta.partitions !== options.partitions) {
     throw new FloError('FLO_ERR_DATA_DIR_MISMATCH',
@@ -221,11 +386,6 @@ async function loadOrCreateMeta(db: Db, options: OpenOptions): Promise<StoreMeta
     throw new FloError('FLO_ERR_DATA_DIR_MISMATCH', `${options.dataDir} belongs to node "${meta.nodeId}", not "${options.nodeId}"`);
   }
   return meta;
-}
-
-function toStoredGroup(partition: number, key: Buffer, value: Buffer): StoredGroup {
-  const header = readGroupHeader(value);
-  return { partition, start: keys.groupKeyStart(key), count: header.count, timestamp: header.timestamp, nsId: header.nsId, value };
 }
 
 function describe(error: unknown): string {

@@ -5,10 +5,26 @@
 //   P<partition u16>               partition state: next offset, last timestamp
 //   E<partition u16><start u48>    one event group (wire.ts), offsets start..start+count-1
 //   N<nsId u32><start u48>         namespace index: which groups hold a namespace
-//   T<partition u16><ts u48><start u48>  timestamp index: first group of each commit
+//   T<partition u16><ts u48><start u48>  timestamp index: first group of each commit;
+//                                  value: the commit's end offset (the start-up chain check)
+// Stored offsets are below MAX_STORED_OFFSET (asserted: a clamped key would collide
+// with another); range bounds may lie beyond it and are clamped, which is exact.
+import { assert } from '../../common/assert.js';
+
 export const Keyspace = { META: 0x4d, DICT: 0x44, PARTITION: 0x50, GROUP: 0x45, NAMESPACE: 0x4e, TIME: 0x54 } as const;
 
 const U48_MAX = 2 ** 48 - 1;
+/** Offsets (and timestamps) a key can hold: one below the largest u48, so a clamped range bound sorts after every stored key. */
+export const MAX_STORED_OFFSET = U48_MAX - 1;
+
+function storedOffset(offset: number): number {
+  assert(Number.isSafeInteger(offset) && offset >= 0 && offset <= MAX_STORED_OFFSET, `offset ${offset} does not fit a storage key (at most ${MAX_STORED_OFFSET})`);
+  return offset;
+}
+
+function boundOffset(offset: number): number {
+  return Math.min(Math.max(0, offset), U48_MAX);
+}
 
 export function metaKey(name: string): Buffer {
   return Buffer.concat([Buffer.of(Keyspace.META), Buffer.from(name, 'utf8')]);
@@ -28,11 +44,21 @@ export function partitionKey(partition: number): Buffer {
   return key;
 }
 
+/** The key of a stored group; asserts that `start` fits. */
 export function groupKey(partition: number, start: number): Buffer {
+  return groupKeyOf(partition, storedOffset(start));
+}
+
+/** A range bound among a partition's groups: any offset, clamped past every stored key. */
+export function groupKeyBound(partition: number, offset: number): Buffer {
+  return groupKeyOf(partition, boundOffset(offset));
+}
+
+function groupKeyOf(partition: number, start: number): Buffer {
   const key = Buffer.allocUnsafe(9);
   key[0] = Keyspace.GROUP;
   key.writeUInt16BE(partition, 1);
-  key.writeUIntBE(Math.min(start, U48_MAX), 3, 6);
+  key.writeUIntBE(start, 3, 6);
   return key;
 }
 
@@ -41,10 +67,18 @@ export function groupKeyStart(key: Buffer): number {
 }
 
 export function namespaceIndexKey(nsId: number, start: number): Buffer {
+  return namespaceIndexKeyOf(nsId, storedOffset(start));
+}
+
+export function namespaceIndexKeyBound(nsId: number, offset: number): Buffer {
+  return namespaceIndexKeyOf(nsId, boundOffset(offset));
+}
+
+function namespaceIndexKeyOf(nsId: number, start: number): Buffer {
   const key = Buffer.allocUnsafe(11);
   key[0] = Keyspace.NAMESPACE;
   key.writeUInt32BE(nsId, 1);
-  key.writeUIntBE(Math.min(start, U48_MAX), 5, 6);
+  key.writeUIntBE(start, 5, 6);
   return key;
 }
 
@@ -53,16 +87,35 @@ export function namespaceIndexKeyStart(key: Buffer): number {
 }
 
 export function timeKey(partition: number, timestamp: number, start: number): Buffer {
+  return timeKeyOf(partition, storedOffset(timestamp), storedOffset(start));
+}
+
+export function timeKeyBound(partition: number, timestamp: number, start: number): Buffer {
+  return timeKeyOf(partition, boundOffset(timestamp), boundOffset(start));
+}
+
+function timeKeyOf(partition: number, timestamp: number, start: number): Buffer {
   const key = Buffer.allocUnsafe(15);
   key[0] = Keyspace.TIME;
   key.writeUInt16BE(partition, 1);
-  key.writeUIntBE(Math.min(Math.max(0, timestamp), U48_MAX), 3, 6);
-  key.writeUIntBE(Math.min(start, U48_MAX), 9, 6);
+  key.writeUIntBE(timestamp, 3, 6);
+  key.writeUIntBE(start, 9, 6);
   return key;
 }
 
 export function timeKeyParts(key: Buffer): { timestamp: number; start: number } {
   return { timestamp: key.readUIntBE(3, 6), start: key.readUIntBE(9, 6) };
+}
+
+/** Timestamp-index value: the end offset of the commit, so start-up can check that commits are contiguous. */
+export function encodeTimeValue(end: number): Buffer {
+  const value = Buffer.allocUnsafe(8);
+  value.writeDoubleBE(end, 0);
+  return value;
+}
+
+export function decodeTimeValue(value: Buffer): number {
+  return value.readDoubleBE(0);
 }
 
 /** Index entry value: how many events and bytes a group holds and when it was committed. */
