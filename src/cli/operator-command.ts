@@ -5,8 +5,9 @@
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { createLogger, LOG_LEVELS, type LogLevel } from '../common/logger.js';
+import { DEFAULT_CLUSTER_DOMAIN } from '../operator/crd/types.js';
 import { Operator, DEFAULT_RESYNC_MS } from '../operator/operator.js';
 import { hostsFileLookup } from '../operator/reconcile/broker-client.js';
 import { parsePort, parsePositiveInt, reportFailure } from './common.js';
@@ -25,6 +26,8 @@ interface OperatorFlags {
   identity: string;
   resyncSeconds: number;
   dnsHostsFile?: string;
+  clusterDomain: string;
+  brokerImage?: string;
 }
 
 export function operatorCommand(): Command {
@@ -42,6 +45,8 @@ export function operatorCommand(): Command {
     .addOption(new Option('--lease-duration-seconds <n>', 'how long a Lease stays valid without renewal').default(15).argParser(parsePositiveInt))
     .addOption(new Option('--identity <id>', 'this replica\'s identity in the Lease (default: pod name)').env('POD_NAME').default(`${hostname()}-${randomUUID().slice(0, 8)}`))
     .addOption(new Option('--resync-seconds <n>', 'reconcile every FloCluster at least this often').default(DEFAULT_RESYNC_MS / 1000).argParser(parsePositiveInt))
+    .addOption(new Option('--cluster-domain <domain>', 'DNS domain of the Kubernetes cluster (kubelet --cluster-domain)').env('FLO_CLUSTER_DOMAIN').default(DEFAULT_CLUSTER_DOMAIN).argParser(parseClusterDomain))
+    .addOption(new Option('--broker-image <image>', 'image of brokers whose FloCluster names none (no public image is published)').env('FLO_BROKER_IMAGE'))
     .addOption(new Option('--dns-hosts-file <path>', 'JSON {"hosts":{name:ip}} consulted before DNS (the Kubernetes simulator\'s seam)').env('FLO_DNS_HOSTS_FILE').hideHelp())
     .action(async (flags: OperatorFlags) => {
       try {
@@ -52,6 +57,15 @@ export function operatorCommand(): Command {
     });
 }
 
+/** A DNS domain such as cluster.local: dot-separated DNS labels, no leading or trailing dot. */
+function parseClusterDomain(value: string): string {
+  const domain = value.replace(/\.$/, '');
+  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(domain) || domain.length > 253) {
+    throw new InvalidArgumentError(`"${value}" is not a DNS domain such as cluster.local`);
+  }
+  return domain;
+}
+
 async function runOperator(flags: OperatorFlags): Promise<void> {
   const logger = createLogger({ level: flags.logLevel, pretty: flags.pretty });
   const kubeConfig = new k8s.KubeConfig();
@@ -60,7 +74,8 @@ async function runOperator(flags: OperatorFlags): Promise<void> {
   const leaseMs = flags.leaseDurationSeconds * 1000;
   const operator = new Operator({
     kubeConfig, logger, identity: flags.identity, resyncMs: flags.resyncSeconds * 1000,
-    metricsPort: flags.metricsPort, metricsHost: flags.metricsHost,
+    metricsPort: flags.metricsPort, metricsHost: flags.metricsHost, clusterDomain: flags.clusterDomain,
+    ...(flags.brokerImage === undefined || flags.brokerImage === '' ? {} : { brokerImage: flags.brokerImage }),
     ...(flags.namespace === undefined ? {} : { namespace: flags.namespace }),
     ...(flags.dnsHostsFile === undefined ? {} : { brokerLookup: hostsFileLookup(flags.dnsHostsFile) }),
     ...(flags.leaderElect === true ? {

@@ -7,6 +7,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { DEFAULT_CLUSTER_DOMAIN } from './crd/types.js';
 import { makeClients, type KubeClients } from './kube/clients.js';
 import { EventRecorder } from './kube/events.js';
 import { InformerSet, watchedKinds } from './kube/informers.js';
@@ -36,6 +37,10 @@ export interface OperatorOptions {
   /** Port for /metrics, /healthz, /readyz; none when absent. 0 picks a free port. */
   metricsPort?: number;
   metricsHost?: string;
+  /** DNS domain of the cluster (default cluster.local), for per-pod broker addresses. */
+  clusterDomain?: string;
+  /** Image of brokers whose FloCluster names none; without it such a FloCluster is refused. */
+  brokerImage?: string;
   /** Called when leadership is lost after having been held (the CLI exits so the pod restarts). */
   onLostLeadership?: () => void;
 }
@@ -96,6 +101,10 @@ export class Operator {
       events: new EventRecorder(this.clients.core, this.options.identity, this.log, this.metrics),
       metrics: this.metrics,
       log: this.log,
+      settings: {
+        clusterDomain: this.options.clusterDomain ?? DEFAULT_CLUSTER_DOMAIN,
+        ...(this.options.brokerImage === undefined ? {} : { brokerImage: this.options.brokerImage }),
+      },
       ...(this.options.notReadyRequeueMs === undefined ? {} : { notReadyRequeueMs: this.options.notReadyRequeueMs }),
     });
     this.running = queue.run((key) => this.process(queue, reconciler, key));

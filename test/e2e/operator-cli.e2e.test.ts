@@ -8,7 +8,7 @@ import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimCluster, type SimCluster } from '../k8s/cluster.js';
 import { kubectl, kubectlOk, waitFor } from '../k8s/helpers.js';
-import { CRD_PATH, kubeConfigFor } from './support.js';
+import { CRD_PATH, kubeConfigFor, TEST_BROKER_IMAGE } from './support.js';
 
 const MAIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 const OPERATOR_BUILT = existsSync(fileURLToPath(new URL('../../dist/cli/operator-command.js', import.meta.url)));
@@ -31,7 +31,7 @@ describe.skipIf(!OPERATOR_BUILT)('flo operator processes with leader election', 
   async function startReplica(identity: string): Promise<Replica> {
     const port = await freePort();
     const child = spawn(process.execPath, [MAIN, 'operator', '--kubeconfig', cluster.kubeconfigPath, '--leader-elect', '--lease-duration-seconds', '2',
-      '--identity', identity, '--metrics-port', String(port), '--dns-hosts-file', cluster.hostsFilePath, '--resync-seconds', '2', '--log-level', 'warn'],
+      '--identity', identity, '--broker-image', TEST_BROKER_IMAGE, '--metrics-port', String(port), '--dns-hosts-file', cluster.hostsFilePath, '--resync-seconds', '2', '--log-level', 'warn'],
     { stdio: ['ignore', 'ignore', 'inherit'] });
     const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     const replica = { identity, port, child, exit };

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import * as k8s from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { Operator, type OperatorOptions } from '../../src/operator/operator.js';
-import { BROKER_MAIN, startSimCluster, type SimCluster } from '../k8s/cluster.js';
+import { BROKER_MAIN, startSimCluster, type SimCluster, type SimClusterOptions } from '../k8s/cluster.js';
 import type { Lookup } from '../k8s/node/network.js';
 
 export const CRD_PATH = new URL('../../crds/flo.dev_floclusters.yaml', import.meta.url).pathname;
@@ -29,11 +29,15 @@ export function kubeConfigFor(path: string): k8s.KubeConfig {
   return kubeConfig;
 }
 
-export async function startHarness(overrides: Partial<OperatorOptions> = {}): Promise<Harness> {
-  const cluster = await startSimCluster();
+/** The image the tests' operator gives brokers whose FloCluster names none (the simulated node runs it as `flo`). */
+export const TEST_BROKER_IMAGE = 'flo.local/flo:dev';
+
+export async function startHarness(overrides: Partial<OperatorOptions> = {}, clusterOptions: SimClusterOptions = {}): Promise<Harness> {
+  const cluster = await startSimCluster(clusterOptions);
   const kubeConfig = kubeConfigFor(cluster.kubeconfigPath);
   const operator = new Operator({
-    kubeConfig, logger: pino({ level: process.env['FLO_TEST_LOG'] ?? 'silent' }), identity: 'test-operator',
+    kubeConfig, logger: pino({ level: process.env['FLO_TEST_LOG'] ?? 'silent' }), identity: 'test-operator', brokerImage: TEST_BROKER_IMAGE,
+    ...(clusterOptions.clusterDomain === undefined ? {} : { clusterDomain: clusterOptions.clusterDomain }),
     resyncMs: 2000, notReadyRequeueMs: 300, brokerLookup: cluster.lookup, queue: { baseBackoffMs: 100, maxBackoffMs: 2000 },
     ...overrides,
   });

@@ -35,12 +35,12 @@ describe('API simulator driven by the real kubectl', () => {
   });
 
   it('creates a FloCluster with apply, fills defaults, and prints the printer columns', async () => {
-    expect(await ok(['apply', '-f', '-'], flo('alpha', '  replicas: 3'))).toContain('flocluster.flo.dev/alpha created');
+    expect(await ok(['apply', '-f', '-'], flo('alpha', '  replicas: 1'))).toContain('flocluster.flo.dev/alpha created');
     const table = await ok(['get', 'floclusters']);
     expect(table.split('\n')[0]).toMatch(/^NAME\s+REPLICAS\s+READY\s+PHASE\s+AGE$/);
-    expect(table).toMatch(/alpha\s+3\s+/);
+    expect(table).toMatch(/alpha\s+1\s+/);
     const spec = JSON.parse(await ok(['get', 'flo', 'alpha', '-o', 'jsonpath={.spec}'])) as Record<string, unknown>;
-    expect(spec).toMatchObject({ replicas: 3, partitions: 8, durability: 'fsync', storage: { size: '10Gi', deleteClaim: false } });
+    expect(spec).toMatchObject({ replicas: 1, partitions: 8, durability: 'fsync', storage: { size: '10Gi', deleteClaim: false } });
     expect(await ok(['get', 'flo', 'alpha', '-o', 'wide'])).toContain('ENDPOINT');
   });
 
@@ -81,8 +81,10 @@ describe('API simulator driven by the real kubectl', () => {
 
   it('scales through the scale subresource', async () => {
     await ok(['apply', '-f', '-'], flo('delta', '  replicas: 1'));
-    expect(await ok(['scale', 'flocluster/delta', '--replicas=3'])).toContain('scaled');
-    expect(await ok(['get', 'flo', 'delta', '-o', 'jsonpath={.spec.replicas} {.metadata.generation}'])).toBe('3 2');
+    expect(await ok(['scale', 'flocluster/delta', '--replicas=1'])).toContain('scaled');
+    // The CRD's rules apply to the scale subresource too: more than one broker is refused for now.
+    expect((await run(['scale', 'flocluster/delta', '--replicas=3'])).stderr).toContain('replicas above 1 are refused until brokers replicate partitions');
+    expect(await ok(['get', 'flo', 'delta', '-o', 'jsonpath={.spec.replicas} {.metadata.generation}'])).toBe('1 1');
     const refused = await run(['scale', 'flocluster/delta', '--replicas=0']);
     expect(refused.stderr).toContain('should be greater than or equal to 1');
   });

@@ -1,7 +1,7 @@
 // The Helm chart: lint, values schema, rendering, and manifests/ kept equal to the chart.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { CHART, helm, renderChart, renderedManifests, REPO, type Rendered } from './helm.js';
+import { CHART, helm, IMAGE_SETS, renderChart, renderedManifests, REPO, type Rendered } from './helm.js';
 
 function find(docs: Rendered[], kind: string, name?: string): Rendered {
   const doc = docs.find((candidate) => candidate.kind === kind && (name === undefined || candidate.metadata.name === name));
@@ -14,19 +14,26 @@ interface Rule { apiGroups: string[]; resources: string[]; verbs: string[] }
 describe('Helm chart charts/flo', () => {
   it('passes helm lint --strict with default and non-default values', () => {
     for (const sets of [[], ['example.enabled=true', 'operator.watchNamespace=apps', 'operator.replicas=2']]) {
-      const result = helm(['lint', '--strict', CHART, ...sets.flatMap((set) => ['--set', set])]);
+      const result = helm(['lint', '--strict', CHART, ...[...IMAGE_SETS, ...sets].flatMap((set) => ['--set', set])]);
       expect(result.stdout + result.stderr).toContain('1 chart(s) linted, 0 chart(s) failed');
       expect(result.code).toBe(0);
     }
   });
 
+  it('has no default image, since none is published, and says how to build one', () => {
+    const result = helm(['template', 'flo', CHART]);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain('image.repository is required: no public Flo image is published. Build one (docker build -t flo.local/flo:dev .)');
+  });
+
   it('refuses misspelled values at every level through values.schema.json', () => {
     for (const typo of ['operator.replicaz=2', 'replicas=2', 'example.storagesize=1Gi', 'image.pullpolicy=Always']) {
-      const result = helm(['template', 'flo', CHART, '--set', typo]);
+      const result = helm(['template', 'flo', CHART, ...IMAGE_SETS.flatMap((set) => ['--set', set]), '--set', typo]);
       expect(result.code, typo).not.toBe(0);
       expect(result.stderr).toMatch(/[Aa]dditional property .* is not allowed/);
     }
     expect(helm(['template', 'flo', CHART, '--set', 'operator.logLevel=loud']).stderr).toContain('logLevel');
+    expect(helm(['template', 'flo', CHART, ...IMAGE_SETS.flatMap((set) => ['--set', set]), '--set', 'example.replicas=3']).stderr).toContain('example.replicas');
   });
 
   it('renders the operator hardened, with leader election and probes', () => {
@@ -35,8 +42,8 @@ describe('Helm chart charts/flo', () => {
     const deployment = find(docs, 'Deployment') as unknown as { spec: { template: { spec: { serviceAccountName: string; securityContext: object; containers: { args: string[]; securityContext: object; readinessProbe: object; livenessProbe: object; image: string }[] } } } };
     const pod = deployment.spec.template.spec;
     const container = pod.containers[0]!;
-    expect(container.image).toBe('ghcr.io/flo-dev/flo:0.1.0');
-    expect(container.args).toEqual(expect.arrayContaining(['operator', '--leader-elect', '--metrics-host=0.0.0.0']));
+    expect(container.image).toBe('flo.local/flo:dev');
+    expect(container.args).toEqual(expect.arrayContaining(['operator', '--leader-elect', '--metrics-host=0.0.0.0', '--broker-image=flo.local/flo:dev', '--cluster-domain=cluster.local']));
     expect(container.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
     expect(pod.securityContext).toMatchObject({ runAsNonRoot: true });
     expect(container.readinessProbe).toBeDefined();
@@ -52,7 +59,7 @@ describe('Helm chart charts/flo', () => {
       expect(rule.resources).not.toContain('secrets');
     }
     const writable = rules.filter((rule) => rule.verbs.includes('create') || rule.verbs.includes('update')).flatMap((rule) => rule.resources);
-    expect(writable.sort()).toEqual(['configmaps', 'events', 'floclusters/status', 'poddisruptionbudgets', 'services', 'statefulsets'].sort());
+    expect(writable.sort()).toEqual(['configmaps', 'events', 'floclusters/finalizers', 'floclusters/status', 'poddisruptionbudgets', 'services', 'statefulsets'].sort());
     const leases = (find(docs, 'Role') as unknown as { metadata: { namespace: string }; rules: Rule[] });
     expect(leases.metadata.namespace).toBe('flo-system');
     expect(leases.rules).toEqual([{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] }]);
@@ -71,7 +78,7 @@ describe('Helm chart charts/flo', () => {
     const docs = renderChart(['example.enabled=true', 'example.name=demo', 'example.retention[0].namespace=/audit/**', 'example.retention[0].maxAge=30d']);
     const example = find(docs, 'FloCluster', 'demo') as unknown as { spec: Record<string, unknown> };
     expect(example.spec).toMatchObject({ replicas: 1, storage: { size: '1Gi' }, retention: [{ namespace: '/audit/**', maxAge: '30d' }] });
-    const test = helm(['template', 'flo', CHART, '-n', 'flo-system', '--set', 'example.enabled=true', '--show-only', 'templates/tests/produce-consume-pod.yaml']);
+    const test = helm(['template', 'flo', CHART, '-n', 'flo-system', ...IMAGE_SETS.flatMap((set) => ['--set', set]), '--set', 'example.enabled=true', '--show-only', 'templates/tests/produce-consume-pod.yaml']);
     expect(test.stdout).toContain('helm.sh/hook: test');
     expect(test.stdout).toContain('http://flo.flo-system.svc:3000');
   });

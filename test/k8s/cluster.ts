@@ -3,7 +3,7 @@
 // and cluster DNS on loopback. Controllers react to store changes (coalesced to one pass
 // per tick) and to a slow periodic tick, as level-triggered controllers do.
 
-import { writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,6 +31,8 @@ export interface SimClusterOptions {
   watchTimeoutMs?: number;
   log?: (line: string) => void;
   port?: number;
+  /** DNS domain the cluster DNS answers for (default cluster.local), like kubelet's --cluster-domain. */
+  clusterDomain?: string;
 }
 
 export interface SimCluster {
@@ -43,6 +45,16 @@ export interface SimCluster {
   lookup: Lookup;
   kubelet: Kubelet | undefined;
   close(): Promise<void>;
+}
+
+/**
+ * Replaces the hosts file in one step (write a temporary file, then rename), so a process
+ * that reads it while it changes sees the old or the new table, never half of one.
+ */
+export function writeHostsFile(path: string, hosts: Record<string, string>): void {
+  const temporary = `${path}.${process.pid}.tmp`;
+  writeFileSync(temporary, JSON.stringify({ hosts }));
+  renameSync(temporary, path);
 }
 
 export function floEntrypoint(image: string): string[] | undefined {
@@ -62,7 +74,7 @@ export async function startSimCluster(options: SimClusterOptions = {}): Promise<
     ...(options.port === undefined ? {} : { port: options.port }),
   });
   const api = apiServer.api;
-  const dns = new ClusterDns(api);
+  const dns = new ClusterDns(api, options.clusterDomain);
   const controller = new StatefulSetController(api);
   const deployments = new DeploymentController(api);
   const proxy = new KubeProxy(api);
@@ -81,7 +93,7 @@ export async function startSimCluster(options: SimClusterOptions = {}): Promise<
       deployments.syncAll();
       kubelet?.sync();
       proxy.sync();
-      writeFileSync(hostsFilePath, JSON.stringify({ hosts: dns.hostsSnapshot() }));
+      writeHostsFile(hostsFilePath, dns.hostsSnapshot());
     } catch (error) {
       options.log?.(`controller pass failed: ${(error as Error).stack ?? String(error)}`);
     }

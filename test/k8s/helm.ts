@@ -43,19 +43,33 @@ export function helmAsync(args: string[], env: Record<string, string> = {}): Pro
   });
 }
 
+/**
+ * The image the chart is rendered with in tests and in manifests/: a name users build and
+ * load themselves (no public Flo image exists), which the simulated node runs as `flo`.
+ */
+export const LOCAL_IMAGE = { repository: 'flo.local/flo', tag: 'dev' };
+export const IMAGE_SETS = [`image.repository=${LOCAL_IMAGE.repository}`, `image.tag=${LOCAL_IMAGE.tag}`];
+
 export interface Rendered { kind: string; metadata: { name: string; namespace?: string }; [key: string]: unknown }
 
 export function renderChart(sets: string[] = [], namespace = 'flo-system'): Rendered[] {
-  const result = helm(['template', 'flo', CHART, '-n', namespace, ...sets.flatMap((set) => ['--set', set])]);
+  const result = helm(['template', 'flo', CHART, '-n', namespace, ...[...IMAGE_SETS, ...sets].flatMap((set) => ['--set', set])]);
   if (result.code !== 0) throw new Error(`helm template failed: ${result.stderr}`);
   return parseAllDocuments(result.stdout).map((doc) => doc.toJSON() as Rendered).filter((doc) => doc !== null);
 }
 
-const HEADER = '# Generated from charts/flo with default values (helm template flo charts/flo -n flo-system).\n# Do not edit: change the chart, then run FLO_UPDATE_MANIFESTS=1 npx vitest run test/k8s/chart.test.ts\n';
+const HEADER = `# Generated from charts/flo with default values and the image flo.local/flo:dev
+# (helm template flo charts/flo -n flo-system --set image.repository=flo.local/flo --set image.tag=dev).
+# No public Flo image is published: build that image and make it reachable by the nodes
+# first (docker build -t flo.local/flo:dev . && kind load docker-image flo.local/flo:dev), or
+# point the Deployment at your own (kubectl -n flo-system set image deployment/flo-operator
+# operator=<image> and the --broker-image argument). See docs/kubernetes.md.
+# Do not edit: change the chart, then run FLO_UPDATE_MANIFESTS=1 npx vitest run test/k8s/chart.test.ts
+`;
 
 /** The files of manifests/ (other than the CRD copy and examples) as the chart renders them. */
 export function renderedManifests(): Record<string, string> {
-  const result = helm(['template', 'flo', CHART, '-n', 'flo-system']);
+  const result = helm(['template', 'flo', CHART, '-n', 'flo-system', ...IMAGE_SETS.flatMap((set) => ['--set', set])]);
   if (result.code !== 0) throw new Error(`helm template failed: ${result.stderr}`);
   const docs = result.stdout.split(/^---\n/m).map((doc) => doc.trim()).filter((doc) => doc !== '');
   const pick = (pattern: RegExp): string => docs.filter((doc) => pattern.test(doc)).map((doc) => `---\n${doc}\n`).join('');

@@ -14,7 +14,7 @@ describe('container packaging', () => {
     expect(dockerfile.match(/^FROM /gm)).toHaveLength(2);
     expect(dockerfile).toMatch(/^FROM .* AS build$/m);
     expect(dockerfile).toContain(`USER ${BROKER_UID}:${BROKER_UID}`);
-    expect(readFileSync(`${REPO}charts/flo/templates/operator-deployment.yaml`, 'utf8')).toContain(`runAsUser: ${BROKER_UID}`);
+    expect(readFileSync(`${REPO}charts/flo/values.yaml`, 'utf8')).toContain(`runAsUser: ${BROKER_UID}`);
     expect(dockerfile).toContain('npm prune --omit=dev');
   });
 

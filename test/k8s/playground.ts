@@ -26,6 +26,8 @@ if (withOperator) {
   operator = new Operator({
     kubeConfig: (await import('../e2e/support.js')).kubeConfigFor(cluster.kubeconfigPath),
     logger: pino({ level: process.env['FLO_LOG_LEVEL'] ?? 'warn' }), identity: 'playground', brokerLookup: cluster.lookup, resyncMs: 10_000,
+    // Any image named flo runs dist/cli/main.js on the simulated node.
+    brokerImage: 'flo.local/flo:dev',
   });
   await operator.start();
 }

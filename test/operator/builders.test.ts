@@ -1,3 +1,4 @@
+import type { V1Container } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { buildDesired, retentionJson, selectorString } from '../../src/operator/builders/index.js';
 import { specProblems, withDefaults, type FloCluster, type FloClusterSpec } from '../../src/operator/crd/types.js';
@@ -67,12 +68,13 @@ describe('FloCluster builders', () => {
     expect(pod.securityContext?.runAsNonRoot).toBe(true);
   });
 
-  it('claim storage per broker and delete claims on removal only when asked', () => {
+  it('claim storage per broker, never delete a claim on scale-down, and on removal only when asked', () => {
     const kept = buildDesired(cluster({ storage: { size: '1Gi' } })).statefulSet.spec!;
     expect(kept.volumeClaimTemplates?.[0]?.spec?.resources?.requests).toEqual({ storage: '1Gi' });
     expect(kept.persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: 'Retain', whenScaled: 'Retain' });
     const deleted = buildDesired(cluster({ storage: { deleteClaim: true, storageClassName: 'fast' } })).statefulSet.spec!;
-    expect(deleted.persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: 'Delete', whenScaled: 'Delete' });
+    // A scaled-away broker may still hold events no other broker has (partitions are not replicated).
+    expect(deleted.persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: 'Delete', whenScaled: 'Retain' });
     expect(deleted.volumeClaimTemplates?.[0]?.spec?.storageClassName).toBe('fast');
   });
 
@@ -88,6 +90,40 @@ describe('FloCluster builders', () => {
     expect(pod.spec?.tolerations).toHaveLength(1);
     expect(pod.metadata?.labels?.team).toBe('a');
     expect(pod.metadata?.annotations).toEqual({ note: 'x' });
+  });
+
+  it('derive broker addresses from the operator\'s cluster domain', () => {
+    const env = buildDesired(cluster({}), { clusterDomain: 'corp.example' }).statefulSet.spec!.template.spec!.containers[0]!.env!;
+    expect(env.find((variable) => variable.name === 'FLO_PEERS_SERVICE')?.value).toBe('events-peers.prod.svc.corp.example');
+  });
+
+  it('take the image from the spec, else from the operator, and start with a startup probe before liveness', () => {
+    const container = (spec: FloClusterSpec, brokerImage?: string): V1Container =>
+      buildDesired(cluster(spec), { clusterDomain: 'cluster.local', ...(brokerImage === undefined ? {} : { brokerImage }) }).statefulSet.spec!.template.spec!.containers[0]!;
+    expect(container({ image: 'own/flo:1' }, 'op/flo:2').image).toBe('own/flo:1');
+    expect(container({}, 'op/flo:2').image).toBe('op/flo:2');
+    const probed = container({}, 'op/flo:2');
+    expect(probed.startupProbe).toMatchObject({ httpGet: { path: '/healthz', port: 'http' } });
+    expect((probed.startupProbe!.periodSeconds ?? 0) * (probed.startupProbe!.failureThreshold ?? 0)).toBeGreaterThanOrEqual(300);
+    expect(probed.livenessProbe?.initialDelaySeconds).toBeUndefined();
+  });
+
+  it('carry pull secrets, service account, extra env and security-context overrides into the pod', () => {
+    const pod = buildDesired(cluster({
+      pod: {
+        imagePullSecrets: [{ name: 'regcred' }], serviceAccountName: 'brokers',
+        env: [{ name: 'FLO_AUTH_TOKENS', valueFrom: { secretKeyRef: { name: 'tokens', key: 'tokens' } } }],
+        securityContext: { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } },
+        containerSecurityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+      },
+    })).statefulSet.spec!.template.spec!;
+    expect(pod.imagePullSecrets).toEqual([{ name: 'regcred' }]);
+    expect(pod.serviceAccountName).toBe('brokers');
+    expect(pod.containers[0]!.env!.at(-1)).toEqual({ name: 'FLO_AUTH_TOKENS', valueFrom: { secretKeyRef: { name: 'tokens', key: 'tokens' } } });
+    // The platform (OpenShift) chooses the UID: no runAsUser or fsGroup is forced on it.
+    expect(pod.securityContext).toEqual({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(pod.containers[0]!.securityContext).toEqual({ allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
+    expect(JSON.stringify(buildDesired(cluster({})).statefulSet.spec!.template.spec!.containers[0]!.securityContext)).not.toContain('runAsUser');
   });
 
   it('configure the client Service type, port and annotations from the spec', () => {
@@ -121,7 +157,13 @@ describe('spec defaults', () => {
   });
 
   it('report a replication factor above replicas', () => {
-    expect(specProblems(withDefaults({ replicas: 1, replicationFactor: 3 }))).toEqual(['replicationFactor 3 exceeds replicas 1']);
-    expect(specProblems(withDefaults({ replicas: 3, replicationFactor: 3 }))).toEqual([]);
+    expect(specProblems(withDefaults({ replicas: 1, replicationFactor: 3, image: 'flo' }))).toEqual(['replicationFactor 3 exceeds replicas 1']);
+    expect(specProblems(withDefaults({ replicas: 1, replicationFactor: 1, image: 'flo' }))).toEqual([]);
+  });
+
+  it('refuse more than one broker until partitions are replicated, and a cluster without an image', () => {
+    expect(specProblems(withDefaults({ replicas: 3, replicationFactor: 3, image: 'flo' }))).toEqual([expect.stringMatching(/^replicas 3 refused: brokers do not replicate partitions yet/)]);
+    expect(specProblems(withDefaults({ replicas: 1 }))).toEqual([expect.stringMatching(/^no broker image: set spec.image, or run the operator with --broker-image/)]);
+    expect(specProblems(withDefaults({ replicas: 1 }, { clusterDomain: 'cluster.local', brokerImage: 'flo' }))).toEqual([]);
   });
 });

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Operator } from '../../src/operator/operator.js';
 import { startSimCluster, type SimCluster } from '../k8s/cluster.js';
 import { kubectl, kubectlOk, waitFor } from '../k8s/helpers.js';
-import { CRD_PATH, kubeConfigFor } from '../e2e/support.js';
+import { CRD_PATH, kubeConfigFor, TEST_BROKER_IMAGE } from '../e2e/support.js';
 
 describe('operator informers', () => {
   let cluster: SimCluster;
@@ -17,7 +17,7 @@ describe('operator informers', () => {
     operator = new Operator({
       kubeConfig: kubeConfigFor(cluster.kubeconfigPath), logger: pino({ level: 'silent' }), identity: 'informer-test',
       // No periodic resync within the test: only restarted informers can notice the new FloCluster.
-      resyncMs: 600_000, notReadyRequeueMs: 600_000, brokerLookup: cluster.lookup,
+      resyncMs: 600_000, notReadyRequeueMs: 600_000, brokerLookup: cluster.lookup, brokerImage: TEST_BROKER_IMAGE,
     });
     await operator.start();
   });

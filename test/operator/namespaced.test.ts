@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Operator } from '../../src/operator/operator.js';
 import { startSimCluster, type SimCluster } from '../k8s/cluster.js';
 import { kubectl, kubectlOk, waitFor } from '../k8s/helpers.js';
-import { CRD_PATH, kubeConfigFor } from '../e2e/support.js';
+import { CRD_PATH, kubeConfigFor, TEST_BROKER_IMAGE } from '../e2e/support.js';
 
 describe('operator watching one namespace', () => {
   let cluster: SimCluster;
@@ -17,7 +17,7 @@ describe('operator watching one namespace', () => {
     await kubectlOk(kc, ['apply', '-f', '-'], 'apiVersion: v1\nkind: Namespace\nmetadata: {name: team-a}\n');
     operator = new Operator({
       kubeConfig: kubeConfigFor(kc), logger: pino({ level: 'silent' }), identity: 'namespaced', namespace: 'team-a',
-      resyncMs: 600_000, notReadyRequeueMs: 600_000, brokerLookup: cluster.lookup,
+      resyncMs: 600_000, notReadyRequeueMs: 600_000, brokerLookup: cluster.lookup, brokerImage: TEST_BROKER_IMAGE,
     });
     await operator.start();
   });

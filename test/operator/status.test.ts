@@ -29,6 +29,17 @@ describe('status from observation', () => {
     expect(computeStatus(cluster, observed({ readyReplicas: 0 }), undefined, 't1').phase).toBe('Pending');
   });
 
+  it('keeps Progressing on Scaling while scheduled brokers are not ready yet', () => {
+    const progressing = computeStatus(cluster, observed({ replicas: 3, readyReplicas: 1 }), undefined, 't1').conditions?.find((c) => c.type === 'Progressing');
+    expect(progressing).toMatchObject({ status: 'True', reason: 'Scaling', message: '3 of 3 brokers scheduled, 1/3 brokers ready' });
+  });
+
+  it('never reports a refused spec Ready, even when every broker it runs is ready', () => {
+    const status = computeStatus(cluster, observed({}), { step: 'ValidateSpec', message: 'replicas 3 refused', invalidSpec: true }, 't1');
+    expect(status.phase).toBe('Degraded');
+    expect(status.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'InvalidSpec', message: 'the spec is refused: replicas 3 refused' });
+  });
+
   it('marks a failed step Degraded with the step and message, and keeps the last confirmed retention generation', () => {
     const previous = { ...cluster, status: { retentionGeneration: 3 } };
     const status = computeStatus(previous, observed({}), { step: 'StatefulSet', message: 'forbidden' }, 't1');

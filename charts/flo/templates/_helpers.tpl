@@ -37,8 +37,10 @@ app.kubernetes.io/component: operator
 {{- end -}}
 {{- end -}}
 
+{{/* The Flo image; there is no published default, so the repository must be given. */}}
 {{- define "flo.image" -}}
-{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- $repository := required "image.repository is required: no public Flo image is published. Build one (docker build -t flo.local/flo:dev .), load or push it, and pass --set image.repository=flo.local/flo --set image.tag=dev (see docs/kubernetes.md)" .Values.image.repository -}}
+{{- printf "%s:%s" $repository (default .Chart.AppVersion .Values.image.tag) -}}
 {{- end -}}
 
 {{/* URL the helm test talks to. */}}

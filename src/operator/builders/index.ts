@@ -1,8 +1,9 @@
 // Every desired object of a FloCluster, from pure functions of the resource alone:
-// the same FloCluster always yields the same objects, so reconcile can compare and repair.
+// the same FloCluster (and operator settings) always yields the same objects, so reconcile
+// can compare and repair.
 
 import type { V1ConfigMap, V1PodDisruptionBudget, V1Service, V1StatefulSet } from '@kubernetes/client-node';
-import type { FloCluster } from '../crd/types.js';
+import { DEFAULT_SETTINGS, type FloCluster, type OperatorSettings } from '../crd/types.js';
 import { buildConfigMap } from './config-map.js';
 import { buildPodDisruptionBudget } from './pdb.js';
 import { buildClientService, buildPeerService } from './services.js';
@@ -16,12 +17,12 @@ export interface DesiredObjects {
   podDisruptionBudget: V1PodDisruptionBudget;
 }
 
-export function buildDesired(cluster: FloCluster): DesiredObjects {
+export function buildDesired(cluster: FloCluster, settings: OperatorSettings = DEFAULT_SETTINGS): DesiredObjects {
   return {
     configMap: buildConfigMap(cluster),
     peerService: buildPeerService(cluster),
     clientService: buildClientService(cluster),
-    statefulSet: buildStatefulSet(cluster),
+    statefulSet: buildStatefulSet(cluster, settings),
     podDisruptionBudget: buildPodDisruptionBudget(cluster),
   };
 }

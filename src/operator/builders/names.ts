@@ -63,10 +63,14 @@ export function ownerReference(cluster: FloCluster): V1OwnerReference {
   };
 }
 
-/** DNS name of a broker pod through the headless peer Service. */
-export function brokerHost(cluster: FloCluster, ordinal: number): string {
-  const names = ownedNames(cluster.metadata.name);
-  return `${names.statefulSet}-${ordinal}.${names.peerService}.${cluster.metadata.namespace}.svc.cluster.local`;
+/** DNS name of the headless peer Service in a cluster whose DNS domain is `clusterDomain`. */
+export function peerServiceHost(cluster: FloCluster, clusterDomain: string): string {
+  return `${ownedNames(cluster.metadata.name).peerService}.${cluster.metadata.namespace}.svc.${clusterDomain}`;
+}
+
+/** DNS name of one broker pod through the headless peer Service. */
+export function brokerHost(cluster: FloCluster, podName: string, clusterDomain: string): string {
+  return `${podName}.${peerServiceHost(cluster, clusterDomain)}`;
 }
 
 /** The address clients use: the client Service's DNS name. */

@@ -13,8 +13,23 @@ export const FLO_PLURAL = 'floclusters';
 export const BROKER_HTTP_PORT = 3000;
 /** Where the broker volume is mounted in the container. */
 export const BROKER_DATA_DIR = '/var/lib/flo';
-/** Default broker image. */
-export const DEFAULT_BROKER_IMAGE = 'ghcr.io/flo-dev/flo:0.1.0';
+/** DNS domain of the cluster when the operator is not told otherwise (kubelet's --cluster-domain default). */
+export const DEFAULT_CLUSTER_DOMAIN = 'cluster.local';
+/**
+ * Brokers a FloCluster may have until partitions are replicated: more brokers would each
+ * keep separate data behind one Service, so a consumer would see only part of the stream.
+ */
+export const MAX_UNREPLICATED_REPLICAS = 1;
+
+/** Settings of the operator process that shape every cluster's objects (flags, not spec). */
+export interface OperatorSettings {
+  /** DNS domain of the Kubernetes cluster, for per-pod broker addresses. */
+  clusterDomain: string;
+  /** Image of brokers whose spec names none (the chart passes the operator's own image); none published by default. */
+  brokerImage?: string;
+}
+
+export const DEFAULT_SETTINGS: OperatorSettings = { clusterDomain: DEFAULT_CLUSTER_DOMAIN };
 /** Largest replication factor the operator defaults to when the spec leaves it out. */
 export const DEFAULT_MAX_REPLICATION_FACTOR = 3;
 
@@ -45,6 +60,11 @@ export interface FloClusterSpec {
     topologySpreadConstraints?: Record<string, unknown>[];
     priorityClassName?: string;
     terminationGracePeriodSeconds?: number;
+    serviceAccountName?: string;
+    imagePullSecrets?: { name: string }[];
+    securityContext?: Record<string, unknown>;
+    containerSecurityContext?: Record<string, unknown>;
+    env?: ({ name: string } & Record<string, unknown>)[];
   };
   service?: { type?: 'ClusterIP' | 'NodePort' | 'LoadBalancer'; port?: number; annotations?: Record<string, string> };
 }
@@ -104,6 +124,7 @@ export interface ResolvedSpec {
   replicas: number;
   partitions: number;
   replicationFactor: number;
+  /** Empty when neither the spec nor the operator names an image (a spec problem). */
   image: string;
   imagePullPolicy: 'Always' | 'IfNotPresent' | 'Never';
   resources: { requests: Record<string, string>; limits: Record<string, string> };
@@ -124,15 +145,15 @@ function quantities(map: Record<string, string | number> | undefined): Record<st
   return out;
 }
 
-/** Applies the CRD defaults (and the derived replication factor) to a spec. */
-export function withDefaults(spec: FloClusterSpec): ResolvedSpec {
+/** Applies the CRD defaults (and the derived replication factor, and the operator's image) to a spec. */
+export function withDefaults(spec: FloClusterSpec, settings: OperatorSettings = DEFAULT_SETTINGS): ResolvedSpec {
   const replicas = spec.replicas ?? 1;
   const requests = quantities(spec.resources?.requests);
   return {
     replicas,
     partitions: spec.partitions ?? 8,
     replicationFactor: spec.replicationFactor ?? Math.min(DEFAULT_MAX_REPLICATION_FACTOR, replicas),
-    image: spec.image ?? DEFAULT_BROKER_IMAGE,
+    image: spec.image ?? settings.brokerImage ?? '',
     imagePullPolicy: spec.imagePullPolicy ?? 'IfNotPresent',
     resources: {
       requests: Object.keys(requests).length > 0 ? requests : { ...DEFAULT_RESOURCE_REQUESTS },
@@ -162,5 +183,11 @@ export function specProblems(spec: ResolvedSpec): string[] {
     problems.push(`replicationFactor ${spec.replicationFactor} exceeds replicas ${spec.replicas}`);
   }
   if (!Number.isInteger(spec.replicas) || spec.replicas < 1) problems.push('replicas must be a positive integer');
+  if (spec.replicas > MAX_UNREPLICATED_REPLICAS) {
+    problems.push(`replicas ${spec.replicas} refused: brokers do not replicate partitions yet, so each broker would keep separate data behind one Service; use replicas: ${MAX_UNREPLICATED_REPLICAS}`);
+  }
+  if (spec.image === '') {
+    problems.push('no broker image: set spec.image, or run the operator with --broker-image (no public Flo image is published; build one, see docs/kubernetes.md)');
+  }
   return problems;
 }

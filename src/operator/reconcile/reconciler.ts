@@ -5,8 +5,10 @@
 
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { buildDesired, ownedNames, retentionJson, selectorString } from '../builders/index.js';
-import { BROKER_HTTP_PORT, FLO_GROUP, FLO_PLURAL, FLO_VERSION, specProblems, withDefaults, type BrokerStatus, type FloCluster } from '../crd/types.js';
+import { brokerHost, buildDesired, ownedNames, retentionJson, selectorString } from '../builders/index.js';
+import {
+  BROKER_HTTP_PORT, DEFAULT_SETTINGS, FLO_GROUP, FLO_PLURAL, FLO_VERSION, specProblems, withDefaults, type BrokerStatus, type FloCluster, type OperatorSettings,
+} from '../crd/types.js';
 import { MERGE_PATCH, errorMessage, isConflict, isNotFound, type KubeClients } from '../kube/clients.js';
 import type { EventRecorder } from '../kube/events.js';
 import type { OperatorMetrics } from '../metrics.js';
@@ -33,6 +35,8 @@ export interface ReconcilerDeps {
   metrics: OperatorMetrics;
   log: Logger;
   notReadyRequeueMs?: number;
+  /** Cluster domain and default broker image; DEFAULT_SETTINGS when absent. */
+  settings?: OperatorSettings;
 }
 
 class StepError extends Error {
@@ -64,7 +68,11 @@ export class Reconciler {
   private readonly nodeIds = new Map<string, string>();
   private readonly appliedRetention = new Map<string, string>();
 
-  constructor(private readonly deps: ReconcilerDeps) {}
+  private readonly settings: OperatorSettings;
+
+  constructor(private readonly deps: ReconcilerDeps) {
+    this.settings = deps.settings ?? DEFAULT_SETTINGS;
+  }
 
   async reconcile(key: string): Promise<ReconcileOutcome> {
     const [namespace, name] = key.split('/') as [string, string];
@@ -77,7 +85,7 @@ export class Reconciler {
     }
     if (cluster.metadata.deletionTimestamp !== undefined) return { gone: true };
     let failure: Failure | undefined;
-    const problems = specProblems(withDefaults(cluster.spec));
+    const problems = specProblems(withDefaults(cluster.spec, this.settings));
     if (problems.length > 0) {
       failure = { step: 'ValidateSpec', message: problems.join('; '), invalidSpec: true };
       await this.deps.events.record(cluster, 'Warning', 'InvalidSpec', problems.join('; '));
@@ -123,7 +131,7 @@ export class Reconciler {
   }
 
   private async applyOwned(cluster: FloCluster): Promise<void> {
-    const desired = buildDesired(cluster);
+    const desired = buildDesired(cluster, this.settings);
     const clients = this.deps.clients;
     await this.ensure(cluster, 'ConfigMap', configMapAccess(clients), desired.configMap as OwnedObject);
     await this.ensure(cluster, 'PeerService', serviceAccess(clients), desired.peerService as OwnedObject);
@@ -133,8 +141,7 @@ export class Reconciler {
   }
 
   private brokerHost(cluster: FloCluster, pod: V1Pod): string {
-    const names = ownedNames(cluster.metadata.name);
-    return `${pod.metadata?.name ?? ''}.${names.peerService}.${cluster.metadata.namespace}.svc.cluster.local`;
+    return brokerHost(cluster, pod.metadata?.name ?? '', this.settings.clusterDomain);
   }
 
   /** Reads the StatefulSet and pods, asks each ready pod's broker whether it is ready, and pushes retention. */

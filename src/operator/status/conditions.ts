@@ -53,12 +53,18 @@ function condition(type: ConditionType, status: ConditionStatus, reason: string,
 export function computeStatus(cluster: FloCluster, observed: Observation, failure: Failure | undefined, now: string): FloClusterStatus {
   const generation = cluster.metadata.generation;
   const spec = withDefaults(cluster.spec);
-  const ready = observed.readyReplicas >= observed.desiredReplicas && observed.rolledOut;
+  // A spec the operator refuses is never Ready, whatever runs (e.g. brokers that would split the data).
+  const invalid = failure?.invalidSpec === true;
+  const ready = !invalid && observed.readyReplicas >= observed.desiredReplicas && observed.rolledOut;
   const settled = ready && observed.replicas === observed.desiredReplicas;
   const readyMessage = `${observed.readyReplicas}/${observed.desiredReplicas} brokers ready`;
-  const progressingReason = observed.replicas !== observed.desiredReplicas ? REASONS.Scaling : observed.rolledOut ? REASONS.Reconciled : REASONS.RollingUpdate;
+  // Scaling lasts until the brokers are ready, not merely scheduled.
+  const scaling = observed.replicas !== observed.desiredReplicas || observed.readyReplicas !== observed.desiredReplicas;
+  const progressingReason = !observed.rolledOut ? REASONS.RollingUpdate : scaling ? REASONS.Scaling : REASONS.Reconciled;
   let conditions = cluster.status?.conditions ?? [];
-  conditions = setCondition(conditions, condition('Ready', ready ? 'True' : 'False', ready ? REASONS.BrokersReady : REASONS.BrokersNotReady, readyMessage, generation), now);
+  conditions = setCondition(conditions, ready
+    ? condition('Ready', 'True', REASONS.BrokersReady, readyMessage, generation)
+    : condition('Ready', 'False', invalid ? REASONS.InvalidSpec : REASONS.BrokersNotReady, invalid ? `the spec is refused: ${failure.message}` : readyMessage, generation), now);
   conditions = setCondition(conditions, condition('Progressing', settled ? 'False' : 'True', settled ? REASONS.Reconciled : progressingReason,
     settled ? 'cluster matches its spec' : `${observed.replicas} of ${observed.desiredReplicas} brokers scheduled, ${readyMessage}`, generation), now);
   conditions = setCondition(conditions, failure === undefined

@@ -51,6 +51,8 @@ interface Runtime {
   startedAtMs: number;
   livenessFailures: number;
   lastLivenessMs: number;
+  /** The startup probe has passed (or there is none): readiness and liveness probes run. */
+  started: boolean;
   readinessFailures: number;
   terminating: boolean;
   stopped: boolean;
@@ -102,7 +104,7 @@ export class Kubelet {
     const runtime: Runtime = {
       uid: pod.metadata.uid ?? '', namespace: pod.metadata.namespace ?? '', name: pod.metadata.name ?? '',
       ip: this.options.podIps.allocate(), ready: false, restarts: 0, state: { waiting: { reason: 'ContainerCreating' } },
-      startedAtMs: 0, livenessFailures: 0, lastLivenessMs: 0, readinessFailures: 0, terminating: false, stopped: false, volumes: new Map(),
+      startedAtMs: 0, livenessFailures: 0, lastLivenessMs: 0, started: false, readinessFailures: 0, terminating: false, stopped: false, volumes: new Map(),
     };
     this.runtimes.set(runtime.uid, runtime);
     const bound = structuredClone(pod);
@@ -180,6 +182,7 @@ export class Kubelet {
     runtime.startedAtMs = Date.now();
     runtime.ready = false;
     runtime.livenessFailures = 0;
+    runtime.started = false;
     runtime.readinessFailures = 0;
     runtime.state = { running: { startedAt: new Date().toISOString() } };
     this.writeStatus(runtime);
@@ -242,6 +245,7 @@ export class Kubelet {
     const container = this.container(pod);
     const readiness = container['readinessProbe'] as Probe | undefined;
     const liveness = container['livenessProbe'] as Probe | undefined;
+    if (!await this.startupPassed(runtime, child, container)) return;
     const ready = readiness === undefined ? true : await httpProbe(readiness, container, runtime.ip);
     runtime.readinessFailures = ready ? 0 : runtime.readinessFailures + 1;
     const readyNow = ready || (runtime.ready && runtime.readinessFailures < Number(readiness?.failureThreshold ?? 3));
@@ -261,6 +265,27 @@ export class Kubelet {
       this.writeStatus(runtime);
     }
     this.scheduleProbe(runtime, runtime.ready ? this.periodMs(readiness) : Math.min(250, this.periodMs(readiness)));
+  }
+
+  /**
+   * Runs the startup probe until it passes; readiness and liveness wait for it. A container
+   * that has not started within failureThreshold × periodSeconds is killed and restarted.
+   */
+  private async startupPassed(runtime: Runtime, child: ChildProcess, container: JsonObject): Promise<boolean> {
+    const startup = container['startupProbe'] as Probe | undefined;
+    if (startup === undefined || runtime.started) return true;
+    const passed = await httpProbe(startup, container, runtime.ip);
+    if (runtime.child !== child || runtime.terminating) return false;
+    if (passed) {
+      runtime.started = true;
+      return true;
+    }
+    if (Date.now() - runtime.startedAtMs >= Number(startup.failureThreshold ?? 3) * this.periodMs(startup)) {
+      child.kill('SIGKILL');
+      return false;
+    }
+    this.scheduleProbe(runtime, Math.min(250, this.periodMs(startup)));
+    return false;
   }
 
   private onExit(runtime: Runtime, child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {

@@ -4,8 +4,9 @@
 // simulated cluster so parallel test files do not collide.
 //
 // DNS seam: `lookup` answers the names a cluster DNS would —
-//   <pod-hostname>.<subdomain>.<ns>.svc[.cluster.local] → pod IP (headless Service),
-//   <svc>.<ns>.svc[.cluster.local] and <svc>.<ns> → cluster IP (or a ready pod IP if headless) —
+//   <pod-hostname>.<subdomain>.<ns>.svc[.<domain>] → pod IP (headless Service),
+//   <svc>.<ns>.svc[.<domain>] and <svc>.<ns> → cluster IP (or a ready pod IP if headless) —
+// where <domain> is the simulated cluster's DNS domain (cluster.local unless configured),
 // and `hostsSnapshot()` lists them all for a hosts file a separate process can read.
 
 import { lookup as systemLookup } from 'node:dns';
@@ -55,8 +56,18 @@ export function selects(service: KObject, pod: KObject): boolean {
   return Object.entries(selector).every(([key, value]) => pod.metadata.labels?.[key] === value);
 }
 
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
 export class ClusterDns {
-  constructor(private readonly api: Api) {}
+  private readonly domainSuffix: RegExp;
+  private readonly clusterName: RegExp;
+
+  constructor(private readonly api: Api, readonly clusterDomain = 'cluster.local') {
+    this.domainSuffix = new RegExp(`\\.${escapeRegExp(clusterDomain)}$`);
+    this.clusterName = new RegExp(`\\.svc(\\.${escapeRegExp(clusterDomain)})?\\.?$`);
+  }
 
   private pods(namespace: string): KObject[] {
     return this.api.list(this.api.type('', 'v1', 'pods'), namespace);
@@ -68,7 +79,7 @@ export class ClusterDns {
 
   /** The address a cluster DNS would give for `hostname`, or undefined. */
   resolve(hostname: string): string | undefined {
-    const parts = hostname.replace(/\.$/, '').replace(/\.cluster\.local$/, '').split('.');
+    const parts = hostname.replace(/\.$/, '').replace(this.domainSuffix, '').split('.');
     if (parts.length === 4 && parts[3] === 'svc') {
       const [host, subdomain, namespace] = parts as [string, string, string];
       const service = this.service(namespace, subdomain);
@@ -93,7 +104,7 @@ export class ClusterDns {
   readonly lookup: Lookup = (hostname, options, callback) => {
     const address = this.resolve(hostname);
     if (address === undefined) {
-      if (/\.svc(\.cluster\.local)?\.?$/.test(hostname)) {
+      if (this.clusterName.test(hostname)) {
         const error = Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND', hostname }) as NodeJS.ErrnoException;
         callback(error, '', 4);
         return;
@@ -110,14 +121,14 @@ export class ClusterDns {
     const hosts: Record<string, string> = {};
     for (const service of this.api.list(this.api.type('', 'v1', 'services'), undefined)) {
       const { name, namespace } = service.metadata;
-      for (const suffix of ['svc', 'svc.cluster.local']) {
+      for (const suffix of ['svc', `svc.${this.clusterDomain}`]) {
         const address = this.resolve(`${name}.${namespace}.${suffix}`);
         if (address !== undefined) hosts[`${name}.${namespace}.${suffix}`] = address;
       }
       for (const pod of this.pods(namespace ?? '')) {
         if (!isObject(pod.spec) || pod.spec['subdomain'] !== name) continue;
         const host = `${String(pod.spec['hostname'] ?? pod.metadata.name)}.${name}.${namespace}.svc`;
-        for (const full of [host, `${host}.cluster.local`]) {
+        for (const full of [host, `${host}.${this.clusterDomain}`]) {
           const address = this.resolve(full);
           if (address !== undefined) hosts[full] = address;
         }

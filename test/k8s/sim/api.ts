@@ -22,6 +22,8 @@ export interface WriteOptions {
   fieldValidation?: FieldValidation;
   /** Warnings for the response's Warning header (unknown fields under Warn). */
   warnings?: string[];
+  /** Admission of the requesting user (throws to refuse), run after validation. */
+  admit?: (type: ResourceType, old: KObject | undefined, object: KObject) => void;
 }
 
 export interface DeleteOptions {
@@ -111,6 +113,7 @@ export class Api {
       });
     }
     if (causes.length > 0) throw invalid(type, name, causes);
+    options.admit?.(type, old, object);
   }
 
   create(type: ResourceType, namespace: string | undefined, body: unknown, options: WriteOptions = {}): KObject {

@@ -10,6 +10,8 @@ import type { Api } from './api.js';
 import { ApiError, isObject, type JsonObject, type KObject } from './types.js';
 
 export const ADMIN_TOKEN = 'flo-sim';
+/** The user of admin requests (no token, or the admin token): allowed everything. */
+export const ADMIN_USER = 'admin';
 const SERVICE_ACCOUNT = /^system:serviceaccount:([^:]+):([^:]+)$/;
 
 export interface RequestAttributes {
@@ -46,10 +48,19 @@ export class Authorizer {
   /** Throws 401/403 as the API server would; returns the user name. */
   check(authorization: string | undefined, request: RequestAttributes | undefined): string {
     const token = authorization?.replace(/^Bearer\s+/i, '') ?? '';
-    if (token === ADMIN_TOKEN || token === '') return 'admin';
-    const match = SERVICE_ACCOUNT.exec(token);
-    if (match === null) throw new ApiError(401, 'Unauthorized', 'Unauthorized');
-    if (request === undefined) return token;
+    if (token === ADMIN_TOKEN || token === '') return ADMIN_USER;
+    if (!SERVICE_ACCOUNT.test(token)) throw new ApiError(401, 'Unauthorized', 'Unauthorized');
+    if (request === undefined || this.allowed(token, request)) return token;
+    throw new ApiError(403, 'Forbidden',
+      `${resourceOf(request)}${request.group === '' ? '' : `.${request.group}`}${request.name ? ` "${request.name}"` : ''} is forbidden: ${denial(token, request)}`,
+      { kind: request.resource, group: request.group, ...(request.name ? { name: request.name } : {}) });
+  }
+
+  /** Whether `user` may make `request` (the RBAC authorizer's decision). */
+  allowed(user: string, request: RequestAttributes): boolean {
+    if (user === ADMIN_USER) return true;
+    const match = SERVICE_ACCOUNT.exec(user);
+    if (match === null) return false;
     const [, accountNamespace, accountName] = match as unknown as [string, string, string];
     const rbac = (plural: string): ReturnType<Api['type']> => this.api.type('rbac.authorization.k8s.io', 'v1', plural);
     const rules: JsonObject[] = [];
@@ -63,13 +74,18 @@ export class Authorizer {
         rules.push(...this.rulesOf(String(ref['kind']), String(ref['name']), ref['kind'] === 'Role' ? request.namespace : undefined));
       }
     }
-    if (rules.some((rule) => allows(rule, request))) return token;
-    const resource = request.subresource === undefined ? request.resource : `${request.resource}/${request.subresource}`;
-    const scope = request.namespace === undefined ? 'at the cluster scope' : `in the namespace "${request.namespace}"`;
-    throw new ApiError(403, 'Forbidden',
-      `${resource}${request.group === '' ? '' : `.${request.group}`}${request.name ? ` "${request.name}"` : ''} is forbidden: User "${token}" cannot ${request.verb} resource "${resource}" in API group "${request.group}" ${scope}`,
-      { kind: request.resource, group: request.group, ...(request.name ? { name: request.name } : {}) });
+    return rules.some((rule) => allows(rule, request));
   }
+}
+
+function resourceOf(request: RequestAttributes): string {
+  return request.subresource === undefined ? request.resource : `${request.resource}/${request.subresource}`;
+}
+
+/** The authorizer's reason for a refusal, as the API server words it. */
+export function denial(user: string, request: RequestAttributes): string {
+  const scope = request.namespace === undefined ? 'at the cluster scope' : `in the namespace "${request.namespace}"`;
+  return `User "${user}" cannot ${request.verb} resource "${resourceOf(request)}" in API group "${request.group}" ${scope}`;
 }
 
 export function verbOf(method: string, hasName: boolean, watch: boolean): string {

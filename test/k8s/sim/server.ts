@@ -8,7 +8,8 @@ import { parse as parseYaml } from 'yaml';
 import type { Api, DeleteOptions, FieldValidation, WriteOptions } from './api.js';
 import * as discovery from './discovery.js';
 import { decodeProtobufObject } from './protobuf.js';
-import { Authorizer, verbOf } from './rbac.js';
+import { enforceOwnerReferencePermissions } from './admission.js';
+import { ADMIN_USER, Authorizer, verbOf } from './rbac.js';
 import { fromScale, toScale } from './scale.js';
 import { parseFieldSelector, parseLabelSelector } from './selectors.js';
 import { toTable, wantsTable } from './tables.js';
@@ -122,14 +123,14 @@ export class SimServer {
       const body = parseBody(await readBody(req), req.headers['content-type']);
       const target = url.pathname.startsWith('/api/') || url.pathname.startsWith('/apis/') ? this.target(url) : undefined;
       const watch = url.searchParams.get('watch');
-      this.authorizer.check(req.headers.authorization, target === undefined ? undefined : {
+      const user = this.authorizer.check(req.headers.authorization, target === undefined ? undefined : {
         verb: verbOf(req.method ?? 'GET', target.name !== undefined, watch === 'true' || watch === '1'),
         group: target.type.group, resource: target.type.plural,
         ...(target.subresource === undefined ? {} : { subresource: target.subresource }),
         ...(target.namespace === undefined ? {} : { namespace: target.namespace }),
         ...(target.name === undefined ? {} : { name: target.name }),
       });
-      const handled = this.serveMeta(url, res) || this.serveResource(req, res, url, body);
+      const handled = this.serveMeta(url, res) || this.serveResource(req, res, url, body, user);
       if (!handled) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
     } catch (error) {
       const apiError = error instanceof ApiError ? error : new ApiError(500, 'InternalError', `internal error: ${(error as Error).stack ?? String(error)}`);
@@ -179,21 +180,24 @@ export class SimServer {
     return { type, namespace: type.namespaced ? namespace : undefined, name: rest[1], subresource: rest[2] };
   }
 
-  private writeOptions(url: URL): WriteOptions {
+  private writeOptions(url: URL, user: string): WriteOptions {
     const validation = url.searchParams.get('fieldValidation');
     return {
       dryRun: url.searchParams.get('dryRun') === 'All',
       fieldValidation: (validation ?? 'Warn') as FieldValidation,
       warnings: [],
+      ...(user === ADMIN_USER ? {} : {
+        admit: (type, old, object) => enforceOwnerReferencePermissions(this.authorizer, this.api.registry, user, type, old, object),
+      }),
     };
   }
 
-  private serveResource(req: IncomingMessage, res: ServerResponse, url: URL, body: unknown): boolean {
+  private serveResource(req: IncomingMessage, res: ServerResponse, url: URL, body: unknown, user: string): boolean {
     const target = this.target(url);
     if (target === undefined) return false;
     const method = req.method ?? 'GET';
-    if (target.name === undefined) return this.serveCollection(req, res, url, target, body);
-    const options = this.writeOptions(url);
+    if (target.name === undefined) return this.serveCollection(req, res, url, target, body, user);
+    const options = this.writeOptions(url, user);
     const { type, namespace, name, subresource } = target;
     if (subresource === 'log' && type.kind === 'Pod' && type.group === '' && method === 'GET') {
       this.api.get(type, namespace, name);
@@ -255,14 +259,14 @@ export class SimServer {
     return true;
   }
 
-  private serveCollection(req: IncomingMessage, res: ServerResponse, url: URL, target: Target, body: unknown): boolean {
+  private serveCollection(req: IncomingMessage, res: ServerResponse, url: URL, target: Target, body: unknown, user: string): boolean {
     const { type, namespace } = target;
     const labels = parseLabelSelector(url.searchParams.get('labelSelector'));
     const fields = parseFieldSelector(url.searchParams.get('fieldSelector'));
     const predicate = (object: Parameters<typeof labels>[0]): boolean => labels(object) && fields(object);
     const method = req.method ?? 'GET';
     if (method === 'POST') {
-      const options = this.writeOptions(url);
+      const options = this.writeOptions(url, user);
       this.send(res, 201, this.api.create(type, namespace, body, options), options.warnings);
       return true;
     }
