@@ -1,6 +1,7 @@
 // A broker: the event log plus the HTTP/WebSocket API, listening or not. The
 // server command and the embedded entry point both start one of these, so an
 // application embedding Flo runs exactly the code a `flo server` runs.
+import { createServer } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { FloEvent, forEachRecordEvent } from '../common/event.js';
@@ -8,13 +9,18 @@ import { formatEventId } from '../common/ids.js';
 import { createLogger } from '../common/logger.js';
 import { compileGlob } from '../common/namespace.js';
 import { asBuffer } from '../common/wire.js';
-import { buildApp } from './api/app.js';
+import { FloError } from '../common/errors.js';
+import { buildApp, type AppOptions } from './api/app.js';
+import { isLoopbackHost } from './api/origin.js';
 import { EventLog, type EventLogOptions } from './event-log.js';
 import { parseRetentionRules, type RetentionRule, type RetentionRuleInput } from './partitions/retention.js';
 import { resolvePosition } from './positions.js';
 import { subscribe } from './subscription.js';
 
-export interface BrokerOptions extends Omit<EventLogOptions, 'logger' | 'metrics' | 'retention'> {
+/** Who may connect and how much they may hold: tokens, origins, timeouts, the connection cap (docs/api.md). */
+type AccessOptions = Pick<AppOptions, 'authTokens' | 'allowedOrigins' | 'allowedHosts' | 'requestTimeoutMs' | 'headersTimeoutMs' | 'keepAliveTimeoutMs' | 'maxConnections'>;
+
+export interface BrokerOptions extends Omit<EventLogOptions, 'logger' | 'metrics' | 'retention'>, AccessOptions {
   /** Rules to enforce; when given they replace (and are saved over) the rules stored in the data dir. */
   retention?: RetentionRuleInput[] | RetentionRule[] | undefined;
   /** Port to listen on (0 = any free port); leave undefined to serve in-process only. */
@@ -38,25 +44,31 @@ export class Broker {
 
   static async start(options: BrokerOptions): Promise<Broker> {
     const logger = options.logger ?? createLogger({ level: 'warn' });
+    const host = options.host ?? '127.0.0.1';
+    // Before the data dir is created or opened: a start that cannot listen leaves nothing behind.
+    if (options.port !== undefined && options.port !== 0) await checkPortFree(options.port, host);
     const explicitRules = options.retention === undefined ? undefined : toRules(options.retention);
     const log = await EventLog.open({ ...options, retention: explicitRules, logger: logger.child({ component: 'log' }) });
     try {
       const rules = explicitRules ?? parseRetentionRules((await log.store.readSetting<RetentionRuleInput[]>(RETENTION_SETTING)) ?? []);
       if (explicitRules) await log.store.writeSetting(RETENTION_SETTING, explicitRules.map((rule) => rule.input));
-      else if (rules.length > 0) await log.setRetentionRules(rules);
+      // Not awaited: a restart serves (and answers /healthz) at once, however long the first pass takes.
+      else if (rules.length > 0) void log.setRetentionRules(rules).catch((error: unknown) => logger.error({ err: error }, 'retention pass failed'));
       const started: { broker?: Broker } = {};
       const app = await buildApp({
+        ...options,
+        listenHost: options.port === undefined ? undefined : host,
         log,
         logger,
         saveRetention: (next) => log.store.writeSetting(RETENTION_SETTING, next.map((rule) => rule.input)),
         advertisedUrl: () => started.broker?.url,
       });
       const broker = (started.broker = new Broker(log, app, logger));
-      if (options.port !== undefined) await broker.listen(options.port, options.host ?? '127.0.0.1');
+      if (options.port !== undefined) await broker.listen(options.port, host, (options.authTokens?.length ?? 0) > 0);
       return broker;
     } catch (error) {
       await log.close();
-      throw error;
+      throw listenError(error, options.port ?? 0, host);
     }
   }
 
@@ -100,13 +112,40 @@ export class Broker {
     await closingApp;
   }
 
-  private async listen(port: number, host: string): Promise<void> {
+  private async listen(port: number, host: string, authenticated: boolean): Promise<void> {
     await this.app.listen({ port, host });
     const address = this.app.server.address();
     const actualPort = typeof address === 'object' && address ? address.port : port;
     this.listeningUrl = `http://${host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host}:${actualPort}`;
-    this.logger.info({ url: this.listeningUrl, nodeId: this.log.nodeId }, 'broker listening');
+    this.logger.info({ url: this.listeningUrl, nodeId: this.log.nodeId, authentication: authenticated }, 'broker listening');
+    if (!authenticated && !isLoopbackHost(host)) {
+      this.logger.warn({ host }, 'broker listens beyond loopback WITHOUT authentication: anyone who can reach it may read, write and delete events (set FLO_AUTH_TOKENS_FILE, see docs/api.md)');
+    }
   }
+}
+
+/** Binds and releases the port, so a busy port is reported before anything touches the data dir. */
+async function checkPortFree(port: number, host: string): Promise<void> {
+  const probe = createServer();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      probe.once('error', reject);
+      probe.listen({ port, host, exclusive: true }, resolve);
+    });
+  } catch (error) {
+    throw listenError(error, port, host);
+  } finally {
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+  }
+}
+
+/** EADDRINUSE and friends as one-line FloErrors; anything else unchanged. */
+function listenError(error: unknown, port: number, host: string): unknown {
+  const code = (error as { code?: string }).code;
+  if (code === 'EADDRINUSE') return new FloError('FLO_ERR_ADDRESS_IN_USE', `port ${port} on ${host} is in use: is another flo server running? (choose another with --port / FLO_PORT)`, { cause: error });
+  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') return new FloError('FLO_ERR_CONFIG_INVALID', `cannot listen on ${host}: no such local address`, { cause: error });
+  if (code === 'EACCES') return new FloError('FLO_ERR_CONFIG_INVALID', `no permission to listen on port ${port} of ${host} (ports below 1024 need privileges)`, { cause: error });
+  return error;
 }
 
 function toRules(input: RetentionRuleInput[] | RetentionRule[]): RetentionRule[] {

@@ -4,10 +4,18 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { Broker } from '../broker/broker.js';
 import { parseRetentionRules } from '../broker/partitions/retention.js';
-import { DEFAULT_CACHE_BYTES, DEFAULT_MAX_EVENT_BYTES, DEFAULT_PARTITIONS } from '../common/bounds.js';
+import { loadAccessTokens } from '../broker/api/auth.js';
+import {
+  DEFAULT_CACHE_BYTES,
+  DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_EVENT_BYTES,
+  DEFAULT_PARTITIONS,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+} from '../common/bounds.js';
 import { FloError } from '../common/errors.js';
 import { createLogger, LOG_LEVELS, type LogLevel } from '../common/logger.js';
-import { parseSizeBytes } from '../common/units.js';
+import { parseDurationMs, parseSizeBytes } from '../common/units.js';
 import { parsePort, parsePositiveInt, reportFailure } from './common.js';
 
 interface ServerFlags {
@@ -22,6 +30,12 @@ interface ServerFlags {
   cacheBytes: number;
   retention?: string;
   nodeId?: string;
+  authTokensFile?: string;
+  allowedOrigins?: string[];
+  allowedHosts?: string[];
+  requestTimeout: number;
+  keepAliveTimeout: number;
+  maxConnections: number;
 }
 
 function parseBytes(value: string): number {
@@ -30,6 +44,18 @@ function parseBytes(value: string): number {
   } catch (error) {
     throw new InvalidArgumentError((error as Error).message);
   }
+}
+
+function parseDuration(value: string): number {
+  try {
+    return parseDurationMs(/^\d+$/.test(value) ? Number(value) : value, 'duration');
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+}
+
+function parseList(value: string): string[] {
+  return value.split(',').map((item) => item.trim()).filter((item) => item !== '');
 }
 
 export function serverCommand(): Command {
@@ -44,6 +70,12 @@ export function serverCommand(): Command {
     .addOption(new Option('--cache-bytes <size>', 'read cache size').env('FLO_CACHE_BYTES').default(DEFAULT_CACHE_BYTES).argParser(parseBytes))
     .addOption(new Option('--retention <json>', 'retention rules, a JSON array of {namespace, maxAge, maxEvents, maxBytes}').env('FLO_RETENTION'))
     .addOption(new Option('--node-id <id>', 'this broker\'s identity (kept in the data dir; default: generated once)').env('FLO_NODE_ID'))
+    .addOption(new Option('--auth-tokens-file <file>', 'bearer tokens, one "role:token" per line (roles read, write, admin); none = no authentication').env('FLO_AUTH_TOKENS_FILE'))
+    .addOption(new Option('--allowed-origins <origins>', 'comma-separated web origins allowed besides same-origin and loopback (or *)').env('FLO_ALLOWED_ORIGINS').argParser(parseList))
+    .addOption(new Option('--allowed-hosts <names>', 'comma-separated Host names a broker on loopback answers to besides localhost').env('FLO_ALLOWED_HOSTS').argParser(parseList))
+    .addOption(new Option('--request-timeout <duration>', 'time a client has to send a whole request').env('FLO_REQUEST_TIMEOUT').default(DEFAULT_REQUEST_TIMEOUT_MS, '30s').argParser(parseDuration))
+    .addOption(new Option('--keep-alive-timeout <duration>', 'how long an idle keep-alive connection stays open').env('FLO_KEEP_ALIVE_TIMEOUT').default(DEFAULT_KEEP_ALIVE_TIMEOUT_MS, '72s').argParser(parseDuration))
+    .addOption(new Option('--max-connections <n>', 'most open client connections; more are answered 503').env('FLO_MAX_CONNECTIONS').default(DEFAULT_MAX_CONNECTIONS).argParser(parsePositiveInt))
     .addOption(new Option('--log-level <level>', 'log level').env('FLO_LOG_LEVEL').choices(LOG_LEVELS).default('info'))
     .addOption(new Option('--pretty', 'human-readable logs (default when stdout is a terminal)').env('FLO_PRETTY'))
     .action(async (flags: ServerFlags) => {
@@ -58,6 +90,7 @@ export function serverCommand(): Command {
 async function runServer(flags: ServerFlags): Promise<void> {
   const logger = createLogger({ level: flags.logLevel, pretty: flags.pretty });
   const retention = flags.retention === undefined ? undefined : parseRetentionFlag(flags.retention);
+  const authTokens = await loadAccessTokens({ file: flags.authTokensFile, inline: process.env.FLO_AUTH_TOKENS });
   const broker = await Broker.start({
     dataDir: flags.dataDir,
     port: flags.port,
@@ -69,6 +102,12 @@ async function runServer(flags: ServerFlags): Promise<void> {
     nodeId: flags.nodeId,
     retention,
     logger,
+    authTokens,
+    allowedOrigins: flags.allowedOrigins,
+    allowedHosts: flags.allowedHosts,
+    requestTimeoutMs: flags.requestTimeout,
+    keepAliveTimeoutMs: flags.keepAliveTimeout,
+    maxConnections: flags.maxConnections,
   });
   let stopping = false;
   const stop = (signal: string): void => {

@@ -42,3 +42,16 @@ export const MAX_SUBSCRIPTIONS = 10_000;
 export const MAX_RETENTION_RULES = 256;
 /** Most distinct namespaces a glob read may expand to before it falls back to a partition scan. */
 export const MAX_INDEXED_NAMESPACES_PER_READ = 4096;
+
+// ---- HTTP server limits (`flo server` flags of the same names; docs/api.md "Limits")
+
+/** Time a client has to send one whole request, headers and body (`--request-timeout`); then 408 and the connection is closed. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+/** Time a client has to send a request's headers; never more than the request timeout. */
+export const DEFAULT_HEADERS_TIMEOUT_MS = 10_000;
+/** How long an idle keep-alive connection stays open (`--keep-alive-timeout`): fastify's default, longer than common balancers' 60 s. */
+export const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 72_000;
+/** Most open client connections (`--max-connections`); more are answered 503 and closed. Above MAX_SUBSCRIPTIONS so every subscriber fits. */
+export const DEFAULT_MAX_CONNECTIONS = 16_384;
+/** Longest URL path parameter (an event id, a group name; fastify's default of 100 refused valid group names); longer ones get a 414 problem. */
+export const MAX_PATH_PARAM_CHARS = 256;

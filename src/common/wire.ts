@@ -3,6 +3,7 @@
 // stored as one LevelDB value and sent to subscribers byte for byte, so replay
 // costs the broker no per-event work. Decoders check every length against the
 // buffer and raise FLO_ERR_PROTOCOL / FLO_ERR_REQUEST_INVALID, never crash.
+import { isUtf8 } from 'node:buffer';
 import { FloError, type ErrorCode } from './errors.js';
 
 export const BATCH_MEDIA_TYPE = 'application/vnd.flo.batch';
@@ -80,7 +81,10 @@ export function decodeBatch(body: Buffer, maxEvents: number): DecodedInput[] {
   const events: DecodedInput[] = [];
   while (!reader.done) {
     if (events.length >= maxEvents) throw new FloError('FLO_ERR_BATCH_TOO_LARGE', `a batch holds at most ${maxEvents} events`);
-    const namespace = reader.text(reader.u16());
+    // Strict: a lenient decode would turn distinct invalid names into one U+FFFD name.
+    const namespaceBytes = reader.bytes(reader.u16());
+    if (!isUtf8(namespaceBytes)) throw new FloError('FLO_ERR_NAMESPACE_INVALID', `event ${events.length}: the namespace is not valid UTF-8`);
+    const namespace = namespaceBytes.toString('utf8');
     const parentLength = reader.u8();
     const parentId = parentLength === 0 ? undefined : reader.bytes(parentLength).toString('latin1');
     const data = reader.bytes(reader.u32());

@@ -55,7 +55,7 @@ describe('POST /v1/events', () => {
   });
 
   it.each([
-    [{ data: 'no namespace' }, 400, 'FLO_ERR_NAMESPACE_INVALID'],
+    [{ data: 'no namespace' }, 400, 'FLO_ERR_REQUEST_INVALID'],
     [{ namespace: 'relative', data: 'x' }, 400, 'FLO_ERR_NAMESPACE_INVALID'],
     [{ namespace: '/a', data: 42 }, 400, 'FLO_ERR_REQUEST_INVALID'],
     [{ namespace: '/a', data: 'x', dataBase64: 'eA==' }, 400, 'FLO_ERR_REQUEST_INVALID'],

@@ -1,35 +1,55 @@
 // Builds the broker's HTTP/WebSocket API on a given event log. It never
-// listens: the server (broker.ts) listens, and tests call inject().
+// listens: the server (broker.ts) listens, and tests call inject(). Every
+// request passes one guard first: Host and Origin (origin.ts), then the bearer
+// token (auth.ts), then the URL must be well-formed UTF-8.
+import { isUtf8 } from 'node:buffer';
 import websocket from '@fastify/websocket';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
+import type { WebSocket } from 'ws';
 import { MAX_REQUEST_BYTES } from '../../common/bounds.js';
 import { FloError } from '../../common/errors.js';
 import { adminRoutes, type AdminContext } from './admin.js';
+import { Authenticator, requiredRole, type AccessToken } from './auth.js';
+import { capConnections, clientErrorHandler, serverOptions, type ServerLimits } from './limits.js';
+import { OriginPolicy, type OriginPolicyOptions } from './origin.js';
 import { sendProblem } from './problem.js';
 import { groupRoutes } from './groups.js';
 import { produceRoutes } from './produce.js';
 import { readRoutes } from './read.js';
 import { subscribeRoutes } from './subscribe.js';
 
-export interface AppOptions extends AdminContext {
+export interface AppOptions extends AdminContext, OriginPolicyOptions, ServerLimits {
   readonly logger: Logger;
+  /** Bearer tokens and their roles; none = an open broker. */
+  readonly authTokens?: readonly AccessToken[] | undefined;
 }
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const logger = options.logger.child({ component: 'api' });
   const app = Fastify({
-    loggerInstance: options.logger.child({ component: 'api' }) as FastifyBaseLogger,
+    loggerInstance: logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: MAX_REQUEST_BYTES,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: true, allErrors: false } },
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: true, allErrors: false }, plugins: [addJsTypeKeyword] },
     return503OnClosing: true,
+    ...serverOptions(options),
+    clientErrorHandler: clientErrorHandler(logger),
+    frameworkErrors: (error, request, reply) => sendProblem(request, reply, error),
   });
-  await app.register(websocket, { options: { maxPayload: MAX_REQUEST_BYTES, perMessageDeflate: false } });
+  capConnections(app.server, options.maxConnections, logger);
+  await app.register(websocket, { options: { maxPayload: MAX_REQUEST_BYTES, perMessageDeflate: false }, errorHandler: onWebSocketError });
   app.setErrorHandler((error, request, reply) => sendProblem(request, reply, error));
   app.setNotFoundHandler((request, reply) =>
     sendProblem(request, reply, new FloError('FLO_ERR_ROUTE_NOT_FOUND', `${request.method} ${request.url.split('?')[0]} is not part of the Flo API (see docs/api.md)`)));
+  replaceJsonParser(app);
+  const origins = new OriginPolicy(options);
+  const authenticator = new Authenticator(options.authTokens ?? []);
   app.addHook('onRequest', async (request) => {
     request.log.debug({ method: request.method, url: request.url }, 'request');
+    origins.check(request.headers.host, request.headers.origin);
+    authenticator.check(request.headers.authorization, requiredRole(request.method, request.routeOptions.url));
+    checkUrlEncoding(request);
   });
   produceRoutes(app, options.log);
   readRoutes(app, options.log);
@@ -37,4 +57,55 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   groupRoutes(app, options.log);
   adminRoutes(app, options);
   return app;
+}
+
+/** `%ff` decodes to U+FFFD in the query parser, so two different namespaces would meet: refuse what is not UTF-8. */
+function checkUrlEncoding(request: FastifyRequest): void {
+  try {
+    decodeURIComponent(request.url);
+  } catch {
+    throw new FloError('FLO_ERR_REQUEST_INVALID', 'the URL has a percent-encoding that is not UTF-8 (e.g. %ff or %zz)');
+  }
+}
+
+/** JSON bodies are decoded strictly: invalid UTF-8 is refused, never replaced by U+FFFD. */
+function replaceJsonParser(app: FastifyInstance): void {
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: MAX_REQUEST_BYTES }, (request, body, done) => {
+    const bytes = body as Buffer;
+    if (!isUtf8(bytes)) {
+      done(new FloError('FLO_ERR_REQUEST_INVALID', 'the body is not valid UTF-8'), undefined);
+      return;
+    }
+    void parseJson(request, bytes.toString('utf8'), done);
+  });
+}
+
+/**
+ * A socket error on an open WebSocket is nearly always a peer sending a malformed
+ * frame (ws's WS_ERR_* codes): a warning with the peer, no stack. Anything else is ours.
+ */
+function onWebSocketError(this: FastifyInstance, error: Error & { code?: string }, socket: WebSocket, request: FastifyRequest): void {
+  if (error.code?.startsWith('WS_ERR_')) request.log.warn({ peer: request.socket.remoteAddress, code: error.code, reason: error.message }, 'malformed WebSocket frame');
+  else request.log.error({ err: error, peer: request.socket.remoteAddress }, 'WebSocket handler failed');
+  socket.terminate();
+}
+
+/**
+ * `jsType: "string"` checks a JSON type without ajv's type coercion (which the
+ * query strings need and would turn a body's `"data": 42` into "42").
+ */
+function addJsTypeKeyword<T>(ajv: T): T {
+  (ajv as { addKeyword: (definition: object) => void }).addKeyword({
+    keyword: 'jsType',
+    schemaType: 'string',
+    errors: true,
+    validate: function validate(expected: string, data: unknown): boolean {
+      const ok = typeof data === expected;
+      if (!ok) (validate as unknown as { errors: object[] }).errors = [{ keyword: 'jsType', message: `must be a ${expected}`, params: { type: expected } }];
+      return ok;
+    },
+  });
+  return ajv;
 }

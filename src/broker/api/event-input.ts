@@ -1,6 +1,8 @@
 // Decodes produce bodies in their three media types (JSON, NDJSON, the binary
 // batch of wire.ts) into the same event inputs. Data is UTF-8 text (`data`) or
 // base64 (`dataBase64`); the log validates namespaces, sizes and parent ids.
+// A JSON body has passed the route's schema already; NDJSON lines are checked
+// here with the same rules (a wrong shape or type is FLO_ERR_REQUEST_INVALID).
 import { MAX_EVENTS_PER_BATCH } from '../../common/bounds.js';
 import { FloError } from '../../common/errors.js';
 import { decodeBatch, type DecodedInput } from '../../common/wire.js';
@@ -15,9 +17,9 @@ export function eventFromJson(value: unknown, where: string): DecodedInput {
   const fields = value as Record<string, unknown>;
   const unknown = Object.keys(fields).filter((key) => !EVENT_FIELDS.has(key));
   if (unknown.length > 0) throw new FloError('FLO_ERR_REQUEST_INVALID', `${where} has unknown field(s): ${unknown.join(', ')}`);
-  if (typeof fields.namespace !== 'string') throw new FloError('FLO_ERR_NAMESPACE_INVALID', `${where} needs a "namespace" string such as /orders/eu/42`);
+  if (typeof fields.namespace !== 'string') throw new FloError('FLO_ERR_REQUEST_INVALID', `${where} needs a "namespace" string such as /orders/eu/42`);
   if (fields.data !== undefined && fields.dataBase64 !== undefined) throw new FloError('FLO_ERR_REQUEST_INVALID', `${where} has both "data" and "dataBase64"; send one`);
-  if (fields.parentId !== undefined && typeof fields.parentId !== 'string') throw new FloError('FLO_ERR_EVENT_ID_INVALID', `${where} "parentId" must be an event id string`);
+  if (fields.parentId !== undefined && typeof fields.parentId !== 'string') throw new FloError('FLO_ERR_REQUEST_INVALID', `${where} "parentId" must be an event id string`);
   return { namespace: fields.namespace, data: dataOf(fields, where), parentId: fields.parentId as string | undefined };
 }
 

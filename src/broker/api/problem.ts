@@ -1,7 +1,9 @@
 // The one place where errors become HTTP problem bodies (RFC 9457). A FloError
 // keeps its code and status; fastify's own client errors (schema, body size,
 // media type, bad JSON) become 4xx problems; anything else is a logged 500
-// whose detail never leaks a stack trace.
+// whose detail never leaks a stack trace. Server-side failures (500) never
+// show a file path either: a storage error names the file it failed on, and
+// the data dir's location is nobody's business but the operator's (it is in the log).
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { FloError, isFloError, type ErrorCode } from '../../common/errors.js';
 
@@ -17,12 +19,20 @@ export interface ProblemBody {
   instance?: string;
 }
 
+/** Absolute file paths of two or more segments (`/var/lib/flo/data/000005.log`). */
+const FILE_PATH = /(?<![\w/])\/(?:[^\s'"`:,;()[\]{}<>/]+\/)+[^\s'"`:,;()[\]{}<>/]*/g;
+
+/** A 500 detail with file paths replaced by `<path>`; other details are the client's own input and stay. */
+export function publicDetail(error: FloError): string {
+  return error.status === 500 ? error.message.replace(FILE_PATH, '<path>') : error.message;
+}
+
 export function problemOf(error: FloError, instance?: string): ProblemBody {
   const body: ProblemBody = {
     type: `urn:flo:problem:${error.code}`,
     title: error.title,
     status: error.status,
-    detail: error.message,
+    detail: publicDetail(error),
     code: error.code,
     retryable: error.retryable,
   };
@@ -56,5 +66,6 @@ export async function sendProblem(request: FastifyRequest, reply: FastifyReply, 
   const floError = toFloError(error);
   if (floError.code === 'FLO_ERR_INTERNAL' || floError.code === 'FLO_ERR_STORAGE') request.log.error({ err: error }, 'request failed');
   else request.log.debug({ code: floError.code }, 'request refused');
+  if (floError.code === 'FLO_ERR_UNAUTHENTICATED') void reply.header('www-authenticate', 'Bearer realm="flo"');
   await reply.status(floError.status).type(PROBLEM_MEDIA_TYPE).send(problemOf(floError, request.url.split('?')[0]));
 }

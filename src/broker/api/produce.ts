@@ -1,10 +1,12 @@
 // Produce: POST /v1/events (JSON, NDJSON or the binary batch) answers once the
 // events are durable; the /v1/produce WebSocket carries many binary batches in
 // flight on one connection, each acked by request id — the client's fast path.
+import { isUtf8 } from 'node:buffer';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type {} from '@fastify/websocket';
 import type { WebSocket } from 'ws';
-import { MAX_REQUEST_BYTES } from '../../common/bounds.js';
+import { MAX_EVENTS_PER_BATCH, MAX_REQUEST_BYTES } from '../../common/bounds.js';
+import { FloError } from '../../common/errors.js';
 import { encodeProduceAck, encodeProduceFailure, splitProduceRequest } from '../../common/frames.js';
 import { formatEventId } from '../../common/ids.js';
 import { BATCH_MEDIA_TYPE } from '../../common/wire.js';
@@ -15,13 +17,48 @@ import { problemOf, toFloError } from './problem.js';
 /** Requests one produce socket may have waiting for commit before the broker stops reading it. */
 export const MAX_PRODUCE_REQUESTS_IN_FLIGHT = 64;
 
+/** One event of a JSON body. `jsType` (app.ts) checks a type without ajv's coercion. */
+const eventSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['namespace'],
+  properties: {
+    namespace: { jsType: 'string' },
+    data: { jsType: 'string' },
+    dataBase64: { jsType: 'string' },
+    parentId: { jsType: 'string' },
+  },
+} as const;
+const eventListSchema = { type: 'array', minItems: 1, maxItems: MAX_EVENTS_PER_BATCH, items: eventSchema } as const;
+
+/** The JSON body: one event, `{"events": [...]}`, or a bare array. NDJSON lines and binary batches are checked as they are decoded. */
+export const produceBodySchema = {
+  content: {
+    'application/json': {
+      // if/then rather than anyOf, so an error names the field that is wrong, not "must match a schema in anyOf".
+      schema: {
+        if: { type: 'array' },
+        then: eventListSchema,
+        else: {
+          if: { type: 'object', required: ['events'] },
+          then: { type: 'object', additionalProperties: false, properties: { events: eventListSchema } },
+          else: eventSchema,
+        },
+      },
+    },
+  },
+} as const;
+
 export function produceRoutes(app: FastifyInstance, log: EventLog): void {
   // Plain text is not an event format: answer 415 rather than guess.
   app.removeContentTypeParser('text/plain');
-  app.addContentTypeParser('application/x-ndjson', { parseAs: 'string', bodyLimit: MAX_REQUEST_BYTES }, (_request, body, done) => done(null, body));
+  app.addContentTypeParser('application/x-ndjson', { parseAs: 'buffer', bodyLimit: MAX_REQUEST_BYTES }, (_request, body, done) => {
+    if (isUtf8(body as Buffer)) done(null, (body as Buffer).toString('utf8'));
+    else done(new FloError('FLO_ERR_REQUEST_INVALID', 'the body is not valid UTF-8'), undefined);
+  });
   app.addContentTypeParser(BATCH_MEDIA_TYPE, { parseAs: 'buffer', bodyLimit: MAX_REQUEST_BYTES }, (_request, body, done) => done(null, body));
 
-  app.post('/v1/events', { schema: { body: {} } }, async (request, reply) => {
+  app.post('/v1/events', { schema: { body: produceBodySchema } }, async (request, reply) => {
     const { events, single } = decodeBody(request);
     const result = await log.append(events);
     const ids = idsOf(result);

@@ -1,0 +1,98 @@
+// What keeps one client from stalling the broker at the connection level:
+// timeouts for receiving a request, a cap on open connections answered with a
+// 503 problem, and problem bodies for the errors Node's HTTP parser raises
+// before fastify sees a request (431 for huge URLs/headers, 408, 400).
+import { STATUS_CODES, type Server, type ServerOptions } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Logger } from 'pino';
+import {
+  DEFAULT_HEADERS_TIMEOUT_MS,
+  DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  MAX_PATH_PARAM_CHARS,
+} from '../../common/bounds.js';
+import { FloError } from '../../common/errors.js';
+import { problemOf } from './problem.js';
+
+export interface ServerLimits {
+  /** Time to receive one whole request (headers and body). */
+  readonly requestTimeoutMs?: number | undefined;
+  /** Time to receive a request's headers (capped at requestTimeoutMs). */
+  readonly headersTimeoutMs?: number | undefined;
+  readonly keepAliveTimeoutMs?: number | undefined;
+  readonly maxConnections?: number | undefined;
+}
+
+/** A refused connection gets this long to read its 503 before it is closed. */
+const REFUSAL_GRACE_MS = 1000;
+
+/**
+ * The fastify/Node server options for the limits. The socket idle timeout
+ * (`connectionTimeout`) stays off: a tailing SSE subscriber is legitimately idle
+ * for hours, while slow or silent request senders are cut by the header and
+ * request timeouts and idle keep-alive connections by keepAliveTimeout.
+ */
+export function serverOptions(limits: ServerLimits): { connectionTimeout: number; requestTimeout: number; keepAliveTimeout: number; routerOptions: { maxParamLength: number }; http: ServerOptions } {
+  const requestTimeout = limits.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  const headersTimeout = Math.min(limits.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS, requestTimeout);
+  return {
+    connectionTimeout: 0,
+    requestTimeout,
+    keepAliveTimeout: limits.keepAliveTimeoutMs ?? DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
+    routerOptions: { maxParamLength: MAX_PATH_PARAM_CHARS },
+    // Node checks the timeouts on this interval (30 s by default), so a timeout is honoured within a quarter of itself.
+    http: { headersTimeout, connectionsCheckingInterval: Math.max(10, Math.min(30_000, Math.floor(headersTimeout / 4))) },
+  };
+}
+
+function rawProblemResponse(error: FloError, extraHeaders = ''): string {
+  const body = JSON.stringify(problemOf(error));
+  return `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? ''}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extraHeaders}Connection: close\r\n\r\n${body}`;
+}
+
+/** Node's 'clientError' (a request the parser refused or that timed out) answered with a problem body. */
+export function clientErrorHandler(logger: Logger): (error: Error & { code?: string }, socket: Socket) => void {
+  return (error, socket) => {
+    if (error.code === 'ECONNRESET' || socket.destroyed) return;
+    let problem: FloError;
+    if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') problem = new FloError('FLO_ERR_REQUEST_TIMEOUT', 'the request was not received in time; the connection is closed');
+    else if (error.code === 'HPE_HEADER_OVERFLOW') problem = new FloError('FLO_ERR_REQUEST_INVALID', 'the URL and headers exceed 16 KiB', { status: 431 });
+    else problem = new FloError('FLO_ERR_REQUEST_INVALID', `malformed HTTP request (${error.code ?? 'parse error'})`);
+    logger.debug({ peer: socket.remoteAddress, code: error.code }, 'client error');
+    // Like Node's own handler: only answer when nothing of a response was written on this connection yet.
+    if (socket.writable && socket.bytesWritten === 0) socket.write(rawProblemResponse(problem));
+    socket.destroy();
+  };
+}
+
+/**
+ * Caps open connections: over the cap a new connection gets a 503 problem and is
+ * closed before Node's HTTP parser ever sees it, so connections already open keep working.
+ */
+export function capConnections(server: Server, maxConnections: number | undefined, logger: Logger): void {
+  const cap = maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  const httpListeners = server.listeners('connection') as Array<(socket: Socket) => void>;
+  server.removeAllListeners('connection');
+  let open = 0;
+  let refusedSinceLog = 0;
+  server.on('connection', (socket: Socket) => {
+    if (open >= cap) {
+      if (refusedSinceLog++ === 0) logger.warn({ maxConnections: cap, peer: socket.remoteAddress }, 'connection refused: too many open connections');
+      refuse(socket, cap);
+      return;
+    }
+    open++;
+    refusedSinceLog = 0;
+    socket.once('close', () => open--);
+    for (const listener of httpListeners) listener.call(server, socket);
+  });
+}
+
+function refuse(socket: Socket, cap: number): void {
+  socket.on('error', () => socket.destroy());
+  const error = new FloError('FLO_ERR_OVERLOADED', `the broker serves at most ${cap} connections; retry later`);
+  socket.end(rawProblemResponse(error, 'Retry-After: 1\r\n'));
+  socket.resume(); // read and drop whatever the client sends
+  setTimeout(() => socket.destroy(), REFUSAL_GRACE_MS).unref();
+}

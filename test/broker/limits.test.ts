@@ -1,0 +1,142 @@
+import { connect, type Socket } from 'node:net';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { Broker, type BrokerOptions } from '../../src/broker/broker.js';
+import { silentLogger, tempDir, waitFor } from '../support/temp.js';
+
+const dirs: Array<Awaited<ReturnType<typeof tempDir>>> = [];
+const sockets: Socket[] = [];
+let broker: Broker | undefined;
+
+async function startBroker(options: Partial<BrokerOptions> = {}): Promise<Broker> {
+  const dir = await tempDir();
+  dirs.push(dir);
+  broker = await Broker.start({ dataDir: dir.path, logger: silentLogger, port: 0, ...options });
+  return broker;
+}
+
+afterEach(async () => {
+  for (const socket of sockets.splice(0)) socket.destroy();
+  await broker?.close();
+  broker = undefined;
+});
+afterAll(async () => {
+  for (const dir of dirs) await dir.remove();
+});
+
+interface RawConnection {
+  socket: Socket;
+  received: () => string;
+  closed: () => boolean;
+}
+
+async function openConnection(url: string, send = ''): Promise<RawConnection> {
+  const { port } = new URL(url);
+  const socket = connect({ port: Number(port), host: '127.0.0.1' });
+  sockets.push(socket);
+  let received = '';
+  let closed = false;
+  socket.on('data', (chunk: Buffer) => (received += chunk.toString()));
+  socket.on('error', () => undefined);
+  socket.on('close', () => (closed = true));
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('error', reject);
+  });
+  if (send) socket.write(send);
+  return { socket, received: () => received, closed: () => closed };
+}
+
+/** The status and problem body of a raw HTTP response. */
+function parseResponse(text: string): { status: number; type: string; body: Record<string, unknown> } {
+  const [head, body] = text.split('\r\n\r\n');
+  const status = Number(/^HTTP\/1\.1 (\d+)/.exec(head ?? '')?.[1]);
+  const type = /content-type: ([^\r\n]+)/i.exec(head ?? '')?.[1] ?? '';
+  return { status, type, body: JSON.parse(body ?? '{}') as Record<string, unknown> };
+}
+
+const HALF_SENT_POST = 'POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"namespace":';
+
+describe('request timeouts', () => {
+  it('cuts clients that never finish their request, while /healthz keeps answering', async () => {
+    const { url } = await startBroker({ requestTimeoutMs: 400 });
+    const stalled = await Promise.all(Array.from({ length: 40 }, () => openConnection(url!, HALF_SENT_POST)));
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    await waitFor(() => stalled.every((connection) => connection.closed()), 'the stalled uploads to be cut', 10_000);
+    for (const connection of stalled) {
+      const response = parseResponse(connection.received());
+      expect(response.status).toBe(408);
+      expect(response.type).toContain('application/problem+json');
+      expect(response.body).toMatchObject({ code: 'FLO_ERR_REQUEST_TIMEOUT', status: 408 });
+    }
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+  });
+
+  it('leaves a completed request and its response alone however long the client then stays', async () => {
+    const { url } = await startBroker({ requestTimeoutMs: 300 });
+    const response = await fetch(`${url}/v1/subscribe?namespace=/quiet/**`, { headers: { accept: 'text/event-stream' } });
+    const reader = response.body!.getReader();
+    const first = new TextDecoder().decode((await reader.read()).value);
+    expect(first).toContain('event: start');
+    // a stalled upload being cut shows that a request timeout has passed since the subscription began
+    const stalled = await openConnection(url!, HALF_SENT_POST);
+    await waitFor(() => stalled.closed(), 'a request timeout to pass');
+    const id = (await (await fetch(`${url}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"namespace":"/quiet/1","data":"late"}' })).json() as { id: string }).id;
+    let text = first;
+    await waitFor(async () => {
+      text += new TextDecoder().decode((await reader.read()).value);
+      return text.includes(id);
+    }, 'the tailing SSE subscriber to get the event');
+    await reader.cancel();
+  });
+});
+
+describe('the connection cap', () => {
+  it('answers connections over the cap with a 503 problem while the open ones keep working', async () => {
+    const { url } = await startBroker({ maxConnections: 5 });
+    const open = await Promise.all(Array.from({ length: 5 }, () => openConnection(url!)));
+    const refused = await openConnection(url!, 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    await waitFor(() => refused.closed(), 'the connection over the cap to be closed');
+    const answer = parseResponse(refused.received());
+    expect(answer.status).toBe(503);
+    expect(answer.type).toContain('application/problem+json');
+    expect(answer.body).toMatchObject({ code: 'FLO_ERR_OVERLOADED', retryable: true });
+    const existing = open[0]!;
+    existing.socket.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    await waitFor(() => existing.received().includes('"status":"ok"'), 'an open connection to be served');
+    expect(existing.received()).toMatch(/^HTTP\/1\.1 200/);
+    // a closed connection frees its place
+    for (const connection of open) connection.socket.destroy();
+    await waitFor(async () => (await fetch(`${url}/healthz`).catch(() => undefined))?.status === 200, 'a new connection to be served after others closed');
+  });
+});
+
+describe('errors before routing are problem bodies', () => {
+  it('answers a URL over 16 KiB with a 431 problem', async () => {
+    const { url } = await startBroker();
+    const response = await fetch(`${url}/v1/events?namespace=/${'x'.repeat(20_000)}`);
+    expect(response.status).toBe(431);
+    expect(response.headers.get('content-type')).toContain('application/problem+json');
+    expect(await response.json()).toMatchObject({ code: 'FLO_ERR_REQUEST_INVALID', status: 431 });
+  });
+
+  it('answers a request Node cannot parse with a 400 problem', async () => {
+    const { url } = await startBroker();
+    const connection = await openConnection(url!, 'NOT HTTP AT ALL\r\n\r\n');
+    await waitFor(() => connection.closed(), 'the connection to be closed');
+    expect(parseResponse(connection.received())).toMatchObject({ status: 400, type: expect.stringContaining('problem+json') as unknown, body: { code: 'FLO_ERR_REQUEST_INVALID' } });
+  });
+
+  it.each([
+    ['/v1/events/%zz'],
+    ['/v1/groups/%zz'],
+    ['/v1/events?namespace=/a%zz'],
+    ['/v1/events?namespace=/a%ff'],
+    ['/v1/events?namespace=/%C0%AF'],
+  ])('answers the malformed percent-encoding of %s with a 400 problem', async (path) => {
+    const { url } = await startBroker();
+    const response = await fetch(`${url}${path}`);
+    expect(response.status).toBe(400);
+    expect(response.headers.get('content-type')).toContain('application/problem+json');
+    expect(await response.json()).toMatchObject({ code: 'FLO_ERR_REQUEST_INVALID', status: 400 });
+  });
+});
