@@ -1,4 +1,5 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { EventStore } from '../../src/broker/storage/event-store.js';
 import { Broker } from '../../src/embedded.js';
 import { connect } from '../../src/client/index.js';
 import { silentLogger, tempDir } from '../support/temp.js';
@@ -52,10 +53,53 @@ describe('the embedded broker', () => {
   it('keeps retention rules given at start-up and those set later, across restarts', async () => {
     broker = await Broker.start({ dataDir: dir.path, logger: silentLogger, retention: [{ namespace: '/tmp/**', maxEvents: 1 }] });
     await broker.close();
-    broker = await Broker.start({ dataDir: dir.path, logger: silentLogger });
+    broker = await Broker.start({ dataDir: dir.path, logger: silentLogger, port: 0 });
     expect(broker.log.retentionRules.map((rule) => rule.input)).toEqual([{ namespace: '/tmp/**', maxEvents: 1 }]);
+    const later = [{ namespace: '/logs/**', maxEvents: 3 }, { namespace: '/tmp/**', maxAge: '1h' }];
+    const response = await fetch(`${broker.url}/v1/admin/retention`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ rules: later }) });
+    expect(response.status).toBe(200);
+    await broker.close();
+    broker = await Broker.start({ dataDir: dir.path, logger: silentLogger });
+    expect(broker.log.retentionRules.map((rule) => rule.input)).toEqual(later);
+  });
+
+  it('serves at once after a restart, while the first retention pass still runs', async () => {
+    broker = await Broker.start({ dataDir: dir.path, logger: silentLogger, retention: [{ namespace: '/tmp/**', maxEvents: 1 }] });
+    await broker.log.runRetention();
+    await broker.produce([{ namespace: '/tmp/a', data: '1' }, { namespace: '/tmp/a', data: '2' }, { namespace: '/tmp/a', data: '3' }]);
+    await broker.close();
+    broker = undefined;
+    // Hold the first pass after the restart at its first index read.
+    let release!: () => void;
+    let reach!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const reached = new Promise<void>((resolve) => (reach = resolve));
+    const original = EventStore.prototype.readIndex;
+    const readIndex = vi.spyOn(EventStore.prototype, 'readIndex').mockImplementationOnce(async function (this: EventStore, ...args) {
+      reach();
+      await released;
+      return original.apply(this, args);
+    });
+    const starting = Broker.start({ dataDir: dir.path, logger: silentLogger, port: 0 });
+    try {
+      await reached;
+      broker = await Promise.race([starting, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 10_000).unref())]);
+      expect(broker, 'Broker.start waits for the held retention pass').toBeDefined();
+      expect((await fetch(`${broker!.url}/healthz`)).status).toBe(200);
+      expect(await texts(broker!, '/tmp/**')).toEqual(['1', '2', '3']);
+    } finally {
+      release();
+      readIndex.mockRestore();
+      broker ??= await starting;
+    }
+    await broker.log.runRetention();
+    expect(await texts(broker, '/tmp/**')).toEqual(['3']);
   });
 });
+
+async function texts(target: Broker, namespace: string): Promise<string[]> {
+  return (await collect(target.subscribe({ namespace, follow: false }))).map((event) => event.text());
+}
 
 async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
   const items: T[] = [];

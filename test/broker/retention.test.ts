@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { EventLog } from '../../src/broker/event-log.js';
-import { parseRetentionRules } from '../../src/broker/partitions/retention.js';
+import { parseRetentionRules, type RetentionRule } from '../../src/broker/partitions/retention.js';
 import { partitionOf } from '../../src/common/namespace.js';
 import { input, openLog, readAll } from '../support/log.js';
 import { tempDir } from '../support/temp.js';
@@ -49,18 +49,20 @@ describe('retention', () => {
     expect(await readAll(log, '/logs/debug')).toHaveLength(5);
   });
 
-  it('removes events older than maxAge', async () => {
-    log = await openLog(dir.path);
+  it('removes exactly the events older than maxAge', async () => {
+    let now = 1_000_000;
+    log = await openLog(dir.path, { clock: () => now });
     await fill(log, '/metrics/cpu', 2, 10);
-    const cutoff = Date.now() + 30;
-    while (Date.now() <= cutoff) await new Promise((resolve) => setTimeout(resolve, 5));
+    await fill(log, '/other/cpu', 1, 10);
+    now += 100;
     await fill(log, '/metrics/cpu', 1, 10, 2);
-    await log.setRetentionRules(parseRetentionRules([{ namespace: '/metrics/**', maxAge: '25ms' }]));
+    now += 30;
+    // Rounds 0 and 1 are 130 ms old, round 2 is 30 ms old: only round 2 is within 50 ms.
+    await log.setRetentionRules(parseRetentionRules([{ namespace: '/metrics/**', maxAge: '50ms' }]));
     const left = await readAll(log, '/metrics/cpu');
-    // The newest round may expire too on a slow machine; the two old rounds must be gone.
-    expect(left.length).toBeLessThanOrEqual(10);
-    expect(left.filter((event) => !event.text().startsWith('2-'))).toEqual([]);
-    expect(log.partitionSizes().reduce((sum, size) => sum + size.events, 0)).toBe(left.length);
+    expect(left.map((event) => event.text())).toEqual(Array.from({ length: 10 }, (_, i) => `2-${i}`));
+    expect(await readAll(log, '/other/cpu')).toHaveLength(10);
+    expect(log.partitionSizes().reduce((sum, size) => sum + size.events, 0)).toBe(20);
     // The timestamp index no longer points at the removed commits.
     const partition = partitionOf('/metrics/cpu', log.partitions);
     const oldestIndexed = await log.offsetAtTime(partition, 0);
@@ -96,10 +98,58 @@ describe('retention', () => {
   it('lets produce go on while a pass runs', async () => {
     log = await openLog(dir.path);
     await fill(log, '/busy/a', 50, 20);
-    const pass = log.setRetentionRules(parseRetentionRules([{ namespace: '/busy/**', maxEvents: 10 }]));
+    const hold = holdRetention(log);
+    let passDone = false;
+    const pass = log.setRetentionRules(parseRetentionRules([{ namespace: '/busy/**', maxEvents: 10 }])).then(() => (passDone = true));
+    await hold.reached;
+    // The pass is stopped half-way (it has read the index and not yet written): produce must still complete.
     const appended = await log.append([input('/busy/b', 'during')]);
     expect(appended.offsets.length).toBe(1);
+    expect(passDone).toBe(false);
+    hold.release();
     await pass;
     expect((await readAll(log, '/busy/b')).map((event) => event.text())).toEqual(['during']);
+    expect(await readAll(log, '/busy/a')).toHaveLength(10);
+  });
+
+  it('matches each namespace against the rules once, and again only when the rules are replaced', async () => {
+    log = await openLog(dir.path);
+    for (let i = 0; i < 30; i++) await log.append([input(`/logs/${i}`, 'x'), input(`/keep/${i}`, 'x')]);
+    const calls = { count: 0 };
+    const rules = countingRules([{ namespace: '/logs/**', maxEvents: 1 }, { namespace: '/never/**', maxEvents: 1 }], calls);
+    await log.setRetentionRules(rules);
+    // 30 /logs namespaces stop at the first rule; 30 /keep ones try both.
+    expect(calls.count).toBe(90);
+    await log.runRetention();
+    await log.runRetention();
+    expect(calls.count).toBe(90);
+    await log.append([input('/logs/new', 'x'), input('/keep/new', 'x')]);
+    await log.runRetention();
+    expect(calls.count).toBe(93);
+    // Replaced rules (even equal ones) are a new list: every namespace is matched once more.
+    await log.setRetentionRules(countingRules([{ namespace: '/logs/**', maxEvents: 1 }], calls));
+    expect(calls.count).toBe(93 + 62);
   });
 });
+
+/** Rules whose globs count their matcher calls. */
+function countingRules(input: unknown[], calls: { count: number }): RetentionRule[] {
+  return parseRetentionRules(input).map((rule) => ({ ...rule, selector: { ...rule.selector, matches: (namespace: string) => (calls.count++, rule.selector.matches(namespace)) } }));
+}
+
+/** Stops the next retention pass at its first index read, until released. */
+function holdRetention(target: EventLog): { reached: Promise<void>; release: () => void } {
+  const store = target.store;
+  const readIndex = store.readIndex.bind(store);
+  let reach!: () => void;
+  let release!: () => void;
+  const reached = new Promise<void>((resolve) => (reach = resolve));
+  const released = new Promise<void>((resolve) => (release = resolve));
+  store.readIndex = async (...args) => {
+    store.readIndex = readIndex;
+    reach();
+    await released;
+    return readIndex(...args);
+  };
+  return { reached, release };
+}

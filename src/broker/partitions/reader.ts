@@ -9,6 +9,7 @@ import type { NamespaceSelector } from '../../common/namespace.js';
 import { readGroupHeader } from '../../common/wire.js';
 import type { EventStore, IndexEntry, StoredGroup } from '../storage/event-store.js';
 import type { ReadCache } from './read-cache.js';
+import { SelectorCache } from './selector-cache.js';
 
 const INDEX_ENTRIES_PER_NAMESPACE = 64;
 
@@ -31,34 +32,18 @@ export interface Page {
 /** Told how many bytes of groups each read took from where (for metrics and the W5 benchmark). */
 export type ReadCounter = (source: 'cache' | 'storage', bytes: number) => void;
 
-/** Which namespaces of each partition a selector matches; new namespaces are matched once, as they appear. */
-class Selection {
-  private matchedUpTo = 0;
-  private readonly sets: Array<Set<number>>;
-
-  constructor(readonly selector: NamespaceSelector, partitions: number) {
-    this.sets = Array.from({ length: partitions }, () => new Set<number>());
-  }
-
-  forPartition(store: EventStore, partition: number): Set<number> {
-    const dictionary = store.dictionary;
-    for (; this.matchedUpTo < dictionary.size; this.matchedUpTo++) {
-      const nsId = this.matchedUpTo;
-      if (this.selector.matches(dictionary.nameOf(nsId))) this.sets[dictionary.partitionOf(nsId)]!.add(nsId);
-    }
-    return this.sets[partition]!;
-  }
-}
-
 export class Reader {
-  private readonly selections = new WeakMap<NamespaceSelector, Selection>();
+  /** Which namespaces each selector matches, matched once per namespace (selector-cache.ts). */
+  private readonly selectors: SelectorCache;
   private rotation = 0;
 
   constructor(
     private readonly store: EventStore,
     private readonly cache: ReadCache,
     private readonly countRead: ReadCounter,
-  ) {}
+  ) {
+    this.selectors = new SelectorCache(store.dictionary, store.meta.partitions);
+  }
 
   async readPage(request: PageRequest): Promise<Page> {
     const cursor = [...request.cursor];
@@ -76,7 +61,7 @@ export class Reader {
 
   private async readPartition(request: PageRequest, partition: number, from: number, out: WireRecord[], budget: Budget): Promise<number> {
     const end = request.end[partition]!;
-    const wanted = request.selector.all ? undefined : this.selection(request.selector).forPartition(this.store, partition);
+    const wanted = request.selector.all ? undefined : (await this.selectors.select(request.selector)).inPartition(partition);
     if (wanted && wanted.size === 0) return end;
     const cached = this.cache.from(partition, from);
     if (cached) return this.take(cached, from, end, wanted, out, budget, 'cache');
@@ -147,12 +132,6 @@ export class Reader {
     }
     this.take(groups, from, bound, undefined, out, budget, 'storage');
     return bound;
-  }
-
-  private selection(selector: NamespaceSelector): Selection {
-    let selection = this.selections.get(selector);
-    if (!selection) this.selections.set(selector, (selection = new Selection(selector, this.store.meta.partitions)));
-    return selection;
   }
 }
 

@@ -2,6 +2,7 @@
 // namespace applies to it, and its limits hold for each namespace separately.
 // A pass removes the oldest groups (and trims a partly expired one) of every
 // namespace over its limits, in small write batches, so produce never waits on it.
+// Which rule applies to a namespace is worked out once (RuleAssignment), not per pass.
 import { MAX_RETENTION_RULES } from '../../common/bounds.js';
 import { FloError } from '../../common/errors.js';
 import { compileGlob, type NamespaceSelector } from '../../common/namespace.js';
@@ -9,6 +10,7 @@ import { parseCount, parseDurationMs, parseSizeBytes } from '../../common/units.
 import { dropGroupPrefix, forEachGroupEvent, groupEventBytes, GROUP_HEADER_BYTES } from '../../common/wire.js';
 import type { EventStore, IndexEntry, StoreOperation } from '../storage/event-store.js';
 import * as keys from '../storage/keys.js';
+import { forEachNewNamespace, matchSteps, type NamespaceNames } from './selector-cache.js';
 
 /** A rule as users write it (API, CLI, Kubernetes spec). */
 export interface RetentionRuleInput {
@@ -74,8 +76,41 @@ export interface RetentionPassResult {
 }
 
 const ENTRIES_PER_STEP = 256;
+const NO_RULE = -1;
+
+/**
+ * The first rule matching each namespace, remembered: a new namespace is matched
+ * once against the live rules, and every namespace again only when the rules are
+ * replaced (a new array), in slices so a pass never holds the event loop long.
+ */
+export class RuleAssignment {
+  private rules: readonly RetentionRule[] = [];
+  private ruleOf: number[] = [];
+
+  async update(rules: readonly RetentionRule[], names: NamespaceNames): Promise<void> {
+    if (rules !== this.rules) {
+      this.rules = rules;
+      this.ruleOf = [];
+    }
+    await forEachNewNamespace(names, this.ruleOf.length, (nsId, name) => {
+      let steps = 0;
+      this.ruleOf[nsId] = rules.findIndex((rule) => {
+        steps += matchSteps(rule.selector, name);
+        return rule.selector.matches(name);
+      });
+      return steps;
+    });
+  }
+
+  ruleFor(nsId: number): RetentionRule | undefined {
+    const index = this.ruleOf[nsId] ?? NO_RULE;
+    return index === NO_RULE ? undefined : this.rules[index];
+  }
+}
 
 export class RetentionEnforcer {
+  private readonly assignment = new RuleAssignment();
+
   constructor(
     private readonly store: EventStore,
     private readonly sizes: NamespaceSizes,
@@ -85,8 +120,9 @@ export class RetentionEnforcer {
     const result: RetentionPassResult = { deletedEvents: 0, touchedPartitions: new Set() };
     if (rules.length === 0) return result;
     const dictionary = this.store.dictionary;
+    await this.assignment.update(rules, dictionary);
     for (let nsId = 0; nsId < dictionary.size; nsId++) {
-      const rule = rules.find((candidate) => candidate.selector.matches(dictionary.nameOf(nsId)));
+      const rule = this.assignment.ruleFor(nsId);
       if (!rule || (this.sizes.events[nsId] ?? 0) === 0) continue;
       const deleted = await this.enforce(nsId, rule, now);
       if (deleted > 0) {
