@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { encodeMessage } from '../../src/broker/raft/codec.js';
 import { MessageType, message } from '../../src/broker/raft/messages.js';
 import { SeededRandom } from '../../src/broker/raft/random.js';
-import { FRAME_RAFT, FrameDecoder, MAX_PEER_FRAME_BYTES, ProtocolError, encodeHello, encodeRaftFrame } from '../../src/broker/transport/frame.js';
+import { FRAME_PROOF, FRAME_RAFT, FrameDecoder, MAX_PEER_FRAME_BYTES, ProtocolError, encodeHello, encodeProof, encodeRaftFrame } from '../../src/broker/transport/frame.js';
+
+const nonce = Buffer.alloc(16, 7);
 
 const sample = message({
   type: MessageType.Append, from: 1, to: 2, term: 7, index: 41, logTerm: 6, commit: 40, context: 3,
@@ -12,10 +14,11 @@ const sample = message({
 
 describe('frame codec', () => {
   it('round-trips a raft message with entries and a snapshot', () => {
-    const frames = new FrameDecoder().push(Buffer.concat([encodeHello(5), encodeRaftFrame(77, sample)]));
-    expect(frames[0]).toEqual({ kind: 1, nodeId: 5 });
-    expect(frames[1]).toMatchObject({ kind: FRAME_RAFT, groupId: 77 });
-    const decoded = frames[1]?.kind === FRAME_RAFT ? frames[1].message : null;
+    const frames = new FrameDecoder().push(Buffer.concat([encodeHello(5, nonce, 'prod-eu'), encodeProof(Buffer.alloc(32, 1)), encodeRaftFrame(77, sample)]));
+    expect(frames[0]).toEqual({ kind: 1, nodeId: 5, nonce, clusterId: 'prod-eu' });
+    expect(frames[1]).toEqual({ kind: FRAME_PROOF, proof: Buffer.alloc(32, 1) });
+    expect(frames[2]).toMatchObject({ kind: FRAME_RAFT, groupId: 77 });
+    const decoded = frames[2]?.kind === FRAME_RAFT ? frames[2].message : null;
     expect(decoded?.entries.map((e) => [e.index, e.type, Array.from(e.data)])).toEqual([[42, 0, [1, 2, 3]], [43, 1, [0, 0, 0, 0, 0]]]);
     expect(decoded?.snapshot?.metadata).toEqual(sample.snapshot?.metadata);
     expect({ ...decoded, entries: [], snapshot: null }).toEqual({ ...sample, entries: [], snapshot: null });
@@ -39,9 +42,17 @@ describe('frame codec', () => {
   it('rejects unknown frame kinds, bad HELLOs and truncated messages', () => {
     const unknown = Buffer.from([0, 0, 0, 1, 9]);
     expect(() => new FrameDecoder().push(unknown)).toThrow(/unknown frame kind/);
-    const badHello = encodeHello(1);
+    const badHello = encodeHello(1, nonce, 'flo');
     badHello.writeUInt32BE(0xdeadbeef, 5);
     expect(() => new FrameDecoder().push(badHello)).toThrow(/HELLO/);
+    // Version 1 HELLO (magic and node id only) from an older broker is refused, not misread.
+    const oldHello = Buffer.from([0, 0, 0, 9, 1, 0x46, 0x4c, 0x4f, 0x31, 0, 0, 0, 1]);
+    expect(() => new FrameDecoder().push(oldHello)).toThrow(/HELLO/);
+    const notUtf8 = encodeHello(1, nonce, 'ab');
+    notUtf8[notUtf8.length - 1] = 0xff;
+    expect(() => new FrameDecoder().push(notUtf8)).toThrow(/UTF-8/);
+    const shortProof = Buffer.from([0, 0, 0, 3, FRAME_PROOF, 1, 2]);
+    expect(() => new FrameDecoder().push(shortProof)).toThrow(/PROOF/);
     const body = encodeMessage(sample).subarray(0, 30);
     const frame = Buffer.alloc(9 + body.length);
     frame.writeUInt32BE(5 + body.length, 0);

@@ -2,7 +2,8 @@ import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MessageType, message, type Message } from '../../src/broker/raft/messages.js';
 import { TcpTransport } from '../../src/broker/transport/tcp-transport.js';
-import { encodeHello } from '../../src/broker/transport/frame.js';
+import { FrameDecoder, encodeHello, encodeProof, encodeRaftFrame } from '../../src/broker/transport/frame.js';
+import type { PeerAuth } from '../../src/broker/transport/handshake.js';
 
 async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -12,14 +13,25 @@ async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> 
   }
 }
 
+/** Resolves when the socket closes; fails the test if it is still open after the deadline. */
+function closed(socket: net.Socket, timeoutMs = 5000): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('socket still open: the broker did not refuse it')), timeoutMs);
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
 const open: TcpTransport[] = [];
 afterEach(async () => {
   await Promise.all(open.splice(0).map((t) => t.close()));
 });
 
-async function pair(): Promise<[TcpTransport, TcpTransport]> {
-  const a = await TcpTransport.listen({ nodeId: 1 });
-  const b = await TcpTransport.listen({ nodeId: 2 });
+async function pair(authA?: PeerAuth, authB: PeerAuth | undefined = authA): Promise<[TcpTransport, TcpTransport]> {
+  const a = await TcpTransport.listen({ nodeId: 1, ...(authA ? { auth: authA } : {}) });
+  const b = await TcpTransport.listen({ nodeId: 2, ...(authB ? { auth: authB } : {}) });
   open.push(a, b);
   a.addPeer(2, { host: '127.0.0.1', port: b.port });
   b.addPeer(1, { host: '127.0.0.1', port: a.port });
@@ -65,7 +77,7 @@ describe('TCP transport', () => {
     a.send(99, [hb(1, 2, 1)]);
     await until(() => b.stats.unknownGroup === 1);
     const stranger = net.connect({ host: '127.0.0.1', port: b.port });
-    stranger.write(encodeHello(42));
+    stranger.write(encodeHello(42, Buffer.alloc(16), 'flo'));
     await new Promise<void>((resolve) => stranger.on('close', () => resolve()));
     expect(b.stats.protocolErrors).toBeGreaterThanOrEqual(1);
     const garbage = net.connect({ host: '127.0.0.1', port: b.port });
@@ -89,7 +101,73 @@ describe('TCP transport', () => {
   });
 });
 
+describe('TCP transport authentication', () => {
+  const secret = (text: string): Uint8Array => Buffer.from(text);
+
+  it('connects members that hold the same cluster id and secret', async () => {
+    const [a, b] = await pair({ clusterId: 'c1', secret: secret('s3cret') });
+    const got: number[] = [];
+    b.register(1, (m) => got.push(m.term));
+    a.send(1, [hb(1, 2, 4)]);
+    await until(() => got.length === 1);
+    expect(b.stats.refused + a.stats.refused).toBe(0);
+  });
+
+  it('refuses a peer with a different secret, in both directions, and delivers nothing', async () => {
+    const [a, b] = await pair({ clusterId: 'c1', secret: secret('one') }, { clusterId: 'c1', secret: secret('two') });
+    const got: number[] = [];
+    b.register(1, (m) => got.push(m.term));
+    a.register(1, (m) => got.push(m.term));
+    a.send(1, [hb(1, 2, 4)]);
+    // The dialer (node 1) checks the acceptor's proof first and hangs up.
+    await until(() => a.stats.protocolErrors >= 2);
+    expect(a.connected(2) || b.connected(1)).toBe(false);
+    expect(got).toEqual([]);
+  });
+
+  it('refuses a broker of another cluster', async () => {
+    const [a, b] = await pair({ clusterId: 'blue', secret: undefined }, { clusterId: 'green', secret: undefined });
+    await until(() => b.stats.refused >= 2);
+    expect(a.connected(2)).toBe(false);
+  });
+
+  it('never accepts Raft frames from a dialer that has not proven the secret', async () => {
+    const b = await TcpTransport.listen({ nodeId: 2, auth: { clusterId: 'c1', secret: secret('s3cret') } });
+    open.push(b);
+    b.addPeer(1, { host: '127.0.0.1', port: 1 });
+    const got: number[] = [];
+    b.register(1, (m) => got.push(m.term));
+    // An attacker who knows node 1's id and the cluster id, but not the secret, injects a vote request.
+    const attacker = net.connect({ host: '127.0.0.1', port: b.port });
+    attacker.on('error', () => undefined);
+    const replies: string[] = [];
+    const decoder = new FrameDecoder();
+    attacker.on('data', (chunk: Buffer) => replies.push(...decoder.push(chunk).map((f) => String(f.kind))));
+    attacker.write(encodeHello(1, Buffer.alloc(16, 3), 'c1'));
+    await until(() => replies.length >= 2);
+    attacker.write(Buffer.concat([encodeProof(Buffer.alloc(32)), encodeRaftFrame(1, message({ type: MessageType.Vote, from: 1, to: 2, term: 99 }))]));
+    await closed(attacker);
+    expect(got).toEqual([]);
+    expect(b.stats.refused).toBe(1);
+    // Raft frames sent instead of a proof are refused too.
+    const eager = net.connect({ host: '127.0.0.1', port: b.port });
+    eager.on('error', () => undefined);
+    eager.resume(); // a paused socket never emits 'close'
+    eager.write(Buffer.concat([encodeHello(1, Buffer.alloc(16, 4), 'c1'), encodeRaftFrame(1, message({ type: MessageType.Vote, from: 1, to: 2, term: 99 }))]));
+    await closed(eager);
+    expect(got).toEqual([]);
+    expect(b.stats.refused).toBe(2);
+  });
+});
+
 describe('TCP transport limits', () => {
+  it('drops a message too big for one frame instead of throwing into the caller', async () => {
+    const [a] = await pair();
+    const huge = message({ type: MessageType.Append, from: 1, to: 2, term: 1, entries: [{ term: 1, index: 1, type: 0, data: new Uint8Array(65 * 1024 * 1024) }] });
+    expect(() => a.send(1, [huge, hb(1, 2, 1)])).not.toThrow();
+    expect(a.stats.oversized).toBe(1);
+  });
+
   it('bounds the queue for an unreachable peer and drops what does not fit', async () => {
     const a = await TcpTransport.listen({ nodeId: 1, maxQueueBytes: 64 * 1024 });
     open.push(a);

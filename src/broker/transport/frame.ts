@@ -1,33 +1,50 @@
 // The wire format between brokers: length-prefixed binary frames.
 //   [u32 length of the rest][u8 kind][payload]
-// HELLO (kind 1) payload: [u32 magic][u32 node id]; RAFT (kind 2): [u32 group id][encoded Message].
+// HELLO (kind 1): [u32 magic][u32 node id][16-byte nonce][cluster id, UTF-8]
+// PROOF (kind 3): [32-byte HMAC] (handshake.ts); RAFT (kind 2): [u32 group id][encoded Message].
 // The decoder refuses a frame longer than MAX_PEER_FRAME_BYTES before buffering it, so a
 // peer cannot make us allocate without bound; any malformed input is a ProtocolError.
 
 import { MAX_PEER_FRAME_BYTES } from '../../common/bounds.js';
 import { CodecError, decodeMessage, encodeMessage } from '../raft/codec.js';
 import type { Message, NodeId } from '../raft/messages.js';
+import { MAX_CLUSTER_ID_BYTES, NONCE_BYTES, PROOF_BYTES } from './handshake.js';
 
 export { MAX_PEER_FRAME_BYTES };
 export const FRAME_HELLO = 1;
 export const FRAME_RAFT = 2;
-/** Identifies a Flo peer connection ("FLO1"); anything else is not one of ours. */
-export const HELLO_MAGIC = 0x464c4f31;
+export const FRAME_PROOF = 3;
+/** Identifies a Flo peer connection, version 2 ("FLO2": authenticated handshake); anything else is not one of ours. */
+export const HELLO_MAGIC = 0x464c4f32;
 
 export class ProtocolError extends Error {
   override name = 'ProtocolError';
 }
 
 export type Frame =
-  | { readonly kind: typeof FRAME_HELLO; readonly nodeId: NodeId }
+  | { readonly kind: typeof FRAME_HELLO; readonly nodeId: NodeId; readonly nonce: Buffer; readonly clusterId: string }
+  | { readonly kind: typeof FRAME_PROOF; readonly proof: Buffer }
   | { readonly kind: typeof FRAME_RAFT; readonly groupId: number; readonly message: Message };
 
-export function encodeHello(nodeId: NodeId): Buffer {
-  const frame = Buffer.allocUnsafe(13);
-  frame.writeUInt32BE(9, 0);
+export function encodeHello(nodeId: NodeId, nonce: Uint8Array, clusterId: string): Buffer {
+  const id = Buffer.from(clusterId, 'utf8');
+  if (nonce.byteLength !== NONCE_BYTES || id.byteLength > MAX_CLUSTER_ID_BYTES) throw new ProtocolError('bad HELLO fields');
+  const frame = Buffer.allocUnsafe(13 + NONCE_BYTES + id.byteLength);
+  frame.writeUInt32BE(frame.byteLength - 4, 0);
   frame.writeUInt8(FRAME_HELLO, 4);
   frame.writeUInt32BE(HELLO_MAGIC, 5);
   frame.writeUInt32BE(nodeId, 9);
+  frame.set(nonce, 13);
+  id.copy(frame, 13 + NONCE_BYTES);
+  return frame;
+}
+
+export function encodeProof(proof: Uint8Array): Buffer {
+  if (proof.byteLength !== PROOF_BYTES) throw new ProtocolError('bad PROOF length');
+  const frame = Buffer.allocUnsafe(5 + PROOF_BYTES);
+  frame.writeUInt32BE(1 + PROOF_BYTES, 0);
+  frame.writeUInt8(FRAME_PROOF, 4);
+  frame.set(proof, 5);
   return frame;
 }
 
@@ -41,10 +58,25 @@ export function encodeRaftFrame(groupId: number, message: Message): Buffer {
   return Buffer.concat([header, body]);
 }
 
+const CLUSTER_ID_DECODER = new TextDecoder('utf-8', { fatal: true });
+
 function decodeFrame(kind: number, payload: Buffer): Frame {
   if (kind === FRAME_HELLO) {
-    if (payload.byteLength !== 8 || payload.readUInt32BE(0) !== HELLO_MAGIC) throw new ProtocolError('bad HELLO frame');
-    return { kind, nodeId: payload.readUInt32BE(4) };
+    const fixed = 8 + NONCE_BYTES;
+    if (payload.byteLength < fixed || payload.byteLength > fixed + MAX_CLUSTER_ID_BYTES || payload.readUInt32BE(0) !== HELLO_MAGIC) {
+      throw new ProtocolError('bad HELLO frame (not a Flo peer, or a different protocol version)');
+    }
+    let clusterId: string;
+    try {
+      clusterId = CLUSTER_ID_DECODER.decode(payload.subarray(fixed));
+    } catch {
+      throw new ProtocolError('HELLO cluster id is not UTF-8');
+    }
+    return { kind, nodeId: payload.readUInt32BE(4), nonce: payload.subarray(8, fixed), clusterId };
+  }
+  if (kind === FRAME_PROOF) {
+    if (payload.byteLength !== PROOF_BYTES) throw new ProtocolError('bad PROOF frame');
+    return { kind, proof: payload };
   }
   if (kind === FRAME_RAFT) {
     if (payload.byteLength < 4) throw new ProtocolError('RAFT frame without group id');

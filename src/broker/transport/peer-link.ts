@@ -6,7 +6,8 @@
 
 import net from 'node:net';
 import type { NodeId } from '../raft/messages.js';
-import { FrameDecoder, ProtocolError, encodeHello, type Frame } from './frame.js';
+import { FRAME_HELLO, FRAME_PROOF, FrameDecoder, ProtocolError, encodeHello, encodeProof, type Frame } from './frame.js';
+import { handshakeProof, newNonce, verifyProof, type PeerAuth } from './handshake.js';
 
 /** Bytes of frames that may wait for one peer before new ones are dropped. */
 export const MAX_PEER_QUEUE_BYTES = 64 * 1024 * 1024;
@@ -49,6 +50,7 @@ export class PeerLink {
     readonly peerId: NodeId,
     private address: PeerAddress | null,
     private readonly events: LinkEvents,
+    private readonly auth: PeerAuth,
     private readonly maxQueueBytes = MAX_PEER_QUEUE_BYTES,
   ) {}
 
@@ -105,9 +107,12 @@ export class PeerLink {
     if (this.closed || this.address === null || this.socket !== null) return;
     const socket = net.connect({ host: this.address.host, port: this.address.port, noDelay: true });
     socket.setTimeout(HANDSHAKE_TIMEOUT_MS, () => socket.destroy());
-    socket.once('connect', () => socket.write(encodeHello(this.selfId)));
+    const dialerNonce = newNonce();
+    socket.once('connect', () => socket.write(encodeHello(this.selfId, dialerNonce, this.auth.clusterId)));
     const decoder = new FrameDecoder();
-    let greeted = false;
+    // HELLO, then PROOF from the acceptor; only then do we prove ourselves and carry Raft frames.
+    let acceptorNonce: Buffer | null = null;
+    let authenticated = false;
     socket.on('data', (chunk: Buffer) => {
       let frames: Frame[];
       try {
@@ -117,17 +122,30 @@ export class PeerLink {
         return;
       }
       for (const frame of frames) {
-        if (!greeted) {
-          if (frame.kind !== 1 || frame.nodeId !== this.peerId) {
-            this.protocolError(socket, new ProtocolError(`expected HELLO from ${this.peerId}`));
-            return;
-          }
-          greeted = true;
-          socket.setTimeout(0);
-          this.attach(socket);
+        if (authenticated) {
+          this.events.onFrame(this.peerId, frame);
           continue;
         }
-        this.events.onFrame(this.peerId, frame);
+        if (acceptorNonce === null) {
+          const refusal = frame.kind !== FRAME_HELLO ? `expected HELLO from ${this.peerId}`
+            : frame.nodeId !== this.peerId ? `expected node ${this.peerId}, reached node ${frame.nodeId}`
+              : frame.clusterId !== this.auth.clusterId ? `peer belongs to cluster "${frame.clusterId}", not "${this.auth.clusterId}"` : null;
+          if (refusal !== null || frame.kind !== FRAME_HELLO) {
+            this.protocolError(socket, new ProtocolError(refusal ?? 'expected HELLO'));
+            return;
+          }
+          acceptorNonce = frame.nonce;
+          continue;
+        }
+        const transcript = { dialer: this.selfId, acceptor: this.peerId, dialerNonce, acceptorNonce };
+        if (frame.kind !== FRAME_PROOF || !verifyProof(this.auth, 'acceptor', transcript, frame.proof)) {
+          this.protocolError(socket, new ProtocolError(`node ${this.peerId} failed authentication (different cluster secret?)`));
+          return;
+        }
+        authenticated = true;
+        socket.setTimeout(0);
+        socket.write(encodeProof(handshakeProof(this.auth, 'dialer', transcript)));
+        this.attach(socket);
       }
     });
     socket.on('error', () => undefined); // 'close' follows; the redial handles it

@@ -5,9 +5,11 @@
 // closes that connection (the peer redials); it never throws into the broker.
 
 import net from 'node:net';
+import type { Logger } from 'pino';
 import { FloError } from '../../common/errors.js';
 import type { Message, NodeId } from '../raft/messages.js';
-import { FRAME_HELLO, FRAME_RAFT, FrameDecoder, ProtocolError, encodeHello, encodeRaftFrame, type Frame } from './frame.js';
+import { FRAME_HELLO, FRAME_PROOF, FRAME_RAFT, FrameDecoder, ProtocolError, encodeHello, encodeProof, encodeRaftFrame, type Frame } from './frame.js';
+import { OPEN_CLUSTER, handshakeProof, newNonce, verifyProof, type PeerAuth } from './handshake.js';
 import { HANDSHAKE_TIMEOUT_MS, PeerLink, type PeerAddress } from './peer-link.js';
 
 export type MessageHandler = (message: Message) => void;
@@ -28,6 +30,10 @@ export interface TcpTransportOptions {
   readonly peers?: ReadonlyMap<NodeId, PeerAddress>;
   /** Bytes of frames that may wait per peer (default MAX_PEER_QUEUE_BYTES). */
   readonly maxQueueBytes?: number;
+  /** Cluster id and secret every peer must prove (default: cluster "flo", no secret). */
+  readonly auth?: PeerAuth;
+  /** Refused connections and dropped oversized messages are logged here. */
+  readonly logger?: Logger;
 }
 
 export interface TransportStats {
@@ -35,6 +41,10 @@ export interface TransportStats {
   protocolErrors: number;
   unknownGroup: number;
   dropped: number;
+  /** Messages not sent because they exceed the frame limit. */
+  oversized: number;
+  /** Connections closed for failing the handshake (unknown node, other cluster, wrong secret, garbage). */
+  refused: number;
 }
 
 export class TcpTransport implements RaftTransport {
@@ -43,14 +53,18 @@ export class TcpTransport implements RaftTransport {
   private readonly handlers = new Map<number, MessageHandler>();
   private readonly server: net.Server;
   private readonly accepted = new Set<net.Socket>();
-  readonly stats: TransportStats = { framesReceived: 0, protocolErrors: 0, unknownGroup: 0, dropped: 0 };
+  readonly stats: TransportStats = { framesReceived: 0, protocolErrors: 0, unknownGroup: 0, dropped: 0, oversized: 0, refused: 0 };
   port = 0;
 
   private readonly maxQueueBytes: number | undefined;
+  private readonly auth: PeerAuth;
+  private readonly logger: Logger | undefined;
 
   private constructor(options: TcpTransportOptions) {
     this.nodeId = options.nodeId;
     this.maxQueueBytes = options.maxQueueBytes;
+    this.auth = options.auth ?? OPEN_CLUSTER;
+    this.logger = options.logger;
     this.server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
     for (const [id, address] of options.peers ?? []) this.addPeer(id, address);
   }
@@ -75,13 +89,14 @@ export class TcpTransport implements RaftTransport {
     }
     const link = new PeerLink(this.nodeId, id, address, {
       onFrame: (peer, frame) => this.onFrame(peer, frame),
-      onProtocolError: () => {
+      onProtocolError: (peer, error) => {
         this.stats.protocolErrors++;
+        this.logger?.warn({ peer, reason: error.message }, 'peer connection closed');
       },
       onDropped: (_peer, frames) => {
         this.stats.dropped += frames;
       },
-    }, this.maxQueueBytes);
+    }, this.auth, this.maxQueueBytes);
     this.links.set(id, link);
     link.start();
   }
@@ -110,7 +125,18 @@ export class TcpTransport implements RaftTransport {
         this.stats.dropped++;
         continue;
       }
-      link.send(encodeRaftFrame(groupId, m));
+      let frame: Buffer;
+      try {
+        frame = encodeRaftFrame(groupId, m);
+      } catch (error) {
+        // Too big for one frame: dropping it is safe (Raft retries); throwing would reach the broker's ready loop.
+        if (!(error instanceof ProtocolError)) throw error;
+        this.stats.oversized++;
+        this.stats.dropped++;
+        this.logger?.warn({ groupId, peer: m.to, type: m.type, reason: error.message }, 'raft message dropped');
+        continue;
+      }
+      link.send(frame);
     }
   }
 
@@ -133,16 +159,17 @@ export class TcpTransport implements RaftTransport {
 
   private accept(socket: net.Socket): void {
     this.accepted.add(socket);
-    socket.setTimeout(HANDSHAKE_TIMEOUT_MS, () => socket.destroy());
+    socket.setTimeout(HANDSHAKE_TIMEOUT_MS, () => this.refuse(socket, 'handshake timed out'));
     const decoder = new FrameDecoder();
+    // A known peer (that dials us) sends HELLO, we answer HELLO + PROOF, it answers PROOF; only then Raft.
     let link: PeerLink | null = null;
+    let pending: { peer: PeerLink; dialerNonce: Buffer; acceptorNonce: Buffer } | null = null;
     socket.on('data', (chunk: Buffer) => {
       let frames: Frame[];
       try {
         frames = decoder.push(chunk);
       } catch (error) {
-        if (error instanceof ProtocolError) this.stats.protocolErrors++;
-        socket.destroy();
+        this.refuse(socket, error instanceof ProtocolError ? error.message : String(error));
         return;
       }
       for (const frame of frames) {
@@ -150,17 +177,29 @@ export class TcpTransport implements RaftTransport {
           this.onFrame(link.peerId, frame);
           continue;
         }
-        const peer = frame.kind === FRAME_HELLO ? this.links.get(frame.nodeId) : undefined;
-        if (peer === undefined || peer.dials) {
-          // Only a known peer with a lower id dials us; anything else is refused.
-          this.stats.protocolErrors++;
-          socket.destroy();
+        if (pending === null) {
+          const peer = frame.kind === FRAME_HELLO ? this.links.get(frame.nodeId) : undefined;
+          const refusal = frame.kind !== FRAME_HELLO ? 'no HELLO'
+            : frame.clusterId !== this.auth.clusterId ? `cluster "${frame.clusterId}" is not "${this.auth.clusterId}"`
+              // Only a known peer with a lower id dials us; anything else is refused.
+              : peer === undefined || peer.dials ? `node ${frame.nodeId} is not a peer that dials this broker` : null;
+          if (refusal !== null || peer === undefined || frame.kind !== FRAME_HELLO) {
+            this.refuse(socket, refusal ?? 'no HELLO');
+            return;
+          }
+          pending = { peer, dialerNonce: frame.nonce, acceptorNonce: newNonce() };
+          const transcript = { dialer: peer.peerId, acceptor: this.nodeId, dialerNonce: pending.dialerNonce, acceptorNonce: pending.acceptorNonce };
+          socket.write(Buffer.concat([encodeHello(this.nodeId, pending.acceptorNonce, this.auth.clusterId), encodeProof(handshakeProof(this.auth, 'acceptor', transcript))]));
+          continue;
+        }
+        const transcript = { dialer: pending.peer.peerId, acceptor: this.nodeId, dialerNonce: pending.dialerNonce, acceptorNonce: pending.acceptorNonce };
+        if (frame.kind !== FRAME_PROOF || !verifyProof(this.auth, 'dialer', transcript, frame.proof)) {
+          this.refuse(socket, `node ${pending.peer.peerId} failed authentication (different cluster secret?)`);
           return;
         }
-        link = peer;
+        link = pending.peer;
         socket.setTimeout(0);
-        socket.write(encodeHello(this.nodeId));
-        peer.attach(socket);
+        link.attach(socket);
       }
     });
     socket.on('error', () => undefined);
@@ -168,6 +207,13 @@ export class TcpTransport implements RaftTransport {
       this.accepted.delete(socket);
       link?.detach(socket);
     });
+  }
+
+  private refuse(socket: net.Socket, reason: string): void {
+    this.stats.protocolErrors++;
+    this.stats.refused++;
+    this.logger?.warn({ remote: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`, reason }, 'peer connection refused');
+    socket.destroy();
   }
 
   async close(): Promise<void> {
