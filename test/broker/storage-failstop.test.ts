@@ -2,10 +2,11 @@
 // acknowledges nothing more, even once space is back, and /readyz says why,
 // until a restart; after it every acknowledged event is there under its id and
 // no id is handed out twice.
-import { rm, writeFile } from 'node:fs/promises';
+import { open, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Broker } from '../../src/broker/broker.js';
+import { parseRetentionRules } from '../../src/broker/partitions/retention.js';
 import { silentLogger } from '../support/temp.js';
 import { mountTmpfs } from '../support/tmpfs.js';
 import { readAll } from '../support/log.js';
@@ -15,6 +16,19 @@ const EVENT_TEXT_BYTES = 16 * 1024;
 async function produce(broker: Broker, namespace: string, data: string): Promise<{ statusCode: number; body: Record<string, unknown> }> {
   const response = await broker.app.inject({ method: 'POST', url: '/v1/events', payload: JSON.stringify({ namespace, data }), headers: { 'content-type': 'application/json' } });
   return { statusCode: response.statusCode, body: response.json() as Record<string, unknown> };
+}
+
+/** Writes a file until the disk is full (bounded); returns its path. */
+async function fillDisk(path: string): Promise<void> {
+  const file = await open(path, 'w');
+  try {
+    for (let i = 0; i < 10_000; i++) await file.write(Buffer.alloc(64 * 1024));
+    throw new Error('the disk never filled up');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOSPC') throw error;
+  } finally {
+    await file.close();
+  }
 }
 
 describe('storage fail stop', () => {
@@ -56,6 +70,29 @@ describe('storage fail stop', () => {
         expect(answer.statusCode).toBe(201);
         expect(stored.has(String(answer.body.id)), `new id ${String(answer.body.id)} was handed out before`).toBe(false);
       }
+    } finally {
+      await broker?.close().catch(() => undefined);
+      await disk.unmount();
+    }
+  });
+
+  it('is not ready once a retention write fails, and refuses appends from then on', async (context) => {
+    const disk = await mountTmpfs(8 * 1024 * 1024);
+    if ('skipped' in disk) return context.skip(disk.skipped);
+    const filler = join(disk.path, 'filler');
+    let broker: Broker | undefined;
+    try {
+      broker = await Broker.start({ dataDir: join(disk.path, 'data'), partitions: 1, logger: silentLogger });
+      // Many small commits, so the pass deletes far more than the slack left in the log's last page.
+      for (let i = 0; i < 600; i++) expect((await produce(broker, `/retained/${i % 2}`, `event ${i}`)).statusCode).toBe(201);
+      expect((await broker.app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200);
+      await fillDisk(filler);
+      await expect(broker.log.setRetentionRules(parseRetentionRules([{ namespace: '/**', maxEvents: 1 }]))).rejects.toMatchObject({ code: 'FLO_ERR_STORAGE_FAILED' });
+      await rm(filler);
+      const ready = await broker.app.inject({ method: 'GET', url: '/readyz' });
+      expect(ready.statusCode).toBe(503);
+      expect(ready.json()).toMatchObject({ code: 'FLO_ERR_STORAGE_FAILED' });
+      expect((await produce(broker, '/retained/0', 'after')).statusCode).toBe(503);
     } finally {
       await broker?.close().catch(() => undefined);
       await disk.unmount();
