@@ -142,7 +142,7 @@ async function checkPortFree(port: number, host: string): Promise<void> {
 /** EADDRINUSE and friends as one-line FloErrors; anything else unchanged. */
 function listenError(error: unknown, port: number, host: string): unknown {
   const code = (error as { code?: string }).code;
-  if (code === 'EADDRINUSE') return new FloError('FLO_ERR_ADDRESS_IN_USE', `port ${port} on ${host} is in use: is another flo server running? (choose another with --port / FLO_PORT)`, { cause: error });
+  if (code === 'EADDRINUSE') return new FloError('FLO_ERR_ADDRESS_IN_USE', `port ${port} on ${host} is in use: is another flo server running?`, { cause: error });
   if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') return new FloError('FLO_ERR_CONFIG_INVALID', `cannot listen on ${host}: no such local address`, { cause: error });
   if (code === 'EACCES') return new FloError('FLO_ERR_CONFIG_INVALID', `no permission to listen on port ${port} of ${host} (ports below 1024 need privileges)`, { cause: error });
   return error;
