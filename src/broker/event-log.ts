@@ -41,6 +41,12 @@ export interface AppendResult {
 }
 
 const DEFAULT_RETENTION_INTERVAL_MS = 10_000;
+/**
+ * How often the offsets file records what is durably acknowledged (with durability "fsync"): a later
+ * loss of events acknowledged before the last record is refused at start-up; one small fsynced write
+ * per interval while producing.
+ */
+const ACKNOWLEDGED_MARK_INTERVAL_MS = 1_000;
 
 export class EventLog {
   readonly metrics: BrokerMetrics;
@@ -53,6 +59,7 @@ export class EventLog {
   private rules: RetentionRule[];
   private commitSignal = deferred<void>();
   private retentionTimer: NodeJS.Timeout | undefined;
+  private acknowledgedTimer: NodeJS.Timeout | undefined;
   private retentionRunning: Promise<void> | undefined;
   private closing = false;
   readonly maxEventBytes: number;
@@ -87,6 +94,7 @@ export class EventLog {
     for await (const { nsId, entry } of store.indexEntries()) log.sizes.add(nsId, entry.count, entry.sizeBytes);
     log.updatePartitionGauges();
     log.scheduleRetention(0);
+    if (log.durability === 'fsync') log.recordAcknowledgedPeriodically();
     options.logger.info({ dataDir: options.dataDir, partitions: store.meta.partitions, nodeId: store.meta.nodeId, durability: log.durability, namespaces: store.dictionary.size }, 'event log open');
     return log;
   }
@@ -186,6 +194,7 @@ export class EventLog {
     if (this.closing) return;
     this.closing = true;
     clearTimeout(this.retentionTimer);
+    clearInterval(this.acknowledgedTimer);
     await this.committer.drain();
     await this.retentionRunning;
     this.commitSignal.resolve();
@@ -227,8 +236,17 @@ export class EventLog {
     this.retentionTimer.unref();
   }
 
+  private recordAcknowledgedPeriodically(): void {
+    this.acknowledgedTimer = setInterval(() => {
+      if (this.closing || this.store.failed) return;
+      this.store.recordAcknowledged(this.committed.nextOffset).catch((error: unknown) => this.options.logger.error({ err: error }, 'recording acknowledged offsets failed'));
+    }, ACKNOWLEDGED_MARK_INTERVAL_MS);
+    this.acknowledgedTimer.unref();
+  }
+
   private async retentionPass(): Promise<void> {
-    if (this.closing) return;
+    // A failed store takes no more writes: retention waits for the restart like everything else.
+    if (this.closing || this.store.failed) return;
     const result = await this.retentionEnforcer.run(this.rules, this.clock());
     for (const partition of result.touchedPartitions) {
       this.cache.dropPartition(partition);

@@ -15,7 +15,7 @@ async function produce(url: string, namespace: string, data: string): Promise<{ 
 }
 
 describe('a full disk', () => {
-  it.each(['SIGTERM', 'SIGKILL'] as const)('stops acknowledging at the first failed write, stays stopped once space is freed, and keeps every acknowledged event across a %s restart', async (signal, context) => {
+  it.for(['SIGTERM', 'SIGKILL'] as const)('stops acknowledging at the first failed write, stays stopped once space is freed, and keeps every acknowledged event across a %s restart', async (signal, context) => {
     const disk = await mountTmpfs(8 * 1024 * 1024);
     if ('skipped' in disk) return context.skip(disk.skipped);
     const dataDir = join(disk.path, 'data');

@@ -11,7 +11,7 @@ import { readGroupHeader } from '../../common/wire.js';
 import { sealGroup, unsealGroup } from './checksum.js';
 import * as keys from './keys.js';
 import { NamespaceDictionary } from './namespace-dictionary.js';
-import { OFFSETS_FILE, readOffsetMarks, writeOffsetMarks, type OffsetMarks } from './offset-marks.js';
+import { checkOffsetMarks, OffsetLedger, readOffsetMarks, writeOffsetMarks } from './offset-marks.js';
 import { inspectDataDir, verifyStore, type PartitionState } from './verify.js';
 
 type Db = ClassicLevel<Buffer, Buffer>;
@@ -35,8 +35,6 @@ const LEVEL_TUNING = {
   compression: false,
 } as const;
 const ITERATOR_BATCH = 64;
-/** Offsets reserved per raise of the offsets file: after a crash a partition's ids skip at most this many. */
-export const OFFSET_RESERVATION = 1 << 20;
 const RECOVERY_HELP = 'see docs/operations.md, "The store is refused"';
 
 export interface StoreMeta {
@@ -76,18 +74,14 @@ export interface OpenOptions {
 
 export class EventStore {
   private failure: FloError | undefined;
-  private readonly reserved: number[];
-  private reserving: Promise<void> | undefined;
 
   private constructor(
     private readonly db: Db,
     readonly meta: StoreMeta,
     readonly dictionary: NamespaceDictionary,
-    private readonly dataDir: string,
+    private readonly ledger: OffsetLedger,
     private readonly states: PartitionState[],
-  ) {
-    this.reserved = states.map((state) => state.nextOffset);
-  }
+  ) {}
 
   static async open(options: OpenOptions): Promise<EventStore> {
     const dataDir = options.dataDir;
@@ -112,10 +106,9 @@ export class EventStore {
         dictionary.load(key.readUInt32BE(1), value.toString('utf8'));
       }
       const states = await checkedStates(db, meta, options);
-      const store = new EventStore(db, meta, dictionary, dataDir, states);
       // From here until a clean close, the offsets file says "not clean": a crash makes the next start skip past every reservation.
-      await writeOffsetMarks(dataDir, { clean: false, reserved: store.reserved });
-      return store;
+      const ledger = await OffsetLedger.start(dataDir, states.map((state) => state.nextOffset));
+      return new EventStore(db, meta, dictionary, ledger, states);
     } catch (error) {
       await db.close();
       throw error;
@@ -170,22 +163,21 @@ export class EventStore {
    * (one fsynced file write, every OFFSET_RESERVATION offsets) before they are used.
    */
   async reserve(nextOffsets: ReadonlyMap<number, number>): Promise<void> {
-    for (;;) {
-      while (this.reserving) await this.reserving;
-      this.assertWritable();
-      const raised = [...this.reserved];
-      let needed = false;
-      for (const [partition, next] of nextOffsets) {
-        if (next > raised[partition]!) {
-          raised[partition] = next + OFFSET_RESERVATION;
-          needed = true;
-        }
-      }
-      if (!needed) return;
-      this.reserving = writeOffsetMarks(this.dataDir, { clean: false, reserved: raised }).then(
-        () => void raised.forEach((value, partition) => (this.reserved[partition] = Math.max(this.reserved[partition]!, value))),
-        (error: unknown) => void this.fail(`writing ${OFFSETS_FILE} failed (${describe(error)})`, error),
-      ).finally(() => (this.reserving = undefined));
+    this.assertWritable();
+    try {
+      await this.ledger.reserve(nextOffsets);
+    } catch (error) {
+      throw this.fail(`writing the offsets file failed (${describe(error)})`, error);
+    }
+  }
+
+  /** Notes in the offsets file that every offset below `nextOffsets` is durably acknowledged, so a later loss of them is seen at start-up. */
+  async recordAcknowledged(nextOffsets: readonly number[]): Promise<void> {
+    this.assertWritable();
+    try {
+      await this.ledger.recordAcknowledged(nextOffsets);
+    } catch (error) {
+      throw this.fail(`writing the offsets file failed (${describe(error)})`, error);
     }
   }
 
@@ -271,9 +263,9 @@ export class EventStore {
    * store, records a clean stop, so the next start resumes exactly there instead of skipping ahead.
    */
   async close(finalOffsets?: readonly number[]): Promise<void> {
-    while (this.reserving) await this.reserving;
+    await this.ledger.idle();
     await this.db.close();
-    if (finalOffsets && !this.failure) await writeOffsetMarks(this.dataDir, { clean: true, reserved: finalOffsets.map((next, partition) => Math.max(next, this.states[partition]!.nextOffset)) });
+    if (finalOffsets && !this.failure) await this.ledger.closeClean(finalOffsets.map((next, partition) => Math.max(next, this.states[partition]!.nextOffset)));
   }
 
   /** Damage found by a caller (e.g. an index entry that disagrees with its group): fails the store like a bad checksum. */
@@ -324,16 +316,8 @@ export class EventStore {
  */
 async function checkedStates(db: Db, meta: StoreMeta, options: OpenOptions): Promise<PartitionState[]> {
   const { states, problems } = await verifyStore(db, meta.partitions);
-  const marks: OffsetMarks | undefined = await readOffsetMarks(options.dataDir);
-  if (!marks) problems.push(`the offsets file ${OFFSETS_FILE} is missing, so offsets that were handed out cannot be told from new ones`);
-  else if (marks.reserved.length !== meta.partitions) problems.push(`${OFFSETS_FILE} lists ${marks.reserved.length} partitions, the store has ${meta.partitions}`);
-  else {
-    states.forEach((state, partition) => {
-      const reserved = marks.reserved[partition]!;
-      if (state.nextOffset > reserved) problems.push(`partition ${partition}: the store holds offsets up to ${state.nextOffset - 1}, beyond ${OFFSETS_FILE} (${reserved}): the file is older than the store`);
-      else if (marks.clean && state.nextOffset < reserved) problems.push(`partition ${partition}: offsets ${state.nextOffset}-${reserved - 1} were acknowledged before the last clean stop but are missing from the store (its log was truncated or damaged)`);
-    });
-  }
+  const marks = await readOffsetMarks(options.dataDir);
+  problems.push(...checkOffsetMarks(marks, states.map((state) => state.nextOffset)));
   if (problems.length > 0) {
     throw new FloError('FLO_ERR_STORAGE_CORRUPT', `the store in ${options.dataDir} failed verification; refusing to start: ${problems.join('; ')} (${RECOVERY_HELP})`);
   }
@@ -369,7 +353,8 @@ async function loadOrCreateMeta(db: Db, options: OpenOptions): Promise<StoreMeta
       createdAt: new Date().toISOString(),
     };
     // The offsets file first: a crash before the metadata put leaves a store that is still empty, so it is created again.
-    await writeOffsetMarks(options.dataDir, { clean: true, reserved: new Array<number>(meta.partitions).fill(0) });
+    const zeros = new Array<number>(meta.partitions).fill(0);
+    await writeOffsetMarks(options.dataDir, { clean: true, reserved: zeros, acknowledged: zeros });
     await db.put(keys.metaKey('store'), Buffer.from(JSON.stringify(meta)), { sync: true });
     return meta;
   }
