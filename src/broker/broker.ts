@@ -11,6 +11,7 @@ import { compileGlob } from '../common/namespace.js';
 import { asBuffer } from '../common/wire.js';
 import { FloError } from '../common/errors.js';
 import { buildApp, type AppOptions } from './api/app.js';
+import { checkLimits } from './api/limits.js';
 import { isLoopbackHost } from './api/origin.js';
 import { EventLog, type EventLogOptions } from './event-log.js';
 import { parseRetentionRules, type RetentionRule, type RetentionRuleInput } from './partitions/retention.js';
@@ -46,6 +47,7 @@ export class Broker {
     const logger = options.logger ?? createLogger({ level: 'warn' });
     const host = options.host ?? '127.0.0.1';
     // Before the data dir is created or opened: a start that cannot listen leaves nothing behind.
+    checkLimits(options);
     if (options.port !== undefined && options.port !== 0) await checkPortFree(options.port, host);
     const explicitRules = options.retention === undefined ? undefined : toRules(options.retention);
     const log = await EventLog.open({ ...options, retention: explicitRules, logger: logger.child({ component: 'log' }) });

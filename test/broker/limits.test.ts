@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { Broker, type BrokerOptions } from '../../src/broker/broker.js';
@@ -107,6 +108,16 @@ describe('the connection cap', () => {
     // a closed connection frees its place
     for (const connection of open) connection.socket.destroy();
     await waitFor(async () => (await fetch(`${url}/healthz`).catch(() => undefined))?.status === 200, 'a new connection to be served after others closed');
+  });
+});
+
+describe('limit options', () => {
+  it.each([[{ requestTimeoutMs: 0 }], [{ maxConnections: -1 }], [{ keepAliveTimeoutMs: 1.5 }]])('refuses %j before touching the data dir', async (limits) => {
+    const dir = await tempDir();
+    dirs.push(dir);
+    const dataDir = `${dir.path}/data`;
+    await expect(Broker.start({ dataDir, logger: silentLogger, port: 0, ...limits })).rejects.toMatchObject({ code: 'FLO_ERR_CONFIG_INVALID' });
+    expect(existsSync(dataDir)).toBe(false);
   });
 });
 

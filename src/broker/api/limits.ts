@@ -27,6 +27,13 @@ export interface ServerLimits {
 /** A refused connection gets this long to read its 503 before it is closed. */
 const REFUSAL_GRACE_MS = 1000;
 
+/** Refuses limits that are not positive whole numbers (0 would mean "no limit" to Node). */
+export function checkLimits(limits: ServerLimits): void {
+  for (const [name, value] of Object.entries({ requestTimeoutMs: limits.requestTimeoutMs, headersTimeoutMs: limits.headersTimeoutMs, keepAliveTimeoutMs: limits.keepAliveTimeoutMs, maxConnections: limits.maxConnections })) {
+    if (value !== undefined && (!Number.isSafeInteger(value) || value <= 0)) throw new FloError('FLO_ERR_CONFIG_INVALID', `${name} must be a positive whole number, not ${String(value)}`);
+  }
+}
+
 /**
  * The fastify/Node server options for the limits. The socket idle timeout
  * (`connectionTimeout`) stays off: a tailing SSE subscriber is legitimately idle
@@ -34,6 +41,7 @@ const REFUSAL_GRACE_MS = 1000;
  * request timeouts and idle keep-alive connections by keepAliveTimeout.
  */
 export function serverOptions(limits: ServerLimits): { connectionTimeout: number; requestTimeout: number; keepAliveTimeout: number; routerOptions: { maxParamLength: number }; http: ServerOptions } {
+  checkLimits(limits);
   const requestTimeout = limits.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   const headersTimeout = Math.min(limits.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS, requestTimeout);
   return {
