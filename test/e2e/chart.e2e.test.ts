@@ -4,7 +4,7 @@
 // manifests/` does the same without helm.
 import { afterEach, describe, expect, it } from 'vitest';
 import { startSimCluster, type SimCluster } from '../k8s/cluster.js';
-import { CHART, helmAsync, helmBinary, REPO } from '../k8s/helm.js';
+import { CHART, helmAsync, helmBinary, IMAGE_SETS, REPO } from '../k8s/helm.js';
 import { kubectl, kubectlOk, waitFor } from '../k8s/helpers.js';
 import { brokerBuilt } from './support.js';
 import { existsSync } from 'node:fs';
@@ -18,13 +18,14 @@ describe.skipIf(!brokerBuilt() || !OPERATOR_BUILT)('chart and manifests on the s
     cluster = undefined;
   });
 
-  it('installs with helm, reconciles the example under the chart RBAC, passes helm test, and uninstalls cleanly', async () => {
+  it('installs with helm, reconciles the example under the chart RBAC (owner-reference permissions enforced), passes helm test, and uninstalls cleanly', async () => {
     helmBinary();
     cluster = await startSimCluster();
     const kc = cluster.kubeconfigPath;
     const env = { KUBECONFIG: kc, HELM_CACHE_HOME: `${cluster.dir}/helm-cache`, HELM_CONFIG_HOME: `${cluster.dir}/helm-config`, HELM_DATA_HOME: `${cluster.dir}/helm-data` };
     await kubectlOk(kc, ['apply', '-f', '-'], 'apiVersion: v1\nkind: Namespace\nmetadata: {name: flo-system}\n');
-    const install = await helmAsync(['install', 'flo', CHART, '-n', 'flo-system', '--set', 'example.enabled=true', '--wait', '--timeout', '60s'], env);
+    const install = await helmAsync(['install', 'flo', CHART, '-n', 'flo-system', ...IMAGE_SETS.flatMap((set) => ['--set', set]),
+      '--set', 'example.enabled=true', '--wait', '--timeout', '60s'], env);
     expect(install.stderr).toBe('');
     expect(install.stdout).toContain('STATUS: deployed');
     expect(install.stdout).toContain('kubectl -n flo-system wait --for=condition=Ready flocluster/flo');

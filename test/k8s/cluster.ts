@@ -81,6 +81,7 @@ export async function startSimCluster(options: SimClusterOptions = {}): Promise<
   const hostsFilePath = join(dir, 'hosts.json');
   const kubelet = options.runPods === false ? undefined : new Kubelet({
     api, root: join(dir, 'node'), podIps: pools.pods, entrypoint: options.entrypoint ?? floEntrypoint, timeScale: options.timeScale ?? 0.1, hostsFile: hostsFilePath, apiUrl: apiServer.url,
+    ...(options.clusterDomain === undefined ? {} : { clusterDomain: options.clusterDomain }),
   });
   node.kubelet = kubelet;
   let scheduled = false;

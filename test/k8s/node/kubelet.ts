@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Api } from '../sim/api.js';
 import { isObject, type JsonObject, type KObject } from '../sim/types.js';
-import type { AddressPool } from './network.js';
+import { selects, type AddressPool } from './network.js';
 import { httpProbe, resolveEnv, rewritePaths, type Probe } from './container.js';
 
 export interface KubeletOptions {
@@ -30,6 +30,8 @@ export interface KubeletOptions {
   hostsFile?: string;
   /** API server URL for service-account kubeconfigs. */
   apiUrl?: string;
+  /** The cluster's DNS domain (default cluster.local), for the names a pod is reached by. */
+  clusterDomain?: string;
 }
 
 const DNS_PRELOAD = fileURLToPath(new URL('./dns-preload.mjs', import.meta.url));
@@ -140,6 +142,24 @@ export class Kubelet {
     return true;
   }
 
+  /** The DNS names cluster DNS gives this pod: its per-pod name and those of the Services selecting it. */
+  private clusterNames(pod: KObject): string[] {
+    const domain = this.options.clusterDomain ?? 'cluster.local';
+    const namespace = pod.metadata.namespace ?? '';
+    const spec = isObject(pod.spec) ? pod.spec : {};
+    const names: string[] = [];
+    if (typeof spec['subdomain'] === 'string') {
+      const host = `${String(spec['hostname'] ?? pod.metadata.name)}.${spec['subdomain']}.${namespace}.svc`;
+      names.push(host, `${host}.${domain}`);
+    }
+    for (const service of this.options.api.list(this.options.api.type('', 'v1', 'services'), namespace)) {
+      if (!selects(service, pod)) continue;
+      const name = `${service.metadata.name ?? ''}.${namespace}`;
+      names.push(service.metadata.name ?? '', name, `${name}.svc`, `${name}.svc.${domain}`);
+    }
+    return names;
+  }
+
   private startContainer(runtime: Runtime): void {
     const pod = this.currentPod(runtime);
     if (pod === undefined || runtime.terminating) return;
@@ -170,7 +190,12 @@ export class Kubelet {
     if (token !== undefined && finalEnv['KUBECONFIG'] === undefined) finalEnv['KUBECONFIG'] = token;
     mkdirSync(join(this.options.root, 'logs'), { recursive: true });
     const log = createWriteStream(join(this.options.root, 'logs', `${runtime.namespace}_${runtime.name}.log`), { flags: 'a' });
-    const seams = this.options.hostsFile === undefined ? {} : { NODE_OPTIONS: `--import ${DNS_PRELOAD}`, FLO_SIM_HOSTS_FILE: this.options.hostsFile };
+    const seams = {
+      ...(this.options.hostsFile === undefined ? {} : { NODE_OPTIONS: `--import ${DNS_PRELOAD}`, FLO_SIM_HOSTS_FILE: this.options.hostsFile }),
+      // A real pod listens on its pod-network address; this one listens on a loopback address, so a
+      // broker applies its loopback DNS-rebinding guard: tell it the cluster names it is reached by.
+      FLO_ALLOWED_HOSTS: this.clusterNames(pod).join(','),
+    };
     const path = `${this.shimDir(entry)}:${process.env['PATH'] ?? ''}`;
     const child = spawn(finalArgs[0]!, finalArgs.slice(1), { env: { PATH: path, HOME: join(this.options.root, 'pods', runtime.uid), ...seams, ...finalEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout?.pipe(log, { end: false });
