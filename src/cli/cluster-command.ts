@@ -1,18 +1,14 @@
 // `flo cluster status`: who the brokers are and how the partitions stand.
 import { Command } from 'commander';
 import { connect } from '../client/client.js';
-import { reportFailure, urlOption } from './common.js';
+import { addBrokerOptions, reportFailure, type BrokerFlags } from './common.js';
 
 export function clusterCommand(): Command {
   const cluster = new Command('cluster').description('inspect the cluster');
-  cluster
-    .command('status')
-    .description('print brokers and partitions')
-    .option('--json', 'print the raw JSON')
-    .addOption(urlOption())
-    .action(async (flags: { json?: boolean; url: string }) => {
+  addBrokerOptions(cluster.command('status').description('print brokers and partitions').option('--json', 'print the raw JSON'))
+    .action(async (flags: BrokerFlags & { json?: boolean }) => {
       try {
-        const client = await connect(flags.url);
+        const client = await connect(flags.url, { token: flags.token });
         const info = await client.cluster();
         await client.close();
         if (flags.json) {

@@ -1,12 +1,30 @@
-// What every flo command shares: the --url option, number parsing that rejects
-// junk with a clear message, the one-line error exit, and progress lines.
-import { InvalidArgumentError, Option } from 'commander';
+// What every flo command shares: the --url and --token options, number parsing
+// that rejects junk with a clear message, the one-line error exit, and progress lines.
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { normalizeBrokerUrl } from '../client/http.js';
 import { FloError } from '../common/errors.js';
 
 export const DEFAULT_URL = 'http://127.0.0.1:3000';
 
-export function urlOption(): Option {
-  return new Option('--url <url>', 'broker URL').env('FLO_URL').default(DEFAULT_URL);
+/** What --url and --token give a client command. */
+export interface BrokerFlags {
+  url: string;
+  token?: string;
+}
+
+/** Adds --url (env FLO_URL) and --token (env FLO_TOKEN) to a client command. */
+export function addBrokerOptions(command: Command): Command {
+  return command
+    .addOption(new Option('--url <url>', 'broker URL; "localhost:3000" means http://localhost:3000').env('FLO_URL').default(DEFAULT_URL).argParser(parseBrokerUrl))
+    .addOption(new Option('--token <token>', 'bearer token for a broker with authentication (prefer the env var: flags show in ps)').env('FLO_TOKEN'));
+}
+
+export function parseBrokerUrl(value: string): string {
+  try {
+    return normalizeBrokerUrl(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
 }
 
 export function parsePositiveInt(value: string): number {

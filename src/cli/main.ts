@@ -24,4 +24,14 @@ if (process.argv.slice(2).includes('operator')) {
   program.command('operator').description('run the Kubernetes operator that reconciles FloCluster resources (flo operator --help)');
 }
 
+// If the event loop ever runs dry while a command is still waiting (a bug: some
+// promise lost its timer or socket), Node would exit with code 13 and no word.
+// Say so, on one line, and exit non-zero like every other failure.
+let finished = false;
+process.once('beforeExit', () => {
+  if (finished) return;
+  process.stderr.write('flo: stopped while still waiting for the broker, with nothing left to wait on (a bug in flo; FLO_DEBUG=1 for details)\n');
+  process.exit(1);
+});
 await program.parseAsync(process.argv);
+finished = true;

@@ -7,11 +7,13 @@ import { isEventId } from '../common/ids.js';
 import { validateNamespace } from '../common/namespace.js';
 import type { FloEvent } from '../common/event.js';
 import type { EventInput } from '../common/wire.js';
-import { requestJson } from './http.js';
+import { normalizeBrokerUrl, requestJson } from './http.js';
 import { Producer } from './producer.js';
 import { Subscription, type SubscribeOptions } from './subscription.js';
 
 export interface ClientOptions {
+  /** Bearer token, sent as `Authorization: Bearer <token>` on every HTTP request and WebSocket upgrade. Default: none. */
+  token?: string;
   /** Time to wait for a connection or an HTTP answer. Default 10 s. */
   timeoutMs?: number;
   /** Events queued for sending before produce() refuses more. Default 100,000. */
@@ -35,6 +37,7 @@ export interface ClientOptions {
 }
 
 export const CLIENT_DEFAULTS = {
+  token: '',
   timeoutMs: 10_000,
   maxQueuedEvents: 100_000,
   maxInFlightBatches: 16,
@@ -75,14 +78,19 @@ export class FloClient {
   private readonly producer: Producer;
   private readonly subscriptions = new Set<Subscription>();
 
-  constructor(readonly url: string, options: ClientOptions = {}) {
+  /** The broker URL, normalised: `localhost:3000` becomes `http://localhost:3000`. */
+  readonly url: string;
+
+  constructor(url: string, options: ClientOptions = {}) {
+    this.url = normalizeBrokerUrl(url);
     this.options = { ...CLIENT_DEFAULTS, ...options };
-    this.producer = new Producer(url, {
+    this.producer = new Producer(this.url, {
       maxQueuedEvents: this.options.maxQueuedEvents,
       maxInFlightBatches: this.options.maxInFlightBatches,
       maxBatchEvents: this.options.maxBatchEvents,
       maxBatchBytes: 1024 * 1024,
       connectTimeoutMs: this.options.timeoutMs,
+      token: this.options.token,
     });
   }
 
@@ -115,6 +123,7 @@ export class FloClient {
       reconnectDelayMs: 100,
       maxReconnectDelayMs: 5_000,
       connectTimeoutMs: this.options.timeoutMs,
+      token: this.options.token,
     });
     this.subscriptions.add(subscription);
     subscription.whenClosed(() => this.subscriptions.delete(subscription));
@@ -125,19 +134,28 @@ export class FloClient {
   read(options: { namespace?: string; from?: string; limit?: number } = {}): Promise<{ events: Array<Record<string, string>>; cursor: string; endOfStream: boolean }> {
     const query = new URLSearchParams();
     for (const [key, value] of Object.entries(options)) if (value !== undefined) query.set(key, String(value));
-    return requestJson(this.url, `/v1/events?${query}`, { timeoutMs: this.options.timeoutMs });
+    return requestJson(this.url, `/v1/events?${query}`, this.requestOptions());
   }
 
   cluster(): Promise<ClusterInfo> {
-    return requestJson(this.url, '/v1/cluster', { timeoutMs: this.options.timeoutMs });
+    return requestJson(this.url, '/v1/cluster', this.requestOptions());
   }
 
   getRetention(): Promise<{ rules: RetentionRuleSpec[] }> {
-    return requestJson(this.url, '/v1/admin/retention', { timeoutMs: this.options.timeoutMs });
+    return requestJson(this.url, '/v1/admin/retention', this.requestOptions());
   }
 
   setRetention(rules: RetentionRuleSpec[]): Promise<{ rules: RetentionRuleSpec[] }> {
-    return requestJson(this.url, '/v1/admin/retention', { method: 'PUT', body: { rules }, timeoutMs: this.options.timeoutMs });
+    return requestJson(this.url, '/v1/admin/retention', { ...this.requestOptions(), method: 'PUT', body: { rules } });
+  }
+
+  /** Checks that the broker answers. */
+  async ping(): Promise<void> {
+    await requestJson(this.url, '/healthz', this.requestOptions());
+  }
+
+  private requestOptions(): { timeoutMs: number; token: string } {
+    return { timeoutMs: this.options.timeoutMs, token: this.options.token };
   }
 
   /** Waits for acknowledgements of produce calls already made, then closes every connection. */
@@ -149,8 +167,8 @@ export class FloClient {
 
 /** Creates a client and checks that the broker answers. */
 export async function connect(url = 'http://127.0.0.1:3000', options: ClientOptions = {}): Promise<FloClient> {
-  const client = new FloClient(url.replace(/\/+$/, ''), options);
-  await requestJson(client.url, '/healthz', { timeoutMs: options.timeoutMs ?? CLIENT_DEFAULTS.timeoutMs });
+  const client = new FloClient(url, options);
+  await client.ping();
   return client;
 }
 

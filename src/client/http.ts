@@ -1,31 +1,67 @@
 // Plain HTTP calls of the client: JSON in, JSON out, problem bodies turned into
 // FloErrors with the broker's code, unreachable brokers into FLO_ERR_CONNECTION.
+// Every request carries the bearer token when one is set, and its deadline is a
+// referenced timer: a request in flight keeps the process alive until it is
+// answered or times out, so a program never exits silently in the middle of one.
 import { FloError, isErrorCode } from '../common/errors.js';
 
 export interface RequestOptions {
   method?: string;
   body?: unknown;
   timeoutMs: number;
+  /** Sent as `Authorization: Bearer <token>`. */
+  token?: string;
+}
+
+/**
+ * The broker URL as the client uses it: `localhost:3000` and `//host:port`
+ * mean http://; only http and https are accepted; trailing slashes are dropped.
+ */
+export function normalizeBrokerUrl(input: string): string {
+  const trimmed = input.trim();
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(trimmed) ? trimmed : `http://${trimmed.replace(/^\/\//, '')}`;
+  let url: URL;
+  try {
+    url = new URL(withScheme);
+  } catch {
+    throw new FloError('FLO_ERR_REQUEST_INVALID', `"${input}" is not a broker URL; expected e.g. http://127.0.0.1:3000`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new FloError('FLO_ERR_REQUEST_INVALID', `broker URL "${input}" must start with http:// or https://, e.g. http://127.0.0.1:3000`);
+  }
+  return url.toString().replace(/\/+$/, '');
+}
+
+/** Headers every request and WebSocket upgrade carries. */
+export function authHeaders(token: string | undefined): Record<string, string> {
+  return token === undefined || token === '' ? {} : { authorization: `Bearer ${token}` };
 }
 
 export async function requestJson<T>(baseUrl: string, path: string, options: RequestOptions): Promise<T> {
-  let response: Response;
+  const aborter = new AbortController();
+  const deadline = setTimeout(() => aborter.abort(new FloError('FLO_ERR_TIMEOUT', `no answer from ${baseUrl} in ${options.timeoutMs} ms`)), options.timeoutMs);
   try {
-    response = await fetch(new URL(path, baseUrl), {
-      method: options.method ?? 'GET',
-      headers: options.body === undefined ? {} : { 'content-type': 'application/json' },
-      body: options.body === undefined ? undefined : JSON.stringify(options.body),
-      signal: AbortSignal.timeout(options.timeoutMs),
-    });
-  } catch (error) {
-    throw connectionError(baseUrl, error);
-  }
-  const text = await response.text();
-  if (!response.ok) throw problemToError(text, response.status);
-  try {
-    return JSON.parse(text) as T;
-  } catch {
-    throw new FloError('FLO_ERR_PROTOCOL', `${baseUrl}${path} answered ${response.status} with a body that is not JSON`);
+    let response: Response;
+    let text: string;
+    try {
+      response = await fetch(new URL(path, baseUrl), {
+        method: options.method ?? 'GET',
+        headers: { ...authHeaders(options.token), ...(options.body === undefined ? {} : { 'content-type': 'application/json' }) },
+        body: options.body === undefined ? undefined : JSON.stringify(options.body),
+        signal: aborter.signal,
+      });
+      text = await response.text();
+    } catch (error) {
+      throw connectionError(baseUrl, aborter.signal.aborted ? aborter.signal.reason : error);
+    }
+    if (!response.ok) throw problemToError(text, response.status);
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      throw new FloError('FLO_ERR_PROTOCOL', `${baseUrl}${path} answered ${response.status} with a body that is not JSON`);
+    }
+  } finally {
+    clearTimeout(deadline);
   }
 }
 
@@ -44,7 +80,7 @@ export function connectionError(baseUrl: string, error: unknown): FloError {
   const cause = (error as { cause?: { code?: string; message?: string } }).cause;
   const name = (error as Error).name;
   if (name === 'TimeoutError') return new FloError('FLO_ERR_TIMEOUT', `no answer from ${baseUrl} in time`, { cause: error });
-  const reason = cause?.code ?? cause?.message ?? (error as Error).message;
+  const reason = cause?.code ?? (error as { code?: string }).code ?? cause?.message ?? (error as Error).message;
   return new FloError('FLO_ERR_CONNECTION', `cannot reach the broker at ${baseUrl} (${reason}); is it running? (set --url or FLO_URL)`, { cause: error });
 }
 

@@ -9,7 +9,7 @@ import { decodeProduceReply, encodeProduceRequest } from '../common/frames.js';
 import { formatEventId } from '../common/ids.js';
 import { MAX_FRAME_BYTES } from '../common/bounds.js';
 import { encodeBatch, type EventInput } from '../common/wire.js';
-import { connectionError, problemToError, toWebSocketUrl } from './http.js';
+import { authHeaders, connectionError, problemToError, toWebSocketUrl } from './http.js';
 
 export interface ProducerLimits {
   /** Events waiting to be sent before produce() refuses more. */
@@ -21,6 +21,8 @@ export interface ProducerLimits {
   /** Most payload bytes in one batch (a single larger event still goes alone). */
   readonly maxBatchBytes: number;
   readonly connectTimeoutMs: number;
+  /** Bearer token for the WebSocket upgrade. */
+  readonly token?: string;
 }
 
 interface Waiting {
@@ -59,7 +61,10 @@ export class Producer {
     this.closed = true;
     if (this.queue.events.length > 0 || this.inFlight.size > 0) {
       const idle = new Promise<void>((resolve) => (this.onIdle = resolve));
-      await Promise.race([idle, new Promise<void>((resolve) => setTimeout(resolve, timeoutMs).unref())]);
+      // A referenced timer: close() always settles, even if the last socket is gone and nothing else keeps the process alive.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([idle, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+      clearTimeout(timer);
     }
     this.socket?.close(1000);
     this.failAll(new FloError('FLO_ERR_CLOSED', 'the client was closed before the broker acknowledged'));
@@ -83,11 +88,18 @@ export class Producer {
       this.failQueued(error as Error);
       return;
     }
+    // The socket may have closed between opening and now; a send on it would be dropped silently and its batch never settled.
+    if (socket.readyState !== WebSocket.OPEN) {
+      this.failQueued(new FloError('FLO_ERR_CONNECTION', 'connection to the broker closed before the events were sent'));
+      return;
+    }
     while (this.queue.events.length > 0 && this.inFlight.size < this.limits.maxInFlightBatches) {
       const batch = this.takeBatch();
       const requestId = this.nextRequestId++;
       this.inFlight.set(requestId, batch);
-      socket.send(encodeProduceRequest(requestId, encodeBatch(batch.events)));
+      socket.send(encodeProduceRequest(requestId, encodeBatch(batch.events)), (error) => {
+        if (error && this.inFlight.delete(requestId)) this.settleFailed(batch, connectionError(this.baseUrl, error));
+      });
     }
   }
 
@@ -119,13 +131,28 @@ export class Producer {
 
   private open(): Promise<WebSocket> {
     return new Promise<WebSocket>((resolve, reject) => {
-      const socket = new WebSocket(toWebSocketUrl(this.baseUrl, '/v1/produce', {}), { perMessageDeflate: false, handshakeTimeout: this.limits.connectTimeoutMs, maxPayload: MAX_FRAME_BYTES });
+      const socket = new WebSocket(toWebSocketUrl(this.baseUrl, '/v1/produce', {}), {
+        perMessageDeflate: false,
+        handshakeTimeout: this.limits.connectTimeoutMs,
+        maxPayload: MAX_FRAME_BYTES,
+        headers: authHeaders(this.limits.token),
+      });
       socket.binaryType = 'nodebuffer';
       socket.once('open', () => {
         this.socket = socket;
         resolve(socket);
       });
-      socket.once('error', (error) => reject(connectionError(this.baseUrl, error)));
+      // on, not once: a second error (a reset after a failed upgrade) must not become an uncaught exception.
+      socket.on('error', (error) => reject(connectionError(this.baseUrl, error)));
+      socket.on('unexpected-response', (request, response) => {
+        // The broker refused the upgrade (e.g. 401 without a valid token): report its problem, not "Unexpected server response".
+        let body = '';
+        response.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
+        response.on('end', () => {
+          reject(problemToError(body, response.statusCode ?? 500));
+          request.destroy();
+        });
+      });
       socket.on('message', (data: Buffer) => this.onReply(data));
       socket.on('close', () => {
         if (this.socket === socket) this.socket = undefined;
@@ -143,11 +170,15 @@ export class Producer {
     if (reply.ok) {
       for (let i = 0; i < batch.resolvers.length; i++) batch.resolvers[i]!(formatEventId(reply.partitions[i]!, reply.offsets[i]!));
     } else {
-      const error = problemToError(reply.problemJson, 400);
-      for (const reject of batch.rejecters) reject(error);
+      this.settleFailed(batch, problemToError(reply.problemJson, 400));
     }
     if (this.queue.events.length > 0) void this.flush();
     else if (this.inFlight.size === 0) this.onIdle?.();
+  }
+
+  private settleFailed(batch: Waiting, error: Error): void {
+    for (const reject of batch.rejecters) reject(error);
+    if (this.queue.events.length === 0 && this.inFlight.size === 0) this.onIdle?.();
   }
 
   private failQueued(error: Error): void {

@@ -2,14 +2,17 @@
 // arrive; when the consumer falls behind, the socket is paused (TCP then paces
 // the broker) rather than buffering without bound. The cursor advances per
 // event handed to the consumer, and a dropped connection resubscribes from it,
-// so nothing is lost or repeated across reconnects.
+// so nothing is lost or repeated across reconnects. Connecting (the first time
+// too) is retried with bounded exponential backoff on a referenced timer, so a
+// program whose only work is `for await` over a tail waits for the broker to
+// come back instead of exiting.
 import WebSocket from 'ws';
 import { MAX_FRAME_BYTES } from '../common/bounds.js';
 import { FloError } from '../common/errors.js';
 import { FloEvent, forEachRecordEvent } from '../common/event.js';
 import { decodeRecordsFrame, frameText, frameType, FrameType } from '../common/frames.js';
 import { formatCursor, parseCursor } from '../common/ids.js';
-import { connectionError, problemToError, requestJson, toWebSocketUrl } from './http.js';
+import { authHeaders, connectionError, problemToError, requestJson, toWebSocketUrl } from './http.js';
 
 export interface SubscribeOptions {
   /** Namespace glob, e.g. "/orders/**"; all events when omitted. */
@@ -20,6 +23,24 @@ export interface SubscribeOptions {
   follow?: boolean;
   /** Consumer group: start from the group's committed cursor (else from `from`); commit() stores progress. */
   group?: string;
+  /**
+   * Connection attempts in a row that may fail (broker unreachable, or a
+   * retryable refusal such as shutting down) before the subscription fails with
+   * the last error. Counts the first connection too; reset by every connection
+   * the broker accepts. Default: unbounded, so a tail outlives broker restarts.
+   */
+  maxConnectAttempts?: number;
+  /** Called before each retry, e.g. to tell the user: "broker unreachable, retrying in 2s". */
+  onRetry?: (retry: SubscriptionRetry) => void;
+  /** Called when the broker accepts a connection after one or more retries. */
+  onResumed?: () => void;
+}
+
+export interface SubscriptionRetry {
+  /** Failed attempts in a row so far (1 after the first failure). */
+  readonly attempt: number;
+  readonly delayMs: number;
+  readonly error: FloError;
 }
 
 export interface SubscriptionLimits {
@@ -30,6 +51,8 @@ export interface SubscriptionLimits {
   readonly reconnectDelayMs: number;
   readonly maxReconnectDelayMs: number;
   readonly connectTimeoutMs: number;
+  /** Bearer token for the WebSocket upgrade and commit(). */
+  readonly token?: string;
 }
 
 export class Subscription implements AsyncIterable<FloEvent> {
@@ -43,6 +66,11 @@ export class Subscription implements AsyncIterable<FloEvent> {
   private ended = false;
   private closedByUser = false;
   private reconnectDelayMs: number;
+  /** Connection attempts that failed in a row. */
+  private failedAttempts = 0;
+  /** Why the current connection attempt failed or ended, once known. */
+  private attemptError: FloError | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
   private caughtUpOnce = false;
   private readonly closeCallbacks: Array<() => void> = [];
 
@@ -66,12 +94,13 @@ export class Subscription implements AsyncIterable<FloEvent> {
     if (this.options.group === undefined) throw new FloError('FLO_ERR_REQUEST_INVALID', 'commit() needs a subscription with a group');
     const cursor = this.cursor;
     if (cursor === undefined) return;
-    await requestJson(this.baseUrl, `/v1/groups/${encodeURIComponent(this.options.group)}`, { method: 'PUT', body: { cursor }, timeoutMs: this.limits.connectTimeoutMs });
+    await requestJson(this.baseUrl, `/v1/groups/${encodeURIComponent(this.options.group)}`, { method: 'PUT', body: { cursor }, timeoutMs: this.limits.connectTimeoutMs, token: this.limits.token });
   }
 
   close(): void {
     this.closedByUser = true;
     this.ended = true;
+    clearTimeout(this.retryTimer);
     // terminate, not close: a paused socket would never read the broker's close reply.
     this.socket?.terminate();
     this.notify();
@@ -124,17 +153,21 @@ export class Subscription implements AsyncIterable<FloEvent> {
     // The group's stored cursor only decides the first start; a reconnect resumes from our own cursor.
     const group = this.offsets ? undefined : this.options.group;
     const url = toWebSocketUrl(this.baseUrl, '/v1/subscribe', { namespace: this.options.namespace, from, follow: String(follow), group });
-    const socket = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: this.limits.connectTimeoutMs, maxPayload: MAX_FRAME_BYTES });
+    const socket = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: this.limits.connectTimeoutMs, maxPayload: MAX_FRAME_BYTES, headers: authHeaders(this.limits.token) });
     socket.binaryType = 'nodebuffer';
     this.socket = socket;
+    this.attemptError = undefined;
     socket.on('message', (data: Buffer) => this.onFrame(data));
-    socket.on('unexpected-response', (_request, response) => {
+    socket.on('unexpected-response', (request, response) => {
       let body = '';
       response.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
-      response.on('end', () => this.fail(problemToError(body, response.statusCode ?? 500)));
+      response.on('end', () => {
+        this.fail(problemToError(body, response.statusCode ?? 500));
+        request.destroy();
+      });
     });
     socket.on('error', (error) => {
-      if (!this.offsets && !this.closedByUser) this.fail(connectionError(this.baseUrl, error));
+      if (this.socket === socket) this.attemptError ??= connectionError(this.baseUrl, error);
     });
     socket.on('close', () => this.onClose(socket));
   }
@@ -154,6 +187,7 @@ export class Subscription implements AsyncIterable<FloEvent> {
         if (this.buffer.length - this.bufferHead >= this.limits.highWaterEvents || this.bufferedBytes >= this.limits.highWaterBytes) this.socket?.pause();
       } else if (type === FrameType.START) {
         this.offsets ??= parseCursor(frameText(frame));
+        this.onAccepted();
       } else if (type === FrameType.CAUGHT_UP || type === FrameType.END) {
         this.advanceTo(parseCursor(frameText(frame)));
         this.caughtUpOnce = true;
@@ -173,16 +207,33 @@ export class Subscription implements AsyncIterable<FloEvent> {
     for (let i = 0; i < scanned.length; i++) this.offsets[i] = Math.max(this.offsets[i]!, scanned[i]!);
   }
 
+  /** The broker accepted the subscription: the backoff starts over. */
+  private onAccepted(): void {
+    const resumed = this.failedAttempts > 0;
+    this.failedAttempts = 0;
+    this.reconnectDelayMs = this.limits.reconnectDelayMs;
+    if (resumed) this.options.onResumed?.();
+  }
+
   private onClose(socket: WebSocket): void {
-    if (this.socket !== socket || this.ended || this.failure) return this.notify();
-    // Unexpected: resubscribe from the last consumed position, with backoff.
-    const delay = this.reconnectDelayMs;
+    if (this.socket !== socket || this.ended || this.failure || this.closedByUser) return this.notify();
+    // Unexpected: resubscribe from the last consumed position, with bounded backoff.
+    const error = this.attemptError ?? new FloError('FLO_ERR_CONNECTION', `the connection to the broker at ${this.baseUrl} closed`);
+    this.failedAttempts++;
+    if (this.failedAttempts >= (this.options.maxConnectAttempts ?? Infinity)) {
+      this.failure = error;
+      return this.notify();
+    }
+    const delayMs = this.reconnectDelayMs;
     this.reconnectDelayMs = Math.min(this.reconnectDelayMs * 2, this.limits.maxReconnectDelayMs);
-    setTimeout(() => {
+    this.options.onRetry?.({ attempt: this.failedAttempts, delayMs, error });
+    // Referenced on purpose: while the user iterates a tail, waiting for the broker is the program's work.
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
       if (this.closedByUser) return;
       this.dropUnconsumed();
       this.connect(this.offsets ? formatCursor(this.offsets) : typeof this.options.from === 'object' ? this.options.from.toISOString() : this.options.from);
-    }, delay).unref();
+    }, delayMs);
   }
 
   /** Events buffered but not consumed are dropped: the resubscription delivers them again from the cursor. */
@@ -193,13 +244,14 @@ export class Subscription implements AsyncIterable<FloEvent> {
 
   private fail(error: Error): void {
     if (this.closedByUser) return;
-    // Once started, a retryable refusal (overloaded, shutting down) means: come back later, from the cursor.
-    if (error instanceof FloError && error.retryable && this.offsets) {
+    // A retryable refusal (overloaded, shutting down, unreachable) means: come back later, from the cursor.
+    if (error instanceof FloError && error.retryable) {
+      this.attemptError = error;
       this.socket?.terminate();
       return;
     }
     this.failure = error instanceof FloError ? error : new FloError('FLO_ERR_PROTOCOL', error.message, { cause: error });
-    this.socket?.close();
+    this.socket?.terminate();
     this.notify();
   }
 }
