@@ -42,12 +42,6 @@ export const MAX_SUBSCRIPTIONS = 10_000;
 export const MAX_RETENTION_RULES = 256;
 /** Most distinct namespaces a glob read may expand to before it falls back to a partition scan. */
 export const MAX_INDEXED_NAMESPACES_PER_READ = 4096;
-/** Glob matching steps (see glob.ts) done in one go before yielding to the event loop: a few milliseconds. */
-export const MATCH_STEPS_PER_SLICE = 1 << 20;
-/** Most globs whose matched namespaces the broker remembers for reads (subscriptions keep their own). */
-export const MAX_CACHED_SELECTIONS = 256;
-/** Most matched namespace ids those remembered globs hold together (about 40 bytes each). */
-export const MAX_CACHED_SELECTION_IDS = 1_000_000;
 
 // ---- HTTP server limits (`flo server` flags of the same names; docs/api.md "Limits")
 
@@ -59,5 +53,7 @@ export const DEFAULT_HEADERS_TIMEOUT_MS = 10_000;
 export const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 72_000;
 /** Most open client connections (`--max-connections`); more are answered 503 and closed. Above MAX_SUBSCRIPTIONS so every subscriber fits. */
 export const DEFAULT_MAX_CONNECTIONS = 16_384;
+/** Bytes of request bodies the broker receives at once (declared sizes; a chunked body counts as the largest allowed); more are answered 503. */
+export const DEFAULT_MAX_BODY_BYTES_IN_FLIGHT = 512 * 1024 * 1024;
 /** Longest URL path parameter (an event id, a group name; fastify's default of 100 refused valid group names); longer ones get a 414 problem. */
 export const MAX_PATH_PARAM_CHARS = 256;

@@ -111,8 +111,27 @@ describe('the connection cap', () => {
   });
 });
 
+describe('the budget of request bodies being received', () => {
+  const bigEvent = (): string => JSON.stringify({ namespace: '/big/1', data: 'x'.repeat(600_000) });
+  const postBig = async (url: string): Promise<Response> => fetch(`${url}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: bigEvent() });
+
+  it('answers an upload that does not fit beside slow ones with a 503 problem, and frees the space when they end', async () => {
+    const { url } = await startBroker({ maxBodyBytesInFlight: 1024 * 1024 });
+    const slow = await openConnection(url!, 'POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 700000\r\n\r\n{"namespace":');
+    await waitFor(async () => (await postBig(url!)).status === 503, 'an upload beside the slow one to be refused');
+    const refused = await postBig(url!);
+    expect(refused.headers.get('content-type')).toContain('application/problem+json');
+    expect(await refused.json()).toMatchObject({ code: 'FLO_ERR_OVERLOADED', retryable: true });
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    slow.socket.destroy();
+    await waitFor(async () => (await postBig(url!)).status === 201, 'the space of the dropped upload to be given back');
+    // finished uploads give their space back too: many in a row all fit
+    for (let i = 0; i < 5; i++) expect((await postBig(url!)).status).toBe(201);
+  });
+});
+
 describe('limit options', () => {
-  it.each([[{ requestTimeoutMs: 0 }], [{ maxConnections: -1 }], [{ keepAliveTimeoutMs: 1.5 }]])('refuses %j before touching the data dir', async (limits) => {
+  it.each([[{ requestTimeoutMs: 0 }], [{ maxConnections: -1 }], [{ keepAliveTimeoutMs: 1.5 }], [{ maxBodyBytesInFlight: 0 }]])('refuses %j before touching the data dir', async (limits) => {
     const dir = await tempDir();
     dirs.push(dir);
     const dataDir = `${dir.path}/data`;

@@ -1,7 +1,8 @@
 // Builds the broker's HTTP/WebSocket API on a given event log. It never
 // listens: the server (broker.ts) listens, and tests call inject(). Every
 // request passes one guard first: Host and Origin (origin.ts), then the bearer
-// token (auth.ts), then the URL must be well-formed UTF-8.
+// token (auth.ts), then the URL must be well-formed UTF-8, then the body must fit
+// the broker-wide budget of bodies being received (limits.ts).
 import { isUtf8 } from 'node:buffer';
 import websocket from '@fastify/websocket';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
@@ -11,7 +12,7 @@ import { MAX_REQUEST_BYTES } from '../../common/bounds.js';
 import { FloError } from '../../common/errors.js';
 import { adminRoutes, type AdminContext } from './admin.js';
 import { Authenticator, requiredRole, type AccessToken } from './auth.js';
-import { capConnections, clientErrorHandler, serverOptions, type ServerLimits } from './limits.js';
+import { BodyBudget, capConnections, clientErrorHandler, serverOptions, type ServerLimits } from './limits.js';
 import { OriginPolicy, type OriginPolicyOptions } from './origin.js';
 import { sendProblem } from './problem.js';
 import { groupRoutes } from './groups.js';
@@ -45,11 +46,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   replaceJsonParser(app);
   const origins = new OriginPolicy(options);
   const authenticator = new Authenticator(options.authTokens ?? []);
-  app.addHook('onRequest', async (request) => {
+  const bodies = new BodyBudget(options.maxBodyBytesInFlight);
+  app.addHook('onRequest', async (request, reply) => {
     request.log.debug({ method: request.method, url: request.url }, 'request');
     origins.check(request.headers.host, request.headers.origin);
     authenticator.check(request.headers.authorization, requiredRole(request.method, request.routeOptions.url));
     checkUrlEncoding(request);
+    const release = bodies.admit(request.headers);
+    if (release) reply.raw.once('close', release);
   });
   produceRoutes(app, options.log);
   readRoutes(app, options.log);
