@@ -1,7 +1,8 @@
 // The real `flo server` process driven by the real client over loopback.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, type FloClient } from '../../src/client/index.js';
-import { startServer, type ServerProcess } from '../support/server-process.js';
+import { connect, FloClient } from '../../src/client/index.js';
+import type { SubscriptionRetry } from '../../src/client/subscription.js';
+import { freePort, startServer, type ServerProcess } from '../support/server-process.js';
 import { tempDir, waitFor } from '../support/temp.js';
 
 let dir: Awaited<ReturnType<typeof tempDir>>;
@@ -171,5 +172,43 @@ describe('consumer groups', () => {
     expect(((await missing.json()) as { code: string }).code).toBe('FLO_ERR_GROUP_NOT_FOUND');
     const badCursor = await fetch(`${server.url}/v1/groups/g1`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ cursor: 'c1.1' }) });
     expect(badCursor.status).toBe(400);
+  });
+});
+
+describe('a subscription whose broker is not up yet', () => {
+  it('retries its first connection with backoff and delivers once the broker starts', async () => {
+    const port = await freePort();
+    const early = new FloClient(`127.0.0.1:${port}`);
+    const retries: SubscriptionRetry[] = [];
+    const sub = early.subscribe({ namespace: '/late/**', from: 'earliest', onRetry: (retry) => retries.push(retry) });
+    const first = sub[Symbol.asyncIterator]().next();
+    await waitFor(() => retries.length >= 2, 'two retries');
+    expect(retries[0]).toMatchObject({ attempt: 1, error: { code: 'FLO_ERR_CONNECTION' } });
+    expect(retries[1]!.delayMs).toBeGreaterThan(retries[0]!.delayMs);
+    const lateDir = await tempDir();
+    const late = await startServer(lateDir.path, [], port);
+    try {
+      const producer = await connect(late.url);
+      await producer.produce({ namespace: '/late/a', data: 'finally' });
+      await producer.close();
+      const result = await first;
+      expect(result.done).toBe(false);
+      expect(result.value!.text()).toBe('finally');
+    } finally {
+      await early.close();
+      await late.stop();
+      await lateDir.remove();
+    }
+  });
+
+  it('fails with the connection error after maxConnectAttempts failed attempts in a row', async () => {
+    const early = new FloClient(`http://127.0.0.1:${await freePort()}`);
+    const retries: SubscriptionRetry[] = [];
+    const sub = early.subscribe({ maxConnectAttempts: 3, onRetry: (retry) => retries.push(retry) });
+    await expect((async () => {
+      for await (const _event of sub) break;
+    })()).rejects.toMatchObject({ code: 'FLO_ERR_CONNECTION' });
+    expect(retries.map((retry) => retry.attempt)).toEqual([1, 2]);
+    await early.close();
   });
 });
