@@ -42,6 +42,12 @@ export const MAX_SUBSCRIPTIONS = 10_000;
 export const MAX_RETENTION_RULES = 256;
 /** Most distinct namespaces a glob read may expand to before it falls back to a partition scan. */
 export const MAX_INDEXED_NAMESPACES_PER_READ = 4096;
+/** Glob matching steps (see glob.ts) done in one go before yielding to the event loop: a few milliseconds. */
+export const MATCH_STEPS_PER_SLICE = 1 << 20;
+/** Most globs whose matched namespaces the broker remembers for reads (subscriptions keep their own). */
+export const MAX_CACHED_SELECTIONS = 256;
+/** Most matched namespace ids those remembered globs hold together (about 40 bytes each). */
+export const MAX_CACHED_SELECTION_IDS = 1_000_000;
 
 // ---- HTTP server limits (`flo server` flags of the same names; docs/api.md "Limits")
 
