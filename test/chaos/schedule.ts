@@ -29,7 +29,10 @@ export interface Topology {
 }
 
 export interface FaultStep {
+  /** Nominal start, if every earlier fault took exactly its duration. */
   atMs: number;
+  /** Quiet time before this fault, counted from the real end of the previous one (a restart takes time). */
+  gapMs: number;
   kind: FaultKind;
   /** Brokers acted on (killed, paused, damaged); for partitions, every broker with a cut link. */
   targets: number[];
@@ -43,6 +46,8 @@ export interface FaultStep {
 export interface Schedule {
   seed: number;
   durationMs: number;
+  /** No fault starts unless it can end by then; the rest of the run is quiet. */
+  faultWindowEndMs: number;
   /** Weight of each kind this seed chose (0: not used). */
   mix: Record<FaultKind, number>;
   steps: FaultStep[];
@@ -142,12 +147,12 @@ function partitionStep(random: SeededRandom, kind: FaultKind, brokers: number): 
   return { targets, cuts };
 }
 
-function stepFor(random: SeededRandom, kind: FaultKind, atMs: number, topology: Topology): FaultStep {
+function stepFor(random: SeededRandom, kind: FaultKind, atMs: number, gapMs: number, topology: Topology): FaultStep {
   const durationMs = between(random, DURATION_MS[kind]);
-  if (kind.startsWith('partition-')) return { atMs, kind, durationMs, ...partitionStep(random, kind, topology.brokers) };
+  if (kind.startsWith('partition-')) return { atMs, gapMs, kind, durationMs, ...partitionStep(random, kind, topology.brokers) };
   // Damage goes to one broker of a minority only, so the others can rebuild it.
   const target = random.nextInt(topology.brokers);
-  const step: FaultStep = { atMs, kind, durationMs, targets: [target] };
+  const step: FaultStep = { atMs, gapMs, kind, durationMs, targets: [target] };
   if (kind.startsWith('damage-')) step.damagePick = random.nextUint32();
   return step;
 }
@@ -159,14 +164,15 @@ export function buildSchedule(options: ScheduleOptions): Schedule {
   const quietTailMs = options.quietTailMs ?? Math.max(2_000, Math.floor(options.durationMs * 0.15));
   const faultWindowEndMs = options.durationMs - quietTailMs;
   const steps: FaultStep[] = [];
-  let atMs = between(random, GAP_MS);
+  let freeAtMs = 0;
   for (let bound = 0; bound < 100_000 && allowed.length > 0; bound++) {
-    const step = stepFor(random, pickKind(random, mix), atMs, options.topology);
+    const gapMs = between(random, GAP_MS);
+    const step = stepFor(random, pickKind(random, mix), freeAtMs + gapMs, gapMs, options.topology);
     if (step.atMs + step.durationMs > faultWindowEndMs) break;
     steps.push(step);
-    atMs = step.atMs + step.durationMs + between(random, GAP_MS);
+    freeAtMs = step.atMs + step.durationMs;
   }
-  return { seed: options.seed, durationMs: options.durationMs, mix, steps };
+  return { seed: options.seed, durationMs: options.durationMs, faultWindowEndMs, mix, steps };
 }
 
 /** Faults per kind, for the figures. */

@@ -1,0 +1,140 @@
+// Real `flo server` processes for chaos runs. Each runs in its own process
+// group (detached), is signalled by its PID (the group: -pid), logs straight
+// into a file (so a paused or killed harness loses no lines), and keeps its
+// port and data dir across restarts. Every live process is registered so that
+// an exit, a failure or Ctrl-C of the harness kills them all (SIGKILL also ends
+// a SIGSTOPped one).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { CLI_PATH, freePort } from '../support/server-process.js';
+import { waitFor } from '../support/temp.js';
+
+const live = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // Already gone between the check and the signal.
+  }
+}
+
+/** Kills every broker this process started; safe to call more than once. */
+export function killAllBrokers(): void {
+  for (const child of live) killGroup(child, 'SIGKILL');
+}
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', killAllBrokers);
+}
+
+export interface BrokerOptions {
+  index: number;
+  dataDir: string;
+  logPath: string;
+  port?: number;
+  extraArgs?: readonly string[];
+  /** How long a start may take before it counts as failed. Default 20 s. */
+  readyTimeoutMs?: number;
+}
+
+export class BrokerProcess {
+  readonly name: string;
+  private child: ChildProcess | undefined;
+  private exited: Promise<void> = Promise.resolve();
+  private paused = false;
+  port = 0;
+  starts = 0;
+
+  constructor(private readonly options: BrokerOptions) {
+    this.name = `b${options.index}`;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  get running(): boolean {
+    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  private note(line: string): void {
+    const fd = openSync(this.options.logPath, 'a');
+    try {
+      writeSync(fd, `--- chaos ${new Date().toISOString()} ${this.name}: ${line}\n`);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  async start(): Promise<void> {
+    if (this.running) throw new Error(`${this.name} is already running`);
+    this.port ||= this.options.port ?? (await freePort());
+    installExitHook();
+    this.note(`start #${++this.starts} on port ${this.port}`);
+    const log = openSync(this.options.logPath, 'a');
+    const args = [CLI_PATH, 'server', '-d', this.options.dataDir, '-p', String(this.port), '--log-level', 'info', ...(this.options.extraArgs ?? [])];
+    const child = spawn(process.execPath, args, { stdio: ['ignore', log, log], detached: true, env: { ...process.env, FLO_PRETTY: '' } });
+    closeSync(log);
+    this.child = child;
+    this.paused = false;
+    live.add(child);
+    this.exited = new Promise<void>((resolve) => child.once('exit', (code, signal) => {
+      live.delete(child);
+      this.note(`exited (code ${code}, signal ${signal})`);
+      resolve();
+    }));
+    await this.waitReady(this.options.readyTimeoutMs ?? 20_000);
+  }
+
+  private async waitReady(timeoutMs: number): Promise<void> {
+    await waitFor(async () => {
+      if (!this.running) throw new Error(`${this.name} exited during start; see ${this.options.logPath}`);
+      try {
+        return (await fetch(`${this.url}/readyz`, { signal: AbortSignal.timeout(1_000) })).ok;
+      } catch {
+        return false; // not listening yet
+      }
+    }, `${this.name} to be ready (log: ${this.options.logPath})`, timeoutMs);
+  }
+
+  /** kill -9: no shutdown, no flush. */
+  async kill(): Promise<void> {
+    if (!this.child) return;
+    this.note('kill -9');
+    killGroup(this.child, 'SIGKILL');
+    await this.exited;
+  }
+
+  pause(): void {
+    if (!this.child || !this.running) return;
+    this.note('SIGSTOP');
+    killGroup(this.child, 'SIGSTOP');
+    this.paused = true;
+  }
+
+  resume(): void {
+    if (!this.child || !this.paused) return;
+    this.note('SIGCONT');
+    killGroup(this.child, 'SIGCONT');
+    this.paused = false;
+  }
+
+  /** SIGTERM for a graceful stop; SIGKILL if it has not exited within `timeoutMs`. */
+  async stop(timeoutMs = 10_000): Promise<void> {
+    if (!this.child || !this.running) return;
+    this.resume();
+    killGroup(this.child, 'SIGTERM');
+    const timer = setTimeout(() => this.child && killGroup(this.child, 'SIGKILL'), timeoutMs);
+    await this.exited;
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,219 @@
+// One chaos run: brokers up, workload and live subscribers on, the seeded
+// nemesis schedule carried out, then heal, final reads, the checker on every
+// log, and the run folder written. Until partitions replicate (issue 9) each
+// broker is an independent single-node log with its own namespaces, history
+// and verdict (folder b<i>/); a cluster run will check one log read from every
+// broker. A failing run prints the command that replays its seed.
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SeededRandom } from '../../src/broker/raft/random.js';
+import { RUN_FILES, checkRunFolder, writeRunArtifacts } from './artifacts.js';
+import { BrokerProcess, killAllBrokers } from './brokers.js';
+import { summarize, ANOMALY_KINDS, type AnomalyKind, type Verdict } from './checker.js';
+import { HistoryRecorder, type AppendOp } from './history.js';
+import { Nemesis, type TimelineEntry } from './nemesis.js';
+import { buildSchedule, type FaultKind, type Topology } from './schedule.js';
+import { LiveSubscriber, readEverything, Workload, type WorkloadOptions } from './workload.js';
+
+export const CHAOS_ROOT = fileURLToPath(new URL('../../.tmp/chaos/', import.meta.url));
+
+export interface CampaignOptions {
+  seed: number;
+  durationMs: number;
+  brokers: number;
+  kinds?: readonly FaultKind[];
+  /** Where run folders go. Default .tmp/chaos/ in the repository. */
+  root?: string;
+  workload?: Partial<Pick<WorkloadOptions, 'httpWriters' | 'clientWriters' | 'clientInFlight' | 'pauseBetweenAppendsMs' | 'maxAppendsPerWriter'>>;
+  subscribersPerBroker?: number;
+  namespacesPerBroker?: number;
+  /** Progress lines; default: none. */
+  log?: (line: string) => void;
+}
+
+export interface CampaignFigures {
+  seed: number;
+  minutes: number;
+  brokers: number;
+  faults: Partial<Record<FaultKind, number>>;
+  invoked: number;
+  acknowledged: number;
+  unknown: number;
+  unseen: number;
+  failed: number;
+  delivered: number;
+  anomalies: Record<AnomalyKind, number>;
+  /** Longest time between two acknowledgements of one broker: the worst write outage. */
+  longestWriteGapMs: number;
+  liveness: string[];
+}
+
+export interface CampaignResult {
+  dir: string;
+  valid: boolean;
+  verdicts: Array<{ log: string; verdict: Verdict }>;
+  figures: CampaignFigures;
+  replayCommand: string;
+}
+
+export function replayCommand(options: Pick<CampaignOptions, 'seed' | 'durationMs' | 'brokers' | 'kinds'>): string {
+  const kinds = options.kinds ? ` --kinds ${options.kinds.join(',')}` : '';
+  return `npm run chaos -- --minutes ${+(options.durationMs / 60_000).toFixed(3)} --brokers ${options.brokers} --seed ${options.seed}${kinds}`;
+}
+
+interface BrokerRig {
+  broker: BrokerProcess;
+  recorder: HistoryRecorder;
+  workload: Workload;
+  subscribers: LiveSubscriber[];
+  glob: string;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
+
+function longestGapMs(history: readonly AppendOp[]): number {
+  let last = 0;
+  let longest = 0;
+  for (const op of history) {
+    if (op.type !== 'ok') continue;
+    longest = Math.max(longest, op.timeMs - last);
+    last = op.timeMs;
+  }
+  return longest;
+}
+
+/** Starts the brokers, adding each to `rigs` as soon as it runs, so a failed start still stops the others. */
+async function startRigs(options: CampaignOptions, dir: string, random: SeededRandom, rigs: BrokerRig[]): Promise<void> {
+  await mkdir(join(dir, 'logs'), { recursive: true });
+  for (let index = 0; index < options.brokers; index++) {
+    const broker = new BrokerProcess({ index, dataDir: join(dir, 'data', `b${index}`), logPath: join(dir, 'logs', `b${index}.log`) });
+    await broker.start().catch(async (error: unknown) => {
+      await broker.kill();
+      throw error;
+    });
+    const recorder = new HistoryRecorder();
+    const namespaces = Array.from({ length: options.namespacesPerBroker ?? 6 }, (_, k) => `/chaos/b${index}/n${k}`);
+    const workload = new Workload({
+      name: broker.name, url: broker.url, namespaces, recorder, random: random.fork(),
+      httpWriters: 2, clientWriters: 1, clientInFlight: 4, pauseBetweenAppendsMs: 5, requestTimeoutMs: 5_000, maxAppendsPerWriter: 200_000,
+      ...options.workload,
+    });
+    const glob = `/chaos/b${index}/**`;
+    const subscribers = Array.from({ length: options.subscribersPerBroker ?? 2 }, (_, s) => new LiveSubscriber(`${broker.name}-sub${s}`, broker.name, broker.url, glob));
+    rigs.push({ broker, recorder, workload, subscribers, glob });
+  }
+}
+
+/** Waits (bounded) until each live subscriber has delivered as many events as the final read holds. */
+async function awaitSubscribers(rig: BrokerRig, expected: number, liveness: string[]): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (const subscriber of rig.subscribers) {
+    while ((subscriber.current?.deliveries.length ?? 0) < expected && Date.now() < deadline) await sleep(50);
+    const got = subscriber.current?.deliveries.length ?? 0;
+    if (got < expected) liveness.push(`${subscriber.current?.subscriber} delivered ${got} of ${expected} events within 30 s of the heal`);
+  }
+}
+
+async function finishRig(rig: BrokerRig, dir: string, liveness: string[]): Promise<Verdict> {
+  // Pages can be short (the broker bounds each page's scan), so allow one per event at worst.
+  const maxPages = 100 + rig.recorder.ops.length;
+  const events = await readEverything(rig.broker.url, rig.glob, maxPages);
+  await awaitSubscribers(rig, events.length, liveness);
+  for (const subscriber of rig.subscribers) await subscriber.close();
+  const logDir = join(dir, rig.broker.name);
+  await writeRunArtifacts(logDir, {
+    history: rig.recorder.ops,
+    finalReads: [{ broker: rig.broker.name, events }],
+    subscriptions: rig.subscribers.flatMap((subscriber) => subscriber.records),
+  });
+  return checkRunFolder(logDir);
+}
+
+export async function runCampaign(options: CampaignOptions): Promise<CampaignResult> {
+  const log = options.log ?? (() => undefined);
+  const dir = join(options.root ?? CHAOS_ROOT, `${new Date().toISOString().replace(/[:.]/g, '-')}-seed${options.seed}`);
+  const topology: Topology = { brokers: options.brokers, replicated: false };
+  const schedule = buildSchedule({ seed: options.seed, durationMs: options.durationMs, topology, kinds: options.kinds });
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, 'run.json'), JSON.stringify({ options: { ...options, log: undefined }, topology, schedule }, null, 2) + '\n');
+  log(`chaos: seed ${options.seed}, ${options.brokers} broker(s), ${(options.durationMs / 60_000).toFixed(2)} min, ${schedule.steps.length} faults planned; run folder ${dir}`);
+
+  const timeline: TimelineEntry[] = [];
+  const liveness: string[] = [];
+  let aborted = false;
+  const onSignal = (): void => {
+    aborted = true;
+    killAllBrokers();
+    process.exit(130);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const random = new SeededRandom(options.seed ^ 0x5eed);
+  const rigs: BrokerRig[] = [];
+  try {
+    await startRigs(options, dir, random, rigs);
+    const startedAtMs = Date.now();
+    const nemesis = new Nemesis({ schedule, brokers: rigs.map((rig) => rig.broker), startedAtMs, timeline, aborted: () => aborted });
+    timeline.push({ timeMs: 0, kind: 'run', phase: 'start', targets: rigs.map((rig) => rig.broker.name) });
+    for (const rig of rigs) {
+      rig.workload.start();
+      for (const subscriber of rig.subscribers) subscriber.start();
+    }
+    await nemesis.run();
+    await sleep(startedAtMs + options.durationMs - Date.now());
+    await nemesis.heal();
+    await Promise.all(rigs.map((rig) => rig.workload.stop()));
+    timeline.push({ timeMs: Date.now() - startedAtMs, kind: 'run', phase: 'end', targets: [] });
+    const verdicts: CampaignResult['verdicts'] = [];
+    for (const rig of rigs) verdicts.push({ log: rig.broker.name, verdict: await finishRig(rig, dir, liveness) });
+    for (const entry of timeline) if (entry.phase === 'error') liveness.push(`${entry.kind} on ${entry.targets.join(',')}: ${entry.detail}`);
+    return await finish({ options, dir, verdicts, liveness, timeline, rigs, executed: nemesis.executed, log });
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    for (const rig of rigs) await rig.broker.stop();
+    await writeFile(join(dir, RUN_FILES.timeline), timeline.map((entry) => JSON.stringify(entry)).join('\n') + '\n');
+  }
+}
+
+interface FinishInput {
+  options: CampaignOptions;
+  dir: string;
+  verdicts: CampaignResult['verdicts'];
+  liveness: string[];
+  timeline: TimelineEntry[];
+  rigs: BrokerRig[];
+  executed: Partial<Record<FaultKind, number>>;
+  log: (line: string) => void;
+}
+
+async function finish(input: FinishInput): Promise<CampaignResult> {
+  const { options, dir, verdicts, liveness } = input;
+  const sum = (pick: (verdict: Verdict) => number): number => verdicts.reduce((total, entry) => total + pick(entry.verdict), 0);
+  const anomalies = Object.fromEntries(ANOMALY_KINDS.map((kind) => [kind, sum((verdict) => verdict.counts[kind])])) as Record<AnomalyKind, number>;
+  const figures: CampaignFigures = {
+    seed: options.seed,
+    minutes: options.durationMs / 60_000,
+    brokers: options.brokers,
+    faults: input.executed,
+    invoked: sum((verdict) => verdict.stats.invoked),
+    acknowledged: sum((verdict) => verdict.stats.acknowledged),
+    unknown: sum((verdict) => verdict.stats.unknown),
+    unseen: sum((verdict) => verdict.stats.unseen),
+    failed: sum((verdict) => verdict.stats.failed),
+    delivered: sum((verdict) => verdict.stats.deliveries),
+    anomalies,
+    longestWriteGapMs: Math.max(0, ...input.rigs.map((rig) => longestGapMs(rig.recorder.ops))),
+    liveness,
+  };
+  const valid = verdicts.every((entry) => entry.verdict.valid) && liveness.length === 0;
+  const result: CampaignResult = { dir, valid, verdicts, figures, replayCommand: replayCommand(options) };
+  await writeFile(join(dir, RUN_FILES.verdict), JSON.stringify({ valid, figures, replay: result.replayCommand }, null, 2) + '\n');
+  for (const entry of verdicts) input.log(`${entry.log}: ${summarize(entry.verdict)}`);
+  for (const line of liveness) input.log(`liveness: ${line}`);
+  input.log(`faults: ${JSON.stringify(figures.faults)}; longest write gap ${figures.longestWriteGapMs} ms`);
+  if (valid) await rm(join(dir, 'data'), { recursive: true, force: true });
+  else input.log(`chaos run FAILED; data kept in ${dir}; replay with:\n  ${result.replayCommand}`);
+  return result;
+}

@@ -1,0 +1,189 @@
+// The chaos workload against one broker: writers over plain HTTP (one request
+// per append) and through the TypeScript client (pipelined over its WebSocket),
+// each append recorded as invoke + ok/fail/info with a value unique in the run;
+// live subscribers recording every delivery; and the final read of everything.
+// An outcome is `fail` only when the broker definitely refused the write (a 4xx
+// problem); timeouts, dropped connections and 5xx are `info`: it may be stored.
+import { SeededRandom } from '../../src/broker/raft/random.js';
+import { FloClient } from '../../src/client/client.js';
+import { FloError } from '../../src/common/errors.js';
+import type { HistoryRecorder, ObservedEvent, SubscriptionRecord } from './history.js';
+
+export interface WorkloadOptions {
+  /** Prefix of process and subscriber names, e.g. the broker's name. */
+  name: string;
+  url: string;
+  namespaces: readonly string[];
+  recorder: HistoryRecorder;
+  random: SeededRandom;
+  /** Writers doing one HTTP request at a time. */
+  httpWriters: number;
+  /** TypeScript clients, each with `clientInFlight` appends in flight. */
+  clientWriters: number;
+  clientInFlight: number;
+  /** Each writer waits this long between its appends, so a long run stays bounded in memory. */
+  pauseBetweenAppendsMs: number;
+  requestTimeoutMs: number;
+  /** Appends per writer at most (a bound, whatever the duration). */
+  maxAppendsPerWriter: number;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+type Outcome = { type: 'ok'; id: string } | { type: 'fail' | 'info'; error: string };
+
+function classify(error: unknown): Outcome {
+  if (error instanceof FloError) {
+    const definite = error.status >= 400 && error.status < 500 && !error.retryable && error.code !== 'FLO_ERR_CLOSED' && error.code !== 'FLO_ERR_TIMEOUT';
+    return { type: definite ? 'fail' : 'info', error: error.code };
+  }
+  return { type: 'info', error: error instanceof Error ? error.name + ': ' + error.message : String(error) };
+}
+
+async function appendOverHttp(url: string, namespace: string, value: string, timeoutMs: number): Promise<Outcome> {
+  let response: Response;
+  try {
+    response = await fetch(`${url}/v1/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ namespace, data: value }),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+  } catch (error) {
+    // Refused at connect: no byte of the request left, so it is definitely not stored.
+    const code = ((error as Error).cause as NodeJS.ErrnoException | undefined)?.code;
+    return { type: code === 'ECONNREFUSED' ? 'fail' : 'info', error: code ?? (error as Error).name };
+  }
+  const text = await response.text().catch(() => '');
+  if (response.status === 201) {
+    try {
+      return { type: 'ok', id: (JSON.parse(text) as { id: string }).id };
+    } catch {
+      return { type: 'info', error: 'unparsable 201 body' };
+    }
+  }
+  const definite = response.status >= 400 && response.status < 500 && response.status !== 408 && response.status !== 429;
+  let code = `HTTP ${response.status}`;
+  try {
+    code = (JSON.parse(text) as { code?: string }).code ?? code;
+  } catch {
+    // Keep the status as the reason.
+  }
+  return { type: definite ? 'fail' : 'info', error: code };
+}
+
+export class Workload {
+  private stopping = false;
+  private readonly running: Array<Promise<void>> = [];
+  private readonly clients: FloClient[] = [];
+
+  constructor(private readonly options: WorkloadOptions) {}
+
+  start(): void {
+    const { options } = this;
+    for (let w = 0; w < options.httpWriters; w++) {
+      this.running.push(this.writer(`${options.name}-http${w}`, (namespace, value) => appendOverHttp(options.url, namespace, value, options.requestTimeoutMs)));
+    }
+    for (let c = 0; c < options.clientWriters; c++) {
+      const client = new FloClient(options.url, { timeoutMs: options.requestTimeoutMs, closeTimeoutMs: options.requestTimeoutMs });
+      this.clients.push(client);
+      for (let k = 0; k < options.clientInFlight; k++) {
+        this.running.push(this.writer(`${options.name}-client${c}.${k}`, (namespace, value) => client.produce({ namespace, data: value }).then((id): Outcome => ({ type: 'ok', id }), classify)));
+      }
+    }
+  }
+
+  private async writer(process: string, append: (namespace: string, value: string) => Promise<Outcome>): Promise<void> {
+    const random = this.options.random.fork();
+    for (let n = 0; n < this.options.maxAppendsPerWriter && !this.stopping; n++) {
+      const namespace = this.options.namespaces[random.nextInt(this.options.namespaces.length)]!;
+      const value = `${process}:${n}`;
+      this.options.recorder.record({ process, type: 'invoke', namespace, value });
+      const outcome = await append(namespace, value);
+      this.options.recorder.record({ process, namespace, value, ...outcome });
+      // Back off after a failure, so a broker that is down is not hammered with doomed requests.
+      await sleep(outcome.type === 'ok' ? this.options.pauseBetweenAppendsMs : 50 + random.nextInt(100));
+    }
+  }
+
+  /** Stops starting appends and waits for every one in flight to complete. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await Promise.all(this.running);
+    await Promise.all(this.clients.map((client) => client.close()));
+  }
+}
+
+/** A live subscription from `earliest` over `glob`; after an error it starts over as a new record. */
+export class LiveSubscriber {
+  readonly records: SubscriptionRecord[] = [];
+  private client: FloClient | undefined;
+  private closed = false;
+  private loop: Promise<void> | undefined;
+
+  constructor(private readonly name: string, private readonly broker: string, private readonly url: string, private readonly glob: string, private readonly maxRestarts = 50) {}
+
+  get current(): SubscriptionRecord | undefined {
+    return this.records.at(-1);
+  }
+
+  start(): void {
+    this.loop = this.run();
+  }
+
+  private async run(): Promise<void> {
+    for (let attempt = 0; attempt <= this.maxRestarts && !this.closed; attempt++) {
+      const record: SubscriptionRecord = { subscriber: attempt === 0 ? this.name : `${this.name}#${attempt}`, broker: this.broker, fromEarliest: true, deliveries: [] };
+      this.records.push(record);
+      this.client = new FloClient(this.url, { timeoutMs: 5_000 });
+      try {
+        for await (const event of this.client.subscribe({ namespace: this.glob, from: 'earliest' })) {
+          record.deliveries.push({ id: event.id, namespace: event.namespace, value: event.text() });
+        }
+        if (this.closed) return;
+        record.error = 'ended without being closed';
+      } catch (error) {
+        if (this.closed) return;
+        record.error = error instanceof FloError ? error.code : String(error);
+      } finally {
+        await this.client.close();
+      }
+      await sleep(200);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.client?.close();
+    await this.loop;
+  }
+}
+
+interface ReadPage {
+  events: Array<{ id: string; namespace: string; data?: string; dataBase64?: string }>;
+  cursor: string;
+  endOfStream: boolean;
+}
+
+/**
+ * Reads every event matching `glob` over plain HTTP, page after page, in the order the
+ * broker returns them, until the broker says the end is reached. A page may hold fewer
+ * events than asked (or none) and still not be the end, e.g. across an offset gap.
+ */
+export async function readEverything(url: string, glob: string, maxPages: number): Promise<ObservedEvent[]> {
+  const events: ObservedEvent[] = [];
+  let from = 'earliest';
+  for (let page = 0; page < maxPages; page++) {
+    const query = new URLSearchParams({ namespace: glob, from, limit: '10000' });
+    const response = await fetch(`${url}/v1/events?${query}`, { signal: AbortSignal.timeout(30_000) });
+    if (!response.ok) throw new Error(`final read of ${url} failed: ${response.status} ${await response.text()}`);
+    const body = (await response.json()) as ReadPage;
+    for (const event of body.events) {
+      events.push({ id: event.id, namespace: event.namespace, value: event.data ?? Buffer.from(event.dataBase64 ?? '', 'base64').toString('utf8') });
+    }
+    if (body.endOfStream) return events;
+    if (body.cursor === from) throw new Error(`final read of ${url} is stuck at ${from} before the end of the stream`);
+    from = body.cursor;
+  }
+  throw new Error(`final read of ${url} did not end within ${maxPages} pages`);
+}
