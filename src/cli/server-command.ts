@@ -70,7 +70,7 @@ export function serverCommand(): Command {
     .addOption(new Option('--cache-bytes <size>', 'read cache size').env('FLO_CACHE_BYTES').default(DEFAULT_CACHE_BYTES).argParser(parseBytes))
     .addOption(new Option('--retention <json>', 'retention rules, a JSON array of {namespace, maxAge, maxEvents, maxBytes}').env('FLO_RETENTION'))
     .addOption(new Option('--node-id <id>', 'this broker\'s identity (kept in the data dir; default: generated once)').env('FLO_NODE_ID'))
-    .addOption(new Option('--auth-tokens-file <file>', 'bearer tokens, one "role:token" per line (roles read, write, admin); none = no authentication').env('FLO_AUTH_TOKENS_FILE'))
+    .addOption(new Option('--auth-tokens-file <file>', 'bearer tokens, one "role:token" per line (roles read, write, admin); FLO_AUTH_TOKENS takes the same entries comma-separated; with neither the broker is open').env('FLO_AUTH_TOKENS_FILE'))
     .addOption(new Option('--allowed-origins <origins>', 'comma-separated web origins allowed besides same-origin and loopback (or *)').env('FLO_ALLOWED_ORIGINS').argParser(parseList))
     .addOption(new Option('--allowed-hosts <names>', 'comma-separated Host names a broker on loopback answers to besides localhost').env('FLO_ALLOWED_HOSTS').argParser(parseList))
     .addOption(new Option('--request-timeout <duration>', 'time a client has to send a whole request').env('FLO_REQUEST_TIMEOUT').default(DEFAULT_REQUEST_TIMEOUT_MS, '30s').argParser(parseDuration))
