@@ -89,6 +89,7 @@ export class EventLog {
     const store = await EventStore.open({
       dataDir: options.dataDir, partitions, defaultPartitions: DEFAULT_PARTITIONS, nodeId: options.nodeId, createNodeId: () => `flo-${randomUUID().slice(0, 8)}`,
       onSkippedOffsets: (skipped) => options.logger.warn({ skipped }, 'unclean stop: offsets reserved before it are skipped, so no id is handed out twice'),
+      onFailure: (error) => options.logger.error({ err: error }, 'storage failed: refusing writes until a restart verifies the store'),
     });
     const log = new EventLog(store, store.partitionStates(), options);
     for await (const { nsId, entry } of store.indexEntries()) log.sizes.add(nsId, entry.count, entry.sizeBytes);

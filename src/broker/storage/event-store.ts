@@ -70,6 +70,8 @@ export interface OpenOptions {
   readonly createNodeId: () => string;
   /** Told of offsets skipped after an unclean stop (reserved, possibly handed out, not in the store). */
   readonly onSkippedOffsets?: ((skipped: Array<{ partition: number; from: number; to: number }>) => void) | undefined;
+  /** Told once, when the store fails (a write failed or damage was found). */
+  readonly onFailure?: ((error: FloError) => void) | undefined;
 }
 
 export class EventStore {
@@ -81,6 +83,7 @@ export class EventStore {
     readonly dictionary: NamespaceDictionary,
     private readonly ledger: OffsetLedger,
     private readonly states: PartitionState[],
+    private readonly onFailure: ((error: FloError) => void) | undefined,
   ) {}
 
   static async open(options: OpenOptions): Promise<EventStore> {
@@ -108,7 +111,7 @@ export class EventStore {
       const states = await checkedStates(db, meta, options);
       // From here until a clean close, the offsets file says "not clean": a crash makes the next start skip past every reservation.
       const ledger = await OffsetLedger.start(dataDir, states.map((state) => state.nextOffset));
-      return new EventStore(db, meta, dictionary, ledger, states);
+      return new EventStore(db, meta, dictionary, ledger, states, options.onFailure);
     } catch (error) {
       await db.close();
       throw error;
@@ -276,7 +279,10 @@ export class EventStore {
   /** Marks the store failed (first failure wins) and returns the error to throw. */
   private fail(what: string, cause: unknown, code: 'FLO_ERR_STORAGE_FAILED' | 'FLO_ERR_STORAGE_CORRUPT' = 'FLO_ERR_STORAGE_FAILED'): FloError {
     const error = new FloError(code, `${what}: this broker no longer accepts writes; restart the broker to verify the store (docs/operations.md)`, { cause });
-    this.failure ??= error;
+    if (!this.failure) {
+      this.failure = error;
+      this.onFailure?.(error);
+    }
     return error;
   }
 
