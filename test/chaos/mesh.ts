@@ -1,0 +1,55 @@
+// The proxy mesh of a cluster run: one FaultProxy per directed peer link, the
+// one broker `from` dials to reach broker `to`. A schedule's partition is a set
+// of directed cuts [a, b] ("nothing a sends reaches b"): on a's link to b the
+// way up is cut, on b's link to a the way down, so the cut holds whichever
+// connection the brokers use for a message. It needs brokers that can be given
+// a peer address per peer (or that dial from their own loopback address).
+import { FaultProxy } from './proxy.js';
+
+export class ProxyMesh {
+  private constructor(private readonly links: Map<string, FaultProxy>, readonly size: number) {}
+
+  /** `peerPorts[i]`: where broker i listens for peers. */
+  static async start(peerPorts: readonly number[]): Promise<ProxyMesh> {
+    const links = new Map<string, FaultProxy>();
+    try {
+      for (let from = 0; from < peerPorts.length; from++) {
+        for (let to = 0; to < peerPorts.length; to++) {
+          if (from !== to) links.set(`${from}>${to}`, await FaultProxy.start({ targetPort: peerPorts[to]! }));
+        }
+      }
+    } catch (error) {
+      for (const proxy of links.values()) await proxy.close();
+      throw error;
+    }
+    return new ProxyMesh(links, peerPorts.length);
+  }
+
+  link(from: number, to: number): FaultProxy {
+    const proxy = this.links.get(`${from}>${to}`);
+    if (!proxy) throw new Error(`no link from ${from} to ${to}`);
+    return proxy;
+  }
+
+  /** The address broker `from` must use for peer `to`. */
+  address(from: number, to: number): string {
+    return `127.0.0.1:${this.link(from, to).port}`;
+  }
+
+  /** Heals everything, then cuts exactly these directed links. */
+  apply(cuts: ReadonlyArray<readonly [number, number]>): void {
+    this.heal();
+    for (const [from, to] of cuts) {
+      this.link(from, to).cut('up');
+      this.link(to, from).cut('down');
+    }
+  }
+
+  heal(): void {
+    for (const proxy of this.links.values()) proxy.heal();
+  }
+
+  async close(): Promise<void> {
+    for (const proxy of this.links.values()) await proxy.close();
+  }
+}
