@@ -1,4 +1,4 @@
-// Public entry of the Flo client: `import { connect } from 'flo/client'`.
+// Public entry of the Flo client: `import { connect } from '@flo-stream/flo/client'`.
 export { connect, FloClient, CLIENT_DEFAULTS, type ClientOptions, type ProduceRequest, type ClusterInfo, type RetentionRuleSpec } from './client.js';
 export { Subscription, type SubscribeOptions } from './subscription.js';
 export { FloEvent, toEventJson, type EventJson } from '../common/event.js';
