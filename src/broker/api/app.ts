@@ -33,7 +33,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: MAX_REQUEST_BYTES,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: true, allErrors: false }, plugins: [addJsTypeKeyword] },
-    return503OnClosing: true,
+    // Our own refusal below: fastify's 503 while closing has no problem body.
+    return503OnClosing: false,
     ...serverOptions(options),
     clientErrorHandler: clientErrorHandler(logger),
     frameworkErrors: (error, request, reply) => sendProblem(request, reply, error),
@@ -47,8 +48,16 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const origins = new OriginPolicy(options);
   const authenticator = new Authenticator(options.authTokens ?? []);
   const bodies = new BodyBudget(options.maxBodyBytesInFlight);
+  // Requests still arriving while the broker closes (kept-alive connections through a Service
+  // during a rollout) are refused with a documented problem, and their connection is closed.
+  let closing = false;
+  app.addHook('preClose', async () => { closing = true; });
   app.addHook('onRequest', async (request, reply) => {
     request.log.debug({ method: request.method, url: request.url }, 'request');
+    if (closing) {
+      reply.header('connection', 'close');
+      throw new FloError('FLO_ERR_SHUTTING_DOWN', 'the broker is shutting down; retry on another broker or once it is back');
+    }
     origins.check(request.headers.host, request.headers.origin);
     authenticator.check(request.headers.authorization, requiredRole(request.method, request.routeOptions.url));
     checkUrlEncoding(request);
