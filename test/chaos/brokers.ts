@@ -84,6 +84,7 @@ export class BrokerProcess {
     const args = [CLI_PATH, 'server', '-d', this.options.dataDir, '-p', String(this.port), '--log-level', 'info', ...(this.options.extraArgs ?? [])];
     const child = spawn(process.execPath, args, { stdio: ['ignore', log, log], detached: true, env: { ...process.env, FLO_PRETTY: '' } });
     closeSync(log);
+    this.note(`pid ${child.pid}`);
     this.child = child;
     this.paused = false;
     live.add(child);

@@ -1,4 +1,4 @@
-// `npm run chaos -- --minutes M --brokers N --seed S [--kinds kill,pause] [--runs R]`:
+// `npm run chaos -- --minutes M --brokers N --seed S [--kinds kill,pause] [--runs R] [--root DIR]`:
 // long chaos campaigns against real brokers (docs/chaos.md). Without --seed a
 // seed is drawn and printed; --runs R runs R seeds in a row (S, S+1, …). Exits
 // non-zero if any run finds an anomaly, printing the command that replays it.
@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { runCampaign, type CampaignFigures } from './campaign.js';
 import { availableKinds, FAULT_KINDS, type FaultKind } from './schedule.js';
 
-function parseOptions(): { minutes: number; brokers: number; seed: number; runs: number; kinds?: FaultKind[] } {
+function parseOptions(): { minutes: number; brokers: number; seed: number; runs: number; kinds?: FaultKind[]; root?: string } {
   const { values } = parseArgs({
     options: {
       minutes: { type: 'string', default: '1' },
@@ -15,6 +15,7 @@ function parseOptions(): { minutes: number; brokers: number; seed: number; runs:
       seed: { type: 'string' },
       runs: { type: 'string', default: '1' },
       kinds: { type: 'string' },
+      root: { type: 'string' },
     },
   });
   const minutes = Number(values.minutes);
@@ -27,7 +28,7 @@ function parseOptions(): { minutes: number; brokers: number; seed: number; runs:
   if (!Number.isInteger(seed)) throw new Error('--seed must be an integer');
   const kinds = values.kinds?.split(',').map((kind) => kind.trim()) as FaultKind[] | undefined;
   for (const kind of kinds ?? []) if (!FAULT_KINDS.includes(kind)) throw new Error(`unknown fault kind ${kind}; known: ${FAULT_KINDS.join(', ')}`);
-  return { minutes, brokers, seed, runs, kinds };
+  return { minutes, brokers, seed, runs, kinds, root: values.root };
 }
 
 async function main(): Promise<void> {
@@ -38,7 +39,7 @@ async function main(): Promise<void> {
   let failures = 0;
   for (let run = 0; run < options.runs; run++) {
     const seed = options.seed + run;
-    const result = await runCampaign({ seed, durationMs: Math.round(options.minutes * 60_000), brokers: options.brokers, kinds: options.kinds, log: (line) => console.log(line) });
+    const result = await runCampaign({ seed, durationMs: Math.round(options.minutes * 60_000), brokers: options.brokers, kinds: options.kinds, root: options.root, log: (line) => console.log(line) });
     all.push(result.figures);
     if (!result.valid) failures++;
   }
