@@ -74,6 +74,37 @@ describe('CRD installation through structural-schema validation', () => {
   });
 });
 
+describe('FloCluster schema rules', () => {
+  let server: ApiServer;
+  let kc: string;
+  const dryRun = (spec: object, name = 'c'): Promise<{ code: number; stderr: string }> =>
+    kubectl(kc, ['apply', '--dry-run=server', '-f', '-'], JSON.stringify({ apiVersion: 'flo.dev/v1alpha1', kind: 'FloCluster', metadata: { name }, spec }));
+
+  beforeAll(async () => {
+    server = await startApiServer();
+    kc = server.kubeconfigPath;
+    await kubectlOk(kc, ['apply', '-f', `${REPO}crds/flo.dev_floclusters.yaml`]);
+  });
+  afterAll(async () => { await server.close(); });
+
+  it('accepts broker pod overrides and refuses extra env the operator sets itself', async () => {
+    const pod = {
+      imagePullSecrets: [{ name: 'regcred' }], serviceAccountName: 'brokers', securityContext: { runAsNonRoot: true },
+      containerSecurityContext: { readOnlyRootFilesystem: true }, env: [{ name: 'FLO_AUTH_TOKENS', valueFrom: { secretKeyRef: { name: 't', key: 'k' } } }],
+    };
+    expect((await dryRun({ pod })).code).toBe(0);
+    const refused = await dryRun({ pod: { env: [{ name: 'FLO_DATA_DIR', value: '/x' }] } });
+    expect(refused.stderr).toContain('this variable is set by the operator from the FloCluster spec');
+  });
+
+  it('refuses more than one broker, and names that would make invalid Services or StatefulSets', async () => {
+    expect((await dryRun({ replicas: 2 })).stderr).toContain('spec.replicas: Invalid value: "object": replicas above 1 are refused until brokers replicate partitions');
+    expect((await dryRun({}, 'web.v2')).stderr).toContain('the name of a FloCluster must be a DNS label');
+    expect((await dryRun({}, 'x'.repeat(53))).stderr).toContain('the name of a FloCluster must be at most 52 characters');
+    expect((await dryRun({}, 'x'.repeat(52))).code).toBe(0);
+  });
+});
+
 describe('structural-schema rules', () => {
   const root = (spec: object): object => ({ type: 'object', properties: { spec: { type: 'object', properties: spec } } });
 
