@@ -29,6 +29,8 @@ export interface EventLogOptions {
   retention?: RetentionRule[] | undefined;
   /** How often retention runs in the background. */
   retentionIntervalMs?: number | undefined;
+  /** Start even if verification finds damage, keeping only what verifies (docs/operations.md); default false: refuse. */
+  recoverStore?: boolean | undefined;
   /** Wall clock for event timestamps and retention ages; tests inject one to control time. */
   clock?: (() => number) | undefined;
   logger: Logger;
@@ -89,6 +91,8 @@ export class EventLog {
     const store = await EventStore.open({
       dataDir: options.dataDir, partitions, defaultPartitions: DEFAULT_PARTITIONS, nodeId: options.nodeId, createNodeId: () => `flo-${randomUUID().slice(0, 8)}`,
       onSkippedOffsets: (skipped) => options.logger.warn({ skipped }, 'unclean stop: offsets reserved before it are skipped, so no id is handed out twice'),
+      recover: options.recoverStore,
+      onRecovered: (problems) => options.logger.warn({ problems }, 'store recovered: kept what verifies, dropped the rest'),
       onFailure: (error) => options.logger.error({ err: error }, 'storage failed: refusing writes until a restart verifies the store'),
     });
     const log = new EventLog(store, store.partitionStates(), options);

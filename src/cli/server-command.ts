@@ -30,6 +30,7 @@ interface ServerFlags {
   cacheBytes: number;
   retention?: string;
   nodeId?: string;
+  recoverStore?: boolean;
   authTokensFile?: string;
   allowedOrigins?: string[];
   allowedHosts?: string[];
@@ -70,6 +71,7 @@ export function serverCommand(): Command {
     .addOption(new Option('--cache-bytes <size>', 'read cache size').env('FLO_CACHE_BYTES').default(DEFAULT_CACHE_BYTES).argParser(parseBytes))
     .addOption(new Option('--retention <json>', 'retention rules, a JSON array of {namespace, maxAge, maxEvents, maxBytes}').env('FLO_RETENTION'))
     .addOption(new Option('--node-id <id>', 'this broker\'s identity (kept in the data dir; default: generated once)').env('FLO_NODE_ID'))
+    .addOption(new Option('--recover-store', 'start even if the store fails verification: keep what verifies, drop the rest and log what was lost (docs/operations.md)').env('FLO_RECOVER_STORE'))
     .addOption(new Option('--auth-tokens-file <file>', 'bearer tokens, one "role:token" per line (roles read, write, admin); FLO_AUTH_TOKENS takes the same entries comma-separated; with neither the broker is open').env('FLO_AUTH_TOKENS_FILE'))
     .addOption(new Option('--allowed-origins <origins>', 'comma-separated web origins allowed besides same-origin and loopback (or *)').env('FLO_ALLOWED_ORIGINS').argParser(parseList))
     .addOption(new Option('--allowed-hosts <names>', 'comma-separated Host names a broker on loopback answers to besides localhost').env('FLO_ALLOWED_HOSTS').argParser(parseList))
@@ -100,6 +102,7 @@ async function runServer(flags: ServerFlags): Promise<void> {
     maxEventBytes: flags.maxEventBytes,
     cacheBytes: flags.cacheBytes,
     nodeId: flags.nodeId,
+    recoverStore: flags.recoverStore,
     retention,
     logger,
     authTokens,

@@ -4,6 +4,7 @@
 // serves a damaged payload with 200 and never hands out an acknowledged id again.
 import { cp, mkdir, open, readdir, readFile, stat, truncate, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Broker } from '../../src/broker/broker.js';
 import type { EventLog } from '../../src/broker/event-log.js';
@@ -228,5 +229,88 @@ describe('a data dir that is not a complete store', () => {
       await log.close();
       log = undefined;
     }
+  });
+});
+
+describe('recovery (--recover-store)', () => {
+  /** Opens with recovery; checks that only acknowledged payloads are served, that no id is reused, and that the repaired store then opens normally. */
+  async function recover(dataDir: string, acknowledged: Map<string, string>, cursor: number[]): Promise<{ kept: number; problems: string[] }> {
+    const lines: string[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(line) });
+    log = await openLog(dataDir, { recoverStore: true, logger });
+    const kept = await readAll(log);
+    for (const event of kept) expect(event.text(), event.id).toBe(acknowledged.get(event.id));
+    for (const ns of ['/damage/0', '/damage/1', '/damage/2', '/damage/3', '/damage/4']) expect((await readAll(log, ns)).map((event) => event.id)).toEqual(kept.filter((event) => event.namespace === ns).map((event) => event.id));
+    const added = await fill(log, 20, 9000);
+    for (const id of added.keys()) expect(acknowledged.has(id), `${id} was acknowledged before`).toBe(false);
+    expect((await readAll(log, undefined, cursor)).map((event) => event.id).sort()).toEqual([...added.keys()].sort());
+    await log.close();
+    log = await openLog(dataDir);
+    expect((await readAll(log)).length).toBe(kept.length + added.size);
+    const recovered = lines.map((line) => JSON.parse(line) as { msg: string; problems?: string[] }).find((entry) => entry.msg.startsWith('store recovered'));
+    return { kept: kept.length, problems: recovered?.problems ?? [] };
+  }
+
+  it('keeps what verifies after a cut log tail, a flipped log byte or a zeroed log page, and reports what was lost', async () => {
+    const damages: Array<[string, (dataDir: string) => Promise<void>, RegExp]> = [
+      ['cut tail', async (dataDir) => {
+        const [newest] = (await files(dataDir, '.log')).reverse();
+        await truncate(newest!, Math.floor((await stat(newest!)).size / 2));
+      }, /offsets \d+-\d+ were acknowledged but are missing/],
+      ['flipped log byte', async (dataDir) => {
+        const [newest] = (await files(dataDir, '.log')).reverse();
+        await patch(newest!, Math.floor((await stat(newest!)).size / 2), Buffer.of(0x5a));
+      }, /commits holding offsets \d+-\d+ are missing/],
+      ['zeroed log page', async (dataDir) => {
+        const [newest] = (await files(dataDir, '.log')).reverse();
+        await patch(newest!, Math.floor((await stat(newest!)).size / 2 / 4096) * 4096, Buffer.alloc(4096));
+      }, /commits holding offsets \d+-\d+ are missing/],
+    ];
+    for (const [name, damage, expected] of damages) {
+      const dataDir = join(dir.path, name.replaceAll(' ', '-'));
+      log = await openLog(dataDir, { partitions: 2 });
+      const acknowledged = await fill(log, 2000);
+      const cursor = log.head();
+      await log.close();
+      log = undefined;
+      await damage(dataDir);
+      const { kept, problems } = await recover(dataDir, acknowledged, cursor);
+      expect(kept, name).toBeLessThan(acknowledged.size);
+      expect(problems.join('\n'), name).toMatch(expected);
+      await log?.close();
+      log = undefined;
+    }
+  });
+
+  it('drops a group that fails its checksum in a table, and keeps the rest', async () => {
+    const dataDir = join(dir.path, 'data');
+    log = await openLog(dataDir, { partitions: 1 });
+    const acknowledged = await fill(log, 1000);
+    const cursor = log.head();
+    await log.close();
+    log = await openLog(dataDir);
+    await log.close();
+    log = undefined;
+    const [table] = await files(dataDir, '.ldb');
+    const content = await readFile(table!);
+    const at = content.indexOf('event-00500-') + 9;
+    await patch(table!, at, Buffer.of(content[at]! ^ 0x01));
+    const { kept, problems } = await recover(dataDir, acknowledged, cursor);
+    expect(kept).toBeLessThan(acknowledged.size);
+    expect(problems.join('\n')).toMatch(/partition 0: the group at offset \d+ fails its checksum/);
+  });
+
+  it('skips ahead when the offsets file is missing, so no id is reused', async () => {
+    const dataDir = join(dir.path, 'data');
+    log = await openLog(dataDir, { partitions: 1 });
+    const acknowledged = await fill(log, 100);
+    const cursor = log.head();
+    await log.close();
+    log = undefined;
+    await unlink(join(dataDir, 'FLO-OFFSETS'));
+    await expectRefused(dataDir, /FLO-OFFSETS is missing/);
+    const { kept, problems } = await recover(dataDir, acknowledged, cursor);
+    expect(kept).toBe(acknowledged.size);
+    expect(problems.join('\n')).toMatch(/FLO-OFFSETS is missing/);
   });
 });

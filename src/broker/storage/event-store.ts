@@ -11,8 +11,9 @@ import { readGroupHeader } from '../../common/wire.js';
 import { sealGroup, unsealGroup } from './checksum.js';
 import * as keys from './keys.js';
 import { NamespaceDictionary } from './namespace-dictionary.js';
-import { checkOffsetMarks, OffsetLedger, readOffsetMarks, writeOffsetMarks } from './offset-marks.js';
-import { inspectDataDir, verifyStore, type PartitionState } from './verify.js';
+import { OffsetLedger, writeOffsetMarks } from './offset-marks.js';
+import { checkedStates, RECOVERY_HELP, type StartUpOptions } from './start-up.js';
+import { inspectDataDir, type PartitionState } from './verify.js';
 
 type Db = ClassicLevel<Buffer, Buffer>;
 type Operation = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer };
@@ -35,7 +36,6 @@ const LEVEL_TUNING = {
   compression: false,
 } as const;
 const ITERATOR_BATCH = 64;
-const RECOVERY_HELP = 'see docs/operations.md, "The store is refused"';
 
 export interface StoreMeta {
   readonly format: number;
@@ -60,7 +60,7 @@ export interface IndexEntry {
   readonly timestamp: number;
 }
 
-export interface OpenOptions {
+export interface OpenOptions extends StartUpOptions {
   readonly dataDir: string;
   /** Partitions of a new store; undefined keeps the stored count (or the default for a new one). */
   readonly partitions: number | undefined;
@@ -68,8 +68,6 @@ export interface OpenOptions {
   /** Pinned node id, or undefined to keep (or create) the stored one. */
   readonly nodeId: string | undefined;
   readonly createNodeId: () => string;
-  /** Told of offsets skipped after an unclean stop (reserved, possibly handed out, not in the store). */
-  readonly onSkippedOffsets?: ((skipped: Array<{ partition: number; from: number; to: number }>) => void) | undefined;
   /** Told once, when the store fails (a write failed or damage was found). */
   readonly onFailure?: ((error: FloError) => void) | undefined;
 }
@@ -108,7 +106,7 @@ export class EventStore {
       for await (const [key, value] of db.iterator({ gt: Buffer.of(keys.Keyspace.DICT), lt: Buffer.of(keys.Keyspace.DICT + 1) })) {
         dictionary.load(key.readUInt32BE(1), value.toString('utf8'));
       }
-      const states = await checkedStates(db, meta, options);
+      const states = await checkedStates(db, dictionary, meta.partitions, options);
       // From here until a clean close, the offsets file says "not clean": a crash makes the next start skip past every reservation.
       const ledger = await OffsetLedger.start(dataDir, states.map((state) => state.nextOffset));
       return new EventStore(db, meta, dictionary, ledger, states, options.onFailure);
@@ -313,35 +311,6 @@ export class EventStore {
     const header = readGroupHeader(group);
     return { partition, start: keys.groupKeyStart(key), count: header.count, timestamp: header.timestamp, nsId: header.nsId, value: group };
   }
-}
-
-/**
- * Verifies the store and reconciles it with the offsets file: refuses (with every problem found) when
- * something is damaged or missing; after an unclean stop, moves each partition past its reservation
- * (recorded as a commit record of no events, so the chain stays contiguous) so no id is reused.
- */
-async function checkedStates(db: Db, meta: StoreMeta, options: OpenOptions): Promise<PartitionState[]> {
-  const { states, problems } = await verifyStore(db, meta.partitions);
-  const marks = await readOffsetMarks(options.dataDir);
-  problems.push(...checkOffsetMarks(marks, states.map((state) => state.nextOffset)));
-  if (problems.length > 0) {
-    throw new FloError('FLO_ERR_STORAGE_CORRUPT', `the store in ${options.dataDir} failed verification; refusing to start: ${problems.join('; ')} (${RECOVERY_HELP})`);
-  }
-  const skipped: Array<{ partition: number; from: number; to: number }> = [];
-  const batch = db.batch();
-  states.forEach((state, partition) => {
-    const reserved = marks!.reserved[partition]!;
-    if (reserved <= state.nextOffset) return;
-    skipped.push({ partition, from: state.nextOffset, to: reserved });
-    batch.put(keys.timeKey(partition, state.lastTimestamp, state.nextOffset), keys.encodeTimeValue(reserved));
-    batch.put(keys.partitionKey(partition), keys.encodePartitionState(reserved, state.lastTimestamp));
-    state.nextOffset = reserved;
-  });
-  if (skipped.length > 0) {
-    await batch.write({ sync: true });
-    options.onSkippedOffsets?.(skipped);
-  } else await batch.close();
-  return states;
 }
 
 async function loadOrCreateMeta(db: Db, options: OpenOptions): Promise<StoreMeta> {

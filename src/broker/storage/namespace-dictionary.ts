@@ -49,6 +49,11 @@ export class NamespaceDictionary {
     return this.partitionOfId[nsId]!;
   }
 
+  /** The partition a namespace maps to, known to the dictionary or not. */
+  partitionFor(namespace: string): number {
+    return partitionOf(namespace, this.partitions);
+  }
+
   /** Entries not yet written; the committer writes them in its next batch. */
   takeUnpersisted(): NewNamespace[] {
     const taken = this.unpersisted;

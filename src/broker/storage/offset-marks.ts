@@ -71,20 +71,36 @@ export async function writeOffsetMarks(dataDir: string, marks: OffsetMarks): Pro
   }
 }
 
-/** What the marks say is wrong with a store whose partitions end at `nextOffsets` (empty when nothing is). */
-export function checkOffsetMarks(marks: OffsetMarks | undefined, nextOffsets: readonly number[]): string[] {
-  if (!marks) return [`the offsets file ${OFFSETS_FILE} is missing, so offsets that were handed out cannot be told from new ones`];
+export interface MarksCheck {
+  /** What the marks say is wrong with the store (empty when nothing is). */
+  readonly problems: string[];
+  /** Per partition, where offsets continue so that none ever handed out is handed out again. */
+  readonly resumeAt: number[];
+}
+
+/**
+ * Checks a store whose partitions end at `nextOffsets` against the marks (undefined: missing, or
+ * unreadable as `damage` says). After a clean stop a partition resumes at its end; otherwise past its
+ * reservation; without usable marks, OFFSET_RESERVATION past its end (the best left to do).
+ */
+export function checkOffsetMarks(marks: OffsetMarks | undefined, nextOffsets: readonly number[], damage?: string): MarksCheck {
+  const ahead = nextOffsets.map((next) => next + OFFSET_RESERVATION);
+  if (!marks) return { problems: [damage ?? `the offsets file ${OFFSETS_FILE} is missing, so offsets that were handed out cannot be told from new ones`], resumeAt: ahead };
   if (marks.reserved.length !== nextOffsets.length || marks.acknowledged.length !== nextOffsets.length) {
-    return [`${OFFSETS_FILE} lists ${marks.reserved.length} partitions, the store has ${nextOffsets.length}`];
+    return { problems: [`${OFFSETS_FILE} lists ${marks.reserved.length} partitions, the store has ${nextOffsets.length}`], resumeAt: ahead };
   }
   const problems: string[] = [];
-  nextOffsets.forEach((next, partition) => {
+  const resumeAt = nextOffsets.map((next, partition) => {
     const reserved = marks.reserved[partition]!;
     const acknowledged = Math.max(marks.acknowledged[partition]!, marks.clean ? reserved : 0);
-    if (next > reserved) problems.push(`partition ${partition}: the store holds offsets up to ${next - 1}, beyond ${OFFSETS_FILE} (${reserved}): the file is older than the store`);
-    else if (next < acknowledged) problems.push(`partition ${partition}: offsets ${next}-${acknowledged - 1} were acknowledged but are missing from the store (its log was truncated or damaged)`);
+    if (next > reserved) {
+      problems.push(`partition ${partition}: the store holds offsets up to ${next - 1}, beyond ${OFFSETS_FILE} (${reserved}): the file is older than the store`);
+      return ahead[partition]!;
+    }
+    if (next < acknowledged) problems.push(`partition ${partition}: offsets ${next}-${acknowledged - 1} were acknowledged but are missing from the store (its log was truncated or damaged; those events are lost)`);
+    return marks.clean ? Math.max(next, reserved) : Math.max(reserved, acknowledged);
   });
-  return problems;
+  return { problems, resumeAt };
 }
 
 /** The running broker's marks: raised before offsets are used, recorded as acknowledgements become durable. */

@@ -1,19 +1,21 @@
 // Start-up checks of the event store, before anything is served: the data dir
-// is an empty dir (a new store) or a complete LevelDB, every group passes its
-// checksum and sits after the previous one, each partition's commits (the
-// timestamp index) are contiguous up to its recorded next offset, and nothing
-// lies beyond it. Problems are collected, not fixed: the caller refuses to start.
+// is an empty dir (a new store) or a complete LevelDB; every group passes its
+// checksum, names a known namespace of its partition and sits after the one
+// before; each partition's commits (the timestamp index) chain without gaps up
+// to its recorded end. Each problem comes with the repair that keeps only what
+// verifies, which the caller applies only when asked to recover (recover.ts).
 import { readdir } from 'node:fs/promises';
 import type { ClassicLevel } from 'classic-level';
 import { readGroupHeader } from '../../common/wire.js';
 import { unsealGroup } from './checksum.js';
 import * as keys from './keys.js';
+import type { NamespaceDictionary } from './namespace-dictionary.js';
 
 type Db = ClassicLevel<Buffer, Buffer>;
+export type Repair = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer };
 
 /** Entries a new filesystem may hold at its root (ext4 creates lost+found), which do not make a dir "not empty". */
 const IGNORED_ENTRIES = new Set(['lost+found']);
-const MAX_REPORTED_PROBLEMS = 20;
 const SCAN_BATCH = 256;
 
 export type DataDirKind = { kind: 'new' } | { kind: 'leveldb' } | { kind: 'foreign'; entries: string[] };
@@ -36,24 +38,46 @@ export interface PartitionState {
   lastTimestamp: number;
 }
 
-export interface Verification {
-  readonly states: PartitionState[];
-  readonly problems: string[];
-  readonly groups: number;
+/** A verified group, as the namespace index should describe it. */
+interface GroupFacts {
+  readonly nsId: number;
+  readonly start: number;
+  readonly count: number;
+  readonly sizeBytes: number;
+  readonly timestamp: number;
 }
 
-export async function verifyStore(db: Db, partitions: number): Promise<Verification> {
+/** Problems found, each with its repair; `states` are as they will be once the repairs are applied. */
+export class Findings {
+  readonly problems: string[] = [];
+  readonly repairs: Repair[] = [];
+  /** Namespace names to create for dictionary ids that lost theirs, so their surviving groups stay readable. */
+  readonly placeholders: Array<{ nsId: number; namespace: string }> = [];
+  /** Verified groups per partition (kept only when recovering: the namespace index is rebuilt from them). */
+  readonly groups: GroupFacts[][];
+
+  constructor(readonly states: PartitionState[], readonly recovering: boolean) {
+    this.groups = states.map(() => []);
+  }
+
+  report(problem: string, ...repairs: Repair[]): void {
+    this.problems.push(problem);
+    if (this.recovering) this.repairs.push(...repairs);
+  }
+}
+
+export async function verifyStore(db: Db, dictionary: NamespaceDictionary, partitions: number, recovering: boolean): Promise<Findings> {
   const states: PartitionState[] = Array.from({ length: partitions }, () => ({ nextOffset: 0, lastTimestamp: 0 }));
-  const problems: string[] = [];
-  const report = (problem: string): void => void (problems.length < MAX_REPORTED_PROBLEMS ? problems.push(problem) : undefined);
+  const findings = new Findings(states, recovering);
   for await (const [key, value] of db.iterator({ gt: Buffer.of(keys.Keyspace.PARTITION), lt: Buffer.of(keys.Keyspace.PARTITION + 1) })) {
     const partition = key.readUInt16BE(1);
     if (partition < partitions) states[partition] = keys.decodePartitionState(value);
-    else report(`a partition state for partition ${partition}, beyond the store's ${partitions} partitions`);
+    else findings.report(`a partition state for partition ${partition}, beyond the store's ${partitions} partitions`, { type: 'del', key });
   }
-  const groups = await verifyGroups(db, states, report);
-  await verifyCommitChain(db, states, report);
-  return { states, problems, groups };
+  await verifyGroups(db, dictionary, findings);
+  await verifyCommitChain(db, findings);
+  if (recovering) await rebuildNamespaceIndex(db, findings);
+  return findings;
 }
 
 async function* scan(db: Db, keyspace: number): AsyncGenerator<[Buffer, Buffer]> {
@@ -69,58 +93,108 @@ async function* scan(db: Db, keyspace: number): AsyncGenerator<[Buffer, Buffer]>
   }
 }
 
-/** Every group: checksum, no overlap with the one before, nothing at or past the partition's next offset. */
-async function verifyGroups(db: Db, states: readonly PartitionState[], report: (problem: string) => void): Promise<number> {
+/** Every group: checksum, a namespace the dictionary knows (in this partition), no overlap, nothing past the partition's end. */
+async function verifyGroups(db: Db, dictionary: NamespaceDictionary, findings: Findings): Promise<void> {
+  const states = findings.states;
   const ends = new Array<number>(states.length).fill(0);
-  let count = 0;
+  const named = new Set<number>();
   for await (const [key, value] of scan(db, keys.Keyspace.GROUP)) {
-    count++;
     const partition = key.readUInt16BE(1);
     const start = keys.groupKeyStart(key);
-    const group = unsealGroup(key, value);
+    const drop: Repair = { type: 'del', key };
     if (partition >= states.length) {
-      report(`a group for partition ${partition}, beyond the store's ${states.length} partitions`);
+      findings.report(`a group for partition ${partition}, beyond the store's ${states.length} partitions`, drop);
       continue;
     }
+    const group = unsealGroup(key, value);
     if (!group) {
-      report(`partition ${partition}: the group at offset ${start} fails its checksum`);
+      findings.report(`partition ${partition}: the group at offset ${start} fails its checksum (its events are lost)`, drop);
       continue;
     }
-    const end = start + readGroupHeader(group).count;
-    if (start < ends[partition]!) report(`partition ${partition}: the group at offset ${start} overlaps the one before (which ends at ${ends[partition]})`);
-    if (end > states[partition]!.nextOffset) report(`partition ${partition}: the group at offsets ${start}-${end - 1} lies beyond the partition's recorded end ${states[partition]!.nextOffset}`);
-    ends[partition] = Math.max(ends[partition]!, end);
+    const header = readGroupHeader(group);
+    const end = start + header.count;
+    const where = `partition ${partition}: the group at offsets ${start}-${end - 1}`;
+    if (start < ends[partition]!) {
+      findings.report(`${where} overlaps the one before (which ends at ${ends[partition]}; dropped)`, drop);
+      continue;
+    }
+    if (header.nsId >= dictionary.size || dictionary.nameOf(header.nsId) === undefined) {
+      if (!named.has(header.nsId)) {
+        named.add(header.nsId);
+        const namespace = placeholderName(dictionary, header.nsId, partition);
+        findings.report(`${where} belongs to namespace id ${header.nsId}, which the namespace dictionary lacks (kept as ${namespace})`);
+        if (findings.recovering) findings.placeholders.push({ nsId: header.nsId, namespace });
+      }
+    } else if (dictionary.partitionOf(header.nsId) !== partition) {
+      findings.report(`${where} names namespace ${dictionary.nameOf(header.nsId)}, which belongs to partition ${dictionary.partitionOf(header.nsId)} (dropped)`, drop);
+      continue;
+    }
+    if (end > states[partition]!.nextOffset) {
+      findings.report(`${where} lies beyond the partition's recorded end ${states[partition]!.nextOffset} (kept; the end moves past it)`);
+      states[partition]!.nextOffset = end;
+      if (findings.recovering) findings.repairs.push({ type: 'put', key: keys.partitionKey(partition), value: keys.encodePartitionState(end, Math.max(header.timestamp, states[partition]!.lastTimestamp)) });
+    }
+    ends[partition] = end;
+    if (findings.recovering) findings.groups[partition]!.push({ nsId: header.nsId, start, count: header.count, sizeBytes: group.length, timestamp: header.timestamp });
   }
-  return count;
+}
+
+/** A name for a dictionary id that lost its entry, chosen so that it maps to the partition holding its groups. */
+function placeholderName(dictionary: NamespaceDictionary, nsId: number, partition: number): string {
+  for (let attempt = 0; attempt < 100_000; attempt++) {
+    const namespace = `/flo-recovered/namespace-${nsId}${attempt === 0 ? '' : `-${attempt}`}`;
+    if (dictionary.partitionFor(namespace) === partition && dictionary.lookup(namespace) === undefined) return namespace;
+  }
+  throw new Error(`no placeholder name maps to partition ${partition}`);
 }
 
 /**
  * The timestamp index holds one entry per commit with its end offset; retention only ever removes
  * its oldest entries. So the entries left must chain (each starts where the one before ended) and
- * the last must end at the partition's next offset: a gap is a lost commit.
+ * the last must end at the partition's next offset: a gap is a lost commit. Repairs bridge a gap
+ * with a commit record of no events, so the chain holds again and the lost offsets are never reused.
  */
-async function verifyCommitChain(db: Db, states: readonly PartitionState[], report: (problem: string) => void): Promise<void> {
-  const lastEnd = new Array<number | undefined>(states.length).fill(undefined);
+async function verifyCommitChain(db: Db, findings: Findings): Promise<void> {
+  const states = findings.states;
+  const last = new Array<{ end: number; timestamp: number } | undefined>(states.length).fill(undefined);
+  const bridge = (partition: number, from: number, to: number, timestamp: number): Repair => ({ type: 'put', key: keys.timeKey(partition, timestamp, from), value: keys.encodeTimeValue(to) });
   for await (const [key, value] of scan(db, keys.Keyspace.TIME)) {
     const partition = key.readUInt16BE(1);
-    if (partition >= states.length) continue;
-    const { start } = keys.timeKeyParts(key);
-    const end = value.length === 8 ? keys.decodeTimeValue(value) : Number.NaN;
-    const previous = lastEnd[partition];
-    if (!Number.isSafeInteger(end) || end < start) report(`partition ${partition}: the commit record at offset ${start} is damaged`);
-    else if (previous !== undefined && start !== previous) {
-      report(start > previous
-        ? `partition ${partition}: commits holding offsets ${previous}-${start - 1} are missing`
-        : `partition ${partition}: the commit at offset ${start} overlaps the one before (which ends at ${previous})`);
+    if (partition >= states.length) {
+      findings.report(`a commit record for partition ${partition}, beyond the store's ${states.length} partitions`, { type: 'del', key });
+      continue;
     }
-    lastEnd[partition] = Number.isSafeInteger(end) ? end : previous;
+    const { start, timestamp } = keys.timeKeyParts(key);
+    const end = value.length === 8 ? keys.decodeTimeValue(value) : Number.NaN;
+    const previous = last[partition];
+    if (!Number.isSafeInteger(end) || end < start || (previous !== undefined && start < previous.end)) {
+      findings.report(`partition ${partition}: the commit record at offset ${start} is damaged or overlaps the one before (dropped)`, { type: 'del', key });
+      continue;
+    }
+    if (previous !== undefined && start > previous.end) {
+      findings.report(`partition ${partition}: commits holding offsets ${previous.end}-${start - 1} are missing (those events are lost)`, bridge(partition, previous.end, start, previous.timestamp));
+    }
+    last[partition] = { end, timestamp };
   }
   states.forEach((state, partition) => {
-    const end = lastEnd[partition];
-    if (end !== undefined && end !== state.nextOffset) {
-      report(end < state.nextOffset
-        ? `partition ${partition}: commits holding offsets ${end}-${state.nextOffset - 1} are missing`
-        : `partition ${partition}: commits reach offset ${end}, beyond the partition's recorded end ${state.nextOffset}`);
+    const tail = last[partition];
+    if (tail === undefined || tail.end === state.nextOffset) return;
+    if (tail.end < state.nextOffset) {
+      findings.report(`partition ${partition}: commits holding offsets ${tail.end}-${state.nextOffset - 1} are missing (those events are lost)`, bridge(partition, tail.end, state.nextOffset, tail.timestamp));
+    } else {
+      findings.report(`partition ${partition}: commits reach offset ${tail.end}, beyond the partition's recorded end ${state.nextOffset} (the end moves there)`,
+        { type: 'put', key: keys.partitionKey(partition), value: keys.encodePartitionState(tail.end, Math.max(tail.timestamp, state.lastTimestamp)) });
+      state.nextOffset = tail.end;
     }
   });
+}
+
+/** Recovery only: the namespace index rewritten from the verified groups, so no entry points at a dropped group. */
+async function rebuildNamespaceIndex(db: Db, findings: Findings): Promise<void> {
+  for await (const [key] of scan(db, keys.Keyspace.NAMESPACE)) findings.repairs.push({ type: 'del', key });
+  for (const groups of findings.groups) {
+    for (const group of groups) {
+      findings.repairs.push({ type: 'put', key: keys.namespaceIndexKey(group.nsId, group.start), value: keys.encodeIndexValue(group.count, group.sizeBytes, group.timestamp) });
+    }
+  }
 }
