@@ -2,7 +2,7 @@
 // Without a port it serves in-process only, so it runs beside `npm start`.
 import { Broker } from '@flo-stream/flo/embedded';
 
-const broker = await Broker.start({ dataDir: process.env.FLO_DATA_DIR ?? './embedded-data' });
+const broker = await Broker.start({ dataDir: process.env.FLO_DATA_DIR ?? '.tmp/embedded-data' });
 await broker.produce({ namespace: '/jobs/1', data: 'start' });
 await broker.produce({ namespace: '/jobs/1', data: 'done' });
 // follow: false stops at the end of the log; by default it keeps tailing, as the client does.
