@@ -78,6 +78,8 @@ describe('Helm chart charts/flo', () => {
     const docs = renderChart(['example.enabled=true', 'example.name=demo', 'example.retention[0].namespace=/audit/**', 'example.retention[0].maxAge=30d']);
     const example = find(docs, 'FloCluster', 'demo') as unknown as { spec: Record<string, unknown> };
     expect(example.spec).toMatchObject({ replicas: 1, storage: { size: '1Gi' }, retention: [{ namespace: '/audit/**', maxAge: '30d' }] });
+    const pulled = find(renderChart(['example.enabled=true', 'imagePullSecrets[0].name=regcred']), 'FloCluster') as unknown as { spec: Record<string, unknown> };
+    expect(pulled.spec['pod']).toEqual({ imagePullSecrets: [{ name: 'regcred' }] });
     const test = helm(['template', 'flo', CHART, '-n', 'flo-system', ...IMAGE_SETS.flatMap((set) => ['--set', set]), '--set', 'example.enabled=true', '--show-only', 'templates/tests/produce-consume-pod.yaml']);
     expect(test.stdout).toContain('helm.sh/hook: test');
     expect(test.stdout).toContain('http://flo.flo-system.svc:3000');
