@@ -282,6 +282,24 @@ describe('recovery (--recover-store)', () => {
     }
   });
 
+  it('keeps the groups of a namespace whose dictionary entry was lost with a damaged commit, under a placeholder name', async () => {
+    const dataDir = join(dir.path, 'data');
+    log = await openLog(dataDir, { partitions: 1 });
+    const acknowledged = await fill(log, 500);
+    const cursor = log.head();
+    await log.close();
+    log = undefined;
+    // The first commit is the one that brought the namespaces (and their dictionary entries) in.
+    const [newest] = (await files(dataDir, '.log')).reverse();
+    const content = await readFile(newest!);
+    await patch(newest!, content.indexOf('/damage/2') + 3, Buffer.of(0x21));
+    await expectRefused(dataDir, /belongs to namespace id \d+, which the namespace dictionary lacks/);
+    const { kept, problems } = await recover(dataDir, acknowledged, cursor);
+    expect(kept).toBeLessThan(acknowledged.size);
+    expect(problems.join('\n')).toMatch(/which the namespace dictionary lacks \(kept as \/flo-recovered\/namespace-\d+/);
+    expect((await readAll(log!, '/flo-recovered/**')).length).toBeGreaterThan(0);
+  });
+
   it('drops a group that fails its checksum in a table, and keeps the rest', async () => {
     const dataDir = join(dir.path, 'data');
     log = await openLog(dataDir, { partitions: 1 });
