@@ -1,6 +1,6 @@
 // `flo operator` as real processes: two replicas with leader election against the
 // simulator, reaching brokers through the hosts-file DNS seam.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -52,6 +52,12 @@ describe.skipIf(!OPERATOR_BUILT)('flo operator processes with leader election', 
   afterAll(async () => {
     for (const replica of replicas) if (replica.child.exitCode === null) replica.child.kill('SIGKILL');
     await cluster?.close();
+  });
+
+  it('refuses a cluster domain that is not a DNS domain', () => {
+    const result = spawnSync(process.execPath, [MAIN, 'operator', '--kubeconfig', cluster.kubeconfigPath, '--cluster-domain', 'Corp_Example.'], { encoding: 'utf8', timeout: 30_000 });
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toContain('"Corp_Example." is not a DNS domain such as cluster.local');
   });
 
   it('lets one replica lead, reconcile a FloCluster to Ready, and hands over on SIGTERM', async () => {

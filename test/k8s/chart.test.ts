@@ -12,7 +12,7 @@ function find(docs: Rendered[], kind: string, name?: string): Rendered {
 interface Rule { apiGroups: string[]; resources: string[]; verbs: string[] }
 
 describe('Helm chart charts/flo', () => {
-  it('passes helm lint --strict with default and non-default values', () => {
+  it('passes helm lint --strict with an explicit image and default or non-default values', () => {
     for (const sets of [[], ['example.enabled=true', 'operator.watchNamespace=apps', 'operator.replicas=2']]) {
       const result = helm(['lint', '--strict', CHART, ...[...IMAGE_SETS, ...sets].flatMap((set) => ['--set', set])]);
       expect(result.stdout + result.stderr).toContain('1 chart(s) linted, 0 chart(s) failed');
