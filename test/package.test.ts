@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 
 interface Manifest {
   name: string;
+  overrides?: Record<string, string>;
   engines: { node: string };
   dependencies?: Record<string, string>;
   devDependencies?: Record<string, string>;
@@ -38,6 +39,15 @@ describe('package manifest and lockfile', () => {
       .filter(([path, entry]) => path !== '' && entry.engines?.node !== undefined && !semver.satisfies(oldest, entry.engines.node))
       .map(([path, entry]) => `${path} needs node ${entry.engines.node}`);
     expect(refusing).toEqual([]);
+  });
+
+  it('pins what it overrides as a direct dependency too, since npm ignores overrides of a dependency', () => {
+    // A project that installs Flo gets only what Flo's own dependency ranges allow: an
+    // override alone would keep this repository clean and still warn every user.
+    for (const [name, pin] of Object.entries(manifest.overrides ?? {})) {
+      expect(manifest.dependencies?.[name], `${name} is a direct dependency`).toBeDefined();
+      expect(pin).toBe(`$${name}`);
+    }
   });
 
   it('is not published as "flo", which is an unrelated package on npm', () => {
