@@ -62,6 +62,10 @@ export class BrokerProcess {
     return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
   }
 
+  get dataDir(): string {
+    return this.options.dataDir;
+  }
+
   get pid(): number | undefined {
     return this.child?.pid;
   }

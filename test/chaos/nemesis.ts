@@ -1,9 +1,11 @@
 // Carries out a nemesis schedule on real broker processes and writes the fault
-// timeline. Today it knows the process faults (kill -9 + restart, SIGSTOP /
-// SIGCONT); partitions (through a proxy mesh on the peer links), file damage
-// and lose-unsynced need the replicated cluster and its broker hooks, and are
-// refused here until then (the schedule never offers them to a single broker).
+// timeline: kill -9 + restart, SIGSTOP / SIGCONT, file damage on a stopped
+// broker, and partitions through the proxy mesh on the peer links (given one).
+// lose-unsynced needs a broker hook and is refused until it exists; the schedule
+// offers partitions and damage only to replicated clusters.
 import type { BrokerProcess } from './brokers.js';
+import { damageDataDir } from './damage.js';
+import type { ProxyMesh } from './mesh.js';
 import type { FaultKind, FaultStep, Schedule } from './schedule.js';
 
 export interface TimelineEntry {
@@ -21,6 +23,8 @@ export interface NemesisOptions {
   timeline: TimelineEntry[];
   /** Checked before each step: a run being aborted stops the nemesis. */
   aborted: () => boolean;
+  /** The peer-link proxies of a cluster run. */
+  mesh?: ProxyMesh;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
@@ -61,8 +65,31 @@ export class Nemesis {
         await sleep(step.durationMs);
         for (const broker of targets) broker.resume();
         break;
-      default:
-        throw new Error(`the ${step.kind} nemesis needs a replicated cluster (issue 9); the schedule should not offer it here`);
+      case 'damage-truncate':
+      case 'damage-bitflip': {
+        const details: string[] = [];
+        for (const broker of targets) {
+          await broker.kill();
+          details.push(await damageDataDir(broker.dataDir, step.kind === 'damage-truncate' ? 'truncate' : 'bitflip', step.damagePick ?? 0));
+        }
+        await sleep(step.durationMs);
+        await this.restart(step.kind, targets);
+        this.log({ kind: step.kind, phase: 'end', targets: names, detail: details.join('; ') });
+        return;
+      }
+      case 'partition-isolate':
+      case 'partition-halves':
+      case 'partition-bridge':
+      case 'partition-one-way': {
+        const mesh = this.options.mesh;
+        if (!mesh) throw new Error(`the ${step.kind} nemesis needs the peer-link proxy mesh of a cluster run (issue 9)`);
+        mesh.apply(step.cuts ?? []);
+        await sleep(step.durationMs);
+        mesh.heal();
+        break;
+      }
+      case 'kill-lose-unsynced':
+        throw new Error('the kill-lose-unsynced nemesis needs a broker hook that drops writes after the last fsync (docs/chaos.md)');
     }
     this.log({ kind: step.kind, phase: 'end', targets: names });
   }
@@ -81,6 +108,7 @@ export class Nemesis {
   /** Ends every fault: resumes paused brokers and starts stopped ones. */
   async heal(): Promise<void> {
     this.log({ kind: 'heal', phase: 'start', targets: this.options.brokers.map((broker) => broker.name) });
+    this.options.mesh?.heal();
     for (const broker of this.options.brokers) {
       broker.resume();
       if (!broker.running) await broker.start();
