@@ -48,17 +48,18 @@ export async function* subscribe(log: EventLog, options: SubscriptionOptions): A
       caughtUp = true;
       yield { kind: 'caught-up', cursor };
     }
-    await commitOrAbort(commit, options.signal);
+    await untilAbort(commit, options.signal);
   }
 }
 
-/** Waits for the commit, or less if the subscriber goes away; leaves no listener behind. */
-function commitOrAbort(commit: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
-  if (!signal) return commit;
+/** Waits for `promise`, or less if the subscriber goes away; leaves no listener behind. */
+export function untilAbort(promise: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.resolve();
   return new Promise<void>((resolve) => {
     const onAbort = (): void => resolve();
     signal.addEventListener('abort', onAbort, { once: true });
-    void commit.then(() => {
+    void promise.then(() => {
       signal.removeEventListener('abort', onAbort);
       resolve();
     });

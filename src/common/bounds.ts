@@ -34,8 +34,14 @@ export const DEFAULT_READ_LIMIT = 1000;
 export const MAX_READ_LIMIT = 10_000;
 /** Bytes of a read page before it is cut short (keeps reply size and memory bounded). */
 export const MAX_READ_PAGE_BYTES = 4 * 1024 * 1024;
-/** Bytes a subscription may have queued on its socket before the broker stops reading for it. */
+/** Bytes a subscription may have queued on its socket (not yet taken by the kernel) before the broker stops reading for it. */
 export const SUBSCRIBER_HIGH_WATER_BYTES = 1024 * 1024;
+/** Bytes all subscriptions together may have queued on their sockets; beyond it every subscriber's next write waits. */
+export const SUBSCRIBERS_MAX_BUFFERED_BYTES = 128 * 1024 * 1024;
+/** How long a subscriber's queued bytes may sit without reaching the kernel before it is cut (it can resume from the cursor it is told). */
+export const SUBSCRIBER_STALL_TIMEOUT_MS = 30_000;
+/** How long a cut subscriber's socket stays open for it to read why (and from where to resume) before it is destroyed. */
+export const SUBSCRIBER_CLOSE_GRACE_MS = 5_000;
 /** Most live subscriptions per broker. */
 export const MAX_SUBSCRIPTIONS = 10_000;
 /** Most retention rules. */

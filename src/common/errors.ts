@@ -25,6 +25,7 @@ export const ERROR_CATALOGUE = {
   FLO_ERR_ROUTE_NOT_FOUND: { status: 404, title: 'No such route', retryable: false },
   FLO_ERR_MEDIA_TYPE_UNSUPPORTED: { status: 415, title: 'Unsupported media type', retryable: false },
   FLO_ERR_OVERLOADED: { status: 503, title: 'Broker overloaded', retryable: true },
+  FLO_ERR_SUBSCRIBER_TOO_SLOW: { status: 503, title: 'Subscriber too slow', retryable: true },
   FLO_ERR_SHUTTING_DOWN: { status: 503, title: 'Broker shutting down', retryable: true },
   FLO_ERR_NOT_LEADER: { status: 503, title: 'Not the leader', retryable: true },
   FLO_ERR_STORAGE: { status: 500, title: 'Storage failure', retryable: true },

@@ -1,12 +1,12 @@
 // Live subscriptions: GET /v1/subscribe as a WebSocket (binary frames of
 // frames.ts, the client's path) or as Server-Sent Events (JSON events, for curl
-// and browsers). Both drive the same replay-then-tail loop and wait on the
-// socket before reading the next page, so a slow subscriber is paced, never buffered.
-import { once } from 'node:events';
+// and browsers). Both drive the same replay-then-tail loop and read the next page
+// only when the socket has room (subscriber-buffers.ts), so a slow subscriber is
+// paced, and one that stops reading is cut with the cursor to resume from.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type {} from '@fastify/websocket';
 import type { WebSocket } from 'ws';
-import { MAX_SUBSCRIPTIONS, SUBSCRIBER_HIGH_WATER_BYTES } from '../../common/bounds.js';
+import { MAX_SUBSCRIPTIONS } from '../../common/bounds.js';
 import { FloError } from '../../common/errors.js';
 import { forEachRecordEvent, toEventJson } from '../../common/event.js';
 import { encodeRecordsFrame, encodeTextFrame, FrameType } from '../../common/frames.js';
@@ -16,7 +16,8 @@ import type { EventLog } from '../event-log.js';
 import { resolvePosition } from '../positions.js';
 import { subscribe, type SubscriptionOptions } from '../subscription.js';
 import { groupCursor, GROUP_NAME_PATTERN } from './groups.js';
-import { problemOf, toFloError } from './problem.js';
+import { problemOf, toFloError, type ProblemBody } from './problem.js';
+import { SubscriberBuffers, type SocketWrite, type SubscriberLimits } from './subscriber-buffers.js';
 
 const PAGE_BYTES = 256 * 1024;
 const PAGE_EVENTS = 4096;
@@ -39,7 +40,8 @@ const subscribeQuerySchema = {
   },
 } as const;
 
-export function subscribeRoutes(app: FastifyInstance, log: EventLog): void {
+/** `buffers` bounds what stalled readers may hold (tests pass small limits). */
+export function subscribeRoutes(app: FastifyInstance, log: EventLog, buffers = new SubscriberBuffers()): void {
   let active = 0;
   // On shutdown every subscription ends at once, even one whose reader stopped reading.
   const live = new Set<{ abort: () => void }>();
@@ -63,13 +65,13 @@ export function subscribeRoutes(app: FastifyInstance, log: EventLog): void {
       const entry = { abort: () => reply.raw.destroy() };
       live.add(entry);
       reply.raw.once('close', () => live.delete(entry));
-      return serveSse(log, request, reply, admit);
+      return serveSse(log, request, reply, admit, buffers);
     },
     wsHandler: (socket, request) => {
       const entry = { abort: () => socket.terminate() };
       live.add(entry);
       socket.once('close', () => live.delete(entry));
-      void serveWebSocket(log, socket, request as FastifyRequest<{ Querystring: SubscribeQuery }>, admit);
+      void serveWebSocket(log, socket, request as FastifyRequest<{ Querystring: SubscribeQuery }>, admit, buffers);
     },
   });
 }
@@ -87,29 +89,41 @@ async function optionsOf(log: EventLog, query: SubscribeQuery, signal: AbortSign
   };
 }
 
-async function serveWebSocket(log: EventLog, socket: WebSocket, request: FastifyRequest<{ Querystring: SubscribeQuery }>, admit: () => () => void): Promise<void> {
+async function serveWebSocket(log: EventLog, socket: WebSocket, request: FastifyRequest<{ Querystring: SubscribeQuery }>, admit: () => () => void, buffers: SubscriberBuffers): Promise<void> {
   const aborter = new AbortController();
-  socket.on('close', () => aborter.abort());
+  let cursor: number[] | undefined;
+  const buffer = buffers.open(() => {
+    // Told over the stream, behind everything already queued: a reader that catches up reads every event, then where to resume.
+    const problem = tooSlow(cursor, buffers.limits);
+    socket.send(encodeTextFrame(FrameType.ERROR, JSON.stringify(problem)));
+    const reason = `too slow; resume from ${problem.cursor}`;
+    socket.close(WS_CLOSE_TOO_SLOW, Buffer.byteLength(reason) <= 123 ? reason : 'too slow');
+    setTimeout(() => socket.terminate(), buffers.limits.closeGraceMs).unref();
+    aborter.abort();
+  });
+  socket.on('close', () => {
+    buffer.close();
+    aborter.abort();
+  });
+  const write: SocketWrite = (data, flushed) => socket.send(data, flushed);
   let release: (() => void) | undefined;
   try {
     release = admit();
-    let previous: Promise<void> = Promise.resolve();
     const options = await optionsOf(log, request.query, aborter.signal);
     for await (const item of subscribe(log, options)) {
-      await previous;
       if (socket.readyState !== socket.OPEN) break;
-      if (item.kind === 'records') {
+      const encode = (): Buffer => {
+        if (item.kind !== 'records') return encodeTextFrame(FRAME_TYPES[item.kind], formatCursor(item.cursor));
         const frame = encodeRecordsFrame(item.records);
         log.metrics.deliveredEvents.inc(item.events);
         log.metrics.deliveredBytes.inc(frame.length);
-        previous = sendFrame(socket, frame);
-      } else {
-        const type = item.kind === 'start' ? FrameType.START : item.kind === 'caught-up' ? FrameType.CAUGHT_UP : FrameType.END;
-        previous = sendFrame(socket, encodeTextFrame(type, formatCursor(item.cursor)));
-      }
+        return frame;
+      };
+      if (!(await buffer.send(encode, write, aborter.signal))) break;
+      cursor = item.cursor;
+      await buffer.waitForRoom(aborter.signal);
     }
-    await previous;
-    if (socket.readyState === socket.OPEN) socket.close(1000, log.isClosing ? 'broker shutting down' : 'end of stream');
+    if (socket.readyState === socket.OPEN && !aborter.signal.aborted) socket.close(1000, log.isClosing ? 'broker shutting down' : 'end of stream');
   } catch (error) {
     const problem = problemOf(toFloError(error));
     if (problem.status >= 500) request.log.error({ err: error }, 'subscription failed');
@@ -123,44 +137,65 @@ async function serveWebSocket(log: EventLog, socket: WebSocket, request: Fastify
   }
 }
 
-/** Resolves when the frame is handed to the kernel: a full socket buffer holds the loop back. */
-function sendFrame(socket: WebSocket, frame: Buffer): Promise<void> {
-  return new Promise((resolve) => {
-    socket.send(frame, () => resolve());
-  });
+const FRAME_TYPES = { start: FrameType.START, 'caught-up': FrameType.CAUGHT_UP, end: FrameType.END } as const;
+
+/** WebSocket close code of a subscriber cut for not reading (4000-4999: application codes). */
+export const WS_CLOSE_TOO_SLOW = 4008;
+
+/** The problem a cut subscriber is told, with the cursor just after the last event it was sent. */
+function tooSlow(cursor: number[] | undefined, limits: SubscriberLimits): ProblemBody & { cursor: string | undefined } {
+  const resume = cursor ? formatCursor(cursor) : undefined;
+  const error = new FloError('FLO_ERR_SUBSCRIBER_TOO_SLOW',
+    `the subscriber took no data for ${limits.stallTimeoutMs} ms with ${limits.perSubscriberBytes} bytes or more waiting; resubscribe from ${resume ?? 'where it started'}`);
+  return { ...problemOf(error), cursor: resume };
 }
 
-async function serveSse(log: EventLog, request: FastifyRequest<{ Querystring: SubscribeQuery }>, reply: FastifyReply, admit: () => () => void): Promise<void> {
+async function serveSse(log: EventLog, request: FastifyRequest<{ Querystring: SubscribeQuery }>, reply: FastifyReply, admit: () => () => void, buffers: SubscriberBuffers): Promise<void> {
   const lastEventId = request.headers['last-event-id'];
   const aborter = new AbortController();
   const options = await optionsOf(log, request.query, aborter.signal, typeof lastEventId === 'string' ? lastEventId : undefined);
   const release = admit();
   const raw = reply.raw;
   reply.hijack();
-  raw.on('close', () => aborter.abort());
-  raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
   let position = options.start;
+  const buffer = buffers.open(() => {
+    // The id is the resume cursor: an EventSource reconnects with it as Last-Event-ID.
+    const problem = tooSlow(position, buffers.limits);
+    // The connection goes too (once it has taken the rest, or after the grace): a cut reader reconnects.
+    const connection = raw.socket;
+    raw.end(`id: ${problem.cursor}\nevent: error\ndata: ${JSON.stringify(problem)}\n\n`, () => connection?.destroySoon());
+    setTimeout(() => connection?.destroy(), buffers.limits.closeGraceMs).unref();
+    aborter.abort();
+  });
+  raw.on('close', () => {
+    buffer.close();
+    aborter.abort();
+  });
+  const write: SocketWrite = (data, flushed) => raw.write(data, flushed);
+  raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
   try {
     for await (const item of subscribe(log, options)) {
-      let chunk = '';
-      if (item.kind === 'records') {
+      const encode = (): Buffer => {
+        if (item.kind !== 'records') return Buffer.from(`id: ${formatCursor(item.cursor)}\nevent: ${item.kind}\ndata: {}\n\n`);
+        let chunk = '';
         const cursor = [...position];
         for (const record of item.records) forEachRecordEvent(record, (event) => {
           cursor[event.partition] = event.offset + 1;
           chunk += `id: ${formatCursor(cursor)}\nevent: event\ndata: ${JSON.stringify(toEventJson(event))}\n\n`;
         });
         log.metrics.deliveredEvents.inc(item.events);
-        position = item.cursor;
-      } else {
-        chunk = `id: ${formatCursor(item.cursor)}\nevent: ${item.kind}\ndata: {}\n\n`;
-      }
-      log.metrics.deliveredBytes.inc(chunk.length);
-      if (!raw.write(chunk) && raw.writableLength > SUBSCRIBER_HIGH_WATER_BYTES / 4) await once(raw, 'drain', { signal: aborter.signal });
+        const data = Buffer.from(chunk);
+        log.metrics.deliveredBytes.inc(data.length);
+        return data;
+      };
+      if (!(await buffer.send(encode, write, aborter.signal))) break;
+      position = item.cursor;
+      await buffer.waitForRoom(aborter.signal);
     }
   } catch (error) {
     if (!aborter.signal.aborted) raw.write(`event: error\ndata: ${JSON.stringify(problemOf(toFloError(error)))}\n\n`);
   } finally {
     release();
-    raw.end();
+    if (!raw.writableEnded) raw.end();
   }
 }
