@@ -12,7 +12,7 @@ import { BrokerProcess } from './brokers.js';
 import { check } from './checker.js';
 import { damageDataDir, type DamageKind } from './damage.js';
 import { HistoryRecorder } from './history.js';
-import { readEverything } from './workload.js';
+import { appendOverHttp, readEverything } from './workload.js';
 
 async function acknowledge(broker: BrokerProcess, recorder: HistoryRecorder): Promise<void> {
   for (let batch = 0; batch < 20; batch++) {
@@ -20,9 +20,7 @@ async function acknowledge(broker: BrokerProcess, recorder: HistoryRecorder): Pr
       const value = `v${batch}-${i}`;
       const namespace = `/chaos/b0/n${i % 4}`;
       recorder.record({ process: `p${i}`, type: 'invoke', namespace, value });
-      const response = await fetch(`${broker.url}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ namespace, data: value }) });
-      const body = (await response.json()) as { id: string };
-      recorder.record({ process: `p${i}`, type: 'ok', namespace, value, id: body.id });
+      recorder.record({ process: `p${i}`, namespace, value, ...(await appendOverHttp(broker.url, namespace, value, 10_000)) });
     }));
   }
 }
@@ -45,7 +43,7 @@ async function probe(kind: DamageKind, pick: number, waitMs: number): Promise<st
     }
     const events = await readEverything(broker.url, '/chaos/b0/**', 1_000);
     const verdict = check({ history: recorder.ops, finalReads: [{ broker: 'b0', events }], subscriptions: [] });
-    return `${what}: served ${events.length} of 1000 acknowledged events, ${verdict.valid ? 'valid' : `lost ${verdict.counts['lost-write']}`}`;
+    return `${what}: served ${events.length} of ${verdict.stats.acknowledged} acknowledged events, ${verdict.valid ? 'valid' : `lost ${verdict.counts['lost-write']}`}`;
   } finally {
     await broker.stop();
     await rm(dir, { recursive: true, force: true });

@@ -30,7 +30,7 @@ export interface WorkloadOptions {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-type Outcome = { type: 'ok'; id: string } | { type: 'fail' | 'info'; error: string };
+export type Outcome = { type: 'ok'; id: string } | { type: 'fail' | 'info'; error: string };
 
 function classify(error: unknown): Outcome {
   if (error instanceof FloError) {
@@ -40,7 +40,7 @@ function classify(error: unknown): Outcome {
   return { type: 'info', error: error instanceof Error ? error.name + ': ' + error.message : String(error) };
 }
 
-async function appendOverHttp(url: string, namespace: string, value: string, timeoutMs: number): Promise<Outcome> {
+export async function appendOverHttp(url: string, namespace: string, value: string, timeoutMs: number): Promise<Outcome> {
   let response: Response;
   try {
     response = await fetch(`${url}/v1/events`, {
