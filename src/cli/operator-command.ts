@@ -9,7 +9,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { createLogger, LOG_LEVELS, type LogLevel } from '../common/logger.js';
 import { DEFAULT_CLUSTER_DOMAIN } from '../operator/crd/types.js';
 import { Operator, DEFAULT_RESYNC_MS } from '../operator/operator.js';
-import { hostsFileLookup } from '../operator/reconcile/broker-client.js';
+import { hostsFileLookup, tokenFromFile } from '../operator/reconcile/broker-client.js';
 import { parsePort, parsePositiveInt, reportFailure } from './common.js';
 
 interface OperatorFlags {
@@ -28,6 +28,7 @@ interface OperatorFlags {
   dnsHostsFile?: string;
   clusterDomain: string;
   brokerImage?: string;
+  brokerTokenFile?: string;
 }
 
 export function operatorCommand(): Command {
@@ -47,6 +48,7 @@ export function operatorCommand(): Command {
     .addOption(new Option('--resync-seconds <n>', 'reconcile every FloCluster at least this often').default(DEFAULT_RESYNC_MS / 1000).argParser(parsePositiveInt))
     .addOption(new Option('--cluster-domain <domain>', 'DNS domain of the Kubernetes cluster (kubelet --cluster-domain)').env('FLO_CLUSTER_DOMAIN').default(DEFAULT_CLUSTER_DOMAIN).argParser(parseClusterDomain))
     .addOption(new Option('--broker-image <image>', 'image of brokers whose FloCluster names none (no public image is published)').env('FLO_BROKER_IMAGE'))
+    .addOption(new Option('--broker-token-file <path>', 'bearer token sent to brokers of FloClusters with spec.auth (an admin token among theirs)').env('FLO_BROKER_TOKEN_FILE'))
     .addOption(new Option('--dns-hosts-file <path>', 'JSON {"hosts":{name:ip}} consulted before DNS (the Kubernetes simulator\'s seam)').env('FLO_DNS_HOSTS_FILE').hideHelp())
     .action(async (flags: OperatorFlags) => {
       try {
@@ -76,6 +78,7 @@ async function runOperator(flags: OperatorFlags): Promise<void> {
     kubeConfig, logger, identity: flags.identity, resyncMs: flags.resyncSeconds * 1000,
     metricsPort: flags.metricsPort, metricsHost: flags.metricsHost, clusterDomain: flags.clusterDomain,
     ...(flags.brokerImage === undefined || flags.brokerImage === '' ? {} : { brokerImage: flags.brokerImage }),
+    ...(flags.brokerTokenFile === undefined || flags.brokerTokenFile === '' ? {} : { brokerToken: tokenFromFile(flags.brokerTokenFile) }),
     ...(flags.namespace === undefined ? {} : { namespace: flags.namespace }),
     ...(flags.dnsHostsFile === undefined ? {} : { brokerLookup: hostsFileLookup(flags.dnsHostsFile) }),
     ...(flags.leaderElect === true ? {

@@ -41,6 +41,8 @@ export interface OperatorOptions {
   clusterDomain?: string;
   /** Image of brokers whose FloCluster names none; without it such a FloCluster is refused. */
   brokerImage?: string;
+  /** Bearer token for brokers with spec.auth (an admin token among theirs); read on every call. */
+  brokerToken?: () => string | undefined;
   /** Called when leadership is lost after having been held (the CLI exits so the pod restarts). */
   onLostLeadership?: () => void;
 }
@@ -97,7 +99,7 @@ export class Operator {
     this.queue = queue;
     const reconciler = new Reconciler({
       clients: this.clients,
-      brokers: new BrokerClient(this.options.brokerLookup),
+      brokers: new BrokerClient(this.options.brokerLookup, undefined, this.options.brokerToken),
       events: new EventRecorder(this.clients.core, this.options.identity, this.log, this.metrics),
       metrics: this.metrics,
       log: this.log,

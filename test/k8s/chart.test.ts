@@ -65,6 +65,15 @@ describe('Helm chart charts/flo', () => {
     expect(leases.rules).toEqual([{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] }]);
   });
 
+  it('mounts the operator\'s broker token from a Secret when one is named', () => {
+    const deployment = find(renderChart(['operator.brokerTokenSecret.name=flo-operator-token']), 'Deployment') as unknown as { spec: { template: { spec: { volumes: unknown[]; containers: { args: string[]; volumeMounts: unknown[] }[] } } } };
+    const pod = deployment.spec.template.spec;
+    expect(pod.containers[0]!.args).toContain('--broker-token-file=/etc/flo/operator-token/token');
+    expect(pod.volumes).toEqual([{ name: 'operator-token', secret: { secretName: 'flo-operator-token' } }]);
+    expect(pod.containers[0]!.volumeMounts).toEqual([{ name: 'operator-token', mountPath: '/etc/flo/operator-token', readOnly: true }]);
+    expect(JSON.stringify(find(renderChart(), 'Deployment'))).not.toContain('operator-token');
+  });
+
   it('scopes RBAC to one namespace when watchNamespace is set', () => {
     const docs = renderChart(['operator.watchNamespace=apps']);
     expect(docs.some((doc) => doc.kind === 'ClusterRole')).toBe(false);

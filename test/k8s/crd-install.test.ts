@@ -90,11 +90,14 @@ describe('FloCluster schema rules', () => {
   it('accepts broker pod overrides and refuses extra env the operator sets itself', async () => {
     const pod = {
       imagePullSecrets: [{ name: 'regcred' }], serviceAccountName: 'brokers', securityContext: { runAsNonRoot: true },
-      containerSecurityContext: { readOnlyRootFilesystem: true }, env: [{ name: 'FLO_AUTH_TOKENS', valueFrom: { secretKeyRef: { name: 't', key: 'k' } } }],
+      containerSecurityContext: { readOnlyRootFilesystem: true }, env: [{ name: 'OTEL_EXPORTER_OTLP_HEADERS', valueFrom: { secretKeyRef: { name: 't', key: 'k' } } }],
     };
     expect((await dryRun({ pod })).code).toBe(0);
-    const refused = await dryRun({ pod: { env: [{ name: 'FLO_DATA_DIR', value: '/x' }] } });
-    expect(refused.stderr).toContain('this variable is set by the operator from the FloCluster spec');
+    for (const name of ['FLO_DATA_DIR', 'FLO_AUTH_TOKENS']) {
+      const refused = await dryRun({ pod: { env: [{ name, value: '/x' }] } });
+      expect(refused.stderr, name).toContain('this variable is set by the operator from the FloCluster spec');
+    }
+    expect((await dryRun({ auth: { tokensSecret: { name: 'flo-tokens' } } })).code).toBe(0);
   });
 
   it('refuses more than one broker, and names that would make invalid Services or StatefulSets', async () => {

@@ -112,18 +112,24 @@ describe('FloCluster builders', () => {
     const pod = buildDesired(cluster({
       pod: {
         imagePullSecrets: [{ name: 'regcred' }], serviceAccountName: 'brokers',
-        env: [{ name: 'FLO_AUTH_TOKENS', valueFrom: { secretKeyRef: { name: 'tokens', key: 'tokens' } } }],
+        env: [{ name: 'OTEL_EXPORTER_OTLP_HEADERS', valueFrom: { secretKeyRef: { name: 'otel', key: 'headers' } } }],
         securityContext: { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } },
         containerSecurityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
       },
     })).statefulSet.spec!.template.spec!;
     expect(pod.imagePullSecrets).toEqual([{ name: 'regcred' }]);
     expect(pod.serviceAccountName).toBe('brokers');
-    expect(pod.containers[0]!.env!.at(-1)).toEqual({ name: 'FLO_AUTH_TOKENS', valueFrom: { secretKeyRef: { name: 'tokens', key: 'tokens' } } });
+    expect(pod.containers[0]!.env!.at(-1)).toEqual({ name: 'OTEL_EXPORTER_OTLP_HEADERS', valueFrom: { secretKeyRef: { name: 'otel', key: 'headers' } } });
     // The platform (OpenShift) chooses the UID: no runAsUser or fsGroup is forced on it.
     expect(pod.securityContext).toEqual({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
     expect(pod.containers[0]!.securityContext).toEqual({ allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
     expect(JSON.stringify(buildDesired(cluster({})).statefulSet.spec!.template.spec!.containers[0]!.securityContext)).not.toContain('runAsUser');
+  });
+
+  it('give brokers their tokens from the Secret spec.auth names, without the operator reading it', () => {
+    const env = (spec: FloClusterSpec): unknown => buildDesired(cluster(spec)).statefulSet.spec!.template.spec!.containers[0]!.env!.find((variable) => variable.name === 'FLO_AUTH_TOKENS');
+    expect(env({ auth: { tokensSecret: { name: 'flo-tokens' } } })).toEqual({ name: 'FLO_AUTH_TOKENS', valueFrom: { secretKeyRef: { name: 'flo-tokens', key: 'tokens' } } });
+    expect(env({})).toBeUndefined();
   });
 
   it('configure the client Service type, port and annotations from the spec', () => {

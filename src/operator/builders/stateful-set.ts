@@ -43,7 +43,15 @@ function brokerEnv(cluster: FloCluster, spec: ResolvedSpec, settings: OperatorSe
     { name: 'FLO_POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
     { name: 'FLO_POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
     { name: 'FLO_PEERS_SERVICE', value: peerServiceHost(cluster, settings.clusterDomain) },
+    ...authEnv(cluster),
   ];
+}
+
+/** The brokers' tokens, from the Secret the spec names (read by the kubelet; the operator never reads Secrets). */
+function authEnv(cluster: FloCluster): V1EnvVar[] {
+  const secret = cluster.spec.auth?.tokensSecret;
+  if (secret === undefined) return [];
+  return [{ name: 'FLO_AUTH_TOKENS', valueFrom: { secretKeyRef: { name: secret.name, key: secret.key ?? 'tokens' } } }];
 }
 
 const DEFAULT_CONTAINER_SECURITY = {

@@ -51,6 +51,7 @@ export interface FloClusterSpec {
   retention?: RetentionRule[];
   durability?: 'fsync' | 'os';
   logLevel?: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+  auth?: { tokensSecret?: { name: string; key?: string } };
   pod?: {
     annotations?: Record<string, string>;
     labels?: Record<string, string>;

@@ -44,16 +44,29 @@ export interface BrokerReply {
   body: unknown;
 }
 
+/** The bearer token the operator sends to brokers, read from a file on every call so a rotated Secret takes effect. */
+export function tokenFromFile(path: string): () => string | undefined {
+  return () => {
+    const token = readFileSync(path, 'utf8').trim();
+    return token === '' ? undefined : token;
+  };
+}
+
 export class BrokerClient {
-  constructor(private readonly lookup?: LookupFunction, private readonly timeoutMs = BROKER_CALL_TIMEOUT_MS) {}
+  constructor(private readonly lookup?: LookupFunction, private readonly timeoutMs = BROKER_CALL_TIMEOUT_MS,
+    private readonly token: () => string | undefined = () => undefined) {}
 
   call(host: string, port: number, method: string, path: string, body?: unknown): Promise<BrokerReply> {
     const payload = body === undefined ? undefined : JSON.stringify(body);
+    const token = this.token();
     return new Promise((resolve, reject) => {
       const req = request({
         host, port, method, path, timeout: this.timeoutMs,
         ...(this.lookup === undefined ? {} : { lookup: this.lookup as never }),
-        headers: payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+        headers: {
+          ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
+          ...(payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }),
+        },
       }, (res) => {
         const chunks: Buffer[] = [];
         let size = 0;
