@@ -169,6 +169,9 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
     for (const rig of rigs) verdicts.push({ log: rig.broker.name, verdict: await finishRig(rig, dir, liveness) });
     for (const entry of timeline) if (entry.phase === 'error') liveness.push(`${entry.kind} on ${entry.targets.join(',')}: ${entry.detail}`);
     return await finish({ options, dir, verdicts, liveness, timeline, rigs, executed: nemesis.executed, log });
+  } catch (error) {
+    // A broker that cannot restart, or a final read that fails, is a failed run too: say how to replay it.
+    throw new Error(`chaos run failed (${(error as Error).message}); run folder ${dir}; replay with: ${replayCommand(options)}`, { cause: error });
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
