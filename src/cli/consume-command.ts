@@ -4,7 +4,7 @@
 // from the last event printed (no gap, no duplicate). Ctrl-C ends it cleanly.
 // --json prints one JSON object per line for scripts.
 import { Command } from 'commander';
-import { connect, type FloClient } from '../client/client.js';
+import { connect, FloClient } from '../client/client.js';
 import type { Subscription, SubscriptionRetry } from '../client/subscription.js';
 import { toEventJson, type FloEvent } from '../common/event.js';
 import { addBrokerOptions, parsePositiveInt, Progress, reportFailure, type BrokerFlags } from './common.js';
@@ -39,7 +39,8 @@ export function consumeCommand(): Command {
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
     try {
-      client = await connect(flags.url, { token: flags.token });
+      // A tail waits for a broker that is not up yet (the subscription retries and says so); a replay checks first.
+      client = flags.tail ? new FloClient(flags.url, { token: flags.token }) : await connect(flags.url, { token: flags.token });
       if (stopped) return;
       subscription = client.subscribe({
         namespace: flags.namespace,

@@ -4,7 +4,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect } from '../../src/client/index.js';
-import { CLI_PATH, startServer, type ServerProcess } from '../support/server-process.js';
+import { CLI_PATH, freePort, startServer, type ServerProcess } from '../support/server-process.js';
 import { tempDir, waitFor } from '../support/temp.js';
 
 interface RunningCli {
@@ -74,6 +74,22 @@ describe('flo consume -t across a broker restart', () => {
     const events = jsonLines(tail.stdout());
     expect(events.map((event) => event.data)).toEqual(['0', '1', '2', '3', '4', '5']);
     expect(new Set(events.map((event) => event.id)).size).toBe(6);
+  });
+});
+
+describe('flo consume -t started before its broker', () => {
+  it('waits for the broker, saying so, and prints what is produced once it is up', async () => {
+    const port = await freePort();
+    const tail = startCli(['consume', '-t', '--json', '-n', '/early/**'], `http://127.0.0.1:${port}`);
+    await waitFor(() => /broker unreachable \(ECONNREFUSED\), retrying in/.test(tail.stderr()), 'a retry message on stderr');
+    const { server } = await broker(port);
+    const client = await connect(server.url);
+    await client.produce({ namespace: '/early/a', data: 'hello' });
+    await client.close();
+    await waitFor(() => jsonLines(tail.stdout()).length === 1, 'the event');
+    expect(jsonLines(tail.stdout())[0]!.data).toBe('hello');
+    tail.child.kill('SIGINT');
+    expect(await tail.exited).toBe(0);
   });
 });
 
