@@ -43,13 +43,11 @@ export function validateNamespace(namespace: unknown): string {
 export interface NamespaceSelector {
   readonly glob: string;
   readonly all: boolean;
-  /** Bounds the steps of one match per namespace character (the expanded patterns' length), so callers can slice their work. */
-  readonly patternChars: number;
   matches(namespace: string): boolean;
 }
 
 /** The selector of every namespace. */
-export const ALL_NAMESPACES: NamespaceSelector = { glob: '/**', all: true, patternChars: 1, matches: () => true };
+export const ALL_NAMESPACES: NamespaceSelector = { glob: '/**', all: true, matches: () => true };
 
 export function compileGlob(glob: string | undefined): NamespaceSelector {
   const text = glob ?? '';
@@ -60,8 +58,7 @@ export function compileGlob(glob: string | undefined): NamespaceSelector {
   if (!text.startsWith('/') && !text.startsWith('{') && !text.startsWith('*')) {
     throw new FloError('FLO_ERR_GLOB_INVALID', `glob "${shorten(text)}" must start with "/" (e.g. /food/**)`);
   }
-  const matches = compileNamespaceGlob(text);
-  return { glob: text, all: false, patternChars: matches.patternChars, matches };
+  return { glob: text, all: false, matches: compileNamespaceGlob(text) };
 }
 
 /** FNV-1a over the UTF-8 bytes: stable across processes, versions and languages. */

@@ -10,7 +10,7 @@ import { parseCount, parseDurationMs, parseSizeBytes } from '../../common/units.
 import { dropGroupPrefix, forEachGroupEvent, groupEventBytes, GROUP_HEADER_BYTES } from '../../common/wire.js';
 import type { EventStore, IndexEntry, StoreOperation } from '../storage/event-store.js';
 import * as keys from '../storage/keys.js';
-import { forEachNewNamespace, matchSteps, type NamespaceNames } from './selector-cache.js';
+import { countedMatch, forEachNewNamespace, type NamespaceNames } from './selector-cache.js';
 
 /** A rule as users write it (API, CLI, Kubernetes spec). */
 export interface RetentionRuleInput {
@@ -95,8 +95,9 @@ export class RuleAssignment {
     await forEachNewNamespace(names, this.ruleOf.length, (nsId, name) => {
       let steps = 0;
       this.ruleOf[nsId] = rules.findIndex((rule) => {
-        steps += matchSteps(rule.selector, name);
-        return rule.selector.matches(name);
+        const match = countedMatch(rule.selector, name);
+        steps += match.steps;
+        return match.matched;
       });
       return steps;
     });
