@@ -52,7 +52,7 @@ export class Broker {
     const explicitRules = options.retention === undefined ? undefined : toRules(options.retention);
     const log = await EventLog.open({ ...options, retention: explicitRules, logger: logger.child({ component: 'log' }) });
     try {
-      const rules = explicitRules ?? parseRetentionRules((await log.store.readSetting<RetentionRuleInput[]>(RETENTION_SETTING)) ?? []);
+      const rules = explicitRules ?? storedRules(await log.store.readSetting<RetentionRuleInput[]>(RETENTION_SETTING));
       if (explicitRules) await log.store.writeSetting(RETENTION_SETTING, explicitRules.map((rule) => rule.input));
       // Not awaited: a restart serves (and answers /healthz) at once, however long the first pass takes.
       else if (rules.length > 0) void log.setRetentionRules(rules).catch((error: unknown) => logger.error({ err: error }, 'retention pass failed'));
@@ -148,6 +148,15 @@ function listenError(error: unknown, port: number, host: string): unknown {
   if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') return new FloError('FLO_ERR_CONFIG_INVALID', `cannot listen on ${host}: no such local address`, { cause: error });
   if (code === 'EACCES') return new FloError('FLO_ERR_CONFIG_INVALID', `no permission to listen on port ${port} of ${host} (ports below 1024 need privileges)`, { cause: error });
   return error;
+}
+
+/** Rules saved by an older version may break a bound added since: say so, and how to replace them, rather than guess. */
+function storedRules(saved: RetentionRuleInput[] | undefined): RetentionRule[] {
+  try {
+    return parseRetentionRules(saved ?? []);
+  } catch (error) {
+    throw new FloError('FLO_ERR_RETENTION_INVALID', `the retention rules stored in the data dir are no longer accepted (${(error as Error).message}); start once with --retention (FLO_RETENTION, or the retention option) to replace them`);
+  }
 }
 
 function toRules(input: RetentionRuleInput[] | RetentionRule[]): RetentionRule[] {

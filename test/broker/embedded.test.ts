@@ -95,6 +95,19 @@ describe('the embedded broker', () => {
     await broker.log.runRetention();
     expect(await texts(broker, '/tmp/**')).toEqual(['3']);
   });
+
+  it('refuses stored rules that a newer bound rejects, saying how to replace them', async () => {
+    broker = await Broker.start({ dataDir: dir.path, logger: silentLogger });
+    // As an older version, which expanded braces before counting them, could have saved it.
+    await broker.log.store.writeSetting('retention', [{ namespace: '/{a,b}'.repeat(24), maxEvents: 1 }]);
+    await broker.close();
+    broker = undefined;
+    await expect(Broker.start({ dataDir: dir.path, logger: silentLogger })).rejects.toThrow(/stored in the data dir are no longer accepted .*expands to more than 64 patterns.*start once with --retention/);
+    broker = await Broker.start({ dataDir: dir.path, logger: silentLogger, retention: [] });
+    await broker.close();
+    broker = await Broker.start({ dataDir: dir.path, logger: silentLogger });
+    expect(broker.log.retentionRules).toEqual([]);
+  });
 });
 
 async function texts(target: Broker, namespace: string): Promise<string[]> {
