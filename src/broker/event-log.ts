@@ -96,7 +96,12 @@ export class EventLog {
       onFailure: (error) => options.logger.error({ err: error }, 'storage failed: refusing writes until a restart verifies the store'),
     });
     const log = new EventLog(store, store.partitionStates(), options);
-    for await (const { nsId, entry } of store.indexEntries()) log.sizes.add(nsId, entry.count, entry.sizeBytes);
+    try {
+      for await (const { nsId, entry } of store.indexEntries()) log.sizes.add(nsId, entry.count, entry.sizeBytes);
+    } catch (error) {
+      await store.close();
+      throw error;
+    }
     log.updatePartitionGauges();
     log.scheduleRetention(0);
     if (log.durability === 'fsync') log.recordAcknowledgedPeriodically();

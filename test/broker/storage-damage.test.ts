@@ -8,6 +8,7 @@ import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Broker } from '../../src/broker/broker.js';
 import type { EventLog } from '../../src/broker/event-log.js';
+import * as keys from '../../src/broker/storage/keys.js';
 import { readOffsetMarks } from '../../src/broker/storage/offset-marks.js';
 import { formatEventId } from '../../src/common/ids.js';
 import { input, openLog, readAll } from '../support/log.js';
@@ -277,7 +278,7 @@ describe('recovery (--recover-store)', () => {
       const { kept, problems } = await recover(dataDir, acknowledged, cursor);
       expect(kept, name).toBeLessThan(acknowledged.size);
       expect(problems.join('\n'), name).toMatch(expected);
-      await log?.close();
+      await (log as EventLog | undefined)?.close();
       log = undefined;
     }
   });
@@ -298,6 +299,25 @@ describe('recovery (--recover-store)', () => {
     expect(kept).toBeLessThan(acknowledged.size);
     expect(problems.join('\n')).toMatch(/which the namespace dictionary lacks \(kept as \/flo-recovered\/namespace-\d+/);
     expect((await readAll(log!, '/flo-recovered/**')).length).toBeGreaterThan(0);
+  });
+
+  it('refuses a namespace index that disagrees with the groups, and recovery rebuilds it', async () => {
+    const dataDir = join(dir.path, 'data');
+    log = await openLog(dataDir, { partitions: 1 });
+    const acknowledged = await fill(log, 200);
+    const cursor = log.head();
+    const nsId = log.store.dictionary.lookup('/damage/2')!;
+    await log.close();
+    log = undefined;
+    const { ClassicLevel } = await import('classic-level');
+    const db = new ClassicLevel<Buffer, Buffer>(dataDir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+    const [[key, value]] = await db.iterator({ gte: keys.namespaceIndexKey(nsId, 0), lt: keys.namespaceIndexKey(nsId + 1, 0), limit: 1 }).all();
+    const entry = keys.decodeIndexValue(value);
+    await db.put(key, keys.encodeIndexValue(entry.count + 5, entry.sizeBytes, entry.timestamp));
+    await db.close();
+    await expectRefused(dataDir, /the namespace index of \/damage\/2 disagrees with its groups/);
+    const { kept } = await recover(dataDir, acknowledged, cursor);
+    expect(kept).toBe(acknowledged.size);
   });
 
   it('drops a group that fails its checksum in a table, and keeps the rest', async () => {

@@ -112,7 +112,11 @@ export class EventStore {
       return new EventStore(db, meta, dictionary, ledger, states, options.onFailure);
     } catch (error) {
       await db.close();
-      throw error;
+      if (error instanceof FloError) throw error;
+      if (!isCorruption(error)) throw new FloError('FLO_ERR_STORAGE', `cannot read the store in ${dataDir}: ${describe(error)}`, { cause: error });
+      // Damage LevelDB itself trips over (a block or key it cannot parse): no scan can get past it, so recovery cannot help either.
+      throw new FloError('FLO_ERR_STORAGE_CORRUPT',
+        `LevelDB found damage while the store in ${dataDir} was verified (${describe(error)}); refusing to start. Restore the data dir from a backup (${RECOVERY_HELP})`, { cause: error });
     }
   }
 
@@ -129,8 +133,12 @@ export class EventStore {
   /** Every namespace-index entry, oldest first per namespace: the start-up source of namespace sizes. */
   async *indexEntries(): AsyncGenerator<{ nsId: number; entry: IndexEntry }> {
     const iterator = this.db.iterator({ gt: Buffer.of(keys.Keyspace.NAMESPACE), lt: Buffer.of(keys.Keyspace.NAMESPACE + 1) });
-    for await (const [key, value] of iterator) {
-      yield { nsId: key.readUInt32BE(1), entry: { start: keys.namespaceIndexKeyStart(key), ...keys.decodeIndexValue(value) } };
+    try {
+      for await (const [key, value] of iterator) {
+        yield { nsId: key.readUInt32BE(1), entry: { start: keys.namespaceIndexKeyStart(key), ...keys.decodeIndexValue(value) } };
+      }
+    } catch (error) {
+      throw this.readError(error);
     }
   }
 
@@ -293,11 +301,13 @@ export class EventStore {
     try {
       return await read();
     } catch (error) {
-      if ((error as { code?: string }).code === 'LEVEL_CORRUPTION' || /corrupt/i.test(describe(error))) {
-        throw this.fail(`LevelDB found damage while reading (${describe(error)})`, error, 'FLO_ERR_STORAGE_CORRUPT');
-      }
-      throw new FloError('FLO_ERR_STORAGE', `read failed: ${describe(error)}`, { cause: error });
+      throw this.readError(error);
     }
+  }
+
+  private readError(error: unknown): FloError {
+    if (isCorruption(error)) return this.fail(`LevelDB found damage while reading (${describe(error)})`, error, 'FLO_ERR_STORAGE_CORRUPT');
+    return new FloError('FLO_ERR_STORAGE', `read failed: ${describe(error)}`, { cause: error });
   }
 
   private unseal(partition: number, key: Buffer, value: Buffer): Buffer {
@@ -346,6 +356,10 @@ async function loadOrCreateMeta(db: Db, options: OpenOptions): Promise<StoreMeta
     throw new FloError('FLO_ERR_DATA_DIR_MISMATCH', `${options.dataDir} belongs to node "${meta.nodeId}", not "${options.nodeId}"`);
   }
   return meta;
+}
+
+function isCorruption(error: unknown): boolean {
+  return (error as { code?: string }).code === 'LEVEL_CORRUPTION' || /corrupt/i.test(describe(error));
 }
 
 function describe(error: unknown): string {

@@ -7,7 +7,7 @@
 import { readdir } from 'node:fs/promises';
 import type { ClassicLevel } from 'classic-level';
 import { readGroupHeader } from '../../common/wire.js';
-import { unsealGroup } from './checksum.js';
+import { crc32, unsealGroup } from './checksum.js';
 import * as keys from './keys.js';
 import type { NamespaceDictionary } from './namespace-dictionary.js';
 
@@ -74,7 +74,8 @@ export async function verifyStore(db: Db, dictionary: NamespaceDictionary, parti
     if (partition < partitions) states[partition] = keys.decodePartitionState(value);
     else findings.report(`a partition state for partition ${partition}, beyond the store's ${partitions} partitions`, { type: 'del', key });
   }
-  await verifyGroups(db, dictionary, findings);
+  const groupDigest = await verifyGroups(db, dictionary, findings);
+  await verifyNamespaceIndex(db, dictionary, groupDigest, findings);
   await verifyCommitChain(db, findings);
   if (recovering) await rebuildNamespaceIndex(db, findings);
   return findings;
@@ -94,7 +95,8 @@ async function* scan(db: Db, keyspace: number): AsyncGenerator<[Buffer, Buffer]>
 }
 
 /** Every group: checksum, a namespace the dictionary knows (in this partition), no overlap, nothing past the partition's end. */
-async function verifyGroups(db: Db, dictionary: NamespaceDictionary, findings: Findings): Promise<void> {
+async function verifyGroups(db: Db, dictionary: NamespaceDictionary, findings: Findings): Promise<IndexDigest> {
+  const digest = new IndexDigest();
   const states = findings.states;
   const ends = new Array<number>(states.length).fill(0);
   const named = new Set<number>();
@@ -135,7 +137,57 @@ async function verifyGroups(db: Db, dictionary: NamespaceDictionary, findings: F
       if (findings.recovering) findings.repairs.push({ type: 'put', key: keys.partitionKey(partition), value: keys.encodePartitionState(end, Math.max(header.timestamp, states[partition]!.lastTimestamp)) });
     }
     ends[partition] = end;
+    digest.add(header.nsId, start, header.count, group.length, header.timestamp);
     if (findings.recovering) findings.groups[partition]!.push({ nsId: header.nsId, start, count: header.count, sizeBytes: group.length, timestamp: header.timestamp });
+  }
+  return digest;
+}
+
+/**
+ * What the namespace index should hold, per namespace, in O(namespaces) memory: a count and an
+ * order-independent sum of a CRC of each (start, count, bytes, timestamp). The index is not
+ * checksummed itself (its values are small), so it is checked against the groups that verified.
+ */
+class IndexDigest {
+  private readonly sums = new Map<number, { entries: number; sum: number }>();
+  private readonly scratch = Buffer.alloc(28);
+
+  add(nsId: number, start: number, count: number, sizeBytes: number, timestamp: number): void {
+    this.scratch.writeDoubleBE(start, 0);
+    this.scratch.writeUInt32BE(count, 8);
+    this.scratch.writeUInt32BE(sizeBytes, 12);
+    this.scratch.writeDoubleBE(timestamp, 16);
+    this.scratch.writeUInt32BE(nsId, 24);
+    const entry = this.sums.get(nsId) ?? { entries: 0, sum: 0 };
+    entry.entries++;
+    entry.sum = (entry.sum + crc32(this.scratch)) >>> 0;
+    this.sums.set(nsId, entry);
+  }
+
+  /** Namespace ids whose entries differ between this digest and `other`. */
+  differences(other: IndexDigest): number[] {
+    const ids = new Set([...this.sums.keys(), ...other.sums.keys()]);
+    return [...ids].filter((nsId) => {
+      const mine = this.sums.get(nsId);
+      const theirs = other.sums.get(nsId);
+      return mine?.entries !== theirs?.entries || mine?.sum !== theirs?.sum;
+    }).sort((a, b) => a - b);
+  }
+}
+
+/** The namespace index must describe exactly the groups that verified; recovery rebuilds it (below). */
+async function verifyNamespaceIndex(db: Db, dictionary: NamespaceDictionary, groups: IndexDigest, findings: Findings): Promise<void> {
+  const index = new IndexDigest();
+  for await (const [key, value] of scan(db, keys.Keyspace.NAMESPACE)) {
+    if (value.length !== 16) {
+      findings.report(`a damaged namespace-index entry for namespace id ${key.readUInt32BE(1)} (the index is rebuilt)`);
+      continue;
+    }
+    const entry = keys.decodeIndexValue(value);
+    index.add(key.readUInt32BE(1), keys.namespaceIndexKeyStart(key), entry.count, entry.sizeBytes, entry.timestamp);
+  }
+  for (const nsId of groups.differences(index)) {
+    findings.report(`the namespace index of ${dictionary.nameOf(nsId) ?? `namespace id ${nsId}`} disagrees with its groups (the index is rebuilt)`);
   }
 }
 
