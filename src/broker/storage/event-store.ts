@@ -113,7 +113,7 @@ export class EventStore {
     } catch (error) {
       await db.close();
       if (error instanceof FloError) throw error;
-      if (!isCorruption(error)) throw new FloError('FLO_ERR_STORAGE', `cannot read the store in ${dataDir}: ${describe(error)}`, { cause: error });
+      if (!isCorruption(error)) throw new FloError('FLO_ERR_STORAGE', `cannot open the store in ${dataDir}: ${describe(error)}`, { cause: error });
       // Damage LevelDB itself trips over (a block or key it cannot parse): no scan can get past it, so recovery cannot help either.
       throw new FloError('FLO_ERR_STORAGE_CORRUPT',
         `LevelDB found damage while the store in ${dataDir} was verified (${describe(error)}); refusing to start. Restore the data dir from a backup (${RECOVERY_HELP})`, { cause: error });
