@@ -11,7 +11,8 @@ import { SubscriberBuffers } from '../../src/broker/api/subscriber-buffers.js';
 import type { EventLog } from '../../src/broker/event-log.js';
 import { decodeRecordsFrame, frameText, frameType, FrameType } from '../../src/common/frames.js';
 import { forEachRecordEvent } from '../../src/common/event.js';
-import { formatCursor, parseCursor } from '../../src/common/ids.js';
+import { connect } from '../../src/client/index.js';
+import { formatCursor, parseCursor, parseEventId } from '../../src/common/ids.js';
 import { input, openLog } from '../support/log.js';
 import { tempDir, waitFor } from '../support/temp.js';
 
@@ -45,6 +46,7 @@ async function listen(totalBytes: number): Promise<SubscriberBuffers> {
   app = Fastify();
   await app.register(websocket, { options: { perMessageDeflate: false } });
   subscribeRoutes(app, log, buffers);
+  app.get('/healthz', async () => ({ status: 'ok' }));
   await app.listen({ host: '127.0.0.1', port: 0 });
   port = (app.server.address() as { port: number }).port;
   return buffers;
@@ -142,5 +144,21 @@ describe('subscribers that never read', () => {
     expect(events).toBe(EVENTS);
     expect(end).toBe(formatCursor(log.head()));
     expect(buffers.peakBufferedBytes).toBeLessThanOrEqual(totalBytes + MAX_WRITE_BYTES);
+  });
+
+  it('cut under the client library, which resubscribes from its own cursor and misses nothing', async () => {
+    const buffers = await listen(64 * 1024 * 1024);
+    const client = await connect(`http://127.0.0.1:${port}`, { subscriptionHighWaterBytes: 100_000 });
+    try {
+      const offsets: number[] = [];
+      for await (const event of client.subscribe({ namespace: '/big/**', follow: false })) {
+        offsets.push(parseEventId(event.id).offset);
+        // The consumer stops after its first event until the broker has cut the connection under it.
+        if (offsets.length === 1) await waitFor(() => buffers.cutSubscribers === 1, 'the broker to cut the paused client', 30_000);
+      }
+      expect(offsets).toEqual(Array.from({ length: EVENTS }, (_, i) => i));
+    } finally {
+      await client.close();
+    }
   });
 });
