@@ -24,6 +24,7 @@ describe('chaos campaign (single broker)', () => {
     expect(result.figures.faults.pause, report).toBeGreaterThan(0);
     expect(result.figures.acknowledged, report).toBeGreaterThan(100);
     expect(result.figures.delivered, report).toBeGreaterThan(0);
+    expect(result.figures.pointReads, report).toBeGreaterThan(0);
     for (const file of [RUN_FILES.timeline, RUN_FILES.verdict, 'run.json', 'logs/b0.log', `b0/${RUN_FILES.history}`, `b0/${RUN_FILES.finalReads}`, `b0/${RUN_FILES.verdict}`]) {
       await access(join(result.dir, file));
     }

@@ -25,7 +25,7 @@ export interface CampaignOptions {
   kinds?: readonly FaultKind[];
   /** Where run folders go. Default .tmp/chaos/ in the repository. */
   root?: string;
-  workload?: Partial<Pick<WorkloadOptions, 'httpWriters' | 'clientWriters' | 'clientInFlight' | 'pauseBetweenAppendsMs' | 'maxAppendsPerWriter'>>;
+  workload?: Partial<Pick<WorkloadOptions, 'httpWriters' | 'clientWriters' | 'clientInFlight' | 'pauseBetweenAppendsMs' | 'maxAppendsPerWriter' | 'pointReaders'>>;
   subscribersPerBroker?: number;
   namespacesPerBroker?: number;
   /** Progress lines; default: none. */
@@ -43,6 +43,7 @@ export interface CampaignFigures {
   unseen: number;
   failed: number;
   delivered: number;
+  pointReads: number;
   anomalies: Record<AnomalyKind, number>;
   /** Longest time between two acknowledgements of one broker: the worst write outage. */
   longestWriteGapMs: number;
@@ -96,7 +97,7 @@ async function startRigs(options: CampaignOptions, dir: string, random: SeededRa
     const namespaces = Array.from({ length: options.namespacesPerBroker ?? 6 }, (_, k) => `/chaos/b${index}/n${k}`);
     const workload = new Workload({
       name: broker.name, url: broker.url, namespaces, recorder, random: random.fork(),
-      httpWriters: 2, clientWriters: 1, clientInFlight: 4, pauseBetweenAppendsMs: 5, requestTimeoutMs: 5_000, maxAppendsPerWriter: 200_000,
+      httpWriters: 2, clientWriters: 1, clientInFlight: 4, pauseBetweenAppendsMs: 5, requestTimeoutMs: 5_000, maxAppendsPerWriter: 200_000, pointReaders: 1,
       ...options.workload,
     });
     const glob = `/chaos/b${index}/**`;
@@ -126,6 +127,7 @@ async function finishRig(rig: BrokerRig, dir: string, liveness: string[]): Promi
     history: rig.recorder.ops,
     finalReads: [{ broker: rig.broker.name, events }],
     subscriptions: rig.subscribers.flatMap((subscriber) => subscriber.records),
+    pointReads: rig.workload.pointReads,
   });
   return checkRunFolder(logDir);
 }
@@ -206,6 +208,7 @@ async function finish(input: FinishInput): Promise<CampaignResult> {
     unseen: sum((verdict) => verdict.stats.unseen),
     failed: sum((verdict) => verdict.stats.failed),
     delivered: sum((verdict) => verdict.stats.deliveries),
+    pointReads: sum((verdict) => verdict.stats.pointReads),
     anomalies,
     longestWriteGapMs: Math.max(0, ...input.rigs.map((rig) => longestGapMs(rig.recorder.ops))),
     liveness,

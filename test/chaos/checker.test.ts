@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { formatEventId, parseEventId } from '../../src/common/ids.js';
 import { ANOMALY_KINDS, check, type AnomalyKind, type Verdict } from './checker.js';
-import type { AppendOp, CheckInput, ObservedEvent } from './history.js';
+import type { AppendOp, CheckInput, ObservedEvent, PointRead } from './history.js';
 import { checkRunFolder, writeRunArtifacts } from './artifacts.js';
 
 const NAMESPACES = ['/chaos/a', '/chaos/b', '/chaos/c'];
@@ -50,10 +50,15 @@ function cleanRun(): CheckInput {
     }
   }
   const byPartition = [...log].sort((a, b) => a.id.localeCompare(b.id));
+  // Point reads of every 10th acknowledged write, each begun right after its ack.
+  const pointReads: PointRead[] = history.filter((op) => op.type === 'ok' && Number(op.value.slice(1)) % 10 === 0).map((op) => ({
+    process: 'r0', broker: 'b0', id: op.id!, invokedAt: op.index + 1, completedAt: op.index + 1, result: 'found', got: { namespace: op.namespace, value: op.value },
+  }));
   return {
     history,
     finalReads: [{ broker: 'b0', events: byPartition }],
     subscriptions: [{ subscriber: 's0', broker: 'b0', fromEarliest: true, deliveries: [...log] }],
+    pointReads,
   };
 }
 
@@ -83,6 +88,7 @@ describe('chaos checker', () => {
     expect(verdict.valid).toBe(true);
     expect(verdict.stats).toMatchObject({ invoked: 120, failed: 1, unknown: 17, unknownSeen: 8, unseen: 9, incomplete: 0 });
     expect(verdict.stats.acknowledged).toBe(120 - 1 - 17);
+    expect(verdict.stats.pointReads).toBeGreaterThan(5);
   });
 
   it('catches a lost write: acknowledged, missing from the final read', () => {
@@ -147,6 +153,7 @@ describe('chaos checker', () => {
     [eventA.value, eventB.value] = [eventB.value, eventA.value];
     [a.id, b.id] = [b.id, a.id];
     run.subscriptions[0]!.deliveries = [];
+    run.pointReads = [];
     only(check(run), 'order-violation');
   });
 
@@ -181,6 +188,23 @@ describe('chaos checker', () => {
     const events = [...run.finalReads[0]!.events, { id: formatEventId(7, 0), namespace: unseen.namespace, value: unseen.value }];
     run.finalReads = [...run.finalReads, { broker: 'b1', events }];
     only(check(run), 'divergence');
+  });
+
+  it('catches a stale read: an id acknowledged before the read began, not found', () => {
+    const run = cleanRun();
+    const reads = run.pointReads as PointRead[];
+    reads[0] = { ...reads[0]!, result: 'missing', got: undefined };
+    only(check(run), 'stale-read');
+    // Not found by a read that began before the ack: no claim was broken.
+    reads[0] = { ...reads[0]!, invokedAt: 0, completedAt: 0 };
+    expect(check(run).valid).toBe(true);
+  });
+
+  it('catches a point read that finds another value at an acknowledged id', () => {
+    const run = cleanRun();
+    const reads = run.pointReads as PointRead[];
+    reads[0] = { ...reads[0]!, got: { ...reads[1]!.got! } };
+    caught(check(run), 'inconsistent-offset');
   });
 
   it('reports a planted-bad run folder as invalid, through the code the campaign uses', async () => {

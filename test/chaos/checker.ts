@@ -6,7 +6,7 @@
 // and inconsistent offsets. Order is checked against real time: if A was
 // acknowledged before B was invoked (same namespace), A must come first.
 import { parseEventId } from '../../src/common/ids.js';
-import type { AppendOp, CheckInput, FinalRead, ObservedEvent, SubscriptionRecord } from './history.js';
+import type { AppendOp, CheckInput, FinalRead, ObservedEvent, PointRead, SubscriptionRecord } from './history.js';
 
 export const ANOMALY_KINDS = [
   'lost-write', // acknowledged, absent from a broker's final read
@@ -19,6 +19,7 @@ export const ANOMALY_KINDS = [
   'nonmonotonic-subscription', // a subscription going back within a partition
   'skipping-subscription', // a subscription missing events between two it delivered
   'divergence', // two brokers' final reads of one log differ
+  'stale-read', // an id acknowledged before a point read began, not found by it
 ] as const;
 export type AnomalyKind = (typeof ANOMALY_KINDS)[number];
 
@@ -51,6 +52,7 @@ export interface Verdict {
     finalReads: number;
     eventsRead: number;
     deliveries: number;
+    pointReads: number;
   };
 }
 
@@ -114,6 +116,11 @@ function checkIdentities(input: CheckInput, writes: Map<string, Write>, report: 
       seen.add(event.value);
       checkOrigin(event, writes.get(event.value), read.where, read.broker, report);
     }
+  }
+  for (const read of input.pointReads ?? []) {
+    if (read.result !== 'found' || !read.got) continue;
+    observe(read.id, read.got.value);
+    checkOrigin({ id: read.id, ...read.got }, writes.get(read.got.value), `point read by ${read.process}`, read.broker, report);
   }
   for (const [id, values] of valuesById) {
     if (values.size > 1) report.add({ kind: 'inconsistent-offset', detail: `id ${id} holds ${[...values].join(', ')}` });
@@ -204,6 +211,18 @@ function checkSubscription(sub: SubscriptionRecord, reference: FinalRead | undef
   }
 }
 
+/** A point read is of an id acknowledged before it began: not finding it is a stale (or lost) read. */
+function checkPointReads(reads: readonly PointRead[], writes: Map<string, Write>, report: Report): void {
+  const ackedAt = new Map<string, { value: string; completedAt: number }>();
+  for (const write of writes.values()) if (write.outcome === 'ok' && write.id !== undefined) ackedAt.set(write.id, { value: write.value, completedAt: write.completedAt! });
+  for (const read of reads) {
+    const acked = ackedAt.get(read.id);
+    if (read.result === 'missing' && acked && acked.completedAt < read.invokedAt) {
+      report.add({ kind: 'stale-read', broker: read.broker, value: acked.value, detail: `${read.process} did not find ${read.id} (${acked.value}), acknowledged before the read began` });
+    }
+  }
+}
+
 function checkDivergence(reads: readonly FinalRead[], report: Report): void {
   const [first, ...others] = reads;
   if (!first) return;
@@ -239,6 +258,7 @@ export function check(input: CheckInput): Verdict {
   for (const read of input.finalReads) checkFinalRead(read, writes, report);
   for (const sub of input.subscriptions) checkSubscription(sub, input.finalReads.find((read) => read.broker === sub.broker) ?? input.finalReads[0], report);
   checkDivergence(input.finalReads, report);
+  checkPointReads(input.pointReads ?? [], writes, report);
 
   const seen = new Set(input.finalReads.flatMap((read) => read.events.map((event) => event.value)));
   const all = [...writes.values()];
@@ -259,6 +279,7 @@ export function check(input: CheckInput): Verdict {
       finalReads: input.finalReads.length,
       eventsRead: input.finalReads.reduce((sum, read) => sum + read.events.length, 0),
       deliveries: input.subscriptions.reduce((sum, sub) => sum + sub.deliveries.length, 0),
+      pointReads: (input.pointReads ?? []).filter((read) => read.result !== 'unknown').length,
     },
   };
 }
@@ -267,6 +288,6 @@ export function check(input: CheckInput): Verdict {
 export function summarize(verdict: Verdict): string {
   const found = ANOMALY_KINDS.filter((kind) => verdict.counts[kind] > 0).map((kind) => `${kind}: ${verdict.counts[kind]}`);
   const { stats } = verdict;
-  const head = `${verdict.valid ? 'VALID' : 'INVALID'}: ${stats.acknowledged} acknowledged, ${stats.unknown} unknown (${stats.unseen} never seen), ${stats.failed} failed, ${stats.eventsRead} read, ${stats.deliveries} delivered`;
+  const head = `${verdict.valid ? 'VALID' : 'INVALID'}: ${stats.acknowledged} acknowledged, ${stats.unknown} unknown (${stats.unseen} never seen), ${stats.failed} failed, ${stats.eventsRead} read, ${stats.deliveries} delivered, ${stats.pointReads} point reads`;
   return [head, ...found.map((line) => `  ${line}`), ...verdict.examples.slice(0, 10).map((anomaly) => `  - ${anomaly.kind}: ${anomaly.detail}`)].join('\n');
 }

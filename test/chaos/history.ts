@@ -46,17 +46,39 @@ export interface SubscriptionRecord {
   error?: string;
 }
 
+/**
+ * A read that claims to be current: GET /v1/events/{id} of an id already acknowledged
+ * when the read was invoked. `invokedAt` / `completedAt` are history indexes, so
+ * every op with a smaller index happened before.
+ */
+export interface PointRead {
+  process: string;
+  broker: string;
+  id: string;
+  invokedAt: number;
+  completedAt: number;
+  result: 'found' | 'missing' | 'unknown';
+  got?: { namespace: string; value: string };
+  error?: string;
+}
+
 export interface CheckInput {
   history: readonly AppendOp[];
   /** Final reads of the same log from every broker holding it (one today; one per replica once partitions replicate). */
   finalReads: readonly FinalRead[];
   subscriptions: readonly SubscriptionRecord[];
+  pointReads?: readonly PointRead[];
 }
 
 /** Records ops as they happen, giving each its index and time. */
 export class HistoryRecorder {
   readonly ops: AppendOp[] = [];
   private readonly startedAtMs = Date.now();
+
+  /** The index the next op will get: what a read invoked now comes after. */
+  get now(): number {
+    return this.ops.length;
+  }
 
   record(op: Omit<AppendOp, 'index' | 'timeMs' | 'f'>): AppendOp {
     const full: AppendOp = { index: this.ops.length, timeMs: Date.now() - this.startedAtMs, f: 'append', ...op };

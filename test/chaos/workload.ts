@@ -7,7 +7,7 @@
 import { SeededRandom } from '../../src/broker/raft/random.js';
 import { FloClient } from '../../src/client/client.js';
 import { FloError } from '../../src/common/errors.js';
-import type { HistoryRecorder, ObservedEvent, SubscriptionRecord } from './history.js';
+import type { HistoryRecorder, ObservedEvent, PointRead, SubscriptionRecord } from './history.js';
 
 export interface WorkloadOptions {
   /** Prefix of process and subscriber names, e.g. the broker's name. */
@@ -26,7 +26,12 @@ export interface WorkloadOptions {
   requestTimeoutMs: number;
   /** Appends per writer at most (a bound, whatever the duration). */
   maxAppendsPerWriter: number;
+  /** Readers fetching a recently acknowledged id by GET /v1/events/{id}, one read at a time. */
+  pointReaders: number;
 }
+
+/** Recent acknowledgements the point readers pick from. */
+const RECENT_ACKS = 256;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -72,10 +77,30 @@ export async function appendOverHttp(url: string, namespace: string, value: stri
   return { type: definite ? 'fail' : 'info', error: code };
 }
 
+async function readById(url: string, id: string, timeoutMs: number): Promise<Pick<PointRead, 'result' | 'got' | 'error'>> {
+  try {
+    const response = await fetch(`${url}/v1/events/${id}`, { signal: AbortSignal.timeout(timeoutMs) });
+    const text = await response.text();
+    if (response.status === 404) return { result: 'missing', error: text.slice(0, 200) };
+    if (!response.ok) return { result: 'unknown', error: `HTTP ${response.status}` };
+    const event = JSON.parse(text) as { namespace: string; data?: string; dataBase64?: string };
+    return { result: 'found', got: { namespace: event.namespace, value: eventValue(event) } };
+  } catch (error) {
+    return { result: 'unknown', error: (error as Error).name };
+  }
+}
+
+function eventValue(event: { data?: string; dataBase64?: string }): string {
+  return event.data ?? Buffer.from(event.dataBase64 ?? '', 'base64').toString('utf8');
+}
+
 export class Workload {
+  readonly pointReads: PointRead[] = [];
   private stopping = false;
   private readonly running: Array<Promise<void>> = [];
   private readonly clients: FloClient[] = [];
+  private readonly recentAcks: string[] = [];
+  private recentAcksNext = 0;
 
   constructor(private readonly options: WorkloadOptions) {}
 
@@ -91,6 +116,26 @@ export class Workload {
         this.running.push(this.writer(`${options.name}-client${c}.${k}`, (namespace, value) => client.produce({ namespace, data: value }).then((id): Outcome => ({ type: 'ok', id }), classify)));
       }
     }
+    for (let r = 0; r < options.pointReaders; r++) this.running.push(this.pointReader(`${options.name}-reader${r}`));
+  }
+
+  private rememberAck(id: string): void {
+    if (this.recentAcks.length < RECENT_ACKS) this.recentAcks.push(id);
+    else this.recentAcks[this.recentAcksNext++ % RECENT_ACKS] = id;
+  }
+
+  private async pointReader(process: string): Promise<void> {
+    const random = this.options.random.fork();
+    const { recorder, url, requestTimeoutMs } = this.options;
+    for (let n = 0; n < this.options.maxAppendsPerWriter && !this.stopping; n++) {
+      if (this.recentAcks.length > 0) {
+        const id = this.recentAcks[random.nextInt(this.recentAcks.length)]!;
+        const invokedAt = recorder.now;
+        const read: Omit<PointRead, 'completedAt'> = { process, broker: this.options.name, id, invokedAt, ...(await readById(url, id, requestTimeoutMs)) };
+        this.pointReads.push({ ...read, completedAt: recorder.now });
+      }
+      await sleep(10 * this.options.pauseBetweenAppendsMs + random.nextInt(20));
+    }
   }
 
   private async writer(process: string, append: (namespace: string, value: string) => Promise<Outcome>): Promise<void> {
@@ -101,6 +146,7 @@ export class Workload {
       this.options.recorder.record({ process, type: 'invoke', namespace, value });
       const outcome = await append(namespace, value);
       this.options.recorder.record({ process, namespace, value, ...outcome });
+      if (outcome.type === 'ok') this.rememberAck(outcome.id);
       // Back off after a failure, so a broker that is down is not hammered with doomed requests.
       await sleep(outcome.type === 'ok' ? this.options.pauseBetweenAppendsMs : 50 + random.nextInt(100));
     }
@@ -179,7 +225,7 @@ export async function readEverything(url: string, glob: string, maxPages: number
     if (!response.ok) throw new Error(`final read of ${url} failed: ${response.status} ${await response.text()}`);
     const body = (await response.json()) as ReadPage;
     for (const event of body.events) {
-      events.push({ id: event.id, namespace: event.namespace, value: event.data ?? Buffer.from(event.dataBase64 ?? '', 'base64').toString('utf8') });
+      events.push({ id: event.id, namespace: event.namespace, value: eventValue(event) });
     }
     if (body.endOfStream) return events;
     if (body.cursor === from) throw new Error(`final read of ${url} is stuck at ${from} before the end of the stream`);
