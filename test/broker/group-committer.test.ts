@@ -5,11 +5,12 @@ import { GroupCommitter, MAX_GROUP_BYTES, type AppendTicket } from '../../src/br
 import type { EventStore, StoreOperation, StoredGroup } from '../../src/broker/storage/event-store.js';
 import { NamespaceDictionary } from '../../src/broker/storage/namespace-dictionary.js';
 import { deferred, type Deferred } from '../../src/common/deferred.js';
+import { FloError } from '../../src/common/errors.js';
 import { waitFor } from '../support/temp.js';
 
 interface Write { operations: StoreOperation[]; sync: boolean; done: Deferred<void> }
 
-function harness(sync = true): { committer: GroupCommitter; writes: Write[]; committed: StoredGroup[][]; state: { nextOffset: number[]; lastTimestamp: number[] }; dictionary: NamespaceDictionary } {
+function harness(sync = true): { committer: GroupCommitter; writes: Write[]; committed: StoredGroup[][]; state: { nextOffset: number[]; lastTimestamp: number[] }; dictionary: NamespaceDictionary; store: { failed: Error | undefined } } {
   const writes: Write[] = [];
   const dictionary = new NamespaceDictionary(2);
   const store = {
@@ -25,7 +26,7 @@ function harness(sync = true): { committer: GroupCommitter; writes: Write[]; com
   const state = { nextOffset: [0, 0], lastTimestamp: [0, 0] };
   const committed: StoredGroup[][] = [];
   const committer = new GroupCommitter(store, state, sync, { onCommitted: (groups) => committed.push([...groups]) }, () => 1000);
-  return { committer, writes, committed, state, dictionary };
+  return { committer, writes, committed, state, dictionary, store: store as unknown as { failed: Error | undefined } };
 }
 
 function ticket(count: number): AppendTicket & { settled: Promise<'ok' | Error> } {
@@ -83,6 +84,25 @@ describe('group commit', () => {
     writes[1]!.done.resolve();
     expect(await second.settled).toBe('ok');
     expect(second.offsets[0]).toBe(0);
+  });
+
+  it('once the store has failed, rejects the appends waiting behind the failed write and refuses new ones, with no further write', async () => {
+    const { committer, writes, dictionary, store } = harness();
+    const ns = dictionary.idOf('/fails');
+    const partition = dictionary.partitionOf(ns);
+    const inFlight = ticket(1);
+    committer.enqueue(partition, { nsId: ns, parentId: undefined, data: Buffer.from('x') }, inFlight, 0);
+    await waitFor(() => writes.length === 1, 'the write');
+    const waiting = ticket(1);
+    committer.enqueue(partition, { nsId: ns, parentId: undefined, data: Buffer.from('y') }, waiting, 0);
+    const failure = new FloError('FLO_ERR_STORAGE_FAILED', 'a write to the data directory failed');
+    store.failed = failure;
+    writes[0]!.done.reject(failure);
+    expect(await inFlight.settled).toBe(failure);
+    expect(await waiting.settled).toBe(failure);
+    expect(() => committer.enqueue(partition, { nsId: ns, parentId: undefined, data: Buffer.from('z') }, ticket(1), 0)).toThrow(/a write to the data directory failed/);
+    await committer.drain();
+    expect(writes).toHaveLength(1);
   });
 
   it('splits a large backlog of one namespace into bounded groups with contiguous offsets', async () => {
