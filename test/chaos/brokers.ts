@@ -4,8 +4,10 @@
 // port and data dir across restarts. Every live process is registered so that
 // an exit, a failure or Ctrl-C of the harness kills them all (SIGKILL also ends
 // a SIGSTOPped one).
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, writeSync } from 'node:fs';
+import { cp, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { CLI_PATH, freePort } from '../support/server-process.js';
 import { waitFor } from '../support/temp.js';
 
@@ -40,6 +42,25 @@ export interface BrokerOptions {
   extraArgs?: readonly string[];
   /** How long a start may take before it counts as failed. Default 20 s. */
   readyTimeoutMs?: number;
+  /** The CLI to run; default the repository's dist/ (see snapshotCli). */
+  cliPath?: string;
+}
+
+/**
+ * Copies dist/ to `target` and checks that the copy loads, so a rebuild of the
+ * shared dist/ during a long run cannot break a restart half-way. `target` must
+ * be below the repository, so the copy's imports still find node_modules.
+ */
+export async function snapshotCli(target: string, attempts = 5): Promise<string> {
+  for (let attempt = 1; ; attempt++) {
+    await rm(target, { recursive: true, force: true });
+    await cp(dirname(dirname(CLI_PATH)), target, { recursive: true });
+    const cliPath = join(target, 'cli', 'main.js');
+    const loads = spawnSync(process.execPath, [cliPath, '--help'], { stdio: 'ignore', timeout: 20_000 }).status === 0;
+    if (loads) return cliPath;
+    if (attempt >= attempts) throw new Error(`the copy of dist/ in ${target} does not load; run npm run build`);
+    await new Promise((resolve) => setTimeout(resolve, 2_000)); // a build may be writing dist/ right now
+  }
 }
 
 export class BrokerProcess {
@@ -85,7 +106,7 @@ export class BrokerProcess {
     installExitHook();
     this.note(`start #${++this.starts} on port ${this.port}`);
     const log = openSync(this.options.logPath, 'a');
-    const args = [CLI_PATH, 'server', '-d', this.options.dataDir, '-p', String(this.port), '--log-level', 'info', ...(this.options.extraArgs ?? [])];
+    const args = [this.options.cliPath ?? CLI_PATH, 'server', '-d', this.options.dataDir, '-p', String(this.port), '--log-level', 'info', ...(this.options.extraArgs ?? [])];
     const child = spawn(process.execPath, args, { stdio: ['ignore', log, log], detached: true, env: { ...process.env, FLO_PRETTY: '' } });
     closeSync(log);
     this.note(`pid ${child.pid}`);

@@ -5,11 +5,11 @@
 // and verdict (folder b<i>/); a cluster run will check one log read from every
 // broker. A failing run prints the command that replays its seed.
 import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SeededRandom } from '../../src/broker/raft/random.js';
 import { RUN_FILES, checkRunFolder, writeRunArtifacts } from './artifacts.js';
-import { BrokerProcess, killAllBrokers } from './brokers.js';
+import { BrokerProcess, killAllBrokers, snapshotCli } from './brokers.js';
 import { summarize, ANOMALY_KINDS, type AnomalyKind, type Verdict } from './checker.js';
 import { HistoryRecorder, type AppendOp } from './history.js';
 import { Nemesis, type TimelineEntry } from './nemesis.js';
@@ -17,6 +17,11 @@ import { buildSchedule, type FaultKind, type Topology } from './schedule.js';
 import { LiveSubscriber, readEverything, Workload, type WorkloadOptions } from './workload.js';
 
 export const CHAOS_ROOT = fileURLToPath(new URL('../../.tmp/chaos/', import.meta.url));
+
+/** Where a run keeps its copy of dist/: always below the repository (node_modules), whatever the run folder. */
+function cliSnapshotDir(runDir: string): string {
+  return join(CHAOS_ROOT, 'dist-snapshots', basename(runDir));
+}
 
 export interface CampaignOptions {
   seed: number;
@@ -87,8 +92,9 @@ function longestGapMs(history: readonly AppendOp[]): number {
 /** Starts the brokers, adding each to `rigs` as soon as it runs, so a failed start still stops the others. */
 async function startRigs(options: CampaignOptions, dir: string, random: SeededRandom, rigs: BrokerRig[]): Promise<void> {
   await mkdir(join(dir, 'logs'), { recursive: true });
+  const cliPath = await snapshotCli(cliSnapshotDir(dir));
   for (let index = 0; index < options.brokers; index++) {
-    const broker = new BrokerProcess({ index, dataDir: join(dir, 'data', `b${index}`), logPath: join(dir, 'logs', `b${index}.log`) });
+    const broker = new BrokerProcess({ index, dataDir: join(dir, 'data', `b${index}`), logPath: join(dir, 'logs', `b${index}.log`), cliPath });
     await broker.start().catch(async (error: unknown) => {
       await broker.kill();
       throw error;
@@ -219,7 +225,7 @@ async function finish(input: FinishInput): Promise<CampaignResult> {
   for (const entry of verdicts) input.log(`${entry.log}: ${summarize(entry.verdict)}`);
   for (const line of liveness) input.log(`liveness: ${line}`);
   input.log(`faults: ${JSON.stringify(figures.faults)}; longest write gap ${figures.longestWriteGapMs} ms`);
-  if (valid) await rm(join(dir, 'data'), { recursive: true, force: true });
-  else input.log(`chaos run FAILED; data kept in ${dir}; replay with:\n  ${result.replayCommand}`);
+  if (valid) for (const kept of [join(dir, 'data'), cliSnapshotDir(dir)]) await rm(kept, { recursive: true, force: true });
+  else input.log(`chaos run FAILED; data kept in ${dir} (the broker build in ${cliSnapshotDir(dir)}); replay with:\n  ${result.replayCommand}`);
   return result;
 }

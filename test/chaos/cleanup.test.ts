@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { waitFor } from '../support/temp.js';
+import { CHAOS_ROOT } from './campaign.js';
 
 const RUN_SCRIPT = fileURLToPath(new URL('./run.ts', import.meta.url));
 
@@ -42,6 +43,7 @@ describe('chaos runner cleanup', () => {
     } finally {
       if (runner.exitCode === null) runner.kill('SIGKILL');
       if (brokerPid !== undefined && alive(brokerPid)) process.kill(brokerPid, 'SIGKILL');
+      for (const run of await readdir(root).catch(() => [])) await rm(join(CHAOS_ROOT, 'dist-snapshots', run), { recursive: true, force: true });
       await rm(root, { recursive: true, force: true });
     }
   }, 60_000);
