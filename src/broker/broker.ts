@@ -19,7 +19,7 @@ import { resolvePosition } from './positions.js';
 import { subscribe } from './subscription.js';
 
 /** Who may connect and how much they may hold: tokens, origins, timeouts, the connection cap (docs/api.md). */
-type AccessOptions = Pick<AppOptions, 'authTokens' | 'allowedOrigins' | 'allowedHosts' | 'requestTimeoutMs' | 'headersTimeoutMs' | 'keepAliveTimeoutMs' | 'maxConnections' | 'maxBodyBytesInFlight'>;
+type AccessOptions = Pick<AppOptions, 'authTokens' | 'allowedOrigins' | 'allowedHosts' | 'requestTimeoutMs' | 'headersTimeoutMs' | 'keepAliveTimeoutMs' | 'maxConnections' | 'maxBodyBytesInFlight' | 'subscriberLimits'>;
 
 export interface BrokerOptions extends Omit<EventLogOptions, 'logger' | 'metrics' | 'retention'>, AccessOptions {
   /** Rules to enforce; when given they replace (and are saved over) the rules stored in the data dir. */

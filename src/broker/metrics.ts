@@ -15,6 +15,8 @@ export class BrokerMetrics {
   });
   readonly commitEvents = new Histogram({ name: 'flo_commit_events', help: 'Events per group commit', buckets: [1, 10, 100, 1000, 10000], registers: [this.registry] });
   readonly subscriptions = new Gauge({ name: 'flo_active_subscriptions', help: 'Live subscriptions (WebSocket and SSE)', registers: [this.registry] });
+  readonly subscriberBufferedBytes = new Gauge({ name: 'flo_subscriber_buffered_bytes', help: 'Bytes written to subscribers\' sockets and not yet taken by the kernel', registers: [this.registry] });
+  readonly subscribersCut = new Counter({ name: 'flo_subscribers_cut_total', help: 'Subscribers cut for taking no data (FLO_ERR_SUBSCRIBER_TOO_SLOW)', registers: [this.registry] });
   readonly partitionEvents = new Gauge({ name: 'flo_partition_events', help: 'Events retained per partition', labelNames: ['partition'], registers: [this.registry] });
   readonly partitionBytes = new Gauge({ name: 'flo_partition_bytes', help: 'Stored bytes retained per partition', labelNames: ['partition'], registers: [this.registry] });
   readonly partitionHead = new Gauge({ name: 'flo_partition_next_offset', help: 'Next offset to be assigned per partition', labelNames: ['partition'], registers: [this.registry] });

@@ -13,8 +13,9 @@ import { decodeRecordsFrame, frameText, frameType, FrameType } from '../../src/c
 import { forEachRecordEvent } from '../../src/common/event.js';
 import { connect } from '../../src/client/index.js';
 import { formatCursor, parseCursor, parseEventId } from '../../src/common/ids.js';
+import { Broker } from '../../src/embedded.js';
 import { input, openLog } from '../support/log.js';
-import { tempDir, waitFor } from '../support/temp.js';
+import { silentLogger, tempDir, waitFor } from '../support/temp.js';
 
 const EVENTS = 2400;
 const EVENT_BYTES = 10_000;
@@ -159,6 +160,23 @@ describe('subscribers that never read', () => {
       expect(offsets).toEqual(Array.from({ length: EVENTS }, (_, i) => i));
     } finally {
       await client.close();
+    }
+  });
+
+  it('are cut by a started broker too, which counts them in /metrics', async () => {
+    const brokerDir = await tempDir();
+    const broker = await Broker.start({ dataDir: brokerDir.path, logger: silentLogger, port: 0, subscriberLimits: { perSubscriberBytes: 64 * 1024, stallTimeoutMs: 500 } });
+    try {
+      for (let i = 0; i < 600; i += 20) await broker.produce(Array.from({ length: 20 }, () => ({ namespace: '/big/x', data: 'x'.repeat(EVENT_BYTES) })));
+      port = Number(new URL(broker.url!).port);
+      const stalled = await stalledSse();
+      const metric = async (name: string): Promise<number> => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(await (await fetch(`${broker.url}/metrics`)).text())?.[1]);
+      await waitFor(async () => (await metric('flo_subscribers_cut_total')) === 1, 'the broker to count one cut subscriber', 30_000);
+      expect(await stalled.drain()).toMatch(/event: error\ndata: \{[^\n]*"code":"FLO_ERR_SUBSCRIBER_TOO_SLOW"/);
+      expect(await metric('flo_subscriber_buffered_bytes')).toBe(0);
+    } finally {
+      await broker.close();
+      await brokerDir.remove();
     }
   });
 });

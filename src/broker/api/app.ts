@@ -19,11 +19,14 @@ import { groupRoutes } from './groups.js';
 import { produceRoutes } from './produce.js';
 import { readRoutes } from './read.js';
 import { subscribeRoutes } from './subscribe.js';
+import { SubscriberBuffers, type SubscriberLimits } from './subscriber-buffers.js';
 
 export interface AppOptions extends AdminContext, OriginPolicyOptions, ServerLimits {
   readonly logger: Logger;
   /** Bearer tokens and their roles; none = an open broker. */
   readonly authTokens?: readonly AccessToken[] | undefined;
+  /** What stalled subscribers may hold and when they are cut (subscriber-buffers.ts); defaults from bounds.ts. */
+  readonly subscriberLimits?: Partial<SubscriberLimits> | undefined;
 }
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
@@ -66,7 +69,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   produceRoutes(app, options.log);
   readRoutes(app, options.log);
-  subscribeRoutes(app, options.log);
+  subscribeRoutes(app, options.log, new SubscriberBuffers(options.subscriberLimits));
   groupRoutes(app, options.log);
   adminRoutes(app, options);
   return app;

@@ -42,6 +42,7 @@ const subscribeQuerySchema = {
 
 /** `buffers` bounds what stalled readers may hold (tests pass small limits). */
 export function subscribeRoutes(app: FastifyInstance, log: EventLog, buffers = new SubscriberBuffers()): void {
+  buffers.observe({ bufferedBytes: (total) => log.metrics.subscriberBufferedBytes.set(total), cut: () => log.metrics.subscribersCut.inc() });
   let active = 0;
   // On shutdown every subscription ends at once, even one whose reader stopped reading.
   const live = new Set<{ abort: () => void }>();

@@ -29,13 +29,29 @@ export const DEFAULT_SUBSCRIBER_LIMITS: SubscriberLimits = {
 /** Writes `data`, calling `flushed` once the socket has handed it to the kernel (or failed). */
 export type SocketWrite = (data: Buffer, flushed: () => void) => void;
 
+/** Told of every change, for metrics. */
+export interface SubscriberBufferObserver {
+  bufferedBytes(total: number): void;
+  cut(): void;
+}
+
 export class SubscriberBuffers {
+  readonly limits: SubscriberLimits;
   private total = 0;
   private peak = 0;
   private cuts = 0;
   private changed: Deferred<void> = deferred();
+  private observer: SubscriberBufferObserver | undefined;
 
-  constructor(readonly limits: SubscriberLimits = DEFAULT_SUBSCRIBER_LIMITS) {}
+  constructor(limits: Partial<SubscriberLimits> = {}) {
+    this.limits = { ...DEFAULT_SUBSCRIBER_LIMITS, ...limits };
+  }
+
+  /** Reports the total and the cuts to `observer` from now on. */
+  observe(observer: SubscriberBufferObserver): void {
+    this.observer = observer;
+    observer.bufferedBytes(this.total);
+  }
 
   /** Bytes queued on all subscribers' sockets now. */
   get bufferedBytes(): number {
@@ -56,6 +72,7 @@ export class SubscriberBuffers {
   open(onStall: () => void): SubscriberBuffer {
     return new SubscriberBuffer(this, () => {
       this.cuts++;
+      this.observer?.cut();
       onStall();
     });
   }
@@ -64,6 +81,7 @@ export class SubscriberBuffers {
   adjust(bytes: number): void {
     this.total += bytes;
     this.peak = Math.max(this.peak, this.total);
+    this.observer?.bufferedBytes(this.total);
     if (bytes < 0) this.notify();
   }
 
