@@ -130,6 +130,23 @@ describe('retention', () => {
     await log.setRetentionRules(countingRules([{ namespace: '/logs/**', maxEvents: 1 }], calls));
     expect(calls.count).toBe(93 + 62);
   });
+
+  it('reads nothing from the store for namespaces within count and size limits', async () => {
+    log = await openLog(dir.path);
+    for (let i = 0; i < 40; i++) await log.append([input(`/small/${i}`, 'x'), input(`/small/${i}`, 'y')]);
+    await log.append([input('/small/big', 'a'), input('/small/big', 'b'), input('/small/big', 'c')]);
+    const store = log.store;
+    const readIndex = store.readIndex.bind(store);
+    let reads = 0;
+    store.readIndex = (...args) => (reads++, readIndex(...args));
+    await log.setRetentionRules(parseRetentionRules([{ namespace: '/small/**', maxEvents: 2, maxBytes: '1Mi' }]));
+    expect((await readAll(log, '/small/big')).map((event) => event.text())).toEqual(['b', 'c']);
+    // Only the one namespace over its limit was looked up (and read back by readAll).
+    expect(reads).toBeLessThanOrEqual(3);
+    reads = 0;
+    await log.runRetention();
+    expect(reads).toBe(0);
+  });
 });
 
 /** Rules whose globs count their matcher calls. */

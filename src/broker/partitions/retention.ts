@@ -124,7 +124,7 @@ export class RetentionEnforcer {
     await this.assignment.update(rules, dictionary);
     for (let nsId = 0; nsId < dictionary.size; nsId++) {
       const rule = this.assignment.ruleFor(nsId);
-      if (!rule || (this.sizes.events[nsId] ?? 0) === 0) continue;
+      if (!rule || (this.sizes.events[nsId] ?? 0) === 0 || !this.mayExceed(nsId, rule)) continue;
       const deleted = await this.enforce(nsId, rule, now);
       if (deleted > 0) {
         result.deletedEvents += deleted;
@@ -132,6 +132,12 @@ export class RetentionEnforcer {
       }
     }
     return result;
+  }
+
+  /** Whether the rule may remove anything: an age limit needs the index, counts and sizes are known in memory. */
+  private mayExceed(nsId: number, rule: RetentionRule): boolean {
+    if (rule.maxAgeMs !== undefined) return true;
+    return (rule.maxEvents !== undefined && (this.sizes.events[nsId] ?? 0) > rule.maxEvents) || (rule.maxBytes !== undefined && (this.sizes.bytes[nsId] ?? 0) > rule.maxBytes);
   }
 
   private async enforce(nsId: number, rule: RetentionRule, now: number): Promise<number> {
