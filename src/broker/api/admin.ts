@@ -14,7 +14,12 @@ export interface AdminContext {
 
 export function adminRoutes(app: FastifyInstance, context: AdminContext): void {
   const { log } = context;
-  app.get('/healthz', async () => ({ status: 'ok' }));
+  // Liveness fails once the store has failed: only a restart verifies it, so an orchestrator should restart us.
+  app.get('/healthz', async () => {
+    const failure = log.storageFailure;
+    if (failure) throw new FloError('FLO_ERR_STORAGE_FAILED', failure.message);
+    return { status: 'ok' };
+  });
   app.get('/readyz', async () => {
     if (log.isClosing) throw new FloError('FLO_ERR_SHUTTING_DOWN', 'the broker is shutting down');
     // A failed write or damage found: not ready until a restart has verified the store.
