@@ -17,6 +17,7 @@ import type { RaftStorage } from '../storage/raft-storage.js';
 import type { RaftTransport } from '../transport/tcp-transport.js';
 import { NotLeaderError } from './errors.js';
 import { PendingRequests } from './pending.js';
+import { GroupTicker } from './ticker.js';
 
 /** Default length of one Raft tick. */
 export const DEFAULT_TICK_MS = 10;
@@ -53,6 +54,8 @@ export interface RaftNodeOptions {
   /** Founding voters: written once if the group has no state on disk. Omit for a node that joins later. */
   readonly founders?: readonly NodeId[];
   readonly tickMs?: number;
+  /** The broker's one ticker shared by all its groups; a node given none ticks on a ticker of its own (tickMs). */
+  readonly ticker?: GroupTicker;
   readonly electionTicks?: number;
   readonly heartbeatTicks?: number;
   /** Largest append message (see DEFAULT_MAX_MESSAGE_BYTES). */
@@ -103,7 +106,8 @@ export class RaftNode {
   readonly nodeId: NodeId;
   private readonly core: RaftCore;
   private readonly pending: PendingRequests;
-  private ticker: NodeJS.Timeout | null = null;
+  private readonly ticker: GroupTicker;
+  private readonly ticked = { tick: (): void => this.tick() };
   private scheduled = false;
   private looping = false;
   private closed = false;
@@ -119,6 +123,7 @@ export class RaftNode {
   ) {
     this.groupId = options.groupId;
     this.nodeId = options.nodeId;
+    this.ticker = options.ticker ?? new GroupTicker(options.tickMs ?? DEFAULT_TICK_MS);
     this.core = new RaftCore({
       id: options.nodeId,
       random: new SeededRandom(options.seed ?? randomInt(2 ** 31)),
@@ -139,7 +144,7 @@ export class RaftNode {
     if (snapshot.metadata.index > 0) await options.stateMachine.restore?.(snapshot.data, snapshot.metadata.index);
     const node = new RaftNode(options, mem);
     options.transport.register(options.groupId, (m) => node.receive(m));
-    node.ticker = setInterval(() => node.tick(), options.tickMs ?? DEFAULT_TICK_MS);
+    node.ticker.add(node.ticked);
     return node;
   }
 
@@ -346,8 +351,7 @@ export class RaftNode {
   }
 
   private stopTicking(): void {
-    if (this.ticker !== null) clearInterval(this.ticker);
-    this.ticker = null;
+    this.ticker.remove(this.ticked);
   }
 
   /** Stops ticking and rejects everything pending. Storage and transport belong to the caller. */
