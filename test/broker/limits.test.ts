@@ -1,59 +1,12 @@
 import { existsSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { Broker, type BrokerOptions } from '../../src/broker/broker.js';
+import { describe, expect, it } from 'vitest';
+import { Broker } from '../../src/broker/broker.js';
+import { parseResponse, useRawBroker } from '../support/raw-connection.js';
 import { silentLogger, tempDir, waitFor } from '../support/temp.js';
 
-const dirs: Array<Awaited<ReturnType<typeof tempDir>>> = [];
-const sockets: Socket[] = [];
-let broker: Broker | undefined;
-
-async function startBroker(options: Partial<BrokerOptions> = {}): Promise<Broker> {
-  const dir = await tempDir();
-  dirs.push(dir);
-  broker = await Broker.start({ dataDir: dir.path, logger: silentLogger, port: 0, ...options });
-  return broker;
-}
-
-afterEach(async () => {
-  for (const socket of sockets.splice(0)) socket.destroy();
-  await broker?.close();
-  broker = undefined;
-});
-afterAll(async () => {
-  for (const dir of dirs) await dir.remove();
-});
-
-interface RawConnection {
-  socket: Socket;
-  received: () => string;
-  closed: () => boolean;
-}
-
-async function openConnection(url: string, send = ''): Promise<RawConnection> {
-  const { port } = new URL(url);
-  const socket = connect({ port: Number(port), host: '127.0.0.1' });
-  sockets.push(socket);
-  let received = '';
-  let closed = false;
-  socket.on('data', (chunk: Buffer) => (received += chunk.toString()));
-  socket.on('error', () => undefined);
-  socket.on('close', () => (closed = true));
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', resolve);
-    socket.once('error', reject);
-  });
-  if (send) socket.write(send);
-  return { socket, received: () => received, closed: () => closed };
-}
-
-/** The status and problem body of a raw HTTP response. */
-function parseResponse(text: string): { status: number; type: string; body: Record<string, unknown> } {
-  const [head, body] = text.split('\r\n\r\n');
-  const status = Number(/^HTTP\/1\.1 (\d+)/.exec(head ?? '')?.[1]);
-  const type = /content-type: ([^\r\n]+)/i.exec(head ?? '')?.[1] ?? '';
-  return { status, type, body: JSON.parse(body ?? '{}') as Record<string, unknown> };
-}
+const raw = useRawBroker();
+const startBroker = raw.start;
+const openConnection = raw.connect;
 
 const HALF_SENT_POST = 'POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"namespace":';
 
@@ -133,10 +86,10 @@ describe('the budget of request bodies being received', () => {
 describe('limit options', () => {
   it.each([[{ requestTimeoutMs: 0 }], [{ maxConnections: -1 }], [{ keepAliveTimeoutMs: 1.5 }], [{ maxBodyBytesInFlight: 0 }]])('refuses %j before touching the data dir', async (limits) => {
     const dir = await tempDir();
-    dirs.push(dir);
     const dataDir = `${dir.path}/data`;
     await expect(Broker.start({ dataDir, logger: silentLogger, port: 0, ...limits })).rejects.toMatchObject({ code: 'FLO_ERR_CONFIG_INVALID' });
     expect(existsSync(dataDir)).toBe(false);
+    await dir.remove();
   });
 });
 

@@ -1,9 +1,12 @@
 // Builds the broker's HTTP/WebSocket API on a given event log. It never
 // listens: the server (broker.ts) listens, and tests call inject(). Every
 // request passes one guard first: Host and Origin (origin.ts), then the bearer
-// token (auth.ts), then the URL must be well-formed UTF-8, then the body must fit
-// the broker-wide budget of bodies being received (limits.ts).
+// token (auth.ts), then the URL must be well-formed UTF-8, then an upgrade must be
+// a well-formed one to a WebSocket route (websocket-guard.ts), then the body must fit
+// the broker-wide budget of bodies being received (limits.ts), which WebSocket
+// messages being received draw on too.
 import { isUtf8 } from 'node:buffer';
+import type { IncomingMessage } from 'node:http';
 import websocket from '@fastify/websocket';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
@@ -13,6 +16,7 @@ import { FloError } from '../../common/errors.js';
 import { adminRoutes, type AdminContext } from './admin.js';
 import { Authenticator, requiredRole, type AccessToken } from './auth.js';
 import { BodyBudget, capConnections, clientErrorHandler, serverOptions, type ServerLimits } from './limits.js';
+import { budgetWebSocketMessages, checkUpgrade } from './websocket-guard.js';
 import { OriginPolicy, type OriginPolicyOptions } from './origin.js';
 import { sendProblem } from './problem.js';
 import { groupRoutes } from './groups.js';
@@ -51,6 +55,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const origins = new OriginPolicy(options);
   const authenticator = new Authenticator(options.authTokens ?? []);
   const bodies = new BodyBudget(options.maxBodyBytesInFlight);
+  const websocketRoutes = new Set<string>();
+  app.addHook('onRoute', (route) => {
+    if (route.websocket === true || route.wsHandler !== undefined) websocketRoutes.add(route.url);
+  });
+  app.websocketServer.on('connection', (socket: WebSocket, request: IncomingMessage) => budgetWebSocketMessages(socket, request.socket, bodies));
   // Requests still arriving while the broker closes (kept-alive connections through a Service
   // during a rollout) are refused with a documented problem, and their connection is closed.
   let closing = false;
@@ -61,9 +70,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       reply.header('connection', 'close');
       throw new FloError('FLO_ERR_SHUTTING_DOWN', 'the broker is shutting down; retry on another broker or once it is back');
     }
+    if (request.headers.host === undefined && request.raw.httpVersion !== '1.0') throw new FloError('FLO_ERR_REQUEST_INVALID', 'an HTTP/1.1 request needs a Host header');
     origins.check(request.headers.host, request.headers.origin);
     authenticator.check(request.headers.authorization, requiredRole(request.method, request.routeOptions.url));
     checkUrlEncoding(request);
+    checkUpgrade(request, websocketRoutes);
     const release = bodies.admit(request.headers);
     if (release) reply.raw.once('close', release);
   });

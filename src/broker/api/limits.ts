@@ -55,7 +55,8 @@ export function serverOptions(limits: ServerLimits): { connectionTimeout: number
     keepAliveTimeout: limits.keepAliveTimeoutMs ?? DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
     routerOptions: { maxParamLength: MAX_PATH_PARAM_CHARS },
     // Node checks the timeouts on this interval (30 s by default), so a timeout is honoured within a quarter of itself.
-    http: { headersTimeout, connectionsCheckingInterval: Math.max(10, Math.min(30_000, Math.floor(headersTimeout / 4))) },
+    // requireHostHeader: Node's own 400 for an HTTP/1.1 request without Host has no body; app.ts answers a problem instead.
+    http: { headersTimeout, connectionsCheckingInterval: Math.max(10, Math.min(30_000, Math.floor(headersTimeout / 4))), requireHostHeader: false },
   };
 }
 
@@ -114,7 +115,8 @@ function refuse(socket: Socket, cap: number): void {
  * Bounds the memory of bodies being received: each request reserves its declared
  * size before fastify reads a byte of it, and gives it back when its response is
  * done or its connection drops. Without it, many slow uploads just under the body
- * limit each hold up to 64 MiB until the request timeout.
+ * limit each hold up to 64 MiB until the request timeout. WebSocket messages being
+ * received draw on the same budget (websocket-guard.ts).
  */
 export class BodyBudget {
   private reservedBytes = 0;
@@ -126,16 +128,26 @@ export class BodyBudget {
     const declared = headers['content-length'] !== undefined ? Number(headers['content-length']) : headers['transfer-encoding'] !== undefined ? MAX_REQUEST_BYTES : 0;
     const bytes = Number.isFinite(declared) && declared > 0 ? Math.min(declared, MAX_REQUEST_BYTES) : 0;
     if (bytes === 0) return undefined;
-    if (this.reservedBytes + bytes > this.maxBytes) {
+    if (!this.reserve(bytes)) {
       throw new FloError('FLO_ERR_OVERLOADED', `the broker is receiving ${this.reservedBytes} bytes of request bodies (at most ${this.maxBytes}); retry later`);
     }
-    this.reservedBytes += bytes;
     let released = false;
     return () => {
       if (released) return;
       released = true;
-      this.reservedBytes -= bytes;
+      this.release(bytes);
     };
+  }
+
+  /** Takes `bytes` from the budget if they fit (a WebSocket message being received, websocket-guard.ts). */
+  reserve(bytes: number): boolean {
+    if (this.reservedBytes + bytes > this.maxBytes) return false;
+    this.reservedBytes += bytes;
+    return true;
+  }
+
+  release(bytes: number): void {
+    this.reservedBytes -= bytes;
   }
 
   get inFlightBytes(): number {

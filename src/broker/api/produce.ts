@@ -65,7 +65,16 @@ export function produceRoutes(app: FastifyInstance, log: EventLog): void {
     await reply.status(201).send(single ? { id: ids[0] } : { ids });
   });
 
-  app.get('/v1/produce', { websocket: true }, (socket) => serveProduceSocket(socket, log));
+  // Without an upgrade, @fastify/websocket would answer a bare 404 with no body.
+  app.route({
+    method: 'GET',
+    url: '/v1/produce',
+    handler: async (_request, reply) => {
+      void reply.header('upgrade', 'websocket');
+      throw new FloError('FLO_ERR_REQUEST_INVALID', 'GET /v1/produce is a WebSocket: send "Upgrade: websocket" (POST /v1/events takes HTTP bodies)', { status: 426 });
+    },
+    wsHandler: (socket) => serveProduceSocket(socket, log),
+  });
 }
 
 function decodeBody(request: FastifyRequest): ReturnType<typeof eventsFromJsonBody> {
