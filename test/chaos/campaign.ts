@@ -89,6 +89,14 @@ function longestGapMs(history: readonly AppendOp[]): number {
   return longest;
 }
 
+/** Appends a broker's history may hold at about most, so a long run stays bounded in memory (history, reads, deliveries). */
+const TARGET_APPENDS_PER_BROKER = 600_000;
+
+/** Pause between one writer's appends: 5 ms, longer for long runs, so 7 writers stay near the target. */
+function pacingMs(durationMs: number): number {
+  return Math.max(5, Math.ceil((durationMs * 7) / TARGET_APPENDS_PER_BROKER));
+}
+
 /** Starts the brokers, adding each to `rigs` as soon as it runs, so a failed start still stops the others. */
 async function startRigs(options: CampaignOptions, dir: string, random: SeededRandom, rigs: BrokerRig[]): Promise<void> {
   await mkdir(join(dir, 'logs'), { recursive: true });
@@ -103,7 +111,7 @@ async function startRigs(options: CampaignOptions, dir: string, random: SeededRa
     const namespaces = Array.from({ length: options.namespacesPerBroker ?? 6 }, (_, k) => `/chaos/b${index}/n${k}`);
     const workload = new Workload({
       name: broker.name, url: broker.url, namespaces, recorder, random: random.fork(),
-      httpWriters: 2, clientWriters: 1, clientInFlight: 4, pauseBetweenAppendsMs: 5, requestTimeoutMs: 5_000, maxAppendsPerWriter: 200_000, pointReaders: 1,
+      httpWriters: 2, clientWriters: 1, clientInFlight: 4, pauseBetweenAppendsMs: pacingMs(options.durationMs), requestTimeoutMs: 5_000, maxAppendsPerWriter: 200_000, pointReaders: 1,
       ...options.workload,
     });
     const glob = `/chaos/b${index}/**`;
