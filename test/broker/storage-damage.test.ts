@@ -171,7 +171,7 @@ describe('a damaged table file', () => {
     const dataDir = join(dir.path, 'data');
     const acknowledged = await storeInTable(dataDir);
     const { table, at, original } = await flipInPayload(dataDir, 'event-00500-');
-    await expectRefused(dataDir, /partition 0: the group at offset \d+ fails its checksum/);
+    await expectRefused(dataDir, /LevelDB table \d+\.ldb: a block at \d+ fails its checksum/);
     await patch(table, at, Buffer.of(original));
     log = await openLog(dataDir);
     const events = await readAll(log);

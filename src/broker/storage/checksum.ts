@@ -40,3 +40,30 @@ export function unsealGroup(key: Buffer, stored: Buffer): Buffer | undefined {
   const group = stored.subarray(0, stored.length - CHECKSUM_BYTES);
   return stored.readUInt32BE(group.length) === crc32(group, crc32(key)) ? group : undefined;
 }
+
+/** CRC-32C (Castagnoli), slicing by 8: the checksum LevelDB keeps per table block (table-check.ts). */
+const CRC32C_TABLES = ((): Uint32Array[] => {
+  const tables = Array.from({ length: 8 }, () => new Uint32Array(256));
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0x82f63b78 ^ (c >>> 1) : c >>> 1;
+    tables[0]![n] = c >>> 0;
+  }
+  for (let n = 0; n < 256; n++) {
+    for (let t = 1; t < 8; t++) tables[t]![n] = (tables[0]![tables[t - 1]![n]! & 0xff]! ^ (tables[t - 1]![n]! >>> 8)) >>> 0;
+  }
+  return tables;
+})();
+
+export function crc32c(data: Uint8Array): number {
+  const [t0, t1, t2, t3, t4, t5, t6, t7] = CRC32C_TABLES as [Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array];
+  let crc = 0xffffffff;
+  let i = 0;
+  for (const end = data.length - 8; i <= end; i += 8) {
+    const low = (crc ^ (data[i]! | (data[i + 1]! << 8) | (data[i + 2]! << 16) | (data[i + 3]! << 24))) >>> 0;
+    crc = t7[low & 0xff]! ^ t6[(low >>> 8) & 0xff]! ^ t5[(low >>> 16) & 0xff]! ^ t4[low >>> 24]! ^
+      t3[data[i + 4]!]! ^ t2[data[i + 5]!]! ^ t1[data[i + 6]!]! ^ t0[data[i + 7]!]!;
+  }
+  for (; i < data.length; i++) crc = t0[(crc ^ data[i]!) & 0xff]! ^ (crc >>> 8);
+  return ~crc >>> 0;
+}

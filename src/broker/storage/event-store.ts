@@ -13,6 +13,7 @@ import * as keys from './keys.js';
 import { NamespaceDictionary } from './namespace-dictionary.js';
 import { OffsetLedger, writeOffsetMarks } from './offset-marks.js';
 import { checkedStates, RECOVERY_HELP, type StartUpOptions } from './start-up.js';
+import { checkTables } from './table-check.js';
 import { inspectDataDir, type PartitionState } from './verify.js';
 
 type Db = ClassicLevel<Buffer, Buffer>;
@@ -92,11 +93,20 @@ export class EventStore {
         `${dataDir} is not empty but holds no LevelDB store (no CURRENT file; found ${found.entries.join(', ')}): ` +
         `refusing to create a new store over it. If it is a Flo data dir that lost its CURRENT file, restore it; otherwise point --data-dir at an empty dir (${RECOVERY_HELP})`);
     }
+    let damagedTables: string[] = [];
+    if (found.kind === 'leveldb') {
+      // Before LevelDB reads a table: a damaged block it parses can abort the process instead of raising an error.
+      damagedTables = await checkTables(dataDir);
+      if (damagedTables.length > 0 && !options.recover) {
+        throw new FloError('FLO_ERR_STORAGE_CORRUPT',
+          `the store in ${dataDir} failed verification; refusing to start: ${damagedTables.join('; ')}. Restore the data dir from a backup, or start once with --recover-store to keep what can still be read (${RECOVERY_HELP})`);
+      }
+    }
     const db: Db = new ClassicLevel<Buffer, Buffer>(dataDir, { keyEncoding: 'buffer', valueEncoding: 'buffer', createIfMissing: found.kind === 'new', ...LEVEL_TUNING });
     try {
       await db.open();
     } catch (error) {
-      const locked = (error as { cause?: { code?: string } }).cause?.code === 'LEVEL_LOCKED' || /lock/i.test(describe(error));
+      const locked = (error as { cause?: { code?: string } }).cause?.code === 'LEVEL_LOCKED' || /\block\b/i.test(describe(error));
       const hint = locked ? ' (it is locked: is another flo server using it?)' : ` (${RECOVERY_HELP})`;
       throw new FloError('FLO_ERR_STORAGE', `cannot open data directory ${dataDir}${hint}: ${describe(error)}`, { cause: error });
     }
@@ -106,7 +116,14 @@ export class EventStore {
       for await (const [key, value] of db.iterator({ gt: Buffer.of(keys.Keyspace.DICT), lt: Buffer.of(keys.Keyspace.DICT + 1) })) {
         dictionary.load(key.readUInt32BE(1), value.toString('utf8'));
       }
-      const states = await checkedStates(db, dictionary, meta.partitions, options);
+      // Recovery goes on past damaged tables: what verify.ts reads past is dropped and reported with them (a block LevelDB trips over may still abort it, leaving the dir as it was).
+      let reported = damagedTables.length === 0;
+      const states = await checkedStates(db, dictionary, meta.partitions, reported ? options : {
+        ...options, onRecovered: (problems) => { reported = true; options.onRecovered?.([...damagedTables, ...problems]); },
+      });
+      if (!reported) options.onRecovered?.(damagedTables);
+      // Recovery dropped what it could not verify, but the damaged blocks stay in their tables until rewritten.
+      if (damagedTables.length > 0) await db.compactRange(Buffer.alloc(0), Buffer.alloc(8, 0xff));
       // From here until a clean close, the offsets file says "not clean": a crash makes the next start skip past every reservation.
       const ledger = await OffsetLedger.start(dataDir, states.map((state) => state.nextOffset));
       return new EventStore(db, meta, dictionary, ledger, states, options.onFailure);
@@ -362,8 +379,15 @@ function isCorruption(error: unknown): boolean {
   return (error as { code?: string }).code === 'LEVEL_CORRUPTION' || /corrupt/i.test(describe(error));
 }
 
+/** The message with its causes: classic-level says only "Database failed to open" and puts why (e.g. no space left) in `cause`. */
 function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  const messages: string[] = [];
+  for (let at: unknown = error, depth = 0; at !== undefined && depth < 5; at = (at as { cause?: unknown }).cause, depth++) {
+    const message = at instanceof Error ? at.message : String(at);
+    if (!messages.includes(message)) messages.push(message);
+    if (!(at instanceof Error)) break;
+  }
+  return messages.join(': ');
 }
 
 export type { Operation as StoreOperation };
