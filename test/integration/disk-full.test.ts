@@ -2,7 +2,7 @@
 // fails, free space, and check that it still refuses (fail stop, not 201) and
 // is not ready; restart it (after SIGTERM or SIGKILL) and check that every event
 // that got a 201 is readable under its id and that no id is handed out twice.
-import { rm, writeFile } from 'node:fs/promises';
+import { rm, statfs, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { connect } from '../../src/client/index.js';
@@ -57,6 +57,38 @@ describe('a full disk', () => {
         expect(answer.status).toBe(201);
         expect(stored.has(String(answer.body.id)), `${String(answer.body.id)} was handed out before`).toBe(false);
       }
+    } finally {
+      for (const server of servers) await server.stop('SIGKILL');
+      await disk.unmount();
+    }
+  });
+
+  it('refuses a restart that has no room to turn its log into a table with a message naming the full disk, and starts with every event once space is freed', async (context) => {
+    const disk = await mountTmpfs(8 * 1024 * 1024);
+    if ('skipped' in disk) return context.skip(disk.skipped);
+    const dataDir = join(disk.path, 'data');
+    const filler = join(disk.path, 'filler');
+    const servers: ServerProcess[] = [];
+    try {
+      const server = await startServer(dataDir, ['--partitions', '1']);
+      servers.push(server);
+      const acknowledged = new Set<string>();
+      for (let i = 0; i < 40; i++) {
+        const events = Array.from({ length: 100 }, (_, k) => ({ namespace: '/disk/log', data: `${i}-${k}-${'d'.repeat(1000)}` }));
+        const response = await fetch(`${server.url}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(events) });
+        expect(response.status).toBe(201);
+        for (const id of ((await response.json()) as { ids: string[] }).ids) acknowledged.add(id);
+      }
+      await server.stop('SIGKILL');
+      const free = await statfs(disk.path);
+      await writeFile(filler, Buffer.alloc(Math.max(0, free.bavail * free.bsize - 1024 * 1024)));
+      // classic-level's own message is only "Database failed to open"; LevelDB's cause says why.
+      await expect(startServer(dataDir)).rejects.toThrow(/No space left on device/);
+      await rm(filler);
+      const restarted = await startServer(dataDir);
+      servers.push(restarted);
+      const page = (await (await fetch(`${restarted.url}/v1/events?from=earliest&limit=10000`)).json()) as { events: Array<{ id: string }> };
+      expect(new Set(page.events.map((event) => event.id))).toEqual(acknowledged);
     } finally {
       for (const server of servers) await server.stop('SIGKILL');
       await disk.unmount();
