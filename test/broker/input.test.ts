@@ -92,6 +92,14 @@ describe('the produce body schema', () => {
     expect(await post(JSON.stringify(body), 'application/json')).toEqual({ status: 400, code: 'FLO_ERR_REQUEST_INVALID' });
   });
 
+  it('refuses a Content-Encoding with 415 instead of reading the compressed bytes as the body', async () => {
+    const response = await broker.app.inject({ method: 'POST', url: '/v1/events', payload: '{"namespace":"/encoded/x"}', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' } });
+    expect(response.statusCode).toBe(415);
+    expect(response.json()).toMatchObject({ code: 'FLO_ERR_MEDIA_TYPE_UNSUPPORTED' });
+    const plain = await broker.app.inject({ method: 'POST', url: '/v1/events', payload: '{"namespace":"/encoded/x"}', headers: { 'content-type': 'application/json', 'content-encoding': 'identity' } });
+    expect(plain.statusCode).toBe(201);
+  });
+
   it('names the field that is wrong', async () => {
     const response = await broker.app.inject({ method: 'POST', url: '/v1/events', payload: { namespace: '/s/1', data: 42 } });
     expect((response.json() as { detail: string }).detail).toMatch(/data must be a string/);

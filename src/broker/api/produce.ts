@@ -58,7 +58,7 @@ export function produceRoutes(app: FastifyInstance, log: EventLog): void {
   });
   app.addContentTypeParser(BATCH_MEDIA_TYPE, { parseAs: 'buffer', bodyLimit: MAX_REQUEST_BYTES }, (_request, body, done) => done(null, body));
 
-  app.post('/v1/events', { schema: { body: produceBodySchema } }, async (request, reply) => {
+  app.post('/v1/events', { schema: { body: produceBodySchema }, preParsing: refuseContentEncoding }, async (request, reply) => {
     const { events, single } = decodeBody(request);
     const result = await log.append(events);
     const ids = idsOf(result);
@@ -75,6 +75,14 @@ export function produceRoutes(app: FastifyInstance, log: EventLog): void {
     },
     wsHandler: (socket) => serveProduceSocket(socket, log),
   });
+}
+
+/** The body is read as sent: a gzip body would otherwise be parsed as if it were plain JSON (or stored as garbage from a batch). */
+async function refuseContentEncoding(request: FastifyRequest): Promise<void> {
+  const encoding = request.headers['content-encoding']?.trim().toLowerCase();
+  if (encoding !== undefined && encoding !== '' && encoding !== 'identity') {
+    throw new FloError('FLO_ERR_MEDIA_TYPE_UNSUPPORTED', `Content-Encoding ${encoding.slice(0, 40)} is not supported: send the body uncompressed`);
+  }
 }
 
 function decodeBody(request: FastifyRequest): ReturnType<typeof eventsFromJsonBody> {
