@@ -29,6 +29,8 @@ export interface EventLogOptions {
   retention?: RetentionRule[] | undefined;
   /** How often retention runs in the background. */
   retentionIntervalMs?: number | undefined;
+  /** How often the offsets file records (with an fsync) what is acknowledged; between records the per-commit mark covers process crashes. */
+  acknowledgedMarkIntervalMs?: number | undefined;
   /** Start even if verification finds damage, keeping only what verifies (docs/operations.md); default false: refuse. */
   recoverStore?: boolean | undefined;
   /** Wall clock for event timestamps and retention ages; tests inject one to control time. */
@@ -223,6 +225,7 @@ export class EventLog {
   }
 
   private onCommitted(groups: readonly StoredGroup[], writeMs: number): void {
+    if (this.durability === 'fsync') this.store.noteAcknowledged(this.committed.nextOffset);
     let events = 0;
     for (const group of groups) {
       this.cache.add(group);
@@ -250,7 +253,7 @@ export class EventLog {
     this.acknowledgedTimer = setInterval(() => {
       if (this.closing || this.store.failed) return;
       this.store.recordAcknowledged(this.committed.nextOffset).catch((error: unknown) => this.options.logger.error({ err: error }, 'recording acknowledged offsets failed'));
-    }, ACKNOWLEDGED_MARK_INTERVAL_MS);
+    }, this.options.acknowledgedMarkIntervalMs ?? ACKNOWLEDGED_MARK_INTERVAL_MS);
     this.acknowledgedTimer.unref();
   }
 

@@ -9,6 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Broker } from '../../src/broker/broker.js';
 import type { EventLog } from '../../src/broker/event-log.js';
 import * as keys from '../../src/broker/storage/keys.js';
+import { ACK_MARK_FILE, readAckMark } from '../../src/broker/storage/ack-mark.js';
 import { readOffsetMarks } from '../../src/broker/storage/offset-marks.js';
 import { formatEventId } from '../../src/common/ids.js';
 import { input, openLog, readAll } from '../support/log.js';
@@ -107,6 +108,33 @@ describe('a damaged LevelDB log', () => {
     const [newest] = (await files(image, '.log')).reverse();
     await truncate(newest!, Math.floor((await stat(newest!)).size / 2));
     await expectRefused(image, /partition 0: offsets \d+-999 were acknowledged but are missing from the store/);
+  });
+
+  it('is refused at start-up when its tail was cut right after a crash, before the offsets file recorded the last acknowledgements', async () => {
+    const dataDir = join(dir.path, 'data');
+    // The once-a-second record never runs here: only the per-commit mark knows what was acknowledged.
+    log = await openLog(dataDir, { partitions: 1, acknowledgedMarkIntervalMs: 3_600_000 });
+    await fill(log, 1000);
+    await waitFor(async () => (await readAckMark(dataDir, 1))?.[0] === 1000, 'the acknowledgement mark to record the acknowledged events');
+    const image = await crashImage(dataDir);
+    expect((await readOffsetMarks(image))!.acknowledged[0]).toBe(0);
+    const [newest] = (await files(image, '.log')).reverse();
+    await truncate(newest!, Math.floor((await stat(newest!)).size / 2));
+    await expectRefused(image, /partition 0: offsets \d+-999 were acknowledged but are missing from the store/);
+  });
+
+  it('ignores a torn or damaged acknowledgement mark instead of refusing a healthy store', async () => {
+    const dataDir = join(dir.path, 'data');
+    log = await openLog(dataDir, { partitions: 1, acknowledgedMarkIntervalMs: 3_600_000 });
+    await fill(log, 100);
+    const image = await crashImage(dataDir);
+    await writeFile(join(image, ACK_MARK_FILE), Buffer.alloc(7, 0xff));
+    const restarted = await openLog(image);
+    try {
+      expect((await readAll(restarted)).length).toBe(100);
+    } finally {
+      await restarted.close();
+    }
   });
 
   it.each([

@@ -11,6 +11,7 @@ import { readGroupHeader } from '../../common/wire.js';
 import { sealGroup, unsealGroup } from './checksum.js';
 import * as keys from './keys.js';
 import { NamespaceDictionary } from './namespace-dictionary.js';
+import { AckMark } from './ack-mark.js';
 import { OffsetLedger, writeOffsetMarks } from './offset-marks.js';
 import { checkedStates, RECOVERY_HELP, type StartUpOptions } from './start-up.js';
 import { checkTables } from './table-check.js';
@@ -83,6 +84,7 @@ export class EventStore {
     private readonly ledger: OffsetLedger,
     private readonly states: PartitionState[],
     private readonly onFailure: ((error: FloError) => void) | undefined,
+    private readonly ackMark: AckMark,
   ) {}
 
   static async open(options: OpenOptions): Promise<EventStore> {
@@ -126,7 +128,10 @@ export class EventStore {
       if (damagedTables.length > 0) await db.compactRange(Buffer.alloc(0), Buffer.alloc(8, 0xff));
       // From here until a clean close, the offsets file says "not clean": a crash makes the next start skip past every reservation.
       const ledger = await OffsetLedger.start(dataDir, states.map((state) => state.nextOffset));
-      return new EventStore(db, meta, dictionary, ledger, states, options.onFailure);
+      const failures: { store?: EventStore } = {};
+      const ackMark = await AckMark.start(dataDir, states.map((state) => state.nextOffset),
+        (error) => failures.store?.fail(`writing the acknowledgement mark failed (${describe(error)})`, error));
+      return (failures.store = new EventStore(db, meta, dictionary, ledger, states, options.onFailure, ackMark));
     } catch (error) {
       await db.close();
       if (error instanceof FloError) throw error;
@@ -205,6 +210,11 @@ export class EventStore {
     } catch (error) {
       throw this.fail(`writing the offsets file failed (${describe(error)})`, error);
     }
+  }
+
+  /** Notes, without an fsync, that every offset below `nextOffsets` is durably acknowledged (see ack-mark.ts). */
+  noteAcknowledged(nextOffsets: readonly number[]): void {
+    if (!this.failure) this.ackMark.note(nextOffsets);
   }
 
   /** Groups of one partition in offset order, starting with the one that holds `fromOffset`. */
@@ -290,6 +300,7 @@ export class EventStore {
    */
   async close(finalOffsets?: readonly number[]): Promise<void> {
     await this.ledger.idle();
+    await this.ackMark.close();
     await this.db.close();
     if (finalOffsets && !this.failure) await this.ledger.closeClean(finalOffsets.map((next, partition) => Math.max(next, this.states[partition]!.nextOffset)));
   }

@@ -7,6 +7,7 @@ import type { ClassicLevel } from 'classic-level';
 import { FloError, isFloError } from '../../common/errors.js';
 import * as keys from './keys.js';
 import type { NamespaceDictionary } from './namespace-dictionary.js';
+import { readAckMark } from './ack-mark.js';
 import { checkOffsetMarks, readOffsetMarks, type OffsetMarks } from './offset-marks.js';
 import { verifyStore, type PartitionState } from './verify.js';
 
@@ -36,6 +37,11 @@ export async function checkedStates(db: Db, dictionary: NamespaceDictionary, par
   } catch (error) {
     if (!isFloError(error) || error.code !== 'FLO_ERR_STORAGE_CORRUPT') throw error;
     damage = error.message;
+  }
+  if (marks && !marks.clean) {
+    // The per-commit mark may know of acknowledgements the once-a-second offsets file had not recorded yet.
+    const acknowledged = await readAckMark(options.dataDir, partitions);
+    if (acknowledged) marks = { ...marks, acknowledged: marks.acknowledged.map((next, partition) => Math.max(next, acknowledged[partition] ?? 0)) };
   }
   const marksCheck = checkOffsetMarks(marks, states.map((state) => state.nextOffset), damage);
   const problems = [...findings.problems, ...marksCheck.problems];
