@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { DEFAULT_CACHE_BYTES, DEFAULT_MAX_EVENT_BYTES, DEFAULT_PARTITIONS, MAX_EVENTS_PER_BATCH, MAX_PARTITIONS } from '../common/bounds.js';
 import { FloError } from '../common/errors.js';
 import { validateNamespace } from '../common/namespace.js';
+import { Broadcast } from '../common/broadcast.js';
 import { deferred } from '../common/deferred.js';
 import { isEventId } from '../common/ids.js';
 import { MAX_PARENT_ID_BYTES, type DecodedInput } from '../common/wire.js';
@@ -61,7 +62,7 @@ export class EventLog {
   private readonly sizes = new NamespaceSizes();
   private readonly retentionEnforcer: RetentionEnforcer;
   private rules: RetentionRule[];
-  private commitSignal = deferred<void>();
+  private readonly commits = new Broadcast();
   private retentionTimer: NodeJS.Timeout | undefined;
   private acknowledgedTimer: NodeJS.Timeout | undefined;
   private retentionRunning: Promise<void> | undefined;
@@ -158,9 +159,19 @@ export class EventLog {
     return this.reader.readPage(request);
   }
 
-  /** Resolves at the next commit (or at close): one shared promise, however many wait. */
-  nextCommit(): Promise<void> {
-    return this.commitSignal.promise;
+  /** Changes at every commit (and at close): read it before reading the log, then wait with afterCommit(). */
+  get commitGeneration(): number {
+    return this.commits.generation;
+  }
+
+  /** Resolves at the first commit after `generation` (or at close), or when `signal` aborts; an aborted waiter is forgotten at once. */
+  afterCommit(generation: number, signal?: AbortSignal): Promise<void> {
+    return this.commits.after(generation, signal);
+  }
+
+  /** Subscribers parked waiting for a commit. */
+  get commitWaiters(): number {
+    return this.commits.waiting;
   }
 
   get isClosing(): boolean {
@@ -209,7 +220,7 @@ export class EventLog {
     clearInterval(this.acknowledgedTimer);
     await this.committer.drain();
     await this.retentionRunning;
-    this.commitSignal.resolve();
+    this.commits.fire();
     await this.store.close(this.committed.nextOffset);
     this.options.logger.info({ nodeId: this.nodeId }, 'event log closed');
   }
@@ -234,9 +245,7 @@ export class EventLog {
     }
     this.metrics.commitSeconds.observe(writeMs / 1000);
     this.metrics.commitEvents.observe(events);
-    const signal = this.commitSignal;
-    this.commitSignal = deferred<void>();
-    signal.resolve();
+    this.commits.fire();
   }
 
   private scheduleRetention(delayMs: number): void {

@@ -30,7 +30,7 @@ export async function* subscribe(log: EventLog, options: SubscriptionOptions): A
   yield { kind: 'start', cursor };
   let caughtUp = false;
   while (!options.signal?.aborted && !log.isClosing) {
-    const commit = log.nextCommit();
+    const generation = log.commitGeneration;
     const end = stopAt ?? log.head();
     const page = await log.readPage({ selector: options.selector, cursor, end, maxBytes: options.maxBytesPerPage, maxEvents: options.maxEventsPerPage });
     const moved = page.cursor.some((offset, partition) => offset !== cursor[partition]);
@@ -48,20 +48,6 @@ export async function* subscribe(log: EventLog, options: SubscriptionOptions): A
       caughtUp = true;
       yield { kind: 'caught-up', cursor };
     }
-    await untilAbort(commit, options.signal);
+    await log.afterCommit(generation, options.signal);
   }
-}
-
-/** Waits for `promise`, or less if the subscriber goes away; leaves no listener behind. */
-export function untilAbort(promise: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
-  if (!signal) return promise;
-  if (signal.aborted) return Promise.resolve();
-  return new Promise<void>((resolve) => {
-    const onAbort = (): void => resolve();
-    signal.addEventListener('abort', onAbort, { once: true });
-    void promise.then(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    });
-  });
 }

@@ -5,8 +5,7 @@
 // step, so the total overshoots by at most one frame); a subscriber whose bytes
 // have not moved for `stallTimeoutMs` is cut, and told the cursor to resume from.
 import { SUBSCRIBER_CLOSE_GRACE_MS, SUBSCRIBER_HIGH_WATER_BYTES, SUBSCRIBER_STALL_TIMEOUT_MS, SUBSCRIBERS_MAX_BUFFERED_BYTES } from '../../common/bounds.js';
-import { deferred, type Deferred } from '../../common/deferred.js';
-import { untilAbort } from '../subscription.js';
+import { Broadcast } from '../../common/broadcast.js';
 
 export interface SubscriberLimits {
   /** Bytes queued on one subscriber's socket beyond which the broker reads nothing more for it. */
@@ -40,7 +39,8 @@ export class SubscriberBuffers {
   private total = 0;
   private peak = 0;
   private cuts = 0;
-  private changed: Deferred<void> = deferred();
+  /** @internal Fires at every release of bytes anywhere. */
+  readonly released = new Broadcast();
   private observer: SubscriberBufferObserver | undefined;
 
   constructor(limits: Partial<SubscriberLimits> = {}) {
@@ -85,15 +85,8 @@ export class SubscriberBuffers {
     if (bytes < 0) this.notify();
   }
 
-  /** @internal Resolves at the next release of bytes anywhere. */
-  nextChange(): Promise<void> {
-    return this.changed.promise;
-  }
-
   private notify(): void {
-    const changed = this.changed;
-    this.changed = deferred();
-    changed.resolve();
+    this.released.fire();
   }
 }
 
@@ -101,7 +94,7 @@ export class SubscriberBuffer {
   private queued = 0;
   private closed = false;
   private stallTimer: NodeJS.Timeout | undefined;
-  private drained: Deferred<void> = deferred();
+  private readonly drained = new Broadcast();
 
   constructor(private readonly buffers: SubscriberBuffers, private readonly onStall: () => void) {}
 
@@ -138,7 +131,8 @@ export class SubscriberBuffer {
   }
 
   private roomChange(signal: AbortSignal): Promise<void> {
-    return untilAbort(this.queued >= this.buffers.limits.perSubscriberBytes ? this.drained.promise : this.buffers.nextChange(), signal);
+    const change = this.queued >= this.buffers.limits.perSubscriberBytes ? this.drained : this.buffers.released;
+    return change.after(change.generation, signal);
   }
 
   /** The socket is gone: what it still held is no longer held by the broker. */
@@ -148,7 +142,7 @@ export class SubscriberBuffer {
     clearTimeout(this.stallTimer);
     this.buffers.adjust(-this.queued);
     this.queued = 0;
-    this.drained.resolve();
+    this.drained.fire();
   }
 
   private flushed(bytes: number): void {
@@ -161,11 +155,7 @@ export class SubscriberBuffer {
       clearTimeout(this.stallTimer);
       this.stallTimer = undefined;
     }
-    if (this.queued < this.buffers.limits.perSubscriberBytes) {
-      const drained = this.drained;
-      this.drained = deferred();
-      drained.resolve();
-    }
+    if (this.queued < this.buffers.limits.perSubscriberBytes) this.drained.fire();
   }
 
   private stalled(): void {
