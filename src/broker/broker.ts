@@ -51,13 +51,13 @@ export class Broker {
     if (options.port !== undefined && options.port !== 0) await checkPortFree(options.port, host);
     const explicitRules = options.retention === undefined ? undefined : toRules(options.retention);
     const log = await EventLog.open({ ...options, retention: explicitRules, logger: logger.child({ component: 'log' }) });
+    const started: { broker?: Broker; app?: FastifyInstance } = {};
     try {
       const rules = explicitRules ?? storedRules(await log.store.readSetting<RetentionRuleInput[]>(RETENTION_SETTING));
       if (explicitRules) await log.store.writeSetting(RETENTION_SETTING, explicitRules.map((rule) => rule.input));
       // Not awaited: a restart serves (and answers /healthz) at once, however long the first pass takes.
       else if (rules.length > 0) void log.setRetentionRules(rules).catch((error: unknown) => logger.error({ err: error }, 'retention pass failed'));
-      const started: { broker?: Broker } = {};
-      const app = await buildApp({
+      const app = started.app = await buildApp({
         ...options,
         listenHost: options.port === undefined ? undefined : host,
         log,
@@ -69,6 +69,8 @@ export class Broker {
       if (options.port !== undefined) await broker.listen(options.port, host, (options.authTokens?.length ?? 0) > 0);
       return broker;
     } catch (error) {
+      // Close what was opened, app first: a failed listen must not leave its WebSocket server or timers behind.
+      await started.app?.close().catch(() => undefined);
       await log.close();
       throw listenError(error, options.port ?? 0, host);
     }
