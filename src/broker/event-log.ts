@@ -1,7 +1,8 @@
-// The broker's log: storage, group commit, read cache, reader and retention
-// composed behind one object. The HTTP API and the embedded entry point both
-// use it. Appends are acknowledged after their group commit is durable; reads
-// only ever see committed offsets, and waiters are woken once per commit.
+// The broker's log: storage, partitions (one Raft group each), read cache, reader
+// and retention composed behind one object. The HTTP API, subscriptions and the
+// embedded entry point use only it. Appends are acknowledged once their Raft entry
+// is committed (quorum-fsynced) and applied here; reads only ever see applied
+// offsets, and waiters are woken once per apply.
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { DEFAULT_CACHE_BYTES, DEFAULT_MAX_EVENT_BYTES, DEFAULT_PARTITIONS, MAX_EVENTS_PER_BATCH, MAX_PARTITIONS } from '../common/bounds.js';
@@ -12,11 +13,13 @@ import { deferred } from '../common/deferred.js';
 import { isEventId } from '../common/ids.js';
 import { MAX_PARENT_ID_BYTES, type DecodedInput } from '../common/wire.js';
 import { BrokerMetrics } from './metrics.js';
-import { GroupCommitter, type AppendTicket } from './partitions/group-committer.js';
+import type { AppendTicket } from './partitions/partition.js';
+import { PartitionSet } from './partitions/partition-set.js';
 import { ReadCache } from './partitions/read-cache.js';
 import { Reader, type Page, type PageRequest } from './partitions/reader.js';
 import { NamespaceSizes, RetentionEnforcer, type RetentionRule } from './partitions/retention.js';
 import { EventStore, type StoredGroup } from './storage/event-store.js';
+import * as keys from './storage/keys.js';
 
 export type Durability = 'fsync' | 'os';
 
@@ -52,11 +55,12 @@ const DEFAULT_RETENTION_INTERVAL_MS = 10_000;
  * per interval while producing.
  */
 const ACKNOWLEDGED_MARK_INTERVAL_MS = 1_000;
+const SYNC_MARK_KEY = keys.metaKey('setting:synced-at');
 
 export class EventLog {
   readonly metrics: BrokerMetrics;
   private readonly committed: { nextOffset: number[]; lastTimestamp: number[] };
-  private readonly committer: GroupCommitter;
+  private partitionSet!: PartitionSet;
   private readonly reader: Reader;
   private readonly cache: ReadCache;
   private readonly sizes = new NamespaceSizes();
@@ -80,7 +84,6 @@ export class EventLog {
     this.cache = new ReadCache(store.meta.partitions, options.cacheBytes ?? DEFAULT_CACHE_BYTES);
     const readBytes = this.metrics.readBytes;
     this.reader = new Reader(store, this.cache, (source, bytes) => readBytes.inc({ source }, bytes));
-    this.committer = new GroupCommitter(store, this.committed, this.durability === 'fsync', { onCommitted: (groups, ms) => this.onCommitted(groups, ms) }, this.clock);
     this.retentionEnforcer = new RetentionEnforcer(store, this.sizes);
     this.rules = options.retention ?? [];
     this.metrics.refreshGauges = () => this.updatePartitionGauges();
@@ -91,16 +94,29 @@ export class EventLog {
     if (partitions !== undefined && (!Number.isSafeInteger(partitions) || partitions < 1 || partitions > MAX_PARTITIONS)) {
       throw new FloError('FLO_ERR_CONFIG_INVALID', `partitions must be a whole number from 1 to ${MAX_PARTITIONS}`);
     }
+    let storeRecovered = false;
     const store = await EventStore.open({
       dataDir: options.dataDir, partitions, defaultPartitions: DEFAULT_PARTITIONS, nodeId: options.nodeId, createNodeId: () => `flo-${randomUUID().slice(0, 8)}`,
       onSkippedOffsets: (skipped) => options.logger.warn({ skipped }, 'unclean stop: offsets reserved before it are skipped, so no id is handed out twice'),
       recover: options.recoverStore,
-      onRecovered: (problems) => options.logger.warn({ problems }, 'store recovered: kept what verifies, dropped the rest'),
+      onRecovered: (problems) => {
+        storeRecovered = true;
+        options.logger.warn({ problems }, 'store recovered: kept what verifies, dropped the rest');
+      },
       onFailure: (error) => options.logger.error({ err: error }, 'storage failed: refusing writes until a restart verifies the store'),
     });
     const log = new EventLog(store, store.partitionStates(), options);
     try {
       for await (const { nsId, entry } of store.indexEntries()) log.sizes.add(nsId, entry.count, entry.sizeBytes);
+      // Replays the Raft log past what the store holds (onApplied), then takes appends.
+      log.partitionSet = await PartitionSet.start({
+        store, sync: log.durability === 'fsync', clock: log.clock, recover: options.recoverStore, storeRecovered, logger: options.logger.child({ component: 'partitions' }),
+        onApplied: (partition, groups, nextOffset, lastTimestamp, writeMs) => log.onApplied(partition, groups, nextOffset, lastTimestamp, writeMs),
+        onFailure: (error) => {
+          if (!store.failed) store.damaged(`a partition's raft group stopped (${error.message})`);
+        },
+      });
+      log.partitionSet.heads().forEach((next, partition) => (log.committed.nextOffset[partition] = next));
     } catch (error) {
       await store.close();
       throw error;
@@ -140,14 +156,13 @@ export class EventLog {
       this.validate(input);
       bytes += input.data.length;
     }
-    this.committer.checkCapacity(bytes);
+    this.partitionSet.checkCapacity(bytes);
     const dictionary = this.store.dictionary;
     const { promise, resolve, reject } = deferred<void>();
     const ticket: AppendTicket = { partitions: new Uint16Array(inputs.length), offsets: new Float64Array(inputs.length), remaining: inputs.length, resolve, reject };
     for (let i = 0; i < inputs.length; i++) {
       const input = inputs[i]!;
-      const nsId = dictionary.idOf(input.namespace);
-      this.committer.enqueue(dictionary.partitionOf(nsId), { nsId, parentId: input.parentId, data: input.data }, ticket, i);
+      this.partitionSet.enqueue(dictionary.partitionFor(input.namespace), { namespace: input.namespace, parentId: input.parentId, data: input.data }, ticket, i);
     }
     await promise;
     this.metrics.producedEvents.inc(inputs.length);
@@ -218,7 +233,8 @@ export class EventLog {
     this.closing = true;
     clearTimeout(this.retentionTimer);
     clearInterval(this.acknowledgedTimer);
-    await this.committer.drain();
+    await this.partitionSet.drain();
+    await this.partitionSet.close();
     await this.retentionRunning;
     this.commits.fire();
     await this.store.close(this.committed.nextOffset);
@@ -235,7 +251,9 @@ export class EventLog {
     }
   }
 
-  private onCommitted(groups: readonly StoredGroup[], writeMs: number): void {
+  private onApplied(partition: number, groups: readonly StoredGroup[], nextOffset: number, lastTimestamp: number, writeMs: number): void {
+    this.committed.nextOffset[partition] = nextOffset;
+    this.committed.lastTimestamp[partition] = lastTimestamp;
     if (this.durability === 'fsync') this.store.noteAcknowledged(this.committed.nextOffset);
     let events = 0;
     for (const group of groups) {
@@ -261,7 +279,11 @@ export class EventLog {
   private recordAcknowledgedPeriodically(): void {
     this.acknowledgedTimer = setInterval(() => {
       if (this.closing || this.store.failed) return;
-      this.store.recordAcknowledged(this.committed.nextOffset).catch((error: unknown) => this.options.logger.error({ err: error }, 'recording acknowledged offsets failed'));
+      // Applies are written unsynced (the Raft log is the durable record): one synced write makes every
+      // apply so far durable before the offsets file says they are there, so the start-up check holds.
+      const acknowledged = [...this.committed.nextOffset];
+      this.store.write([{ type: 'put', key: SYNC_MARK_KEY, value: Buffer.from(String(this.clock())) }], true)
+        .then(() => this.store.recordAcknowledged(acknowledged)).catch((error: unknown) => this.options.logger.error({ err: error }, 'recording acknowledged offsets failed'));
     }, this.options.acknowledgedMarkIntervalMs ?? ACKNOWLEDGED_MARK_INTERVAL_MS);
     this.acknowledgedTimer.unref();
   }

@@ -5,10 +5,13 @@
 //   APPEND: [u8 1][u8 version][f64 timestamp][f64 producerId][u32 firstSequence][u32 count]
 //           count × ([u16 namespace bytes][namespace][u8 parent bytes][parent][u32 data bytes][data])
 //   TRIM:   [u8 2][u8 version][u32 count] count × ([u16 namespace bytes][namespace][f64 keepFromOffset])
+//   SKIP:   [u8 3][u8 version][f64 nextOffset][f64 timestamp]   (offsets below it are never assigned: a single
+//           broker's ids stay unique after it lost an unsynced tail, docs/operations.md)
 import { assert } from '../../common/assert.js';
 
 export const COMMAND_APPEND = 1;
 export const COMMAND_TRIM = 2;
+export const COMMAND_SKIP = 3;
 const VERSION = 1;
 /** Producer id of a request that asked for no deduplication. */
 export const NO_PRODUCER = 0;
@@ -33,14 +36,33 @@ export interface TrimCommand {
   readonly cuts: ReadonlyArray<{ readonly namespace: string; readonly keepFromOffset: number }>;
 }
 
-export type PartitionCommand = AppendCommand | TrimCommand;
+export interface SkipCommand {
+  readonly kind: typeof COMMAND_SKIP;
+  /** The partition's next offset becomes at least this. */
+  readonly nextOffset: number;
+  /** The partition's last timestamp becomes at least this (the store's, when a group starts afresh). */
+  readonly timestamp: number;
+}
+
+export type PartitionCommand = AppendCommand | TrimCommand | SkipCommand;
 
 export class CommandDecodeError extends Error {
   override name = 'CommandDecodeError';
 }
 
 export function encodeCommand(command: PartitionCommand): Buffer {
+  if (command.kind === COMMAND_SKIP) return encodeSkip(command);
   return command.kind === COMMAND_APPEND ? encodeAppend(command) : encodeTrim(command);
+}
+
+function encodeSkip(command: SkipCommand): Buffer {
+  assert(Number.isSafeInteger(command.nextOffset) && command.nextOffset >= 0, 'skip offset must be a non-negative safe integer');
+  const out = Buffer.allocUnsafe(18);
+  out.writeUInt8(COMMAND_SKIP, 0);
+  out.writeUInt8(VERSION, 1);
+  out.writeDoubleBE(command.nextOffset, 2);
+  out.writeDoubleBE(command.timestamp, 10);
+  return out;
 }
 
 function encodeAppend(command: AppendCommand): Buffer {
@@ -123,6 +145,13 @@ export function decodeCommand(bytes: Uint8Array): PartitionCommand {
     for (let i = 0; i < count; i++) cuts.push({ namespace: reader.text(reader.u16()), keepFromOffset: reader.f64() });
     reader.end();
     return { kind, cuts };
+  }
+  if (kind === COMMAND_SKIP) {
+    const nextOffset = reader.f64();
+    const timestamp = reader.f64();
+    reader.end();
+    if (!Number.isSafeInteger(nextOffset) || nextOffset < 0) throw new CommandDecodeError('bad skip offset');
+    return { kind, nextOffset, timestamp };
   }
   throw new CommandDecodeError(`unknown command kind ${kind}`);
 }

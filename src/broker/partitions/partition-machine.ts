@@ -7,7 +7,7 @@
 // with the first attempt's offsets instead of being stored twice.
 import { crc32 } from 'node:zlib';
 import { assert } from '../../common/assert.js';
-import { COMMAND_APPEND, NO_PRODUCER, type AppendCommand, type CommandEvent, type PartitionCommand, type TrimCommand } from './commands.js';
+import { COMMAND_APPEND, COMMAND_SKIP, NO_PRODUCER, type AppendCommand, type CommandEvent, type PartitionCommand, type TrimCommand } from './commands.js';
 
 /** Batches remembered per producer for deduplication (Kafka keeps 5 as well). */
 export const DEDUP_WINDOW_BATCHES = 5;
@@ -24,7 +24,8 @@ export type ApplyOutcome =
   | { readonly kind: 'appended'; readonly firstOffset: number; readonly timestamp: number; readonly events: readonly AppliedEvent[] }
   | { readonly kind: 'duplicate'; readonly firstOffset: number; readonly count: number }
   | { readonly kind: 'rejected'; readonly reason: 'sequence-gap' | 'sequence-stale'; readonly detail: string }
-  | { readonly kind: 'trimmed'; readonly cuts: TrimCommand['cuts'] };
+  | { readonly kind: 'trimmed'; readonly cuts: TrimCommand['cuts'] }
+  | { readonly kind: 'skipped'; readonly from: number; readonly to: number };
 
 interface BatchRecord {
   readonly firstSequence: number;
@@ -68,6 +69,12 @@ export class PartitionMachine {
 
   apply(command: PartitionCommand): ApplyOutcome {
     if (command.kind === COMMAND_APPEND) return this.append(command);
+    if (command.kind === COMMAND_SKIP) {
+      const from = this.nextOffsetValue;
+      this.nextOffsetValue = Math.max(from, command.nextOffset);
+      this.lastTimestampValue = Math.max(this.lastTimestampValue, command.timestamp);
+      return { kind: 'skipped', from, to: this.nextOffsetValue };
+    }
     return { kind: 'trimmed', cuts: command.cuts };
   }
 

@@ -41,6 +41,8 @@ export interface StateMachine {
   apply(entries: readonly Entry[]): void | Promise<void>;
   /** The state at the last applied entry, for snapshots. */
   snapshot?(): Uint8Array;
+  /** Awaited before a snapshot is taken and the log compacted: whatever apply() started must be durable-ready by then. */
+  beforeSnapshot?(): Promise<void>;
   /** Replaces the state with a snapshot's (on start and when the leader sends one). */
   restore?(data: Uint8Array, index: number): void | Promise<void>;
 }
@@ -74,6 +76,8 @@ export interface RaftNodeOptions {
   readonly onStateChange?: (state: SoftState) => void;
   /** Role and leader changes are logged at info, storage failures at error. */
   readonly logger?: Logger;
+  /** Told once when the group stops on an error (a failed write or apply): its durable state is unknown from then on. */
+  readonly onFailure?: (error: Error) => void;
 }
 
 /** Counters of the Ready loop, for metrics and benchmarks. */
@@ -157,10 +161,18 @@ export class RaftNode {
     return this.submit(() => this.core.propose([data]));
   }
 
-  /** Proposes several entries as one append; resolves with the last one's index. */
-  proposeBatch(data: readonly Uint8Array[]): Promise<number> {
+  /**
+   * Proposes several entries as one append; resolves with the last one's index. `onAccepted` is told,
+   * before this returns, the index and term the entries were given (the last is `lastIndex`), so a
+   * caller can recognise them when they are applied.
+   */
+  proposeBatch(data: readonly Uint8Array[], onAccepted?: (lastIndex: number, term: number) => void): Promise<number> {
     if (data.length === 0) return Promise.reject(new FloError('FLO_ERR_REQUEST_INVALID', 'proposeBatch needs at least one entry'));
-    return this.submit(() => this.core.propose(data));
+    return this.submit(() => {
+      const result = this.core.propose(data);
+      if (result.ok) onAccepted?.(result.lastIndex, result.term);
+      return result;
+    });
   }
 
   /** Adds a learner, promotes one (AddVoter) or removes a member; resolves when the change is applied here. */
@@ -335,6 +347,7 @@ export class RaftNode {
     const applied = this.core.log.applied;
     if (every <= 0 || take === undefined || applied - this.lastSnapshotIndex < every) return;
     if (this.core.confAppliedIndex > applied) return; // conf changes replayed past `applied` after a restart
+    await this.options.stateMachine.beforeSnapshot?.();
     const snapshot = this.mem.createSnapshot(applied, this.core.conf, take.call(this.options.stateMachine));
     const compactTo = Math.max(0, applied - (this.options.snapshotTrailingEntries ?? SNAPSHOT_TRAILING_ENTRIES));
     await this.options.storage.saveSnapshot(this.groupId, snapshot, compactTo);
@@ -348,6 +361,7 @@ export class RaftNode {
     // A storage failure leaves the durable state unknown: stop, do not guess (the process should restart).
     this.pending.failAll(new FloError('FLO_ERR_STORAGE', `raft group ${this.groupId} stopped: ${this.failure.message}`, { cause: error }));
     this.stopTicking();
+    this.options.onFailure?.(this.failure);
   }
 
   private stopTicking(): void {

@@ -13,6 +13,7 @@ import * as keys from './keys.js';
 import { NamespaceDictionary } from './namespace-dictionary.js';
 import { AckMark } from './ack-mark.js';
 import { OffsetLedger, writeOffsetMarks } from './offset-marks.js';
+import { RaftStorage } from './raft-storage.js';
 import { checkedStates, RECOVERY_HELP, type StartUpOptions } from './start-up.js';
 import { checkTables } from './table-check.js';
 import { inspectDataDir, type PartitionState } from './verify.js';
@@ -20,8 +21,12 @@ import { inspectDataDir, type PartitionState } from './verify.js';
 type Db = ClassicLevel<Buffer, Buffer>;
 type Operation = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer };
 
-/** 2: every group carries a CRC-32 trailer, commit records carry their end offset, offsets file beside. */
-const STORE_FORMAT = 2;
+/**
+ * 2: every group carries a CRC-32 trailer, commit records carry their end offset, offsets file beside.
+ * 3: each partition is a Raft group whose log lives in this LevelDB (raft-storage.ts, lowercase
+ * keyspaces); the event store is written on apply, unsynced, and replayed from that log.
+ */
+const STORE_FORMAT = 3;
 /**
  * Values are whole groups (often 10-100 KiB), so a larger memtable and files
  * mean fewer flushes and compactions per byte written. Snappy is off: on this
@@ -142,8 +147,13 @@ export class EventStore {
     }
   }
 
+  /** The Raft log of every partition, in this LevelDB: its writes go through write(), so they fail stop with the store. */
+  raftStorage(sync: boolean, recovery?: (problem: string) => void): RaftStorage {
+    return RaftStorage.shared(this.db, (operations, synced) => this.write(operations, synced), sync, recovery);
+  }
+
   /** Each partition's next offset and last commit time, as verified at open. */
-  partitionStates(): Array<{ nextOffset: number; lastTimestamp: number }> {
+  partitionStates(): PartitionState[] {
     return this.states.map((state) => ({ ...state }));
   }
 
@@ -373,7 +383,9 @@ async function loadOrCreateMeta(db: Db, options: OpenOptions): Promise<StoreMeta
   }
   const meta = JSON.parse(stored.toString('utf8')) as StoreMeta;
   if (meta.format !== STORE_FORMAT) {
-    const why = meta.format < STORE_FORMAT ? ' (format 1 predates per-group checksums: read its events out with the older flo and produce them into a new data dir)' : '';
+    const why = meta.format < STORE_FORMAT
+      ? ` (format ${meta.format} predates ${meta.format === 1 ? 'per-group checksums and ' : ''}the Raft log of every partition: read its events out with the older flo and produce them into a new data dir, docs/operations.md)`
+      : '';
     throw new FloError('FLO_ERR_DATA_DIR_MISMATCH', `${options.dataDir} has store format ${meta.format}; this broker reads format ${STORE_FORMAT}${why}`);
   }
   if (options.partitions !== undefined && meta.partitions !== options.partitions) {

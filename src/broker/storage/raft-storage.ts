@@ -4,6 +4,10 @@
 // to MAX_CHUNK_ENTRIES consecutive entries, keyed by its first index) because the
 // cost of a LevelDB write is mostly per key. Every Ready is one batch written with
 // sync:true: after a crash (even kill -9) all of it or none of it is there.
+// Each chunk carries a CRC-32 of its key and bytes (checksum.ts), checked on load.
+// It fails stop: after one failed write it refuses every later one, since LevelDB
+// goes on accepting writes whose log it may no longer replay. A broker keeps its
+// Raft log in the event store's LevelDB (`shared`): one WAL, one fsync per cycle.
 
 import { ClassicLevel } from 'classic-level';
 import { FloError } from '../../common/errors.js';
@@ -12,6 +16,7 @@ import {
 } from '../raft/codec.js';
 import type { Entry, HardState, NodeId, Ready, Snapshot } from '../raft/messages.js';
 import { EMPTY_HARD_STATE, EMPTY_SNAPSHOT, MemoryStorage, bootstrapState } from '../raft/storage.js';
+import { sealGroup, unsealGroup } from './checksum.js';
 
 type Db = ClassicLevel<Buffer, Buffer>;
 
@@ -64,16 +69,18 @@ interface Chunk {
   last: number;
 }
 
-function encodeChunk(entries: readonly Entry[]): Buffer {
+function encodeChunk(key: Buffer, entries: readonly Entry[]): Buffer {
   let bytes = 4;
   for (const entry of entries) bytes += entry.data.byteLength + 21;
-  return encode((w) => {
+  return sealGroup(key, encode((w) => {
     w.u32(entries.length);
     for (const entry of entries) writeEntry(w, entry);
-  }, bytes);
+  }, bytes));
 }
 
-function decodeChunk(value: Buffer): Entry[] {
+function decodeChunk(groupId: number, key: Buffer, stored: Buffer): Entry[] {
+  const value = unsealGroup(key, stored);
+  if (value === undefined) throw new FloError('FLO_ERR_STORAGE_CORRUPT', `the raft log chunk of group ${groupId} at index ${indexOfKey(key)} fails its checksum`);
   const r = new Reader(value);
   const n = r.count(MAX_CHUNK_ENTRIES, 21);
   const entries: Entry[] = [];
@@ -88,6 +95,9 @@ export interface RaftStorageOptions {
   readonly sync?: boolean;
 }
 
+/** Writes one batch (synced or not); a shared store passes its own fail-stop write. */
+export type BatchWriter = (ops: BatchOp[], sync: boolean) => Promise<void>;
+
 export class RaftStorage {
   private readonly queue: { ops: BatchOp[]; sync: boolean; resolve: () => void; reject: (error: Error) => void }[] = [];
   private flushing = false;
@@ -96,10 +106,29 @@ export class RaftStorage {
   /** Each group's chunks in index order, so truncation and compaction know which keys to touch. */
   private readonly chunks = new Map<number, Chunk[]>();
 
+  private failure: FloError | undefined;
+
   private constructor(
     private readonly db: Db,
     private readonly sync: boolean,
+    private readonly writer: BatchWriter | undefined = undefined,
+    private readonly owned = true,
   ) {}
+
+  /** Raft storage inside a LevelDB someone else opened and closes; every batch goes through `writer`. */
+  static shared(db: Db, writer: BatchWriter, sync = true, recovery?: (problem: string) => void): RaftStorage {
+    const storage = new RaftStorage(db, sync, writer, false);
+    storage.recovery = recovery;
+    return storage;
+  }
+
+  /** Set when recovering (--recover-store): a damaged or non-contiguous log is cut at the first problem, reported here. */
+  private recovery: ((problem: string) => void) | undefined;
+
+  /** Why writes are refused, or undefined while healthy. */
+  get failed(): FloError | undefined {
+    return this.failure;
+  }
 
   static async open(options: RaftStorageOptions): Promise<RaftStorage> {
     const db: Db = new ClassicLevel<Buffer, Buffer>(options.dataDir, { keyEncoding: 'buffer', valueEncoding: 'buffer', ...LEVEL_TUNING });
@@ -119,20 +148,45 @@ export class RaftStorage {
     const snapshot: Snapshot = snapBytes === undefined ? EMPTY_SNAPSHOT : readSnapshot(new Reader(snapBytes));
     const entries: Entry[] = [];
     const chunks: Chunk[] = [];
+    const dropped: Buffer[] = [];
     for await (const [key, value] of this.db.iterator({ gte: entryKey(groupId, 0), lte: entryKey(groupId, Number.MAX_SAFE_INTEGER) })) {
-      const chunk = decodeChunk(value);
-      const first = chunk[0]?.index ?? 0;
-      const previous = chunks.at(-1);
-      if (first !== indexOfKey(key) || (previous !== undefined && first !== previous.last + 1)) {
-        throw new FloError('FLO_ERR_STORAGE', `raft log of group ${groupId} is not contiguous at index ${indexOfKey(key)}`);
+      if (dropped.length > 0) {
+        dropped.push(key);
+        continue;
       }
-      chunks.push({ first, last: first + chunk.length - 1 });
-      for (const entry of chunk) if (entry.index > snapshot.metadata.index) entries.push(entry);
+      try {
+        const chunk = decodeChunk(groupId, key, value);
+        const first = chunk[0]?.index ?? 0;
+        const previous = chunks.at(-1);
+        if (first !== indexOfKey(key) || (previous !== undefined && first !== previous.last + 1)) {
+          throw new FloError('FLO_ERR_STORAGE_CORRUPT', `raft log of group ${groupId} is not contiguous at index ${indexOfKey(key)}`);
+        }
+        chunks.push({ first, last: first + chunk.length - 1 });
+        for (const entry of chunk) if (entry.index > snapshot.metadata.index) entries.push(entry);
+      } catch (error) {
+        if (this.recovery === undefined) throw error;
+        this.recovery(`${(error as Error).message} (the log is cut there)`);
+        dropped.push(key);
+      }
     }
+    if (dropped.length > 0) await this.enqueue(dropped.map((key) => ({ type: 'del', key })), true);
     this.chunks.set(groupId, chunks);
+    const last = entries.at(-1)?.index ?? snapshot.metadata.index;
     const storage = new MemoryStorage();
-    storage.restore(snapshot, entries, hardState);
+    // A cut log cannot have committed past its end.
+    storage.restore(snapshot, entries, hardState.commit > last ? { ...hardState, commit: last } : hardState);
     return storage;
+  }
+
+  /**
+   * Forgets a group entirely (hard state, snapshot, log), in one synced batch with `alsoOps` (recovery
+   * starts a partition's group afresh from what the event store kept).
+   */
+  async dropGroup(groupId: number, alsoOps: readonly BatchOp[] = []): Promise<void> {
+    const ops: BatchOp[] = [{ type: 'del', key: groupKey(KIND_HARD_STATE, groupId) }, { type: 'del', key: groupKey(KIND_SNAPSHOT, groupId) }, ...alsoOps];
+    for await (const key of this.db.keys({ gte: entryKey(groupId, 0), lte: entryKey(groupId, Number.MAX_SAFE_INTEGER) })) ops.push({ type: 'del', key });
+    this.chunks.delete(groupId);
+    await this.enqueue(ops, true);
   }
 
   /** Writes the founders' initial state if the group has never been written. Returns whether it did. */
@@ -172,7 +226,8 @@ export class RaftStorage {
       for (let i = 0; i < ready.entries.length; i += MAX_CHUNK_ENTRIES) {
         const run = ready.entries.slice(i, i + MAX_CHUNK_ENTRIES);
         const runFirst = run[0]?.index ?? 0;
-        ops.push({ type: 'put', key: entryKey(groupId, runFirst), value: encodeChunk(run) });
+        const key = entryKey(groupId, runFirst);
+        ops.push({ type: 'put', key, value: encodeChunk(key, run) });
         chunks.push({ first: runFirst, last: runFirst + run.length - 1 });
       }
     }
@@ -191,8 +246,9 @@ export class RaftStorage {
     // Rare (only after a conflict): rewrite the chunk that straddles the cut.
     const value = await this.db.get(entryKey(groupId, partial.first));
     if (value === undefined) throw new FloError('FLO_ERR_STORAGE', `raft log chunk at ${partial.first} of group ${groupId} is missing`);
-    const kept = decodeChunk(value).filter((entry) => entry.index < index);
-    ops.push({ type: 'put', key: entryKey(groupId, partial.first), value: encodeChunk(kept) });
+    const key = entryKey(groupId, partial.first);
+    const kept = decodeChunk(groupId, key, value).filter((entry) => entry.index < index);
+    ops.push({ type: 'put', key, value: encodeChunk(key, kept) });
     partial.last = index - 1;
   }
 
@@ -249,16 +305,21 @@ export class RaftStorage {
   }
 
   private async write(ops: BatchOp[], sync: boolean): Promise<void> {
+    if (this.failure) throw new FloError('FLO_ERR_STORAGE_FAILED', this.failure.message, { cause: this.failure });
     this.stats.batches++;
     if (sync && this.sync) this.stats.syncs++;
     try {
-      await this.db.batch(ops, { sync: this.sync && sync });
+      if (this.writer) await this.writer(ops, this.sync && sync);
+      else await this.db.batch(ops, { sync: this.sync && sync });
     } catch (cause) {
-      throw new FloError('FLO_ERR_STORAGE', 'raft storage write failed', { cause });
+      this.failure ??= cause instanceof FloError && cause.code === 'FLO_ERR_STORAGE_FAILED' ? cause
+        : new FloError('FLO_ERR_STORAGE_FAILED', `raft storage write failed (${cause instanceof Error ? cause.message : String(cause)}): no later write is accepted until a restart`, { cause });
+      throw this.failure;
     }
   }
 
+  /** Closes the database when this storage opened it (a shared one belongs to its opener). */
   async close(): Promise<void> {
-    await this.db.close();
+    if (this.owned) await this.db.close();
   }
 }

@@ -64,23 +64,25 @@ export async function checkedStates(db: Db, dictionary: NamespaceDictionary, par
     await batch.write({ sync: true });
     options.onRecovered?.(problems);
   }
-  await skipReserved(db, states, marksCheck.resumeAt, options);
+  await skipReserved(states, marksCheck.resumeAt, options);
   return states;
 }
 
-/** Moves partitions to where they resume, recorded as a commit of no events so the chain stays unbroken. */
-async function skipReserved(db: Db, states: PartitionState[], resumeAt: readonly number[], options: StartUpOptions): Promise<void> {
+/**
+ * Moves partitions to where they resume, in memory only: offsets are assigned by each partition's
+ * Raft group, so the skip itself is a replicated command its partition proposes before it takes
+ * appends (partition.ts). The offsets file is started with the moved ends, so a crash before that
+ * command is applied skips at least as far again.
+ */
+async function skipReserved(states: PartitionState[], resumeAt: readonly number[], options: StartUpOptions): Promise<void> {
   const skipped: Array<{ partition: number; from: number; to: number }> = [];
-  const batch = db.batch();
   states.forEach((state, partition) => {
     const to = resumeAt[partition]!;
     if (to <= state.nextOffset) return;
     skipped.push({ partition, from: state.nextOffset, to });
-    batch.put(keys.timeKey(partition, state.lastTimestamp, state.nextOffset), keys.encodeTimeValue(to));
-    batch.put(keys.partitionKey(partition), keys.encodePartitionState(to, state.lastTimestamp));
+    state.storedEnd = state.nextOffset;
     state.nextOffset = to;
   });
-  if (skipped.length === 0) return batch.close();
-  await batch.write({ sync: true });
-  options.onSkippedOffsets?.(skipped);
+  if (skipped.length > 0) options.onSkippedOffsets?.(skipped);
+  return Promise.resolve();
 }

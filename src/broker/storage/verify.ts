@@ -36,6 +36,8 @@ export async function inspectDataDir(dataDir: string): Promise<DataDirKind> {
 export interface PartitionState {
   nextOffset: number;
   lastTimestamp: number;
+  /** Where the stored offsets end, when nextOffset was moved past it (an unclean stop's skip, not yet applied). */
+  storedEnd?: number;
 }
 
 /** A verified group, as the namespace index should describe it. */

@@ -1,0 +1,103 @@
+// All partitions of a broker: one Raft group each, over one RaftStorage (the
+// event store's LevelDB, so all groups share one write and one fsync per cycle),
+// one transport and one ticker. A broker without peers runs every partition as
+// a one-voter group through this same code. It takes appends already validated
+// by the event log, bounds what waits, and drains on close.
+import type { Logger } from 'pino';
+import { MAX_PENDING_APPEND_BYTES } from '../../common/bounds.js';
+import { FloError } from '../../common/errors.js';
+import type { NodeId } from '../raft/messages.js';
+import { DEFAULT_TICK_MS } from '../replication/raft-node.js';
+import { GroupTicker } from '../replication/ticker.js';
+import type { EventStore, StoredGroup } from '../storage/event-store.js';
+import type { RaftStorage } from '../storage/raft-storage.js';
+import { LocalTransport } from '../transport/local-transport.js';
+import type { RaftTransport } from '../transport/tcp-transport.js';
+import type { CommandEvent } from './commands.js';
+import { Partition, appliedSetting, type AppendTicket, type PartitionHost } from './partition.js';
+
+export interface PartitionSetOptions {
+  readonly store: EventStore;
+  /** fsync the Raft log before an entry counts towards commit (durability "fsync"). */
+  readonly sync: boolean;
+  readonly clock: () => number;
+  readonly logger: Logger;
+  /** --recover-store: cut a damaged Raft log at its first problem instead of refusing to start. */
+  readonly recover?: boolean | undefined;
+  /** Recovery changed the event store: every group starts afresh from what it kept (its Raft log no longer matches it). */
+  readonly storeRecovered?: boolean | undefined;
+  /** This broker's Raft member id (1 without peers). */
+  readonly nodeId?: NodeId;
+  /** Founding voters of every group (just this broker without peers). */
+  readonly voters?: readonly NodeId[];
+  /** Carries Raft messages to peers; a broker without peers needs none. */
+  readonly transport?: RaftTransport;
+  onApplied(partition: number, groups: readonly StoredGroup[], nextOffset: number, lastTimestamp: number, writeMs: number): void;
+  onFailure(error: Error): void;
+}
+
+export class PartitionSet {
+  private closed = false;
+
+  private constructor(readonly partitions: readonly Partition[], private readonly raftStorage: RaftStorage, private readonly ticker: GroupTicker) {}
+
+  /** Starts every partition's group, replays what the store lacks and, alone, waits until each leads itself. */
+  static async start(options: PartitionSetOptions): Promise<PartitionSet> {
+    const store = options.store;
+    const nodeId = options.nodeId ?? 1;
+    const ticker = new GroupTicker(DEFAULT_TICK_MS);
+    const recovering = options.recover ?? false;
+    const raftStorage = store.raftStorage(options.sync, recovering ? (problem) => options.logger.warn({ problem }, 'raft log recovered: cut at its first damage') : undefined);
+    const host: PartitionHost = {
+      store, raftStorage, ticker, nodeId, voters: options.voters ?? [nodeId], transport: options.transport ?? new LocalTransport(nodeId),
+      clock: options.clock, logger: options.logger, recovering, onApplied: options.onApplied, onFailure: options.onFailure,
+    };
+    const states = store.partitionStates();
+    const started: Partition[] = [];
+    try {
+      for (let id = 0; id < store.meta.partitions; id++) {
+        if (options.storeRecovered) await Partition.forget(host, id);
+        const storeApplied = (await store.readSetting<number>(appliedSetting(id))) ?? 0;
+        const state = states[id]!;
+        started.push(await Partition.start(host, { id, storeApplied, resumeAt: state.nextOffset, storedEnd: state.storedEnd ?? state.nextOffset, storedTimestamp: state.lastTimestamp }));
+      }
+    } catch (error) {
+      for (const partition of started) await partition.close();
+      ticker.stop();
+      throw error;
+    }
+    return new PartitionSet(started, raftStorage, ticker);
+  }
+
+  /** Refuses work before accepting it, so an overloaded broker sheds load instead of growing. */
+  checkCapacity(incomingBytes: number): void {
+    let waiting = 0;
+    for (const partition of this.partitions) waiting += partition.bytesWaiting;
+    if (waiting + incomingBytes > MAX_PENDING_APPEND_BYTES) {
+      throw new FloError('FLO_ERR_OVERLOADED', `more than ${MAX_PENDING_APPEND_BYTES} bytes are waiting to be committed; retry shortly`);
+    }
+  }
+
+  enqueue(partition: number, event: CommandEvent, ticket: AppendTicket, index: number): void {
+    if (this.closed) throw new FloError('FLO_ERR_SHUTTING_DOWN', 'the broker is shutting down');
+    this.partitions[partition]!.enqueue(event, ticket, index);
+  }
+
+  /** Each partition's next offset as applied here: the end of what readers may see. */
+  heads(): number[] {
+    return this.partitions.map((partition) => partition.nextOffset);
+  }
+
+  /** Stops taking appends and resolves once everything accepted is applied or refused. */
+  async drain(): Promise<void> {
+    this.closed = true;
+    await Promise.all(this.partitions.map((partition) => partition.drain()));
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const partition of this.partitions) await partition.close();
+    await this.raftStorage.close();
+    this.ticker.stop();
+  }
+}

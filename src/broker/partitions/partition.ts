@@ -1,0 +1,402 @@
+// One partition: propose → commit → apply → read, for one Raft group (group id =
+// partition + 1; 0 is kept for the controller). Appends arriving in the same turn
+// become one AppendCommand per partition (events laid out per namespace in order
+// of first arrival, so each namespace's run is contiguous); the command is proposed
+// to the partition's RaftNode. At apply the PartitionMachine assigns offsets, and
+// the groups, indexes and the applied Raft index go to the event store in one
+// batch WITHOUT fsync: the Raft log (same LevelDB, same WAL, fsynced before an
+// entry can commit) is the durable record, and entries after the applied index
+// are replayed into the store at start. An append is acknowledged only once its
+// entry is committed (quorum-fsynced) and applied here, so a read on this broker
+// sees it. Compaction is safe because RaftNode awaits apply before it saves a
+// snapshot with a synced write to the same WAL, which makes the applies durable.
+import type { Logger } from 'pino';
+import { MAX_COMMIT_BATCH_BYTES } from '../../common/bounds.js';
+import { FloError } from '../../common/errors.js';
+import { encodeGroup, groupEventBytes } from '../../common/wire.js';
+import { EntryType, type Entry, type NodeId } from '../raft/messages.js';
+import { RaftNode } from '../replication/raft-node.js';
+import type { GroupTicker } from '../replication/ticker.js';
+import type { EventStore, StoreOperation, StoredGroup } from '../storage/event-store.js';
+import * as keys from '../storage/keys.js';
+import type { RaftStorage } from '../storage/raft-storage.js';
+import type { RaftTransport } from '../transport/tcp-transport.js';
+import { COMMAND_APPEND, COMMAND_SKIP, NO_PRODUCER, decodeCommand, encodeCommand, type CommandEvent } from './commands.js';
+import { PartitionMachine, type ApplyOutcome } from './partition-machine.js';
+
+/** One produce request: filled with positions as its events are applied. */
+export interface AppendTicket {
+  readonly partitions: Uint16Array;
+  readonly offsets: Float64Array;
+  remaining: number;
+  resolve(): void;
+  reject(error: Error): void;
+}
+
+interface Slot {
+  readonly event: CommandEvent;
+  readonly ticket: AppendTicket;
+  readonly index: number;
+  readonly bytes: number;
+}
+
+/** Largest group written to the event store (a single larger event still makes a group of one). */
+export const MAX_GROUP_BYTES = 1024 * 1024;
+/** Snapshot the machine and compact the Raft log every this many applied entries. */
+export const PARTITION_SNAPSHOT_EVERY = 256;
+/** Entries kept behind a snapshot (for followers slightly behind). */
+export const PARTITION_TRAILING_ENTRIES = 64;
+/** How long start() waits for the group to have a leader before giving up. */
+const LEADER_WAIT_MS = 30_000;
+
+/** The raft group of a partition. */
+export function groupIdOf(partition: number): number {
+  return partition + 1;
+}
+
+/** What the event log gives its partitions. */
+export interface PartitionHost {
+  readonly store: EventStore;
+  readonly raftStorage: RaftStorage;
+  readonly transport: RaftTransport;
+  readonly ticker: GroupTicker;
+  readonly nodeId: NodeId;
+  readonly voters: readonly NodeId[];
+  readonly clock: () => number;
+  readonly logger: Logger;
+  /** Started with --recover-store: a cut Raft log is accepted (what the store holds beyond it is rewritten from the machine). */
+  readonly recovering: boolean;
+  /** Groups were applied and are in the store: readers may see up to `nextOffset`. */
+  onApplied(partition: number, groups: readonly StoredGroup[], nextOffset: number, lastTimestamp: number, writeMs: number): void;
+  /** The group stopped on an error: the broker fails stop. */
+  onFailure(error: Error): void;
+}
+
+export interface PartitionStart {
+  readonly id: number;
+  /** Raft index the event store already holds (its writes up to it are in the store). */
+  readonly storeApplied: number;
+  /** Offsets below this may have been handed out before an unclean stop: never assign them again. */
+  readonly resumeAt: number;
+  /** Where the event store's offsets end, and its last commit time. */
+  readonly storedEnd: number;
+  readonly storedTimestamp: number;
+}
+
+export class Partition {
+  private node!: RaftNode;
+  private machine = new PartitionMachine();
+  private storeApplied: number;
+  /** namespace -> events waiting to be proposed, in arrival order. */
+  private pending = new Map<string, Slot[]>();
+  private pendingBytes = 0;
+  private scheduled = false;
+  /** Raft index -> the proposal's term and slots, until applied or refused. */
+  private readonly waiting = new Map<number, { term: number; slots: Slot[] }>();
+  private closed = false;
+  /** The apply writes in flight, chained in order. */
+  private writing: Promise<void> = Promise.resolve();
+  /** Set once the partition stopped on an error. */
+  private stopped: Error | undefined;
+  private idleWaiters: Array<() => void> = [];
+
+  private constructor(readonly id: number, private readonly host: PartitionHost, start: PartitionStart) {
+    this.storeApplied = start.storeApplied;
+    this.storedEnd = start.storedEnd;
+  }
+
+  /** Where the event store's offsets end: a skip bridges only what lies beyond it. */
+  private storedEnd: number;
+
+  static async start(host: PartitionHost, start: PartitionStart): Promise<Partition> {
+    const partition = new Partition(start.id, host, start);
+    const single = host.voters.length === 1;
+    let signalLeader: (() => void) | undefined;
+    const led = new Promise<void>((resolve) => (signalLeader = resolve));
+    partition.node = await RaftNode.start({
+      groupId: groupIdOf(start.id), nodeId: host.nodeId, storage: host.raftStorage, transport: host.transport, ticker: host.ticker,
+      founders: host.voters, stateMachine: partition,
+      // A one-voter group has nobody to wait for: it elects itself within a few ticks.
+      ...(single ? { electionTicks: 2, heartbeatTicks: 1 } : {}),
+      snapshotEvery: PARTITION_SNAPSHOT_EVERY, snapshotTrailingEntries: PARTITION_TRAILING_ENTRIES,
+      onStateChange: (state) => { if (state.leader !== 0) signalLeader?.(); },
+      onFailure: (error) => partition.fail(error),
+      logger: host.logger,
+    });
+    const lastIndex = partition.node.status().lastIndex;
+    if (partition.storeApplied > lastIndex) {
+      // The store holds applies the Raft log no longer has: acknowledged entries are missing from the durable record.
+      await partition.node.close();
+      if (!host.recovering) throw host.store.damaged(`partition ${start.id}: the event store holds raft entries up to ${partition.storeApplied}, the raft log ends at ${lastIndex}`);
+      // Recovery: the event store kept what verifies; the partition's group starts afresh from there.
+      await Partition.forget(host, start.id);
+      return Partition.start(host, { ...start, storeApplied: 0 });
+    }
+    if (single) {
+      await withDeadline(led, LEADER_WAIT_MS, `partition ${start.id} found no leader`);
+      // Replay what the log holds beyond the store first, then skip what may have been handed out.
+      await partition.appliedThrough(partition.node.status().lastIndex);
+      if (start.resumeAt > partition.machine.nextOffset || start.storedTimestamp > partition.machine.lastTimestamp) {
+        const skip = encodeCommand({ kind: COMMAND_SKIP, nextOffset: start.resumeAt, timestamp: start.storedTimestamp });
+        await partition.appliedThrough(await partition.node.propose(skip));
+      }
+    }
+    return partition;
+  }
+
+  /** Drops a partition's Raft group and the store's applied index with it (recovery). */
+  static async forget(host: PartitionHost, id: number): Promise<void> {
+    await host.raftStorage.dropGroup(groupIdOf(id), [{ type: 'put', key: appliedKey(id), value: Buffer.from('0') }]);
+  }
+
+  get nextOffset(): number {
+    return this.machine.nextOffset;
+  }
+
+  get bytesWaiting(): number {
+    return this.pendingBytes;
+  }
+
+  status(): ReturnType<RaftNode['status']> {
+    return this.node.status();
+  }
+
+  enqueue(event: CommandEvent, ticket: AppendTicket, index: number): void {
+    if (this.closed) throw new FloError('FLO_ERR_SHUTTING_DOWN', 'the broker is shutting down');
+    let slots = this.pending.get(event.namespace);
+    if (!slots) this.pending.set(event.namespace, (slots = []));
+    const bytes = groupEventBytes(event);
+    slots.push({ event, ticket, index, bytes });
+    this.pendingBytes += bytes;
+    if (this.scheduled) return;
+    this.scheduled = true;
+    // setImmediate lets every request already read from sockets join this command.
+    setImmediate(() => {
+      this.scheduled = false;
+      this.propose();
+      this.settleIdle();
+    });
+  }
+
+  /** Turns what is pending into commands (each within MAX_COMMIT_BATCH_BYTES) and proposes them as one append. */
+  private propose(): void {
+    const commands: Array<{ data: Buffer; slots: Slot[] }> = [];
+    let slots: Slot[] = [];
+    let bytes = 0;
+    const timestamp = this.host.clock();
+    const seal = (): void => {
+      const events = slots.map((slot) => slot.event);
+      commands.push({ data: encodeCommand({ kind: COMMAND_APPEND, timestamp, producerId: NO_PRODUCER, firstSequence: 0, events }), slots });
+      slots = [];
+      bytes = 0;
+    };
+    for (const run of this.pending.values()) {
+      for (const slot of run) {
+        if (slots.length > 0 && bytes + slot.bytes > MAX_COMMIT_BATCH_BYTES) seal();
+        slots.push(slot);
+        bytes += slot.bytes;
+      }
+    }
+    this.pending.clear();
+    if (slots.length > 0) seal();
+    if (commands.length === 0) return;
+    let firstIndex: number | undefined;
+    const refuse = (error: unknown): void => {
+      const reason = this.host.store.failed ?? (error instanceof Error ? error : new Error(String(error)));
+      commands.forEach((command, i) => {
+        for (const slot of command.slots) slot.ticket.reject(reason);
+        if (firstIndex === undefined) for (const slot of command.slots) this.pendingBytes -= slot.bytes;
+        else if (this.waiting.get(firstIndex + i)?.slots === command.slots) this.release(firstIndex + i);
+      });
+      this.settleIdle();
+    };
+    this.node.proposeBatch(commands.map((command) => command.data), (lastIndex, term) => {
+      firstIndex = lastIndex - commands.length + 1;
+      commands.forEach((command, i) => this.waiting.set(firstIndex! + i, { term, slots: command.slots }));
+    }).catch(refuse);
+  }
+
+  /**
+   * The state machine's apply: offsets decided here, at once; the unsynced store batch is written in the
+   * background, in order (so the Ready loop goes on persisting while it is written), and acknowledges
+   * what it covers once written. A snapshot waits for those writes (beforeSnapshot).
+   */
+  apply(entries: readonly Entry[]): void {
+    const ops: StoreOperation[] = [];
+    const groups: StoredGroup[] = [];
+    const settled: AppendTicket[] = [];
+    let last = this.storeApplied;
+    for (const entry of entries) {
+      if (entry.type !== EntryType.Normal || entry.data.length === 0) {
+        this.settleMismatch(entry);
+        continue;
+      }
+      const outcome = this.machine.apply(decodeCommand(entry.data));
+      if (entry.index <= this.storeApplied) continue; // replay after a restart: the store holds it already
+      last = entry.index;
+      this.layout(outcome, ops, groups);
+      const waiter = this.waiting.get(entry.index);
+      if (waiter === undefined) continue;
+      this.release(entry.index);
+      if (waiter.term !== entry.term) {
+        const lost = new FloError('FLO_ERR_NOT_LEADER', `partition ${this.id}: the append was lost in a leader change; it was not stored`);
+        for (const slot of waiter.slots) slot.ticket.reject(lost);
+        continue;
+      }
+      if (outcome.kind !== 'appended') continue;
+      waiter.slots.forEach((slot, i) => {
+        slot.ticket.partitions[slot.index] = this.id;
+        slot.ticket.offsets[slot.index] = outcome.firstOffset + i;
+        settled.push(slot.ticket);
+      });
+    }
+    if (ops.length === 0) return;
+    const nextOffset = this.machine.nextOffset;
+    const lastTimestamp = this.machine.lastTimestamp;
+    ops.push({ type: 'put', key: keys.partitionKey(this.id), value: keys.encodePartitionState(nextOffset, lastTimestamp) });
+    ops.push({ type: 'put', key: appliedKey(this.id), value: Buffer.from(JSON.stringify(last)) });
+    this.writing = this.writing.then(() => this.writeApplied(ops, groups, nextOffset, lastTimestamp, settled));
+  }
+
+  /** Writes one apply batch (unsynced) and acknowledges what it holds; a failure stops the partition. */
+  private async writeApplied(ops: StoreOperation[], groups: StoredGroup[], nextOffset: number, lastTimestamp: number, settled: readonly AppendTicket[]): Promise<void> {
+    const store = this.host.store;
+    if (this.stopped) {
+      for (const ticket of settled) ticket.reject(this.stopped);
+      return;
+    }
+    const started = performance.now();
+    const newNamespaces = store.dictionary.takeUnpersisted();
+    for (const entry of newNamespaces) ops.push({ type: 'put', key: keys.dictKey(entry.nsId), value: Buffer.from(entry.namespace, 'utf8') });
+    try {
+      await store.reserve(new Map([[this.id, nextOffset]]));
+      await store.write(ops, false);
+    } catch (error) {
+      store.dictionary.restoreUnpersisted(newNamespaces);
+      for (const ticket of settled) ticket.reject(error as Error);
+      this.fail(error as Error);
+      return;
+    }
+    this.host.onApplied(this.id, groups, nextOffset, lastTimestamp, performance.now() - started);
+    for (const ticket of settled) if (--ticket.remaining === 0) ticket.resolve();
+  }
+
+  /** Resolves once every apply so far is written to the store. */
+  beforeSnapshot(): Promise<void> {
+    return this.writing;
+  }
+
+  /** An entry other than a command took an index a proposal was waiting on: that proposal was lost. */
+  private settleMismatch(entry: Entry): void {
+    const waiter = this.waiting.get(entry.index);
+    if (waiter === undefined) return;
+    this.release(entry.index);
+    const lost = new FloError('FLO_ERR_NOT_LEADER', `partition ${this.id}: the append was lost in a leader change; it was not stored`);
+    for (const slot of waiter.slots) slot.ticket.reject(lost);
+  }
+
+  private release(index: number): void {
+    const waiter = this.waiting.get(index);
+    if (waiter === undefined) return;
+    this.waiting.delete(index);
+    for (const slot of waiter.slots) this.pendingBytes -= slot.bytes;
+    this.settleIdle();
+  }
+
+  private settleIdle(): void {
+    if (this.waiting.size === 0 && this.pending.size === 0 && !this.scheduled) for (const resolve of this.idleWaiters.splice(0)) resolve();
+  }
+
+  /** The store operations of one applied command. */
+  private layout(outcome: ApplyOutcome, ops: StoreOperation[], groups: StoredGroup[]): void {
+    if (outcome.kind === 'skipped') {
+      // A commit of no events, so the store's commit chain stays unbroken (verify.ts).
+      const from = Math.max(outcome.from, this.storedEnd);
+      if (outcome.to > from) ops.push({ type: 'put', key: keys.timeKey(this.id, this.machine.lastTimestamp, from), value: keys.encodeTimeValue(outcome.to) });
+      this.storedEnd = Math.max(this.storedEnd, outcome.to);
+      return;
+    }
+    if (outcome.kind !== 'appended') return;
+    const events = outcome.events;
+    const dictionary = this.host.store.dictionary;
+    let i = 0;
+    while (i < events.length) {
+      const namespace = events[i]!.namespace;
+      let j = i;
+      let sizeBytes = 0;
+      while (j < events.length && events[j]!.namespace === namespace && (j === i || sizeBytes + groupEventBytes(events[j]!) <= MAX_GROUP_BYTES)) sizeBytes += groupEventBytes(events[j++]!);
+      const nsId = dictionary.idOf(namespace);
+      const start = events[i]!.offset;
+      const value = encodeGroup(events.slice(i, j), outcome.timestamp, nsId, sizeBytes);
+      ops.push({ type: 'put', key: keys.groupKey(this.id, start), value });
+      ops.push({ type: 'put', key: keys.namespaceIndexKey(nsId, start), value: keys.encodeIndexValue(j - i, value.length, outcome.timestamp) });
+      groups.push({ partition: this.id, start, count: j - i, timestamp: outcome.timestamp, nsId, value });
+      i = j;
+    }
+    ops.push({ type: 'put', key: keys.timeKey(this.id, outcome.timestamp, outcome.firstOffset), value: keys.encodeTimeValue(outcome.firstOffset + events.length) });
+    this.storedEnd = Math.max(this.storedEnd, outcome.firstOffset + events.length);
+  }
+
+  snapshot(): Uint8Array {
+    return this.machine.snapshot();
+  }
+
+  restore(data: Uint8Array, index: number): void {
+    if (index > this.storeApplied) {
+      throw this.host.store.damaged(`partition ${this.id}: the raft log is compacted to index ${index}, past what the event store holds (${this.storeApplied})`);
+    }
+    this.machine = PartitionMachine.restore(data);
+  }
+
+  /** Resolves once every entry up to `index` is applied here (bounded wait). */
+  private async appliedThrough(index: number): Promise<void> {
+    const deadline = performance.now() + LEADER_WAIT_MS;
+    while (this.node.status().appliedIndex < index) {
+      if (performance.now() > deadline) throw new FloError('FLO_ERR_TIMEOUT', `partition ${this.id}: replay did not finish in time`);
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    await this.writing;
+    if (this.stopped) throw this.stopped;
+  }
+
+  /** Stops taking appends; resolves once everything accepted is applied or refused. */
+  async drain(): Promise<void> {
+    this.closed = true;
+    if (this.waiting.size === 0 && this.pending.size === 0 && !this.scheduled) return;
+    await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.node.close();
+    await this.writing;
+  }
+
+  private fail(error: Error): void {
+    if (this.stopped) return;
+    this.stopped = this.host.store.failed ?? error;
+    const reason = this.host.store.failed ?? error;
+    for (const index of [...this.waiting.keys()]) {
+      const waiter = this.waiting.get(index)!;
+      this.release(index);
+      for (const slot of waiter.slots) slot.ticket.reject(reason);
+    }
+    this.host.onFailure(error);
+  }
+}
+
+/** Where the event store keeps the Raft index it holds a partition's applies up to (written in the apply batch). */
+export function appliedKey(partition: number): Buffer {
+  return keys.metaKey(`setting:raft-applied-${partition}`);
+}
+
+export const appliedSetting = (partition: number): string => `raft-applied-${partition}`;
+
+async function withDeadline(promise: Promise<void>, ms: number, what: string): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([promise, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new FloError('FLO_ERR_TIMEOUT', `${what} within ${ms} ms`)), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
