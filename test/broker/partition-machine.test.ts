@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { COMMAND_APPEND, COMMAND_TRIM, CommandDecodeError, decodeCommand, encodeCommand, NO_PRODUCER, type AppendCommand } from '../../src/broker/partitions/commands.js';
+import { COMMAND_APPEND, COMMAND_SKIP, COMMAND_TRIM, CommandDecodeError, decodeCommand, encodeCommand, NO_PRODUCER, type AppendCommand } from '../../src/broker/partitions/commands.js';
 import { PartitionMachine, SnapshotDamagedError } from '../../src/broker/partitions/partition-machine.js';
 import { SeededRandom } from '../../src/broker/raft/random.js';
 
@@ -81,6 +81,18 @@ describe('partition state machine', () => {
     expect(restored.apply(append(7, 1, ['b', 'c']))).toEqual({ kind: 'duplicate', firstOffset: 1, count: 2 });
     expect(restored.nextOffset).toBe(3);
     expect(restored.snapshot()).toEqual(machine.snapshot());
+  });
+
+  it('moves the next offset and last timestamp forward on a skip, never back, and keeps them across a snapshot', () => {
+    const machine = new PartitionMachine();
+    const skip = decodeCommand(encodeCommand({ kind: COMMAND_SKIP, nextOffset: 1000, timestamp: 50 }));
+    expect(machine.apply(skip)).toEqual({ kind: 'skipped', from: 0, to: 1000 });
+    expect(machine.apply({ kind: COMMAND_APPEND, timestamp: 10, producerId: NO_PRODUCER, firstSequence: 0, events: [{ namespace: '/a', parentId: undefined, data: Buffer.from('x') }] }))
+      .toMatchObject({ kind: 'appended', firstOffset: 1000, timestamp: 50 });
+    expect(machine.apply({ kind: COMMAND_SKIP, nextOffset: 5, timestamp: 0 })).toEqual({ kind: 'skipped', from: 1001, to: 1001 });
+    const restored = PartitionMachine.restore(machine.snapshot());
+    expect([restored.nextOffset, restored.lastTimestamp]).toEqual([1001, 50]);
+    expect(() => decodeCommand(encodeCommand({ kind: COMMAND_SKIP, nextOffset: 1, timestamp: 1 }).subarray(0, 12))).toThrow(CommandDecodeError);
   });
 
   it('refuses a damaged snapshot', () => {
