@@ -114,3 +114,28 @@ describe('a partition', () => {
     expect(next).toBe(12);
   });
 });
+
+describe('a failed Raft log write', () => {
+  it('stops acknowledgement with FLO_ERR_STORAGE_FAILED and refuses every later append, with the event store untouched by it', async () => {
+    log = await openLog(join(dir.path, 'data'), { partitions: 1 });
+    await log.append([input('/before', 'kept')]);
+    const db = (log.store as unknown as { db: { batch: () => { put: (k: Buffer, v: Buffer) => void; del: (k: Buffer) => void; write: (o: unknown) => Promise<void> } } }).db;
+    const batch = db.batch.bind(db);
+    let raftWrites = 0;
+    vi.spyOn(db, 'batch').mockImplementation(() => {
+      const real = batch();
+      let raft = false;
+      return {
+        put: (key: Buffer, value: Buffer) => ((raft ||= key[0] === RAFT_ENTRY), real.put(key, value)),
+        del: (key: Buffer) => real.del(key),
+        write: (options: unknown) => (raft ? ((raftWrites++, Promise.reject(new Error('IO error: No space left on device')))) : real.write(options)),
+      };
+    });
+    await expect(log.append([input('/after', 'lost')])).rejects.toMatchObject({ code: 'FLO_ERR_STORAGE_FAILED' });
+    expect(raftWrites).toBe(1);
+    expect(log.storageFailure?.code).toBe('FLO_ERR_STORAGE_FAILED');
+    await expect(log.append([input('/after', 'again')])).rejects.toMatchObject({ code: 'FLO_ERR_STORAGE_FAILED' });
+    expect(raftWrites).toBe(1);
+    expect((await readAll(log)).map((event) => event.text())).toEqual(['kept']);
+  });
+});
