@@ -213,7 +213,8 @@ export class EventLog {
   }
 
   async runRetention(): Promise<void> {
-    while (this.retentionRunning) await this.retentionRunning;
+    // Another caller's failed pass is theirs to report (the scheduler logs its own); this one runs anew.
+    while (this.retentionRunning) await this.retentionRunning.catch(() => undefined);
     this.retentionRunning = this.retentionPass().finally(() => (this.retentionRunning = undefined));
     await this.retentionRunning;
   }
@@ -233,11 +234,15 @@ export class EventLog {
     this.closing = true;
     clearTimeout(this.retentionTimer);
     clearInterval(this.acknowledgedTimer);
-    await this.partitionSet.drain();
-    await this.partitionSet.close();
-    await this.retentionRunning;
-    this.commits.fire();
-    await this.store.close(this.committed.nextOffset);
+    try {
+      await this.partitionSet.drain();
+      await this.partitionSet.close();
+      // A pass that failed was logged where it ran; it must not keep the store open and locked.
+      await this.retentionRunning?.catch(() => undefined);
+    } finally {
+      this.commits.fire();
+      await this.store.close(this.committed.nextOffset);
+    }
     this.options.logger.info({ nodeId: this.nodeId }, 'event log closed');
   }
 
