@@ -14,7 +14,7 @@ import { isEventId } from '../common/ids.js';
 import { MAX_PARENT_ID_BYTES, type DecodedInput } from '../common/wire.js';
 import { BrokerMetrics } from './metrics.js';
 import type { AppendTicket } from './partitions/partition.js';
-import { PartitionSet } from './partitions/partition-set.js';
+import { PartitionSet, type PartitionRaftStatus } from './partitions/partition-set.js';
 import { ReadCache } from './partitions/read-cache.js';
 import { Reader, type Page, type PageRequest } from './partitions/reader.js';
 import { NamespaceSizes, RetentionEnforcer, type RetentionRule } from './partitions/retention.js';
@@ -139,6 +139,11 @@ export class EventLog {
   /** The next offset of every partition: the end of what readers may see. */
   head(): number[] {
     return [...this.committed.nextOffset];
+  }
+
+  /** Each partition's Raft group as seen here: role, term, leader, commit and applied index. */
+  raftStatus(): PartitionRaftStatus[] {
+    return this.partitionSet.raftStatus();
   }
 
   lastTimestamps(): number[] {

@@ -17,9 +17,10 @@ export function clusterCommand(): Command {
         }
         const lines = [`mode: ${info.mode}   replication factor: ${info.replicationFactor}   durability: ${info.durability}`, 'brokers:'];
         for (const broker of info.brokers) lines.push(`  ${broker.nodeId}  ${broker.url ?? ''}  ${broker.ready ? 'ready' : 'not ready'}`);
-        lines.push('partition  leader          next offset      events        bytes');
+        lines.push('partition  leader          next offset      events        bytes  role        term      commit');
         for (const p of info.partitions) {
-          lines.push(`${String(p.partition).padStart(9)}  ${p.leader.padEnd(14)}  ${String(p.nextOffset).padStart(11)}  ${String(p.events).padStart(10)}  ${String(p.bytes).padStart(11)}`);
+          const raft = p.raft ? `  ${p.raft.role.padEnd(10)}  ${String(p.raft.term).padStart(4)}  ${String(p.raft.commitIndex).padStart(10)}` : '';
+          lines.push(`${String(p.partition).padStart(9)}  ${p.leader.padEnd(14)}  ${String(p.nextOffset).padStart(11)}  ${String(p.events).padStart(10)}  ${String(p.bytes).padStart(11)}${raft}`);
         }
         process.stdout.write(lines.join('\n') + '\n');
       } catch (error) {

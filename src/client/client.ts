@@ -63,7 +63,11 @@ export interface ClusterInfo {
   replicationFactor: number;
   durability: string;
   brokers: Array<{ nodeId: string; url?: string; ready: boolean }>;
-  partitions: Array<{ partition: number; leader: string; replicas: string[]; nextOffset: number; events: number; bytes: number }>;
+  partitions: Array<{
+    partition: number; leader: string; replicas: string[]; nextOffset: number; events: number; bytes: number;
+    /** The partition's Raft group as the answering broker sees it (absent from brokers before issue 9). */
+    raft?: { group: number; member: number; role: string; term: number; leader: number | null; commitIndex: number; appliedIndex: number; voters: number[] };
+  }>;
 }
 
 export interface RetentionRuleSpec {

@@ -125,9 +125,12 @@ describe('admin and operations', () => {
   it('reports health, readiness, cluster and metrics', async () => {
     expect((await inject('GET', '/healthz')).statusCode).toBe(200);
     expect((await inject('GET', '/readyz')).statusCode).toBe(200);
-    const cluster = (await inject('GET', '/v1/cluster')).json() as { partitions: unknown[]; replicationFactor: number };
+    const cluster = (await inject('GET', '/v1/cluster')).json() as { partitions: Array<{ raft: Record<string, unknown> }>; replicationFactor: number };
     expect(cluster.partitions).toHaveLength(8);
     expect(cluster.replicationFactor).toBe(1);
+    // Every partition is a one-voter Raft group led by this broker.
+    cluster.partitions.forEach((partition, i) => expect(partition.raft).toMatchObject({ group: i + 1, member: 1, role: 'leader', leader: 1, voters: [1] }));
+    expect(cluster.partitions[0]!.raft.commitIndex).toBeGreaterThanOrEqual(1);
     const metrics = (await inject('GET', '/metrics')).body;
     for (const name of ['flo_produced_events_total', 'flo_delivered_events_total', 'flo_log_read_bytes_total', 'flo_commit_duration_seconds', 'flo_partition_bytes', 'flo_active_subscriptions']) {
       expect(metrics).toContain(name);

@@ -34,6 +34,7 @@ export function adminRoutes(app: FastifyInstance, context: AdminContext): void {
   app.get('/v1/cluster', async () => {
     const head = log.head();
     const sizes = log.partitionSizes();
+    const raft = log.raftStatus();
     return {
       mode: 'single-node',
       nodeId: log.nodeId,
@@ -47,6 +48,7 @@ export function adminRoutes(app: FastifyInstance, context: AdminContext): void {
         nextOffset,
         events: sizes[partition]!.events,
         bytes: sizes[partition]!.bytes,
+        raft: raft[partition],
       })),
     };
   });

@@ -14,7 +14,20 @@ import type { RaftStorage } from '../storage/raft-storage.js';
 import { LocalTransport } from '../transport/local-transport.js';
 import type { RaftTransport } from '../transport/tcp-transport.js';
 import type { CommandEvent } from './commands.js';
-import { Partition, appliedSetting, type AppendTicket, type PartitionHost } from './partition.js';
+import { Partition, appliedSetting, groupIdOf, type AppendTicket, type PartitionHost } from './partition.js';
+
+export interface PartitionRaftStatus {
+  /** Raft group id (partition + 1). */
+  readonly group: number;
+  /** This broker's member id in the group. */
+  readonly member: NodeId;
+  readonly role: 'follower' | 'pre-candidate' | 'candidate' | 'leader';
+  readonly term: number;
+  readonly leader: NodeId | null;
+  readonly commitIndex: number;
+  readonly appliedIndex: number;
+  readonly voters: NodeId[];
+}
 
 export interface PartitionSetOptions {
   readonly store: EventStore;
@@ -86,6 +99,17 @@ export class PartitionSet {
   /** Each partition's next offset as applied here: the end of what readers may see. */
   heads(): number[] {
     return this.partitions.map((partition) => partition.nextOffset);
+  }
+
+  /** Each partition's Raft group as this broker sees it (the routing facts of GET /v1/cluster). */
+  raftStatus(): PartitionRaftStatus[] {
+    return this.partitions.map((partition) => {
+      const status = partition.status();
+      return {
+        group: groupIdOf(partition.id), member: status.nodeId, role: status.role, term: status.term, leader: status.leader,
+        commitIndex: status.commitIndex, appliedIndex: status.appliedIndex, voters: [...status.conf.voters],
+      };
+    });
   }
 
   /** Stops taking appends and resolves once everything accepted is applied or refused. */
