@@ -66,18 +66,19 @@ export class PartitionSet {
       clock: options.clock, logger: options.logger, recovering, onApplied: options.onApplied, onFailure: options.onFailure,
     };
     const states = store.partitionStates();
-    const started: Partition[] = [];
-    try {
-      for (let id = 0; id < store.meta.partitions; id++) {
-        if (options.storeRecovered) await Partition.forget(host, id);
-        const storeApplied = (await store.readSetting<number>(appliedSetting(id))) ?? 0;
-        const state = states[id]!;
-        started.push(await Partition.start(host, { id, storeApplied, resumeAt: state.nextOffset, storedEnd: state.storedEnd ?? state.nextOffset, storedTimestamp: state.lastTimestamp }));
-      }
-    } catch (error) {
+    // All at once: a one-voter group takes a few ticks to elect itself, and groups are independent.
+    const results = await Promise.allSettled(Array.from({ length: store.meta.partitions }, async (_, id) => {
+      if (options.storeRecovered) await Partition.forget(host, id);
+      const storeApplied = (await store.readSetting<number>(appliedSetting(id))) ?? 0;
+      const state = states[id]!;
+      return Partition.start(host, { id, storeApplied, resumeAt: state.nextOffset, storedEnd: state.storedEnd ?? state.nextOffset, storedTimestamp: state.lastTimestamp });
+    }));
+    const started = results.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
+    const failed = results.find((result) => result.status === 'rejected');
+    if (failed !== undefined) {
       for (const partition of started) await partition.close();
       ticker.stop();
-      throw error;
+      throw failed.reason;
     }
     return new PartitionSet(started, raftStorage, ticker);
   }
