@@ -54,6 +54,20 @@ describe('a partition', () => {
     expect(results.map((result) => result.offsets[0]).sort((a, b) => a! - b!)).toEqual(Array.from({ length: 20 }, (_, i) => i));
   });
 
+  it('writes its Raft entries without fsync with durability "os"', async () => {
+    log = await openLog(join(dir.path, 'data'), { partitions: 1, durability: 'os' });
+    const syncs: boolean[] = [];
+    const write = log.store.write.bind(log.store);
+    vi.spyOn(log.store, 'write').mockImplementation(async (operations: Batch, sync: boolean) => {
+      if (operations.some((op) => op.key[0] === RAFT_ENTRY)) syncs.push(sync);
+      await write(operations as never, sync);
+    });
+    await log.append([input('/os', 'one')]);
+    await log.append([input('/os', 'two')]);
+    expect(syncs.length).toBeGreaterThanOrEqual(2);
+    expect(syncs.every((sync) => !sync)).toBe(true);
+  });
+
   it('replays committed entries the event store lacks at start, with the same ids', async () => {
     const dataDir = join(dir.path, 'data');
     log = await openLog(dataDir, { partitions: 1 });
