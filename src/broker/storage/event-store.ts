@@ -12,6 +12,7 @@ import { sealGroup, unsealGroup } from './checksum.js';
 import * as keys from './keys.js';
 import { NamespaceDictionary } from './namespace-dictionary.js';
 import { AckMark } from './ack-mark.js';
+import { isCorruption, isLocked } from './level-errors.js';
 import { OffsetLedger, writeOffsetMarks } from './offset-marks.js';
 import { RaftStorage } from './raft-storage.js';
 import { checkedStates, RECOVERY_HELP, type StartUpOptions } from './start-up.js';
@@ -114,7 +115,7 @@ export class EventStore {
     try {
       await db.open();
     } catch (error) {
-      const locked = (error as { cause?: { code?: string } }).cause?.code === 'LEVEL_LOCKED' || /\block\b/i.test(describe(error));
+      const locked = isLocked(error);
       const hint = locked ? ' (it is locked: is another flo server using it?)' : ` (${RECOVERY_HELP})`;
       throw new FloError('FLO_ERR_STORAGE', `cannot open data directory ${dataDir}${hint}: ${describe(error)}`, { cause: error });
     }
@@ -404,10 +405,6 @@ async function loadOrCreateMeta(db: Db, options: OpenOptions): Promise<StoreMeta
     throw new FloError('FLO_ERR_DATA_DIR_MISMATCH', `${options.dataDir} belongs to node "${meta.nodeId}", not "${options.nodeId}"`);
   }
   return meta;
-}
-
-function isCorruption(error: unknown): boolean {
-  return (error as { code?: string }).code === 'LEVEL_CORRUPTION' || /corrupt/i.test(describe(error));
 }
 
 /** The message with its causes: classic-level says only "Database failed to open" and puts why (e.g. no space left) in `cause`. */
