@@ -1,21 +1,18 @@
 // Liveness after a storage failure: /healthz turns 503 so Kubernetes (or any
 // supervisor) restarts the broker, and the restart's verification brings it back.
-import { rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { Broker } from '../../src/broker/broker.js';
 import { silentLogger } from '../support/temp.js';
-import { mountTmpfs } from '../support/tmpfs.js';
+import { mountSmallDisk } from '../support/tmpfs.js';
 
 describe('liveness', () => {
   it('fails /healthz once a write has failed, and passes again after a restart', async (context) => {
-    const disk = await mountTmpfs(8 * 1024 * 1024);
+    const disk = await mountSmallDisk(4 * 1024 * 1024);
     if ('skipped' in disk) return context.skip(disk.skipped);
-    const dataDir = join(disk.path, 'data');
-    const filler = join(disk.path, 'filler');
+    const { dataDir, filler } = disk;
     let broker: Broker | undefined;
     try {
-      await writeFile(filler, Buffer.alloc(4 * 1024 * 1024));
       broker = await Broker.start({ dataDir, partitions: 1, logger: silentLogger, maxEventBytes: 64 * 1024 });
       expect((await broker.app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
       let refused = 0;

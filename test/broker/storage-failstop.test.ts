@@ -2,13 +2,12 @@
 // acknowledges nothing more, even once space is back, and /readyz says why,
 // until a restart; after it every acknowledged event is there under its id and
 // no id is handed out twice.
-import { open, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { open, rm } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { Broker } from '../../src/broker/broker.js';
 import { parseRetentionRules } from '../../src/broker/partitions/retention.js';
 import { silentLogger } from '../support/temp.js';
-import { mountTmpfs } from '../support/tmpfs.js';
+import { mountSmallDisk } from '../support/tmpfs.js';
 import { readAll } from '../support/log.js';
 
 const EVENT_TEXT_BYTES = 16 * 1024;
@@ -33,13 +32,11 @@ async function fillDisk(path: string): Promise<void> {
 
 describe('storage fail stop', () => {
   it('refuses every append after a failed write, even once space is freed, until a restart that keeps every acknowledged event and reuses no id', async (context) => {
-    const disk = await mountTmpfs(8 * 1024 * 1024);
+    const disk = await mountSmallDisk(4 * 1024 * 1024);
     if ('skipped' in disk) return context.skip(disk.skipped);
-    const dataDir = join(disk.path, 'data');
-    const filler = join(disk.path, 'filler');
+    const { dataDir, filler } = disk;
     let broker: Broker | undefined;
     try {
-      await writeFile(filler, Buffer.alloc(4 * 1024 * 1024));
       broker = await Broker.start({ dataDir, partitions: 2, logger: silentLogger, maxEventBytes: 64 * 1024 });
       const acknowledged = new Map<string, string>();
       let refused: { statusCode: number; body: Record<string, unknown> } | undefined;
@@ -77,12 +74,12 @@ describe('storage fail stop', () => {
   });
 
   it('is not ready once a retention write fails, and refuses appends from then on', async (context) => {
-    const disk = await mountTmpfs(8 * 1024 * 1024);
+    const disk = await mountSmallDisk();
     if ('skipped' in disk) return context.skip(disk.skipped);
-    const filler = join(disk.path, 'filler');
+    const { dataDir, filler } = disk;
     let broker: Broker | undefined;
     try {
-      broker = await Broker.start({ dataDir: join(disk.path, 'data'), partitions: 1, logger: silentLogger });
+      broker = await Broker.start({ dataDir, partitions: 1, logger: silentLogger });
       // Many small commits, so the pass deletes far more than the slack left in the log's last page.
       for (let i = 0; i < 600; i++) expect((await produce(broker, `/retained/${i % 2}`, `event ${i}`)).statusCode).toBe(201);
       expect((await broker.app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200);

@@ -3,11 +3,10 @@
 // is not ready; restart it (after SIGTERM or SIGKILL) and check that every event
 // that got a 201 is readable under its id and that no id is handed out twice.
 import { rm, statfs, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { connect } from '../../src/client/index.js';
 import { startServer, type ServerProcess } from '../support/server-process.js';
-import { mountTmpfs } from '../support/tmpfs.js';
+import { mountSmallDisk } from '../support/tmpfs.js';
 
 async function produce(url: string, namespace: string, data: string): Promise<{ status: number; body: Record<string, unknown> }> {
   const response = await fetch(`${url}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ namespace, data }) });
@@ -16,13 +15,11 @@ async function produce(url: string, namespace: string, data: string): Promise<{ 
 
 describe('a full disk', () => {
   it.for(['SIGTERM', 'SIGKILL'] as const)('stops acknowledging at the first failed write, stays stopped once space is freed, and keeps every acknowledged event across a %s restart', async (signal, context) => {
-    const disk = await mountTmpfs(8 * 1024 * 1024);
+    const disk = await mountSmallDisk(4 * 1024 * 1024);
     if ('skipped' in disk) return context.skip(disk.skipped);
-    const dataDir = join(disk.path, 'data');
-    const filler = join(disk.path, 'filler');
+    const { dataDir, filler } = disk;
     const servers: ServerProcess[] = [];
     try {
-      await writeFile(filler, Buffer.alloc(4 * 1024 * 1024));
       const server = await startServer(dataDir, ['--partitions', '2']);
       servers.push(server);
       const acknowledged = new Map<string, string>();
@@ -64,10 +61,9 @@ describe('a full disk', () => {
   });
 
   it('refuses a restart that has no room to turn its log into a table with a message naming the full disk, and starts with every event once space is freed', async (context) => {
-    const disk = await mountTmpfs(8 * 1024 * 1024);
+    const disk = await mountSmallDisk();
     if ('skipped' in disk) return context.skip(disk.skipped);
-    const dataDir = join(disk.path, 'data');
-    const filler = join(disk.path, 'filler');
+    const { dataDir, filler } = disk;
     const servers: ServerProcess[] = [];
     try {
       const server = await startServer(dataDir, ['--partitions', '1']);

@@ -2,7 +2,7 @@
 // undefined, with the reason, where mounting is not permitted, so the test can
 // skip saying why. Always unmount in a finally.
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -29,4 +29,18 @@ export async function mountTmpfs(sizeBytes: number): Promise<Tmpfs | { skipped: 
       await rm(path, { recursive: true, force: true });
     },
   };
+}
+
+/** The disk-full tests' disk: an 8 MiB tmpfs, a data dir path on it, and a filler file taking `fillerBytes` of it (freed by removing `filler`). */
+export interface SmallDisk extends Tmpfs {
+  readonly dataDir: string;
+  readonly filler: string;
+}
+
+export async function mountSmallDisk(fillerBytes = 0, sizeBytes = 8 * 1024 * 1024): Promise<SmallDisk | { skipped: string }> {
+  const disk = await mountTmpfs(sizeBytes);
+  if ('skipped' in disk) return disk;
+  const filler = join(disk.path, 'filler');
+  if (fillerBytes > 0) await writeFile(filler, Buffer.alloc(fillerBytes));
+  return { ...disk, dataDir: join(disk.path, 'data'), filler };
 }
