@@ -54,6 +54,7 @@ describe('the connection cap', () => {
     expect(answer.status).toBe(503);
     expect(answer.type).toContain('application/problem+json');
     expect(answer.body).toMatchObject({ code: 'FLO_ERR_OVERLOADED', retryable: true });
+    expect(refused.received()).toMatch(/\r\nretry-after: 1\r\n/i);
     const existing = open[0]!;
     existing.socket.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
     await waitFor(() => existing.received().includes('"status":"ok"'), 'an open connection to be served');
@@ -68,12 +69,13 @@ describe('the budget of request bodies being received', () => {
   const bigEvent = (): string => JSON.stringify({ namespace: '/big/1', data: 'x'.repeat(600_000) });
   const postBig = async (url: string): Promise<Response> => fetch(`${url}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: bigEvent() });
 
-  it('answers an upload that does not fit beside slow ones with a 503 problem, and frees the space when they end', async () => {
+  it('answers an upload that does not fit beside slow ones with a 503 problem and Retry-After, and frees the space when they end', async () => {
     const { url } = await startBroker({ maxBodyBytesInFlight: 1024 * 1024 });
     const slow = await openConnection(url!, 'POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 700000\r\n\r\n{"namespace":');
     await waitFor(async () => (await postBig(url!)).status === 503, 'an upload beside the slow one to be refused');
     const refused = await postBig(url!);
     expect(refused.headers.get('content-type')).toContain('application/problem+json');
+    expect(refused.headers.get('retry-after')).toBe('1');
     expect(await refused.json()).toMatchObject({ code: 'FLO_ERR_OVERLOADED', retryable: true });
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
     slow.socket.destroy();

@@ -18,7 +18,7 @@ import { Authenticator, requiredRole, type AccessToken } from './auth.js';
 import { BodyBudget, capConnections, clientErrorHandler, serverOptions, type ServerLimits } from './limits.js';
 import { budgetWebSocketMessages, checkUpgrade } from './websocket-guard.js';
 import { OriginPolicy, type OriginPolicyOptions } from './origin.js';
-import { sendProblem } from './problem.js';
+import { pathOf, sendProblem } from './problem.js';
 import { groupRoutes } from './groups.js';
 import { produceRoutes } from './produce.js';
 import { readRoutes } from './read.js';
@@ -50,7 +50,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(websocket, { options: { maxPayload: MAX_REQUEST_BYTES, perMessageDeflate: false }, errorHandler: onWebSocketError });
   app.setErrorHandler((error, request, reply) => sendProblem(request, reply, error));
   app.setNotFoundHandler((request, reply) =>
-    sendProblem(request, reply, new FloError('FLO_ERR_ROUTE_NOT_FOUND', `${request.method} ${request.url.split('?')[0]} is not part of the Flo API (see docs/api.md)`)));
+    sendProblem(request, reply, new FloError('FLO_ERR_ROUTE_NOT_FOUND', `${request.method} ${pathOf(request.url)} is not part of the Flo API (see docs/api.md)`)));
   replaceJsonParser(app);
   const origins = new OriginPolicy(options);
   const authenticator = new Authenticator(options.authTokens ?? []);

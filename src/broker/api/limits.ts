@@ -2,7 +2,7 @@
 // timeouts for receiving a request, a cap on open connections answered with a
 // 503 problem, and problem bodies for the errors Node's HTTP parser raises
 // before fastify sees a request (431 for huge URLs/headers, 408, 400).
-import { STATUS_CODES, type Server, type ServerOptions } from 'node:http';
+import type { Server, ServerOptions } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { IncomingHttpHeaders } from 'node:http';
@@ -16,7 +16,7 @@ import {
   MAX_REQUEST_BYTES,
 } from '../../common/bounds.js';
 import { FloError } from '../../common/errors.js';
-import { problemOf } from './problem.js';
+import { rawProblemResponse } from './problem.js';
 
 export interface ServerLimits {
   /** Time to receive one whole request (headers and body). */
@@ -60,11 +60,6 @@ export function serverOptions(limits: ServerLimits): { connectionTimeout: number
   };
 }
 
-function rawProblemResponse(error: FloError, extraHeaders = ''): string {
-  const body = JSON.stringify(problemOf(error));
-  return `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? ''}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extraHeaders}Connection: close\r\n\r\n${body}`;
-}
-
 /** Node's 'clientError' (a request the parser refused or that timed out) answered with a problem body. */
 export function clientErrorHandler(logger: Logger): (error: Error & { code?: string }, socket: Socket) => void {
   return (error, socket) => {
@@ -106,7 +101,7 @@ export function capConnections(server: Server, maxConnections: number | undefine
 function refuse(socket: Socket, cap: number): void {
   socket.on('error', () => socket.destroy());
   const error = new FloError('FLO_ERR_OVERLOADED', `the broker serves at most ${cap} connections; retry later`);
-  socket.end(rawProblemResponse(error, 'Retry-After: 1\r\n'));
+  socket.end(rawProblemResponse(error));
   socket.resume(); // read and drop whatever the client sends
   setTimeout(() => socket.destroy(), REFUSAL_GRACE_MS).unref();
 }

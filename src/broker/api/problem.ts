@@ -4,6 +4,7 @@
 // whose detail never leaks a stack trace. Server-side failures (500) never
 // show a file path either: a storage error names the file it failed on, and
 // the data dir's location is nobody's business but the operator's (it is in the log).
+import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { FloError, isFloError, type ErrorCode } from '../../common/errors.js';
 
@@ -62,10 +63,29 @@ export function toFloError(error: unknown): FloError {
   return new FloError('FLO_ERR_INTERNAL', 'the broker failed to handle this request; see its log', { cause: error });
 }
 
+/** Headers a problem of this code carries, on fastify replies and raw socket answers alike. */
+function problemHeaders(error: FloError): Record<string, string> {
+  if (error.code === 'FLO_ERR_UNAUTHENTICATED') return { 'www-authenticate': 'Bearer realm="flo"' };
+  if (error.code === 'FLO_ERR_OVERLOADED') return { 'retry-after': '1' };
+  return {};
+}
+
+/** The path of a request URL, without its query: a problem's `instance`. */
+export function pathOf(url: string): string {
+  return url.split('?')[0]!;
+}
+
 export async function sendProblem(request: FastifyRequest, reply: FastifyReply, error: unknown): Promise<void> {
   const floError = toFloError(error);
   if (floError.code === 'FLO_ERR_INTERNAL' || floError.code === 'FLO_ERR_STORAGE') request.log.error({ err: error }, 'request failed');
   else request.log.debug({ code: floError.code }, 'request refused');
-  if (floError.code === 'FLO_ERR_UNAUTHENTICATED') void reply.header('www-authenticate', 'Bearer realm="flo"');
-  await reply.status(floError.status).type(PROBLEM_MEDIA_TYPE).send(problemOf(floError, request.url.split('?')[0]));
+  await reply.status(floError.status).headers(problemHeaders(floError)).type(PROBLEM_MEDIA_TYPE).send(problemOf(floError, pathOf(request.url)));
+}
+
+/** A whole HTTP/1.1 response carrying the problem, for a socket fastify never saw (limits.ts); the connection is closed after it. */
+export function rawProblemResponse(error: FloError): string {
+  const body = JSON.stringify(problemOf(error));
+  const headers = { 'content-type': PROBLEM_MEDIA_TYPE, 'content-length': String(Buffer.byteLength(body)), ...problemHeaders(error), connection: 'close' };
+  const head = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('');
+  return `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? ''}\r\n${head}\r\n${body}`;
 }
