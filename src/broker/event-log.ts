@@ -301,7 +301,8 @@ export class EventLog {
     if (this.appliedMarkTimer !== undefined) return;
     this.appliedMarkTimer = setTimeout(() => {
       this.appliedMarkTimer = undefined;
-      if (this.closing || this.store.failed) return;
+      // Under load the Raft log's own synced writes have covered these applies already.
+      if (this.closing || this.store.failed || this.store.marks(this.committed.nextOffset)) return;
       this.store.write([{ type: 'put', key: SYNC_MARK_KEY, value: Buffer.from(String(this.clock())) }], true)
         .catch((error: unknown) => this.options.logger.error({ err: error }, 'syncing applied events failed'));
     }, APPLIED_MARK_DELAY_MS);

@@ -83,6 +83,7 @@ export interface OpenOptions extends StartUpOptions {
 export class EventStore {
   private failure: FloError | undefined;
   private appliedSource: (() => readonly number[]) | undefined;
+  private marked: readonly number[] | undefined;
 
   private constructor(
     private readonly db: Db,
@@ -201,7 +202,15 @@ export class EventStore {
     } catch (error) {
       throw this.fail(`a write to the data directory failed (${describe(error)})`, error);
     }
-    if (covered && !this.failure) this.ackMark.note(covered);
+    if (covered && !this.failure) {
+      this.ackMark.note(covered);
+      this.marked = covered;
+    }
+  }
+
+  /** Whether a completed synced write already covers applies up to `nextOffsets` (then no extra sync is needed for the mark). */
+  marks(nextOffsets: readonly number[]): boolean {
+    return this.marked !== undefined && nextOffsets.every((next, partition) => next <= (this.marked![partition] ?? 0));
   }
 
   /**
