@@ -67,5 +67,7 @@ export const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 72_000;
 export const DEFAULT_MAX_CONNECTIONS = 16_384;
 /** Bytes of request bodies the broker receives at once (declared sizes; a chunked body counts as the largest allowed); more are answered 503. */
 export const DEFAULT_MAX_BODY_BYTES_IN_FLIGHT = 512 * 1024 * 1024;
+/** How long a socket refused at the limits (over the connection cap, a WebSocket over the body budget) may read why before it is cut. */
+export const REFUSED_SOCKET_GRACE_MS = 1000;
 /** Longest URL path parameter (an event id, a group name; fastify's default of 100 refused valid group names); longer ones get a 414 problem. */
 export const MAX_PATH_PARAM_CHARS = 256;

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { maxHeaderSize } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { Broker } from '../../src/broker/broker.js';
 import { parseResponse, useRawBroker } from '../support/raw-connection.js';
@@ -96,12 +97,12 @@ describe('limit options', () => {
 });
 
 describe('errors before routing are problem bodies', () => {
-  it('answers a URL over 16 KiB with a 431 problem', async () => {
+  it('answers a URL over 16 KiB with a 431 problem naming the limit Node enforces', async () => {
     const { url } = await startBroker();
     const response = await fetch(`${url}/v1/events?namespace=/${'x'.repeat(20_000)}`);
     expect(response.status).toBe(431);
     expect(response.headers.get('content-type')).toContain('application/problem+json');
-    expect(await response.json()).toMatchObject({ code: 'FLO_ERR_REQUEST_INVALID', status: 431 });
+    expect(await response.json()).toMatchObject({ code: 'FLO_ERR_REQUEST_INVALID', status: 431, detail: expect.stringContaining(`${maxHeaderSize} bytes`) as unknown });
   });
 
   it('answers a request Node cannot parse with a 400 problem', async () => {

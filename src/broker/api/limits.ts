@@ -2,7 +2,7 @@
 // timeouts for receiving a request, a cap on open connections answered with a
 // 503 problem, and problem bodies for the errors Node's HTTP parser raises
 // before fastify sees a request (431 for huge URLs/headers, 408, 400).
-import type { Server, ServerOptions } from 'node:http';
+import { maxHeaderSize, type Server, type ServerOptions } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { IncomingHttpHeaders } from 'node:http';
@@ -14,6 +14,7 @@ import {
   DEFAULT_REQUEST_TIMEOUT_MS,
   MAX_PATH_PARAM_CHARS,
   MAX_REQUEST_BYTES,
+  REFUSED_SOCKET_GRACE_MS,
 } from '../../common/bounds.js';
 import { FloError } from '../../common/errors.js';
 import { rawProblemResponse } from './problem.js';
@@ -28,9 +29,6 @@ export interface ServerLimits {
   /** Bytes of request bodies received at once, by declared size. */
   readonly maxBodyBytesInFlight?: number | undefined;
 }
-
-/** A refused connection gets this long to read its 503 before it is closed. */
-const REFUSAL_GRACE_MS = 1000;
 
 /** Refuses limits that are not positive whole numbers (0 would mean "no limit" to Node). */
 export function checkLimits(limits: ServerLimits): void {
@@ -66,7 +64,7 @@ export function clientErrorHandler(logger: Logger): (error: Error & { code?: str
     if (error.code === 'ECONNRESET' || socket.destroyed) return;
     let problem: FloError;
     if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') problem = new FloError('FLO_ERR_REQUEST_TIMEOUT', 'the request was not received in time; the connection is closed');
-    else if (error.code === 'HPE_HEADER_OVERFLOW') problem = new FloError('FLO_ERR_REQUEST_INVALID', 'the URL and headers exceed 16 KiB', { status: 431 });
+    else if (error.code === 'HPE_HEADER_OVERFLOW') problem = new FloError('FLO_ERR_REQUEST_INVALID', `the URL and headers exceed ${maxHeaderSize} bytes (node --max-http-header-size)`, { status: 431 });
     else problem = new FloError('FLO_ERR_REQUEST_INVALID', `malformed HTTP request (${error.code ?? 'parse error'})`);
     logger.debug({ peer: socket.remoteAddress, code: error.code }, 'client error');
     // Like Node's own handler: only answer when nothing of a response was written on this connection yet.
@@ -103,7 +101,7 @@ function refuse(socket: Socket, cap: number): void {
   const error = new FloError('FLO_ERR_OVERLOADED', `the broker serves at most ${cap} connections; retry later`);
   socket.end(rawProblemResponse(error));
   socket.resume(); // read and drop whatever the client sends
-  setTimeout(() => socket.destroy(), REFUSAL_GRACE_MS).unref();
+  setTimeout(() => socket.destroy(), REFUSED_SOCKET_GRACE_MS).unref();
 }
 
 /**

@@ -8,6 +8,7 @@ import type { Socket } from 'node:net';
 import type { FastifyRequest } from 'fastify';
 import type {} from '@fastify/websocket';
 import type { WebSocket } from 'ws';
+import { REFUSED_SOCKET_GRACE_MS } from '../../common/bounds.js';
 import { FloError } from '../../common/errors.js';
 import type { BodyBudget } from './limits.js';
 
@@ -16,8 +17,6 @@ const WEBSOCKET_KEY = /^[+/0-9A-Za-z]{22}==$/;
 const WEBSOCKET_VERSIONS = new Set(['8', '13']);
 /** "Try Again Later" (RFC 6455 §7.4, IANA registry): the message did not fit the body budget. */
 export const WS_CLOSE_OVERLOADED = 1013;
-/** A socket closed for the budget gets this long to read the close frame before it is cut. */
-const OVERLOAD_CLOSE_GRACE_MS = 1000;
 
 /** Throws a problem for an upgrade to a route that is no WebSocket, or a handshake ws would refuse with bare text. */
 export function checkUpgrade(request: FastifyRequest, websocketRoutes: ReadonlySet<string>): void {
@@ -63,7 +62,7 @@ export function budgetWebSocketMessages(socket: WebSocket, raw: Socket, bodies: 
     raw.pause();
     raw.removeListener('data', onData);
     if (socket.readyState === socket.OPEN) socket.close(WS_CLOSE_OVERLOADED, 'the broker is receiving too many bytes at once; retry later');
-    setTimeout(() => socket.terminate(), OVERLOAD_CLOSE_GRACE_MS).unref();
+    setTimeout(() => socket.terminate(), REFUSED_SOCKET_GRACE_MS).unref();
   };
   const onData = (chunk: Buffer): void => {
     pending += chunk.length;
