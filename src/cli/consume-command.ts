@@ -6,6 +6,7 @@
 import { Command } from 'commander';
 import { connect, FloClient } from '../client/client.js';
 import type { Subscription, SubscriptionRetry } from '../client/subscription.js';
+import { socketErrorCode } from '../client/http.js';
 import { toEventJson, type FloEvent } from '../common/event.js';
 import { addBrokerOptions, parsePositiveInt, Progress, reportFailure, type BrokerFlags } from './common.js';
 
@@ -65,7 +66,7 @@ export function consumeCommand(): Command {
 export function retryMessage(retry: SubscriptionRetry): string {
   const seconds = retry.delayMs < 1000 ? (retry.delayMs / 1000).toFixed(1) : String(Math.round(retry.delayMs / 1000));
   const reason = retry.error.code === 'FLO_ERR_CONNECTION' ? 'broker unreachable' : `broker refused (${retry.error.code})`;
-  const cause = /\(([A-Z][A-Z_]+)\)/.exec(retry.error.message)?.[1];
+  const cause = retry.error.code === 'FLO_ERR_CONNECTION' ? socketErrorCode(retry.error.cause) : undefined;
   return `${reason}${cause ? ` (${cause})` : ''}, retrying in ${seconds}s…`;
 }
 

@@ -75,12 +75,17 @@ export function problemToError(body: string, status: number): FloError {
   return new FloError(status >= 500 ? 'FLO_ERR_INTERNAL' : 'FLO_ERR_REQUEST_INVALID', `broker answered HTTP ${status}: ${body.slice(0, 200)}`, { status });
 }
 
+/** The system code (ECONNREFUSED, ENOTFOUND…) of a failed fetch or socket: fetch puts it on the cause, ws on the error. */
+export function socketErrorCode(error: unknown): string | undefined {
+  if (error === undefined || error === null) return undefined;
+  return (error as { cause?: { code?: string } }).cause?.code ?? (error as { code?: string }).code;
+}
+
 export function connectionError(baseUrl: string, error: unknown): FloError {
   if (error instanceof FloError) return error;
-  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
   const name = (error as Error).name;
   if (name === 'TimeoutError') return new FloError('FLO_ERR_TIMEOUT', `no answer from ${baseUrl} in time`, { cause: error });
-  const reason = cause?.code ?? (error as { code?: string }).code ?? cause?.message ?? (error as Error).message;
+  const reason = socketErrorCode(error) ?? (error as { cause?: { message?: string } }).cause?.message ?? (error as Error).message;
   return new FloError('FLO_ERR_CONNECTION', `cannot reach the broker at ${baseUrl} (${reason}); is it running? (set --url or FLO_URL)`, { cause: error });
 }
 
