@@ -183,7 +183,6 @@ export class Subscription implements AsyncIterable<FloEvent> {
             this.bufferedBytes += event.data.length;
           });
         }
-        this.reconnectDelayMs = this.limits.reconnectDelayMs;
         if (this.buffer.length - this.bufferHead >= this.limits.highWaterEvents || this.bufferedBytes >= this.limits.highWaterBytes) this.socket?.pause();
       } else if (type === FrameType.START) {
         this.offsets ??= parseCursor(frameText(frame));
