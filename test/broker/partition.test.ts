@@ -12,6 +12,8 @@ import { writeOffsetMarks } from '../../src/broker/storage/offset-marks.js';
 import { rm } from 'node:fs/promises';
 import { ACK_MARK_FILE } from '../../src/broker/storage/ack-mark.js';
 import { formatEventId } from '../../src/common/ids.js';
+import { MAX_PENDING_APPEND_BYTES } from '../../src/common/bounds.js';
+import type { PartitionSet } from '../../src/broker/partitions/partition-set.js';
 import { input, openLog, readAll } from '../support/log.js';
 import { tempDir } from '../support/temp.js';
 
@@ -126,6 +128,20 @@ describe('a partition', () => {
       next += group.count;
     }
     expect(next).toBe(12);
+  });
+});
+
+describe('the bound on bytes waiting to be committed', () => {
+  it('counts what waits in every partition and returns to nothing once the appends are acknowledged', async () => {
+    log = await openLog(join(dir.path, 'data'), { partitions: 4 });
+    const partitionSet = (log as unknown as { partitionSet: PartitionSet }).partitionSet;
+    expect(() => partitionSet.checkCapacity(MAX_PENDING_APPEND_BYTES)).not.toThrow();
+    const appends = Array.from({ length: 40 }, (_, i) => log!.append([input(`/bound/${i}`, 'x'.repeat(100))]));
+    // Queued in several partitions, none proposed yet: their bytes count against the bound.
+    expect(() => partitionSet.checkCapacity(MAX_PENDING_APPEND_BYTES)).toThrow(expect.objectContaining({ code: 'FLO_ERR_OVERLOADED' }));
+    expect(() => partitionSet.checkCapacity(MAX_PENDING_APPEND_BYTES - 40 * 105)).not.toThrow();
+    await Promise.all(appends);
+    expect(() => partitionSet.checkCapacity(MAX_PENDING_APPEND_BYTES)).not.toThrow();
   });
 });
 

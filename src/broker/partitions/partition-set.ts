@@ -52,7 +52,7 @@ export interface PartitionSetOptions {
 export class PartitionSet {
   private closed = false;
 
-  private constructor(readonly partitions: readonly Partition[], private readonly raftStorage: RaftStorage, private readonly ticker: GroupTicker) {}
+  private constructor(readonly partitions: readonly Partition[], private readonly raftStorage: RaftStorage, private readonly ticker: GroupTicker, private readonly waiting: { bytes: number }) {}
 
   /** Starts every partition's group, replays what the store lacks and, alone, waits until each leads itself. */
   static async start(options: PartitionSetOptions): Promise<PartitionSet> {
@@ -64,6 +64,7 @@ export class PartitionSet {
     const host: PartitionHost = {
       store, raftStorage, ticker, nodeId, voters: options.voters ?? [nodeId], transport: options.transport ?? new LocalTransport(nodeId),
       clock: options.clock, logger: options.logger, recovering, onApplied: options.onApplied, onFailure: options.onFailure,
+      waiting: { bytes: 0 },
     };
     const states = store.partitionStates();
     // All at once: a one-voter group takes a few ticks to elect itself, and groups are independent.
@@ -80,14 +81,13 @@ export class PartitionSet {
       ticker.stop();
       throw failed.reason;
     }
-    return new PartitionSet(started, raftStorage, ticker);
+    return new PartitionSet(started, raftStorage, ticker, host.waiting);
   }
 
   /** Refuses work before accepting it, so an overloaded broker sheds load instead of growing. */
   checkCapacity(incomingBytes: number): void {
-    let waiting = 0;
-    for (const partition of this.partitions) waiting += partition.bytesWaiting;
-    if (waiting + incomingBytes > MAX_PENDING_APPEND_BYTES) {
+    // A running total: summing every partition (up to MAX_PARTITIONS) per request would cost O(partitions).
+    if (this.waiting.bytes + incomingBytes > MAX_PENDING_APPEND_BYTES) {
       throw new FloError('FLO_ERR_OVERLOADED', `more than ${MAX_PENDING_APPEND_BYTES} bytes are waiting to be committed; retry shortly`);
     }
   }

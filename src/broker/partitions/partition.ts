@@ -70,6 +70,8 @@ export interface PartitionHost {
   onApplied(partition: number, groups: readonly StoredGroup[], nextOffset: number, lastTimestamp: number, writeMs: number): void;
   /** The group stopped on an error: the broker fails stop. */
   onFailure(error: Error): void;
+  /** Bytes waiting to be committed in all partitions, kept by each as it changes (checkCapacity reads it per request). */
+  readonly waiting: { bytes: number };
 }
 
 export interface PartitionStart {
@@ -89,7 +91,6 @@ export class Partition {
   private storeApplied: number;
   /** namespace -> events waiting to be proposed, in arrival order. */
   private pending = new Map<string, Slot[]>();
-  private pendingBytes = 0;
   private scheduled = false;
   /** Raft index -> the proposal's term and slots, until applied or refused. */
   private readonly waiting = new Map<number, { term: number; slots: Slot[] }>();
@@ -153,10 +154,6 @@ export class Partition {
     return this.machine.nextOffset;
   }
 
-  get bytesWaiting(): number {
-    return this.pendingBytes;
-  }
-
   status(): ReturnType<RaftNode['status']> {
     return this.node.status();
   }
@@ -167,7 +164,7 @@ export class Partition {
     if (!slots) this.pending.set(event.namespace, (slots = []));
     const bytes = groupEventBytes(event);
     slots.push({ event, ticket, index, bytes });
-    this.pendingBytes += bytes;
+    this.addWaiting(bytes);
     if (this.scheduled) return;
     this.scheduled = true;
     // setImmediate lets every request already read from sockets join this command.
@@ -205,7 +202,7 @@ export class Partition {
       const reason = this.host.store.failed ?? (error instanceof Error ? error : new Error(String(error)));
       commands.forEach((command, i) => {
         for (const slot of command.slots) slot.ticket.reject(reason);
-        if (firstIndex === undefined) for (const slot of command.slots) this.pendingBytes -= slot.bytes;
+        if (firstIndex === undefined) for (const slot of command.slots) this.addWaiting(-slot.bytes);
         else if (this.waiting.get(firstIndex + i)?.slots === command.slots) this.release(firstIndex + i);
       });
       this.settleIdle();
@@ -299,8 +296,13 @@ export class Partition {
     const waiter = this.waiting.get(index);
     if (waiter === undefined) return;
     this.waiting.delete(index);
-    for (const slot of waiter.slots) this.pendingBytes -= slot.bytes;
+    for (const slot of waiter.slots) this.addWaiting(-slot.bytes);
     this.settleIdle();
+  }
+
+  /** Slots count towards the broker's bound from enqueue until applied or refused. */
+  private addWaiting(bytes: number): void {
+    this.host.waiting.bytes += bytes;
   }
 
   private settleIdle(): void {
