@@ -326,7 +326,12 @@ export class Partition {
       const namespace = events[i]!.namespace;
       let j = i;
       let sizeBytes = 0;
-      while (j < events.length && events[j]!.namespace === namespace && (j === i || sizeBytes + groupEventBytes(events[j]!) <= MAX_GROUP_BYTES)) sizeBytes += groupEventBytes(events[j++]!);
+      while (j < events.length && events[j]!.namespace === namespace) {
+        const eventBytes = groupEventBytes(events[j]!);
+        if (j > i && sizeBytes + eventBytes > MAX_GROUP_BYTES) break;
+        sizeBytes += eventBytes;
+        j++;
+      }
       const nsId = dictionary.idOf(namespace);
       const start = events[i]!.offset;
       const value = encodeGroup(events.slice(i, j), outcome.timestamp, nsId, sizeBytes);
