@@ -108,7 +108,10 @@ describe('flo CLI', () => {
     const result = await flo(['cluster', 'status']);
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/mode: single-node/);
-    expect(result.stdout.split('\n').filter((line) => /^\s+\d+\s+flo-/.test(line))).toHaveLength(8);
+    const partitionLines = result.stdout.split('\n').filter((line) => /^\s+\d+\s+flo-/.test(line));
+    expect(partitionLines).toHaveLength(8);
+    // Each partition's Raft group: a one-voter group is its own leader, in some term, with a commit index.
+    for (const line of partitionLines) expect(line).toMatch(/\s{2}leader\s+\d+\s+\d+$/);
   });
 
   it('refuses a server start that changes the partition count of a data dir', async () => {
