@@ -151,3 +151,26 @@ describe('malformed WebSocket frames', () => {
     expect(logLines.filter((line) => /"level":50/.test(line))).toEqual([]);
   });
 });
+
+describe('server-side failures on the produce WebSocket', () => {
+  it('are answered with a 500 problem frame and logged with their cause, as over HTTP', async () => {
+    const append = broker.log.append.bind(broker.log);
+    broker.log.append = () => Promise.reject(new Error('disk said no'));
+    try {
+      const socket = new WebSocket(`${broker.url!.replace('http', 'ws')}/v1/produce`);
+      await new Promise((resolve) => socket.once('open', resolve));
+      const answer = new Promise<Buffer>((resolve) => socket.once('message', resolve));
+      const requestId = Buffer.alloc(4);
+      requestId.writeUInt32BE(9);
+      socket.send(Buffer.concat([requestId, batchWithNamespace(Buffer.from('/ws/failure'))]));
+      const frame = await answer;
+      socket.close();
+      expect(frame[4]).toBe(1);
+      expect(JSON.parse(frame.subarray(5).toString())).toMatchObject({ code: 'FLO_ERR_INTERNAL', status: 500 });
+      const entry = await waitFor(() => logLines.find((line) => line.includes('disk said no')), 'the failure to be logged');
+      expect(JSON.parse(entry)).toMatchObject({ level: 50, code: 'FLO_ERR_INTERNAL', msg: 'request failed' });
+    } finally {
+      broker.log.append = append;
+    }
+  });
+});

@@ -5,7 +5,7 @@
 // show a file path either: a storage error names the file it failed on, and
 // the data dir's location is nobody's business but the operator's (it is in the log).
 import { STATUS_CODES } from 'node:http';
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { FloError, isFloError, type ErrorCode } from '../../common/errors.js';
 
 export const PROBLEM_MEDIA_TYPE = 'application/problem+json';
@@ -75,10 +75,20 @@ export function pathOf(url: string): string {
   return url.split('?')[0]!;
 }
 
-export async function sendProblem(request: FastifyRequest, reply: FastifyReply, error: unknown): Promise<void> {
+/**
+ * The FloError of any thrown value, logged once: a server-side failure (500) at
+ * error with its cause, a refusal at debug. Every path that answers a problem
+ * (HTTP replies, produce and subscribe WebSocket frames, SSE) goes through here.
+ */
+export function reportedError(error: unknown, logger: FastifyBaseLogger): FloError {
   const floError = toFloError(error);
-  if (floError.code === 'FLO_ERR_INTERNAL' || floError.code === 'FLO_ERR_STORAGE') request.log.error({ err: error }, 'request failed');
-  else request.log.debug({ code: floError.code }, 'request refused');
+  if (floError.status === 500) logger.error({ err: error, code: floError.code }, 'request failed');
+  else logger.debug({ code: floError.code }, 'request refused');
+  return floError;
+}
+
+export async function sendProblem(request: FastifyRequest, reply: FastifyReply, error: unknown): Promise<void> {
+  const floError = reportedError(error, request.log);
   await reply.status(floError.status).headers(problemHeaders(floError)).type(PROBLEM_MEDIA_TYPE).send(problemOf(floError, pathOf(request.url)));
 }
 

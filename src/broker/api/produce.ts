@@ -2,7 +2,7 @@
 // events are durable; the /v1/produce WebSocket carries many binary batches in
 // flight on one connection, each acked by request id — the client's fast path.
 import { isUtf8 } from 'node:buffer';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
 import type {} from '@fastify/websocket';
 import type { WebSocket } from 'ws';
 import { MAX_EVENTS_PER_BATCH, MAX_REQUEST_BYTES } from '../../common/bounds.js';
@@ -12,7 +12,7 @@ import { formatEventId } from '../../common/ids.js';
 import { BATCH_MEDIA_TYPE } from '../../common/wire.js';
 import type { AppendResult, EventLog } from '../event-log.js';
 import { eventsFromBatch, eventsFromJsonBody, eventsFromNdjson } from './event-input.js';
-import { problemOf, toFloError } from './problem.js';
+import { problemOf, reportedError } from './problem.js';
 
 /** Requests one produce socket may have waiting for commit before the broker stops reading it. */
 export const MAX_PRODUCE_REQUESTS_IN_FLIGHT = 64;
@@ -73,7 +73,7 @@ export function produceRoutes(app: FastifyInstance, log: EventLog): void {
       void reply.header('upgrade', 'websocket');
       throw new FloError('FLO_ERR_REQUEST_INVALID', 'GET /v1/produce is a WebSocket: send "Upgrade: websocket" (POST /v1/events takes HTTP bodies)', { status: 426 });
     },
-    wsHandler: (socket) => serveProduceSocket(socket, log),
+    wsHandler: (socket, request) => serveProduceSocket(socket, log, request.log),
   });
 }
 
@@ -98,8 +98,9 @@ function idsOf(result: AppendResult): string[] {
   return ids;
 }
 
-function serveProduceSocket(socket: WebSocket, log: EventLog): void {
+function serveProduceSocket(socket: WebSocket, log: EventLog, logger: FastifyBaseLogger): void {
   let inFlight = 0;
+  const fail = (requestId: number, error: unknown): void => socket.send(encodeProduceFailure(requestId, JSON.stringify(problemOf(reportedError(error, logger)))));
   socket.on('message', (data: Buffer, isBinary: boolean) => {
     if (!isBinary) {
       socket.close(1003, 'produce frames are binary');
@@ -114,13 +115,13 @@ function serveProduceSocket(socket: WebSocket, log: EventLog): void {
       if (inFlight >= MAX_PRODUCE_REQUESTS_IN_FLIGHT) socket.pause();
       appended.then(
         (result) => socket.send(encodeProduceAck(requestId, result.partitions, result.offsets)),
-        (error: unknown) => socket.send(encodeProduceFailure(requestId, JSON.stringify(problemOf(toFloError(error))))),
+        (error: unknown) => fail(requestId, error),
       ).finally(() => {
         inFlight--;
         if (socket.isPaused && inFlight < MAX_PRODUCE_REQUESTS_IN_FLIGHT / 2) socket.resume();
       });
     } catch (error) {
-      socket.send(encodeProduceFailure(requestId, JSON.stringify(problemOf(toFloError(error)))));
+      fail(requestId, error);
     }
   });
 }

@@ -16,7 +16,7 @@ import type { EventLog } from '../event-log.js';
 import { resolvePosition } from '../positions.js';
 import { subscribe, type SubscriptionOptions } from '../subscription.js';
 import { groupCursor, GROUP_NAME_PATTERN } from './groups.js';
-import { problemOf, toFloError, type ProblemBody } from './problem.js';
+import { problemOf, reportedError, type ProblemBody } from './problem.js';
 import { SubscriberBuffers, type SocketWrite, type SubscriberLimits } from './subscriber-buffers.js';
 
 const PAGE_BYTES = 256 * 1024;
@@ -126,8 +126,7 @@ async function serveWebSocket(log: EventLog, socket: WebSocket, request: Fastify
     }
     if (socket.readyState === socket.OPEN && !aborter.signal.aborted) socket.close(1000, log.isClosing ? 'broker shutting down' : 'end of stream');
   } catch (error) {
-    const problem = problemOf(toFloError(error));
-    if (problem.status >= 500) request.log.error({ err: error }, 'subscription failed');
+    const problem = problemOf(reportedError(error, request.log));
     if (socket.readyState === socket.OPEN) {
       socket.send(encodeTextFrame(FrameType.ERROR, JSON.stringify(problem)));
       socket.close(problem.status >= 500 ? 1011 : 1008, problem.code);
@@ -194,7 +193,8 @@ async function serveSse(log: EventLog, request: FastifyRequest<{ Querystring: Su
       await buffer.waitForRoom(aborter.signal);
     }
   } catch (error) {
-    if (!aborter.signal.aborted) raw.write(`event: error\ndata: ${JSON.stringify(problemOf(toFloError(error)))}\n\n`);
+    const problem = problemOf(reportedError(error, request.log));
+    if (!aborter.signal.aborted) raw.write(`event: error\ndata: ${JSON.stringify(problem)}\n\n`);
   } finally {
     release();
     if (!raw.writableEnded) raw.end();
