@@ -83,8 +83,6 @@ export function socketErrorCode(error: unknown): string | undefined {
 
 export function connectionError(baseUrl: string, error: unknown): FloError {
   if (error instanceof FloError) return error;
-  const name = (error as Error).name;
-  if (name === 'TimeoutError') return new FloError('FLO_ERR_TIMEOUT', `no answer from ${baseUrl} in time`, { cause: error });
   const reason = socketErrorCode(error) ?? (error as { cause?: { message?: string } }).cause?.message ?? (error as Error).message;
   return new FloError('FLO_ERR_CONNECTION', `cannot reach the broker at ${baseUrl} (${reason}); is it running? (set --url or FLO_URL)`, { cause: error });
 }
