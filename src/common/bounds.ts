@@ -17,6 +17,10 @@ export const MAX_EVENTS_PER_BATCH = 10_000;
 export const MAX_REQUEST_BYTES = 64 * 1024 * 1024;
 /** Largest WebSocket message either side accepts: a request, or a page of groups (one group may hold an event of up to MAX_REQUEST_BYTES). */
 export const MAX_FRAME_BYTES = MAX_REQUEST_BYTES + 1024 * 1024;
+/** Longest cluster id, in UTF-8 bytes (it travels in every peer HELLO, transport/handshake.ts). */
+export const MAX_CLUSTER_ID_BYTES = 128;
+/** Shortest bearer token accepted (api/auth.ts): a guessable token is no protection (use e.g. `openssl rand -hex 32`). */
+export const MIN_TOKEN_CHARS = 16;
 /** Largest broker-to-broker (Raft) frame accepted or sent; a snapshot must fit in one until snapshots are streamed. */
 export const MAX_PEER_FRAME_BYTES = 64 * 1024 * 1024;
 /** Default number of partitions of a new data directory. */

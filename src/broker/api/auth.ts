@@ -5,7 +5,10 @@
 // comparison nor the search leaks how much of a guess was right.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { MIN_TOKEN_CHARS } from '../../common/bounds.js';
 import { FloError } from '../../common/errors.js';
+
+export { MIN_TOKEN_CHARS };
 
 export const ROLES = ['read', 'write', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
@@ -17,8 +20,6 @@ export interface AccessToken {
   readonly token: string;
 }
 
-/** Shortest token accepted: a guessable token is no protection (use e.g. `openssl rand -hex 32`). */
-export const MIN_TOKEN_CHARS = 16;
 
 const RANK: Record<Role, number> = { read: 1, write: 2, admin: 3 };
 /** Routes open to anyone: Kubernetes probes and the Prometheus scrape (counters only, no event data). */

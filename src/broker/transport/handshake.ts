@@ -6,11 +6,10 @@
 // proof is checked, so two clusters on one network never join by accident.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { NodeId } from '../raft/messages.js';
+export { MAX_CLUSTER_ID_BYTES } from '../../common/bounds.js';
 
 export const NONCE_BYTES = 16;
 export const PROOF_BYTES = 32;
-/** Longest cluster id, in UTF-8 bytes (it travels in every HELLO). */
-export const MAX_CLUSTER_ID_BYTES = 128;
 
 export interface PeerAuth {
   /** Names the cluster; brokers with different ids refuse each other. */
