@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Entry } from '../../src/broker/raft/messages.js';
+import { ClassicLevel } from 'classic-level';
+import { sealGroup, CHECKSUM_BYTES } from '../../src/broker/storage/checksum.js';
 import { RaftStorage } from '../../src/broker/storage/raft-storage.js';
 
 const dirs: string[] = [];
@@ -35,6 +37,23 @@ describe('Raft storage on LevelDB', () => {
     expect(mem.hardState()).toEqual({ term: 2, vote: 3, commit: 4 });
     expect(mem.lastIndex()).toBe(9000);
     expect(summary(mem.entries(4, 8, 1e9))).toEqual(['4@1', '5@1', '6@2', '7@2']);
+    await again.close();
+  });
+
+  it('stores each chunk sealed with the CRC of its key and bytes, and refuses a chunk whose bytes changed', async () => {
+    const { storage, dir } = await open();
+    await storage.persist(1, { hardState: null, entries: entries(1, 3, 1), snapshot: null });
+    await storage.close();
+    const db = new ClassicLevel<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+    const chunks = (await db.iterator({ gt: Buffer.of(0x65), lt: Buffer.of(0x66) }).all()); // raft-storage.ts: 'e'
+    expect(chunks).toHaveLength(1);
+    const [key, value] = chunks[0]!;
+    expect(value).toEqual(sealGroup(key, value.subarray(0, value.length - CHECKSUM_BYTES)));
+    value[8] = value[8]! ^ 0x01;
+    await db.put(key, value);
+    await db.close();
+    const again = await RaftStorage.open({ dataDir: dir });
+    await expect(again.load(1)).rejects.toMatchObject({ code: 'FLO_ERR_STORAGE_CORRUPT' });
     await again.close();
   });
 

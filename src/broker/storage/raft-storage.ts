@@ -16,7 +16,7 @@ import {
 } from '../raft/codec.js';
 import type { Entry, HardState, NodeId, Ready, Snapshot } from '../raft/messages.js';
 import { EMPTY_HARD_STATE, EMPTY_SNAPSHOT, MemoryStorage, bootstrapState } from '../raft/storage.js';
-import { sealGroup, unsealGroup } from './checksum.js';
+import { CHECKSUM_BYTES, crc32, unsealGroup } from './checksum.js';
 
 type Db = ClassicLevel<Buffer, Buffer>;
 
@@ -70,12 +70,14 @@ interface Chunk {
 }
 
 function encodeChunk(key: Buffer, entries: readonly Entry[]): Buffer {
-  let bytes = 4;
+  let bytes = 4 + CHECKSUM_BYTES;
   for (const entry of entries) bytes += entry.data.byteLength + 21;
-  return sealGroup(key, encode((w) => {
+  return encode((w) => {
     w.u32(entries.length);
     for (const entry of entries) writeEntry(w, entry);
-  }, bytes));
+    // sealGroup's trailer (CRC-32 of key and bytes, big-endian), written in place: sealing after would copy every entry's data once more per Raft write.
+    w.u32(crc32(w.finish(), crc32(key)));
+  }, bytes);
 }
 
 function decodeChunk(groupId: number, key: Buffer, stored: Buffer): Entry[] {
