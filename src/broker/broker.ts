@@ -72,7 +72,7 @@ export class Broker {
       // Close what was opened, app first: a failed listen must not leave its WebSocket server or timers behind.
       await started.app?.close().catch(() => undefined);
       await log.close();
-      throw listenError(error, options.port ?? 0, host);
+      throw error;
     }
   }
 
@@ -117,7 +117,8 @@ export class Broker {
   }
 
   private async listen(port: number, host: string, authenticated: boolean): Promise<void> {
-    await this.app.listen({ port, host });
+    // Only a listen failure is an address problem: an error of the data dir with a code like EACCES is not.
+    await this.app.listen({ port, host }).catch((error: unknown) => { throw listenError(error, port, host); });
     const address = this.app.server.address();
     const actualPort = typeof address === 'object' && address ? address.port : port;
     this.listeningUrl = `http://${host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host}:${actualPort}`;
