@@ -3,6 +3,7 @@
 // Every request carries the bearer token when one is set, and its deadline is a
 // referenced timer: a request in flight keeps the process alive until it is
 // answered or times out, so a program never exits silently in the middle of one.
+import type WebSocket from 'ws';
 import { FloError, isErrorCode } from '../common/errors.js';
 
 export interface RequestOptions {
@@ -85,6 +86,21 @@ export function connectionError(baseUrl: string, error: unknown): FloError {
   if (error instanceof FloError) return error;
   const reason = socketErrorCode(error) ?? (error as { cause?: { message?: string } }).cause?.message ?? (error as Error).message;
   return new FloError('FLO_ERR_CONNECTION', `cannot reach the broker at ${baseUrl} (${reason}); is it running? (set --url or FLO_URL)`, { cause: error });
+}
+
+/**
+ * When the broker refuses a WebSocket upgrade (e.g. 401 without a valid token),
+ * hands over its problem as a FloError rather than ws's "Unexpected server response".
+ */
+export function onUpgradeRefused(socket: WebSocket, handle: (error: FloError) => void): void {
+  socket.on('unexpected-response', (request, response) => {
+    let body = '';
+    response.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
+    response.on('end', () => {
+      handle(problemToError(body, response.statusCode ?? 500));
+      request.destroy();
+    });
+  });
 }
 
 export function toWebSocketUrl(baseUrl: string, path: string, query: Record<string, string | undefined>): string {

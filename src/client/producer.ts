@@ -9,7 +9,7 @@ import { decodeProduceReply, encodeProduceRequest } from '../common/frames.js';
 import { formatEventId } from '../common/ids.js';
 import { MAX_FRAME_BYTES } from '../common/bounds.js';
 import { encodeBatch, type EventInput } from '../common/wire.js';
-import { authHeaders, connectionError, problemToError, toWebSocketUrl } from './http.js';
+import { authHeaders, connectionError, onUpgradeRefused, problemToError, toWebSocketUrl } from './http.js';
 
 export interface ProducerLimits {
   /** Events waiting to be sent before produce() refuses more. */
@@ -144,15 +144,7 @@ export class Producer {
       });
       // on, not once: a second error (a reset after a failed upgrade) must not become an uncaught exception.
       socket.on('error', (error) => reject(connectionError(this.baseUrl, error)));
-      socket.on('unexpected-response', (request, response) => {
-        // The broker refused the upgrade (e.g. 401 without a valid token): report its problem, not "Unexpected server response".
-        let body = '';
-        response.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
-        response.on('end', () => {
-          reject(problemToError(body, response.statusCode ?? 500));
-          request.destroy();
-        });
-      });
+      onUpgradeRefused(socket, reject);
       socket.on('message', (data: Buffer) => this.onReply(data));
       socket.on('close', () => {
         if (this.socket === socket) this.socket = undefined;

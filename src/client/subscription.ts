@@ -12,7 +12,7 @@ import { FloError } from '../common/errors.js';
 import { FloEvent, forEachRecordEvent } from '../common/event.js';
 import { decodeRecordsFrame, frameText, frameType, FrameType } from '../common/frames.js';
 import { formatCursor, parseCursor } from '../common/ids.js';
-import { authHeaders, connectionError, problemToError, requestJson, toWebSocketUrl } from './http.js';
+import { authHeaders, connectionError, onUpgradeRefused, problemToError, requestJson, toWebSocketUrl } from './http.js';
 
 export interface SubscribeOptions {
   /** Namespace glob, e.g. "/orders/**"; all events when omitted. */
@@ -158,14 +158,7 @@ export class Subscription implements AsyncIterable<FloEvent> {
     this.socket = socket;
     this.attemptError = undefined;
     socket.on('message', (data: Buffer) => this.onFrame(data));
-    socket.on('unexpected-response', (request, response) => {
-      let body = '';
-      response.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
-      response.on('end', () => {
-        this.fail(problemToError(body, response.statusCode ?? 500));
-        request.destroy();
-      });
-    });
+    onUpgradeRefused(socket, (error) => this.fail(error));
     socket.on('error', (error) => {
       if (this.socket === socket) this.attemptError ??= connectionError(this.baseUrl, error);
     });
