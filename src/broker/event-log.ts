@@ -117,7 +117,7 @@ export class EventLog {
     });
     const log = new EventLog(store, store.partitionStates(), options);
     try {
-      for await (const { nsId, entry } of store.indexEntries()) log.sizes.add(nsId, entry.count, entry.sizeBytes);
+      for (const [nsId, size] of store.namespaceSizes) log.sizes.add(nsId, size.events, size.bytes);
       // Replays the Raft log past what the store holds (onApplied), then takes appends.
       log.partitionSet = await PartitionSet.start({
         store, sync: log.durability === 'fsync', clock: log.clock, recover: options.recoverStore, storeRecovered, logger: options.logger.child({ component: 'partitions' }),

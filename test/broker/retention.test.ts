@@ -88,6 +88,20 @@ describe('retention', () => {
     expect(await readAll(log, '/r/x')).toHaveLength(12);
   });
 
+  it('finds at start-up the same namespace sizes it kept while running, after a trim inside a group', async () => {
+    const rules = parseRetentionRules([{ namespace: '/s/**', maxEvents: 15 }]);
+    log = await openLog(dir.path, { retention: rules });
+    await fill(log, '/s/x', 4, 10);
+    await fill(log, '/s/y', 1, 3);
+    await log.runRetention();
+    const running = (log as unknown as { sizes: { events: number[]; bytes: number[] } }).sizes;
+    const kept = ['/s/x', '/s/y'].map((namespace) => log!.store.dictionary.idOf(namespace)).map((nsId) => ({ nsId, events: running.events[nsId], bytes: running.bytes[nsId] }));
+    expect(kept.map((size) => size.events)).toEqual([15, 3]);
+    await log.close();
+    log = await openLog(dir.path, { retention: rules });
+    expect(kept.map(({ nsId }) => ({ nsId, ...log!.store.namespaceSizes.get(nsId) }))).toEqual(kept);
+  });
+
   it('rejects malformed rules with a message naming the rule', () => {
     expect(() => parseRetentionRules([{ namespace: '/a/**', maxAge: 'forever' }])).toThrow(/rule 1 maxAge/);
     expect(() => parseRetentionRules([{ namespace: '/a/**' }, { maxEvents: 3 }])).toThrow(/rule 2 needs a namespace/);

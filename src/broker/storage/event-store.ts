@@ -17,7 +17,7 @@ import { OffsetLedger, writeOffsetMarks } from './offset-marks.js';
 import { RaftStorage } from './raft-storage.js';
 import { checkedStates, RECOVERY_HELP, type StartUpOptions } from './start-up.js';
 import { checkTables } from './table-check.js';
-import { inspectDataDir, type PartitionState } from './verify.js';
+import { inspectDataDir, type NamespaceSize, type PartitionState } from './verify.js';
 
 type Db = ClassicLevel<Buffer, Buffer>;
 type Operation = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer };
@@ -93,6 +93,8 @@ export class EventStore {
     private readonly states: PartitionState[],
     private readonly onFailure: ((error: FloError) => void) | undefined,
     private readonly ackMark: AckMark,
+    /** Per namespace id, its stored events and bytes at open (summed while verifying, not read again). */
+    readonly namespaceSizes: ReadonlyMap<number, NamespaceSize>,
   ) {}
 
   static async open(options: OpenOptions): Promise<EventStore> {
@@ -128,7 +130,7 @@ export class EventStore {
       }
       // Recovery goes on past damaged tables: what verify.ts reads past is dropped and reported with them (a block LevelDB trips over may still abort it, leaving the dir as it was).
       let reported = damagedTables.length === 0;
-      const states = await checkedStates(db, dictionary, meta.partitions, reported ? options : {
+      const { states, namespaceSizes } = await checkedStates(db, dictionary, meta.partitions, reported ? options : {
         ...options, onRecovered: (problems) => { reported = true; options.onRecovered?.([...damagedTables, ...problems]); },
       });
       if (!reported) options.onRecovered?.(damagedTables);
@@ -139,7 +141,7 @@ export class EventStore {
       const failures: { store?: EventStore } = {};
       const ackMark = await AckMark.start(dataDir, states.map((state) => state.nextOffset),
         (error) => failures.store?.fail(`writing the acknowledgement mark failed (${describe(error)})`, error));
-      return (failures.store = new EventStore(db, meta, dictionary, ledger, states, options.onFailure, ackMark));
+      return (failures.store = new EventStore(db, meta, dictionary, ledger, states, options.onFailure, ackMark, namespaceSizes));
     } catch (error) {
       await db.close();
       if (error instanceof FloError) throw error;
@@ -163,18 +165,6 @@ export class EventStore {
   /** Why the store refuses writes, or undefined while it is healthy. */
   get failed(): FloError | undefined {
     return this.failure;
-  }
-
-  /** Every namespace-index entry, oldest first per namespace: the start-up source of namespace sizes. */
-  async *indexEntries(): AsyncGenerator<{ nsId: number; entry: IndexEntry }> {
-    const iterator = this.db.iterator({ gt: Buffer.of(keys.Keyspace.NAMESPACE), lt: Buffer.of(keys.Keyspace.NAMESPACE + 1) });
-    try {
-      for await (const [key, value] of iterator) {
-        yield { nsId: key.readUInt32BE(1), entry: { start: keys.namespaceIndexKeyStart(key), ...keys.decodeIndexValue(value) } };
-      }
-    } catch (error) {
-      throw this.readError(error);
-    }
   }
 
   async readSetting<T>(name: string): Promise<T | undefined> {

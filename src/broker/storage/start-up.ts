@@ -9,7 +9,7 @@ import * as keys from './keys.js';
 import type { NamespaceDictionary } from './namespace-dictionary.js';
 import { readAckMark } from './ack-mark.js';
 import { checkOffsetMarks, readOffsetMarks, type OffsetMarks } from './offset-marks.js';
-import { verifyStore, type PartitionState } from './verify.js';
+import { verifyStore, type NamespaceSize, type PartitionState } from './verify.js';
 
 type Db = ClassicLevel<Buffer, Buffer>;
 
@@ -26,7 +26,13 @@ export interface StartUpOptions {
   readonly onRecovered?: ((problems: readonly string[]) => void) | undefined;
 }
 
-export async function checkedStates(db: Db, dictionary: NamespaceDictionary, partitions: number, options: StartUpOptions): Promise<PartitionState[]> {
+export interface CheckedStore {
+  readonly states: PartitionState[];
+  /** Per namespace id, its stored events and bytes (verified against the namespace index). */
+  readonly namespaceSizes: ReadonlyMap<number, NamespaceSize>;
+}
+
+export async function checkedStates(db: Db, dictionary: NamespaceDictionary, partitions: number, options: StartUpOptions): Promise<CheckedStore> {
   const recover = options.recover ?? false;
   const findings = await verifyStore(db, dictionary, partitions, recover);
   const states = findings.states;
@@ -65,7 +71,7 @@ export async function checkedStates(db: Db, dictionary: NamespaceDictionary, par
     options.onRecovered?.(problems);
   }
   await skipReserved(states, marksCheck.resumeAt, options);
-  return states;
+  return { states, namespaceSizes: findings.namespaceSizes };
 }
 
 /**

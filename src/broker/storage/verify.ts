@@ -33,6 +33,12 @@ export async function inspectDataDir(dataDir: string): Promise<DataDirKind> {
   return entries.includes('CURRENT') ? { kind: 'leveldb' } : { kind: 'foreign', entries: entries.sort().slice(0, 10) };
 }
 
+/** A namespace's stored events and their group bytes, as the namespace index sums them. */
+export interface NamespaceSize {
+  events: number;
+  bytes: number;
+}
+
 export interface PartitionState {
   nextOffset: number;
   lastTimestamp: number;
@@ -57,6 +63,11 @@ export class Findings {
   readonly placeholders: Array<{ nsId: number; namespace: string }> = [];
   /** Verified groups per partition (kept only when recovering: the namespace index is rebuilt from them). */
   readonly groups: GroupFacts[][];
+  /**
+   * Per namespace id, the verified groups' events and bytes: what the namespace index sums to once it
+   * passed (or was rebuilt from them), so start-up need not scan the index a second time for sizes.
+   */
+  readonly namespaceSizes = new Map<number, NamespaceSize>();
 
   constructor(readonly states: PartitionState[], readonly recovering: boolean) {
     this.groups = states.map(() => []);
@@ -140,6 +151,12 @@ async function verifyGroups(db: Db, dictionary: NamespaceDictionary, findings: F
     }
     ends[partition] = end;
     digest.add(header.nsId, start, header.count, group.length, header.timestamp);
+    const size = findings.namespaceSizes.get(header.nsId);
+    if (size === undefined) findings.namespaceSizes.set(header.nsId, { events: header.count, bytes: group.length });
+    else {
+      size.events += header.count;
+      size.bytes += group.length;
+    }
     if (findings.recovering) findings.groups[partition]!.push({ nsId: header.nsId, start, count: header.count, sizeBytes: group.length, timestamp: header.timestamp });
   }
   return digest;
