@@ -131,4 +131,26 @@ describe('RaftNode over TCP and LevelDB', () => {
     leader.node?.transferLeadership(target);
     await until(() => cluster?.member(target).node?.isLeader === true);
   });
+
+  it('the leader reports each voter\'s match and next; a stopped voter\'s match stays behind, followers report no progress', async () => {
+    cluster = new TestRaftCluster([1, 2, 3]);
+    await cluster.start();
+    const leader = await cluster.leader();
+    const node = leader.node!;
+    const others = [...cluster.members.values()].filter((m) => m !== leader);
+    for (const m of others) await until(() => m.node?.status().leader === leader.id);
+    for (const m of others) expect(m.node?.status().progress).toBeNull();
+    const stopped = others[0]!;
+    await cluster.stopMember(stopped.id);
+    const index = await node.propose(text('while-one-is-down'));
+    await until(() => node.status().progress?.every((p) => p.member === stopped.id || p.match >= index) === true);
+    const progress = node.status().progress!;
+    expect(progress.map((p) => p.member).sort()).toEqual([1, 2, 3]);
+    const behind = progress.find((p) => p.member === stopped.id)!;
+    expect(behind.match).toBeLessThan(index);
+    for (const p of progress) expect(p.next).toBeGreaterThan(p.match);
+    const self = progress.find((p) => p.member === leader.id)!;
+    expect(self.match).toBe(node.status().persistedIndex);
+    expect(progress.find((p) => p.member === others[1]!.id)?.state).toBe('replicate');
+  });
 });

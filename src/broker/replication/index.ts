@@ -2,7 +2,7 @@
 // and one TcpTransport per broker. See docs/raft.md.
 export {
   RaftNode, DEFAULT_TICK_MS, DEFAULT_NODE_ELECTION_TICKS, DEFAULT_NODE_HEARTBEAT_TICKS, DEFAULT_PROPOSAL_TIMEOUT_MS, DEFAULT_MAX_PENDING, SNAPSHOT_TRAILING_ENTRIES,
-  type RaftNodeOptions, type RaftNodeStatus, type RaftNodeStats, type StateMachine,
+  type RaftNodeOptions, type RaftNodeStatus, type RaftNodeStats, type VoterProgress, type StateMachine,
 } from './raft-node.js';
 export { NotLeaderError, isNotLeader } from './errors.js';
 export { RaftStorage, MAX_CHUNK_ENTRIES, type RaftStorageOptions } from '../storage/raft-storage.js';

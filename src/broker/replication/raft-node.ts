@@ -101,9 +101,22 @@ export interface RaftNodeStatus {
   /** Last index this member has made durable: what it may count towards a quorum. */
   readonly persistedIndex: number;
   readonly conf: ConfState;
+  /** The leader's view of each voter's log (its own included), or null when this member does not lead. */
+  readonly progress: VoterProgress[] | null;
+}
+
+/** How far one voter's log is known to match the leader's: lag = leader lastIndex - match. */
+export interface VoterProgress {
+  readonly member: NodeId;
+  /** Highest index known to be in the voter's log (for the leader itself: persisted). */
+  readonly match: number;
+  /** Next index the leader will send it. */
+  readonly next: number;
+  readonly state: 'probe' | 'replicate' | 'snapshot';
 }
 
 const ROLE_LABELS = ['follower', 'pre-candidate', 'candidate', 'leader'] as const;
+const PROGRESS_LABELS = ['probe', 'replicate', 'snapshot'] as const;
 
 export class RaftNode {
   readonly groupId: number;
@@ -211,7 +224,17 @@ export class RaftNode {
       lastIndex: c.log.lastIndex(),
       persistedIndex: c.log.stableLastIndex(),
       conf: c.conf,
+      progress: c.role === Role.Leader ? this.voterProgress() : null,
     };
+  }
+
+  private voterProgress(): VoterProgress[] {
+    const rows: VoterProgress[] = [];
+    for (const member of this.core.conf.voters) {
+      const pr = this.core.progress.get(member);
+      if (pr !== undefined) rows.push({ member, match: pr.match, next: pr.next, state: PROGRESS_LABELS[pr.state] });
+    }
+    return rows;
   }
 
   get isLeader(): boolean {
