@@ -11,6 +11,8 @@ import { compileGlob } from '../common/namespace.js';
 import { asBuffer } from '../common/wire.js';
 import { FloError } from '../common/errors.js';
 import { buildApp, type AppOptions } from './api/app.js';
+import { readMembership } from './cluster/founding.js';
+import { Peering, type ClusterOptions } from './cluster/peering.js';
 import { checkLimits } from './api/limits.js';
 import { isLoopbackHost } from './api/origin.js';
 import { EventLog, type EventLogOptions } from './event-log.js';
@@ -28,6 +30,8 @@ export interface BrokerOptions extends Omit<EventLogOptions, 'logger' | 'metrics
   port?: number | undefined;
   host?: string | undefined;
   logger?: Logger | undefined;
+  /** Run as a member of a cluster (--peers); without it the broker is a one-member cluster. */
+  cluster?: ClusterOptions | undefined;
 }
 
 export interface ProduceInput {
@@ -41,7 +45,7 @@ const RETENTION_SETTING = 'retention';
 export class Broker {
   private listeningUrl: string | undefined;
 
-  private constructor(readonly log: EventLog, readonly app: FastifyInstance, readonly logger: Logger) {}
+  private constructor(readonly log: EventLog, readonly app: FastifyInstance, readonly logger: Logger, private readonly peering: Peering | undefined) {}
 
   static async start(options: BrokerOptions): Promise<Broker> {
     const logger = options.logger ?? createLogger({ level: 'warn' });
@@ -50,8 +54,20 @@ export class Broker {
     checkLimits(options);
     if (options.port !== undefined && options.port !== 0) await checkPortFree(options.port, host);
     const explicitRules = options.retention === undefined ? undefined : toRules(options.retention);
-    const log = await EventLog.open({ ...options, retention: explicitRules, logger: logger.child({ component: 'log' }) });
     const started: { broker?: Broker; app?: FastifyInstance } = {};
+    const peering = options.cluster === undefined ? undefined : await Peering.start({ ...options.cluster, dataDir: options.dataDir, host, logger, url: () => started.broker?.url });
+    if (peering === undefined) await refuseClusterData(options.dataDir);
+    let log: EventLog;
+    try {
+      log = await EventLog.open({
+        ...options, retention: explicitRules, logger: logger.child({ component: 'log' }),
+        ...(peering === undefined ? {} : { nodeId: String(options.cluster!.nodeId), replication: peering.replication() }),
+      });
+    } catch (error) {
+      await peering?.close();
+      throw error;
+    }
+    peering?.serve(log);
     try {
       const rules = explicitRules ?? storedRules(await log.store.readSetting<RetentionRuleInput[]>(RETENTION_SETTING));
       if (explicitRules) await log.store.writeSetting(RETENTION_SETTING, explicitRules.map((rule) => rule.input));
@@ -63,15 +79,18 @@ export class Broker {
         log,
         logger,
         saveRetention: (next) => log.store.writeSetting(RETENTION_SETTING, next.map((rule) => rule.input)),
-        advertisedUrl: () => started.broker?.url,
+        advertisedUrl: () => options.cluster?.advertiseUrl ?? started.broker?.url,
+        cluster: peering?.view(),
       });
-      const broker = (started.broker = new Broker(log, app, logger));
+      const broker = (started.broker = new Broker(log, app, logger, peering));
       if (options.port !== undefined) await broker.listen(options.port, host, (options.authTokens?.length ?? 0) > 0);
+      peering?.announce();
       return broker;
     } catch (error) {
       // Close what was opened, app first: a failed listen must not leave its WebSocket server or timers behind.
       await started.app?.close().catch(() => undefined);
       await log.close();
+      await peering?.close();
       throw error;
     }
   }
@@ -113,6 +132,7 @@ export class Broker {
   async close(): Promise<void> {
     const closingApp = this.app.close();
     await this.log.close();
+    await this.peering?.close();
     await closingApp;
   }
 
@@ -127,6 +147,14 @@ export class Broker {
       this.logger.warn({ host }, 'broker listens beyond loopback WITHOUT authentication: anyone who can reach it may read, write and delete events (set FLO_AUTH_TOKENS_FILE, see docs/api.md)');
     }
   }
+}
+
+/** A cluster member's data dir started without --peers would run its partitions as one-voter groups: a second history. */
+async function refuseClusterData(dataDir: string): Promise<void> {
+  const membership = await readMembership(dataDir);
+  if (membership === undefined) return;
+  throw new FloError('FLO_ERR_DATA_DIR_MISMATCH',
+    `${dataDir} belongs to cluster "${membership.clusterId}" (members ${membership.members.map((m) => m.id).join(', ')}): start it with its --node-id and --peers`);
 }
 
 /** Binds and releases the port, so a busy port is reported before anything touches the data dir. */

@@ -14,7 +14,10 @@ import { isEventId } from '../common/ids.js';
 import { MAX_PARENT_ID_BYTES, type DecodedInput } from '../common/wire.js';
 import { BrokerMetrics } from './metrics.js';
 import type { AppendTicket } from './partitions/partition.js';
-import { PartitionSet, type PartitionRaftStatus } from './partitions/partition-set.js';
+import type { CommandEvent } from './partitions/commands.js';
+import { PartitionSet, type PartitionRaftStatus, type PartitionSetOptions } from './partitions/partition-set.js';
+import type { NodeId } from './raft/messages.js';
+import type { RaftTransport } from './transport/tcp-transport.js';
 import { ReadCache } from './partitions/read-cache.js';
 import { Reader, type Page, type PageRequest } from './partitions/reader.js';
 import { NamespaceSizes, RetentionEnforcer, type RetentionRule } from './partitions/retention.js';
@@ -39,8 +42,18 @@ export interface EventLogOptions {
   recoverStore?: boolean | undefined;
   /** Wall clock for event timestamps and retention ages; tests inject one to control time. */
   clock?: (() => number) | undefined;
+  /** A broker with peers: its Raft member id, every partition's voters, the peer transport and how to reach leaders. */
+  replication?: ReplicationOptions | undefined;
   logger: Logger;
   metrics?: BrokerMetrics | undefined;
+}
+
+export interface ReplicationOptions {
+  readonly memberId: NodeId;
+  readonly voters: readonly NodeId[];
+  readonly transport: RaftTransport;
+  readonly forward: NonNullable<PartitionSetOptions['forward']>;
+  readonly safeToRetry: NonNullable<PartitionSetOptions['safeToRetry']>;
 }
 
 export interface AppendResult {
@@ -121,12 +134,17 @@ export class EventLog {
       // Replays the Raft log past what the store holds (onApplied), then takes appends.
       log.partitionSet = await PartitionSet.start({
         store, sync: log.durability === 'fsync', clock: log.clock, recover: options.recoverStore, storeRecovered, logger: options.logger.child({ component: 'partitions' }),
+        ...(options.replication === undefined ? {} : {
+          nodeId: options.replication.memberId, voters: options.replication.voters, transport: options.replication.transport,
+          forward: options.replication.forward, safeToRetry: options.replication.safeToRetry,
+        }),
         onApplied: (partition, groups, nextOffset, lastTimestamp, writeMs) => log.onApplied(partition, groups, nextOffset, lastTimestamp, writeMs),
         onFailure: (error) => {
           if (!store.failed) store.damaged(`a partition's raft group stopped (${error.message})`);
         },
       });
-      log.partitionSet.heads().forEach((next, partition) => (log.committed.nextOffset[partition] = next));
+      // Never lower: a replica that has not replayed up to its store yet still serves what the store holds.
+      log.partitionSet.heads().forEach((next, partition) => (log.committed.nextOffset[partition] = Math.max(next, log.committed.nextOffset[partition] ?? 0)));
     } catch (error) {
       await store.close();
       throw error;
@@ -183,6 +201,20 @@ export class EventLog {
     this.metrics.producedEvents.inc(inputs.length);
     this.metrics.producedBytes.inc(bytes);
     return { partitions: ticket.partitions, offsets: ticket.offsets };
+  }
+
+  /** Appends another broker forwarded to this one as the partitions' leader (validated at their origin). */
+  async acceptForwarded(partition: number, events: readonly CommandEvent[]): Promise<Float64Array> {
+    if (this.closing) throw new FloError('FLO_ERR_SHUTTING_DOWN', 'the broker is shutting down');
+    if (this.store.failed) throw new FloError('FLO_ERR_STORAGE_FAILED', this.store.failed.message);
+    for (const event of events) {
+      this.validate({ namespace: event.namespace, parentId: event.parentId, data: Buffer.from(event.data.buffer, event.data.byteOffset, event.data.byteLength) });
+      // Brokers that split namespaces differently would break per-namespace order: refuse rather than store.
+      if (this.store.dictionary.partitionFor(event.namespace) !== partition) {
+        throw new FloError('FLO_ERR_CONFIG_INVALID', `brokers disagree on where ${event.namespace} goes (partition ${partition} there, ${this.store.dictionary.partitionFor(event.namespace)} here): every broker of a cluster needs the same --partitions`);
+      }
+    }
+    return this.partitionSet.acceptForwarded(partition, events);
   }
 
   readPage(request: PageRequest): Promise<Page> {

@@ -3,6 +3,9 @@
 // can come from an environment variable, which is how Kubernetes configures it.
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { Broker } from '../broker/broker.js';
+import { parsePeerAddress } from '../broker/cluster/founding.js';
+import type { ClusterOptions } from '../broker/cluster/peering.js';
+import { loadClusterSecret } from '../broker/cluster/secret.js';
 import { parseRetentionRules } from '../broker/partitions/retention.js';
 import { loadAccessTokens } from '../broker/api/auth.js';
 import {
@@ -30,6 +33,14 @@ interface ServerFlags {
   cacheBytes: number;
   retention?: string;
   nodeId?: string;
+  peers?: string[];
+  peerHost?: string;
+  peerPort: number;
+  advertiseUrl?: string;
+  advertisePeer?: string;
+  replicationFactor?: number;
+  clusterId?: string;
+  clusterSecretFile?: string;
   recoverStore?: boolean;
   authTokensFile?: string;
   allowedOrigins?: string[];
@@ -70,7 +81,15 @@ export function serverCommand(): Command {
     .addOption(new Option('--max-event-bytes <size>', 'largest event payload').env('FLO_MAX_EVENT_BYTES').default(DEFAULT_MAX_EVENT_BYTES).argParser(parseBytes))
     .addOption(new Option('--cache-bytes <size>', 'read cache size').env('FLO_CACHE_BYTES').default(DEFAULT_CACHE_BYTES).argParser(parseBytes))
     .addOption(new Option('--retention <json>', 'retention rules, a JSON array of {namespace, maxAge, maxEvents, maxBytes}').env('FLO_RETENTION'))
-    .addOption(new Option('--node-id <id>', 'this broker\'s identity (kept in the data dir; default: generated once)').env('FLO_NODE_ID'))
+    .addOption(new Option('--node-id <n>', 'this broker\'s member id, a positive integer kept in the data dir and never reused (required with --peers; alone: generated once)').env('FLO_NODE_ID').argParser(parseNodeId))
+    .addOption(new Option('--peers <list>', 'founding members\' peer addresses host:port, comma-separated, the same list on every founder, its own included; without it the broker is a one-member cluster').env('FLO_PEERS').argParser(parseList))
+    .addOption(new Option('--peer-port <port>', 'port of the Raft/peer listener (with --peers)').env('FLO_PEER_PORT').default(4000).argParser(parsePort))
+    .addOption(new Option('--peer-host <host>', 'address of the peer listener (default: --host)').env('FLO_PEER_HOST'))
+    .addOption(new Option('--advertise-url <url>', 'the URL clients use to reach this broker (default: the address it listens on)').env('FLO_ADVERTISE_URL'))
+    .addOption(new Option('--advertise-peer <host:port>', 'the address other brokers dial to reach this one (default: peer host:port)').env('FLO_ADVERTISE_PEER'))
+    .addOption(new Option('--replication-factor <n>', 'replicas of each partition (default: founders, at most 3; fixed when the cluster forms)').env('FLO_REPLICATION_FACTOR').argParser(parsePositiveInt))
+    .addOption(new Option('--cluster-id <name>', 'names the cluster: brokers of another cluster are refused on the peer port').env('FLO_CLUSTER_ID'))
+    .addOption(new Option('--cluster-secret-file <file>', 'file holding the shared secret every member proves in the peer handshake (FLO_CLUSTER_SECRET takes the secret itself)').env('FLO_CLUSTER_SECRET_FILE'))
     .addOption(new Option('--recover-store', 'start even if the store fails verification: keep what verifies, drop the rest and log what was lost (docs/operations.md)').env('FLO_RECOVER_STORE'))
     .addOption(new Option('--auth-tokens-file <file>', 'bearer tokens, one "role:token" per line (roles read, write, admin); FLO_AUTH_TOKENS takes the same entries comma-separated; with neither the broker is open').env('FLO_AUTH_TOKENS_FILE'))
     .addOption(new Option('--allowed-origins <origins>', 'comma-separated web origins allowed besides same-origin and loopback (or *)').env('FLO_ALLOWED_ORIGINS').argParser(parseList))
@@ -93,7 +112,9 @@ async function runServer(flags: ServerFlags): Promise<void> {
   const logger = createLogger({ level: flags.logLevel, pretty: flags.pretty });
   const retention = flags.retention === undefined ? undefined : parseRetentionFlag(flags.retention);
   const authTokens = await loadAccessTokens({ file: flags.authTokensFile, inline: process.env.FLO_AUTH_TOKENS });
+  const cluster = await clusterOptions(flags);
   const broker = await Broker.start({
+    cluster,
     dataDir: flags.dataDir,
     port: flags.port,
     host: flags.host,
@@ -127,6 +148,35 @@ async function runServer(flags: ServerFlags): Promise<void> {
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
+}
+
+function parseNodeId(value: string): string {
+  if (!/^[1-9]\d{0,9}$/.test(value.trim()) || Number(value) > 0xffffffff) throw new InvalidArgumentError('a positive whole number (1, 2, 3, …)');
+  return value.trim();
+}
+
+const CLUSTER_ONLY_FLAGS = ['advertisePeer', 'replicationFactor', 'clusterId', 'clusterSecretFile'] as const;
+
+/** The cluster flags as Broker options; none of them without --peers, and --peers needs --node-id. */
+async function clusterOptions(flags: ServerFlags): Promise<ClusterOptions | undefined> {
+  if (flags.peers === undefined || flags.peers.length === 0) {
+    const stray = CLUSTER_ONLY_FLAGS.find((name) => flags[name] !== undefined);
+    if (stray !== undefined) throw new FloError('FLO_ERR_CONFIG_INVALID', `--${stray.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs --peers (FLO_PEERS): a broker without peers is a one-member cluster`);
+    return undefined;
+  }
+  if (flags.nodeId === undefined) throw new FloError('FLO_ERR_CONFIG_INVALID', '--peers needs --node-id (FLO_NODE_ID): each member\'s own positive integer, e.g. --node-id 1');
+  const secret = await loadClusterSecret(flags.clusterSecretFile, process.env.FLO_CLUSTER_SECRET);
+  return {
+    nodeId: Number(flags.nodeId),
+    peers: flags.peers.map((peer) => parsePeerAddress(peer)),
+    peerHost: flags.peerHost,
+    peerPort: flags.peerPort,
+    advertiseUrl: flags.advertiseUrl,
+    advertisePeer: flags.advertisePeer,
+    replicationFactor: flags.replicationFactor,
+    clusterId: flags.clusterId,
+    secret,
+  };
 }
 
 function parseRetentionFlag(text: string): ReturnType<typeof parseRetentionRules> {

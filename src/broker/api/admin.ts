@@ -5,8 +5,28 @@ import { FloError } from '../../common/errors.js';
 import type { EventLog } from '../event-log.js';
 import { parseRetentionRules, type RetentionRule } from '../partitions/retention.js';
 
+/** One member as this broker sees it (GET /v1/cluster). */
+export interface MemberView {
+  readonly nodeId: string;
+  readonly member: number;
+  readonly url: string | null;
+  readonly peer: string;
+  readonly self: boolean;
+  /** This broker has a live peer connection to it (always true for itself). */
+  readonly reachable: boolean;
+}
+
+export interface ClusterView {
+  readonly clusterId: string;
+  readonly member: number;
+  readonly replicationFactor: number;
+  members(): MemberView[];
+}
+
 export interface AdminContext {
   readonly log: EventLog;
+  /** A broker with peers; absent for a one-broker cluster. */
+  readonly cluster?: ClusterView | undefined;
   /** Persists rules so they survive a restart (the broker stores them in its data dir). */
   readonly saveRetention: (rules: RetentionRule[]) => Promise<void>;
   readonly advertisedUrl: () => string | undefined;
@@ -35,21 +55,41 @@ export function adminRoutes(app: FastifyInstance, context: AdminContext): void {
     const head = log.head();
     const sizes = log.partitionSizes();
     const raft = log.raftStatus();
+    const ready = !log.isClosing && !log.storageFailure;
+    const cluster = context.cluster;
+    if (cluster === undefined) {
+      return {
+        mode: 'single-node',
+        nodeId: log.nodeId,
+        member: raft[0]?.member ?? 1,
+        replicationFactor: 1,
+        durability: log.durability,
+        brokers: [{ nodeId: log.nodeId, member: raft[0]?.member ?? 1, url: context.advertisedUrl() ?? null, peer: null, ready, reachable: true, self: true }],
+        partitions: head.map((nextOffset, partition) => ({
+          partition, leader: log.nodeId, replicas: [log.nodeId], nextOffset,
+          events: sizes[partition]!.events, bytes: sizes[partition]!.bytes, raft: raft[partition],
+        })),
+      };
+    }
+    const members = cluster.members();
+    const nodeIdOf = (member: number | null): string | null => (member === null ? null : members.find((m) => m.member === member)?.nodeId ?? String(member));
     return {
-      mode: 'single-node',
+      mode: 'cluster',
+      clusterId: cluster.clusterId,
       nodeId: log.nodeId,
-      replicationFactor: 1,
+      member: cluster.member,
+      replicationFactor: cluster.replicationFactor,
       durability: log.durability,
-      brokers: [{ nodeId: log.nodeId, url: context.advertisedUrl(), ready: !log.isClosing && !log.storageFailure }],
-      partitions: head.map((nextOffset, partition) => ({
-        partition,
-        leader: log.nodeId,
-        replicas: [log.nodeId],
-        nextOffset,
-        events: sizes[partition]!.events,
-        bytes: sizes[partition]!.bytes,
-        raft: raft[partition],
-      })),
+      // Only this broker's readiness is known here; for the others, whether this broker reaches them.
+      brokers: members.map((m) => ({ ...m, ready: m.self ? ready : null })),
+      partitions: head.map((nextOffset, partition) => {
+        const status = raft[partition]!;
+        const leaderUrl = status.leader === null ? null : members.find((m) => m.member === status.leader)?.url ?? null;
+        return {
+          partition, leader: nodeIdOf(status.leader), leaderUrl, replicas: status.voters.map((v) => nodeIdOf(v)!), nextOffset,
+          events: sizes[partition]!.events, bytes: sizes[partition]!.bytes, raft: status,
+        };
+      }),
     };
   });
 

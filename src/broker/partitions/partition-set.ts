@@ -5,6 +5,7 @@
 // by the event log, bounds what waits, and drains on close.
 import type { Logger } from 'pino';
 import { MAX_PENDING_APPEND_BYTES } from '../../common/bounds.js';
+import { deferred } from '../../common/deferred.js';
 import { FloError } from '../../common/errors.js';
 import type { NodeId } from '../raft/messages.js';
 import { DEFAULT_TICK_MS } from '../replication/raft-node.js';
@@ -45,6 +46,9 @@ export interface PartitionSetOptions {
   readonly voters?: readonly NodeId[];
   /** Carries Raft messages to peers; a broker without peers needs none. */
   readonly transport?: RaftTransport;
+  /** Sends appends to a partition's leader on another broker (a broker with peers). */
+  readonly forward?: PartitionHost['forward'];
+  readonly safeToRetry?: PartitionHost['safeToRetry'];
   onApplied(partition: number, groups: readonly StoredGroup[], nextOffset: number, lastTimestamp: number, writeMs: number): void;
   onFailure(error: Error): void;
 }
@@ -64,7 +68,7 @@ export class PartitionSet {
     const host: PartitionHost = {
       store, raftStorage, ticker, nodeId, voters: options.voters ?? [nodeId], transport: options.transport ?? new LocalTransport(nodeId),
       clock: options.clock, logger: options.logger, recovering, onApplied: options.onApplied, onFailure: options.onFailure,
-      waiting: { bytes: 0 },
+      waiting: { bytes: 0 }, forward: options.forward, safeToRetry: options.safeToRetry,
     };
     const states = store.partitionStates();
     // All at once: a one-voter group takes a few ticks to elect itself, and groups are independent.
@@ -95,6 +99,25 @@ export class PartitionSet {
   enqueue(partition: number, event: CommandEvent, ticket: AppendTicket, index: number): void {
     if (this.closed) throw new FloError('FLO_ERR_SHUTTING_DOWN', 'the broker is shutting down');
     this.partitions[partition]!.enqueue(event, ticket, index);
+  }
+
+  /**
+   * Appends another broker forwarded here as the partition's leader: proposed here (refused with
+   * FLO_ERR_NOT_LEADER, nothing stored, if this broker no longer leads); resolves with their offsets.
+   */
+  async acceptForwarded(partition: number, events: readonly CommandEvent[]): Promise<Float64Array> {
+    const target = this.partitions[partition];
+    if (target === undefined) throw new FloError('FLO_ERR_REQUEST_INVALID', `no partition ${partition} here: do all brokers have the same --partitions?`);
+    if (events.length === 0) return new Float64Array(0);
+    let bytes = 0;
+    for (const event of events) bytes += event.data.byteLength;
+    this.checkCapacity(bytes);
+    if (this.closed) throw new FloError('FLO_ERR_SHUTTING_DOWN', 'the broker is shutting down');
+    const { promise, resolve, reject } = deferred<void>();
+    const ticket: AppendTicket = { partitions: new Uint16Array(events.length), offsets: new Float64Array(events.length), remaining: events.length, resolve, reject };
+    events.forEach((event, i) => target.enqueue(event, ticket, i, true));
+    await promise;
+    return ticket.offsets;
   }
 
   /** Each partition's next offset as applied here: the end of what readers may see. */

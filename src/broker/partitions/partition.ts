@@ -15,6 +15,7 @@ import { MAX_COMMIT_BATCH_BYTES } from '../../common/bounds.js';
 import { FloError } from '../../common/errors.js';
 import { encodeGroup, groupEventBytes } from '../../common/wire.js';
 import { EntryType, type Entry, type NodeId } from '../raft/messages.js';
+import { isNotLeader, NotLeaderError } from '../replication/errors.js';
 import { RaftNode } from '../replication/raft-node.js';
 import type { GroupTicker } from '../replication/ticker.js';
 import type { EventStore, StoreOperation, StoredGroup } from '../storage/event-store.js';
@@ -38,6 +39,10 @@ interface Slot {
   readonly ticket: AppendTicket;
   readonly index: number;
   readonly bytes: number;
+  /** Sent here by another broker, which chose this one as leader: proposed here or refused, never forwarded on. */
+  readonly forwarded: boolean;
+  /** Times it went back to pending after a leader change lost it (bounded by MAX_APPEND_ATTEMPTS). */
+  attempts: number;
 }
 
 /** Largest group written to the event store (a single larger event still makes a group of one). */
@@ -48,6 +53,16 @@ export const PARTITION_SNAPSHOT_EVERY = 256;
 export const PARTITION_TRAILING_ENTRIES = 64;
 /** How long start() waits for the group to have a leader before giving up. */
 const LEADER_WAIT_MS = 30_000;
+/**
+ * How long an append waits for its partition to have a reachable leader before it is refused with
+ * FLO_ERR_UNAVAILABLE: a few election timeouts (0.5–1 s each), so one failover is ridden out, and a
+ * partition without a quorum answers in bounded time instead of hanging.
+ */
+export const NO_LEADER_WAIT_MS = 5_000;
+/** A forwarded append is acknowledged once it is applied here too (read-your-write on this broker), or after this. */
+const LOCAL_APPLY_WAIT_MS = 1_000;
+/** Leader changes an append may ride out (each provably lost it) before it is refused. */
+const MAX_APPEND_ATTEMPTS = 5;
 
 /** The raft group of a partition. */
 export function groupIdOf(partition: number): number {
@@ -72,6 +87,10 @@ export interface PartitionHost {
   onFailure(error: Error): void;
   /** Bytes waiting to be committed in all partitions, kept by each as it changes (checkCapacity reads it per request). */
   readonly waiting: { bytes: number };
+  /** Sends a chunk of appends to the partition's leader and resolves with their offsets (a broker with peers). */
+  readonly forward?: ((leader: NodeId, partition: number, command: Buffer, events: number) => Promise<Float64Array>) | undefined;
+  /** Whether a failed forward provably stored nothing, so it may be sent again. */
+  readonly safeToRetry?: ((error: unknown) => boolean) | undefined;
 }
 
 export interface PartitionStart {
@@ -100,6 +119,10 @@ export class Partition {
   /** Set once the partition stopped on an error. */
   private stopped: Error | undefined;
   private idleWaiters: Array<() => void> = [];
+  /** Forwarded appends waiting to be applied here too, by the offset they need. */
+  private applyWaiters: Array<{ offset: number; resolve: () => void }> = [];
+  /** Chunks of appends out at a leader (they count as pending for drain). */
+  private forwarding = 0;
 
   private constructor(readonly id: number, private readonly host: PartitionHost, start: PartitionStart) {
     this.storeApplied = start.storeApplied;
@@ -158,13 +181,18 @@ export class Partition {
     return this.node.status();
   }
 
-  enqueue(event: CommandEvent, ticket: AppendTicket, index: number): void {
+  enqueue(event: CommandEvent, ticket: AppendTicket, index: number, forwarded = false): void {
     if (this.closed) throw new FloError('FLO_ERR_SHUTTING_DOWN', 'the broker is shutting down');
-    let slots = this.pending.get(event.namespace);
-    if (!slots) this.pending.set(event.namespace, (slots = []));
     const bytes = groupEventBytes(event);
-    slots.push({ event, ticket, index, bytes });
     this.addWaiting(bytes);
+    this.requeue({ event, ticket, index, bytes, forwarded, attempts: 0 });
+  }
+
+  /** Puts a slot (new, or back after a leader change lost it) into pending and schedules a proposal. */
+  private requeue(slot: Slot): void {
+    let slots = this.pending.get(slot.event.namespace);
+    if (!slots) this.pending.set(slot.event.namespace, (slots = []));
+    slots.push(slot);
     if (this.scheduled) return;
     this.scheduled = true;
     // setImmediate lets every request already read from sockets join this command.
@@ -177,6 +205,10 @@ export class Partition {
 
   /** Turns what is pending into commands (each within MAX_COMMIT_BATCH_BYTES) and proposes them as one append. */
   private propose(): void {
+    if (this.host.voters.length > 1 && !this.node.isLeader) {
+      this.routeToLeader();
+      return;
+    }
     const commands: Array<{ data: Buffer; slots: Slot[] }> = [];
     let slots: Slot[] = [];
     let bytes = 0;
@@ -201,9 +233,14 @@ export class Partition {
     const refuse = (error: unknown): void => {
       const reason = this.host.store.failed ?? (error instanceof Error ? error : new Error(String(error)));
       commands.forEach((command, i) => {
-        for (const slot of command.slots) slot.ticket.reject(reason);
-        if (firstIndex === undefined) for (const slot of command.slots) this.addWaiting(-slot.bytes);
-        else if (this.waiting.get(firstIndex + i)?.slots === command.slots) this.release(firstIndex + i);
+        if (firstIndex === undefined) {
+          // Refused before the core took it (it stopped leading meanwhile): nothing was proposed, so it may go again.
+          if (isNotLeader(error) && !this.host.store.failed) this.retryLost(command.slots, reason);
+          else for (const slot of command.slots) this.settleSlot(slot, reason);
+        } else if (this.waiting.get(firstIndex + i)?.slots === command.slots) {
+          this.waiting.delete(firstIndex + i);
+          for (const slot of command.slots) this.settleSlot(slot, reason);
+        }
       });
       this.settleIdle();
     };
@@ -234,12 +271,12 @@ export class Partition {
       this.layout(outcome, ops, groups);
       const waiter = this.waiting.get(entry.index);
       if (waiter === undefined) continue;
-      this.release(entry.index);
       if (waiter.term !== entry.term) {
-        const lost = new FloError('FLO_ERR_NOT_LEADER', `partition ${this.id}: the append was lost in a leader change; it was not stored`);
-        for (const slot of waiter.slots) slot.ticket.reject(lost);
+        this.waiting.delete(entry.index);
+        this.retryLost(waiter.slots, new NotLeaderError(groupIdOf(this.id), this.node.status().leader, `partition ${this.id}: the append was lost in a leader change; it was not stored`));
         continue;
       }
+      this.release(entry.index);
       if (outcome.kind !== 'appended') continue;
       waiter.slots.forEach((slot, i) => {
         slot.ticket.partitions[slot.index] = this.id;
@@ -276,6 +313,7 @@ export class Partition {
     }
     this.host.onApplied(this.id, groups, nextOffset, lastTimestamp, performance.now() - started);
     for (const ticket of settled) if (--ticket.remaining === 0) ticket.resolve();
+    this.wakeApplyWaiters(nextOffset);
   }
 
   /** Resolves once every apply so far is written to the store. */
@@ -287,9 +325,126 @@ export class Partition {
   private settleMismatch(entry: Entry): void {
     const waiter = this.waiting.get(entry.index);
     if (waiter === undefined) return;
-    this.release(entry.index);
-    const lost = new FloError('FLO_ERR_NOT_LEADER', `partition ${this.id}: the append was lost in a leader change; it was not stored`);
-    for (const slot of waiter.slots) slot.ticket.reject(lost);
+    this.waiting.delete(entry.index);
+    this.retryLost(waiter.slots, new NotLeaderError(groupIdOf(this.id), this.node.status().leader, `partition ${this.id}: the append was lost in a leader change; it was not stored`));
+  }
+
+  /**
+   * Slots Raft provably did not store (their index went to another entry, or the core refused them):
+   * a forwarded one is refused, so its origin retries at the new leader; a local one goes back to
+   * pending, to be proposed or forwarded again, a bounded number of times.
+   */
+  private retryLost(slots: readonly Slot[], reason: Error): void {
+    for (const slot of slots) {
+      if (slot.forwarded || this.closed || this.stopped || ++slot.attempts >= MAX_APPEND_ATTEMPTS) this.settleSlot(slot, reason);
+      else this.requeue(slot);
+    }
+    this.settleIdle();
+  }
+
+  /** A slot refused for good: its request fails, and it stops counting towards the waiting bytes. */
+  private settleSlot(slot: Slot, reason: Error): void {
+    this.addWaiting(-slot.bytes);
+    slot.ticket.reject(reason);
+  }
+
+  /**
+   * This broker does not lead the partition: forwarded slots are refused (their origin picks the leader
+   * again), the rest go, chunk by chunk, to the leader once there is one, for at most NO_LEADER_WAIT_MS.
+   */
+  private routeToLeader(): void {
+    const chunks: Slot[][] = [];
+    let chunk: Slot[] = [];
+    let bytes = 0;
+    const refusal = new NotLeaderError(groupIdOf(this.id), this.node.status().leader, `partition ${this.id} is led by another broker`);
+    for (const run of this.pending.values()) {
+      for (const slot of run) {
+        if (slot.forwarded) {
+          this.settleSlot(slot, refusal);
+          continue;
+        }
+        if (chunk.length > 0 && bytes + slot.bytes > MAX_COMMIT_BATCH_BYTES) {
+          chunks.push(chunk);
+          chunk = [];
+          bytes = 0;
+        }
+        chunk.push(slot);
+        bytes += slot.bytes;
+      }
+    }
+    this.pending.clear();
+    if (chunk.length > 0) chunks.push(chunk);
+    for (const slots of chunks) {
+      this.forwarding++;
+      void this.forwardChunk(slots).finally(() => {
+        this.forwarding--;
+        this.settleIdle();
+      });
+    }
+  }
+
+  private async forwardChunk(slots: Slot[]): Promise<void> {
+    const deadline = performance.now() + NO_LEADER_WAIT_MS;
+    const forward = this.host.forward;
+    let lastError: unknown;
+    while (!this.closed && !this.stopped) {
+      const leader = this.node.status().leader;
+      if (leader === this.host.nodeId) {
+        // Became the leader meanwhile: propose here.
+        for (const slot of slots) this.requeue(slot);
+        return;
+      }
+      if (leader !== null && forward !== undefined) {
+        const command = encodeCommand({ kind: COMMAND_APPEND, timestamp: this.host.clock(), producerId: NO_PRODUCER, firstSequence: 0, events: slots.map((slot) => slot.event) });
+        try {
+          const offsets = await forward(leader, this.id, command, slots.length);
+          let end = 0;
+          for (const offset of offsets) end = Math.max(end, offset + 1);
+          await this.appliedHere(end);
+          slots.forEach((slot, i) => {
+            this.addWaiting(-slot.bytes);
+            slot.ticket.partitions[slot.index] = this.id;
+            slot.ticket.offsets[slot.index] = offsets[i]!;
+            if (--slot.ticket.remaining === 0) slot.ticket.resolve();
+          });
+          return;
+        } catch (error) {
+          if (!(this.host.safeToRetry?.(error) ?? false)) {
+            for (const slot of slots) this.settleSlot(slot, error as Error);
+            return;
+          }
+          lastError = error;
+        }
+      }
+      if (performance.now() > deadline) break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const reason = this.stopped ?? (this.closed ? new FloError('FLO_ERR_SHUTTING_DOWN', 'the broker is shutting down')
+      : new FloError('FLO_ERR_UNAVAILABLE', `partition ${this.id} has no reachable leader (no quorum?) after ${NO_LEADER_WAIT_MS} ms; nothing was stored, retry${lastError instanceof Error ? ` (last: ${lastError.message})` : ''}`));
+    for (const slot of slots) this.settleSlot(slot, reason);
+  }
+
+  /** Resolves once this broker has applied offsets below `end` (bounded: a lagging replica does not hold the answer). */
+  private appliedHere(end: number): Promise<void> {
+    if (this.machine.nextOffset >= end) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const waiter = { offset: end, resolve };
+      this.applyWaiters.push(waiter);
+      setTimeout(() => {
+        this.applyWaiters = this.applyWaiters.filter((w) => w !== waiter);
+        resolve();
+      }, LOCAL_APPLY_WAIT_MS).unref();
+    });
+  }
+
+  private wakeApplyWaiters(nextOffset: number): void {
+    if (this.applyWaiters.length === 0) return;
+    const still: typeof this.applyWaiters = [];
+    for (const waiter of this.applyWaiters) {
+      if (waiter.offset <= nextOffset) waiter.resolve();
+      else still.push(waiter);
+    }
+    this.applyWaiters = still;
   }
 
   private release(index: number): void {
@@ -306,7 +461,7 @@ export class Partition {
   }
 
   private settleIdle(): void {
-    if (this.waiting.size === 0 && this.pending.size === 0 && !this.scheduled) for (const resolve of this.idleWaiters.splice(0)) resolve();
+    if (this.waiting.size === 0 && this.pending.size === 0 && !this.scheduled && this.forwarding === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 
   /** The store operations of one applied command. */
@@ -369,7 +524,7 @@ export class Partition {
   /** Stops taking appends; resolves once everything accepted is applied or refused. */
   async drain(): Promise<void> {
     this.closed = true;
-    if (this.waiting.size === 0 && this.pending.size === 0 && !this.scheduled) return;
+    if (this.waiting.size === 0 && this.pending.size === 0 && !this.scheduled && this.forwarding === 0) return;
     await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
   }
 

@@ -14,8 +14,11 @@ import type { NamespaceDictionary } from './namespace-dictionary.js';
 type Db = ClassicLevel<Buffer, Buffer>;
 export type Repair = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer };
 
-/** Entries a new filesystem may hold at its root (ext4 creates lost+found), which do not make a dir "not empty". */
-const IGNORED_ENTRIES = new Set(['lost+found']);
+/**
+ * Entries that do not make a dir "not empty": ext4 creates lost+found at a filesystem's root, and a
+ * cluster member writes its membership (cluster/founding.ts) before its store is created.
+ */
+const IGNORED_ENTRIES = new Set(['lost+found', 'cluster.json', 'cluster.json.tmp']);
 const SCAN_BATCH = 256;
 
 export type DataDirKind = { kind: 'new' } | { kind: 'leveldb' } | { kind: 'foreign'; entries: string[] };

@@ -2,6 +2,9 @@
 //   [u32 length of the rest][u8 kind][payload]
 // HELLO (kind 1): [u32 magic][u32 node id][16-byte nonce][cluster id, UTF-8]
 // PROOF (kind 3): [32-byte HMAC] (handshake.ts); RAFT (kind 2): [u32 group id][encoded Message].
+// INFO (kind 4): [JSON of MemberInfo] — how to reach the sender, right after the handshake.
+// REQUEST (kind 5): [u32 request id][payload]; REPLY (kind 6): [u32 request id][u8 ok][payload]
+// — broker-to-broker calls (forwarding a produce to a partition's leader).
 // The decoder refuses a frame longer than MAX_PEER_FRAME_BYTES before buffering it, so a
 // peer cannot make us allocate without bound; any malformed input is a ProtocolError.
 
@@ -11,9 +14,15 @@ import type { Message, NodeId } from '../raft/messages.js';
 import { MAX_CLUSTER_ID_BYTES, NONCE_BYTES, PROOF_BYTES } from './handshake.js';
 
 export { MAX_PEER_FRAME_BYTES };
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
 export const FRAME_HELLO = 1;
 export const FRAME_RAFT = 2;
 export const FRAME_PROOF = 3;
+export const FRAME_INFO = 4;
+export const FRAME_REQUEST = 5;
+export const FRAME_REPLY = 6;
+/** An INFO frame is a few addresses: anything longer is not one. */
+export const MAX_INFO_BYTES = 4096;
 /** Identifies a Flo peer connection, version 2 ("FLO2": authenticated handshake); anything else is not one of ours. */
 export const HELLO_MAGIC = 0x464c4f32;
 
@@ -24,7 +33,66 @@ export class ProtocolError extends Error {
 export type Frame =
   | { readonly kind: typeof FRAME_HELLO; readonly nodeId: NodeId; readonly nonce: Buffer; readonly clusterId: string }
   | { readonly kind: typeof FRAME_PROOF; readonly proof: Buffer }
-  | { readonly kind: typeof FRAME_RAFT; readonly groupId: number; readonly message: Message };
+  | { readonly kind: typeof FRAME_RAFT; readonly groupId: number; readonly message: Message }
+  | { readonly kind: typeof FRAME_INFO; readonly info: MemberInfo }
+  | { readonly kind: typeof FRAME_REQUEST; readonly requestId: number; readonly payload: Buffer }
+  | { readonly kind: typeof FRAME_REPLY; readonly requestId: number; readonly ok: boolean; readonly payload: Buffer };
+
+/** What a broker tells each peer about itself once connected. */
+export interface MemberInfo {
+  /** Its HTTP base URL as clients should use it (--advertise-url), when known. */
+  readonly url: string | null;
+  /** Its peer address as other brokers should dial it (--advertise-peer). */
+  readonly peer: string | null;
+  /** A discovery connection: it only learns who answers at an address, then closes. */
+  readonly probe: boolean;
+}
+
+export function encodeInfo(info: MemberInfo): Buffer {
+  const body = Buffer.from(JSON.stringify(info), 'utf8');
+  if (body.byteLength > MAX_INFO_BYTES) throw new ProtocolError('INFO too long');
+  return withHeader(FRAME_INFO, body);
+}
+
+export function encodeRequest(requestId: number, payload: Uint8Array): Buffer {
+  const header = Buffer.allocUnsafe(9);
+  header.writeUInt32BE(payload.byteLength + 5, 0);
+  header.writeUInt8(FRAME_REQUEST, 4);
+  header.writeUInt32BE(requestId, 5);
+  if (payload.byteLength + 5 > MAX_PEER_FRAME_BYTES) throw new ProtocolError(`request of ${payload.byteLength} bytes exceeds the frame limit`);
+  return Buffer.concat([header, payload]);
+}
+
+export function encodeReply(requestId: number, ok: boolean, payload: Uint8Array): Buffer {
+  const header = Buffer.allocUnsafe(10);
+  header.writeUInt32BE(payload.byteLength + 6, 0);
+  header.writeUInt8(FRAME_REPLY, 4);
+  header.writeUInt32BE(requestId, 5);
+  header.writeUInt8(ok ? 1 : 0, 9);
+  if (payload.byteLength + 6 > MAX_PEER_FRAME_BYTES) throw new ProtocolError(`reply of ${payload.byteLength} bytes exceeds the frame limit`);
+  return Buffer.concat([header, payload]);
+}
+
+function withHeader(kind: number, body: Buffer): Buffer {
+  const header = Buffer.allocUnsafe(5);
+  header.writeUInt32BE(body.byteLength + 1, 0);
+  header.writeUInt8(kind, 4);
+  return Buffer.concat([header, body]);
+}
+
+function decodeInfo(payload: Buffer): MemberInfo {
+  if (payload.byteLength > MAX_INFO_BYTES) throw new ProtocolError('INFO too long');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(STRICT_UTF8.decode(payload));
+  } catch {
+    throw new ProtocolError('INFO is not JSON');
+  }
+  const info = parsed as Partial<MemberInfo> | null;
+  const text = (value: unknown): value is string | null => value === null || (typeof value === 'string' && value.length <= 1024);
+  if (typeof info !== 'object' || info === null || !text(info.url) || !text(info.peer) || typeof info.probe !== 'boolean') throw new ProtocolError('bad INFO fields');
+  return { url: info.url, peer: info.peer, probe: info.probe };
+}
 
 export function encodeHello(nodeId: NodeId, nonce: Uint8Array, clusterId: string): Buffer {
   const id = Buffer.from(clusterId, 'utf8');
@@ -58,7 +126,6 @@ export function encodeRaftFrame(groupId: number, message: Message): Buffer {
   return Buffer.concat([header, body]);
 }
 
-const CLUSTER_ID_DECODER = new TextDecoder('utf-8', { fatal: true });
 
 function decodeFrame(kind: number, payload: Buffer): Frame {
   if (kind === FRAME_HELLO) {
@@ -68,7 +135,7 @@ function decodeFrame(kind: number, payload: Buffer): Frame {
     }
     let clusterId: string;
     try {
-      clusterId = CLUSTER_ID_DECODER.decode(payload.subarray(fixed));
+      clusterId = STRICT_UTF8.decode(payload.subarray(fixed));
     } catch {
       throw new ProtocolError('HELLO cluster id is not UTF-8');
     }
@@ -86,6 +153,15 @@ function decodeFrame(kind: number, payload: Buffer): Frame {
       if (error instanceof CodecError) throw new ProtocolError(`malformed raft message: ${error.message}`);
       throw error;
     }
+  }
+  if (kind === FRAME_INFO) return { kind, info: decodeInfo(payload) };
+  if (kind === FRAME_REQUEST) {
+    if (payload.byteLength < 4) throw new ProtocolError('REQUEST frame without id');
+    return { kind, requestId: payload.readUInt32BE(0), payload: payload.subarray(4) };
+  }
+  if (kind === FRAME_REPLY) {
+    if (payload.byteLength < 5 || payload.readUInt8(4) > 1) throw new ProtocolError('bad REPLY frame');
+    return { kind, requestId: payload.readUInt32BE(0), ok: payload.readUInt8(4) === 1, payload: payload.subarray(5) };
   }
   throw new ProtocolError(`unknown frame kind ${kind}`);
 }

@@ -6,7 +6,7 @@
 
 import net from 'node:net';
 import type { NodeId } from '../raft/messages.js';
-import { FRAME_HELLO, FRAME_PROOF, FrameDecoder, ProtocolError, encodeHello, encodeProof, type Frame } from './frame.js';
+import { FRAME_HELLO, FRAME_PROOF, FrameDecoder, ProtocolError, encodeHello, encodeInfo, encodeProof, type Frame, type MemberInfo } from './frame.js';
 import { handshakeProof, newNonce, verifyProof, type PeerAuth } from './handshake.js';
 
 /** Bytes of frames that may wait for one peer before new ones are dropped. */
@@ -26,6 +26,10 @@ export interface LinkEvents {
   onFrame(peer: NodeId, frame: Frame): void;
   onProtocolError(peer: NodeId, error: ProtocolError): void;
   onDropped(peer: NodeId, frames: number): void;
+  /** The link lost its connection (frames written on it may or may not have arrived). */
+  onDisconnected?(peer: NodeId): void;
+  /** What this broker tells the peer about itself once connected. */
+  selfInfo?(): MemberInfo;
 }
 
 export interface LinkStats {
@@ -145,12 +149,17 @@ export class PeerLink {
         authenticated = true;
         socket.setTimeout(0);
         socket.write(encodeProof(handshakeProof(this.auth, 'dialer', transcript)));
+        const info = this.events.selfInfo?.();
+        if (info !== undefined) socket.write(encodeInfo(info));
         this.attach(socket);
       }
     });
     socket.on('error', () => undefined); // 'close' follows; the redial handles it
     socket.on('close', () => {
-      if (this.socket === socket) this.socket = null;
+      if (this.socket === socket) {
+        this.socket = null;
+        this.events.onDisconnected?.(this.peerId);
+      }
       this.scheduleReconnect();
     });
   }
@@ -172,8 +181,12 @@ export class PeerLink {
       socket.destroy();
       return;
     }
-    if (this.socket !== null && this.socket !== socket) this.socket.destroy();
+    const previous = this.socket;
     this.socket = socket;
+    if (previous !== null && previous !== socket) {
+      previous.destroy();
+      this.events.onDisconnected?.(this.peerId);
+    }
     this.attempt = 0;
     this.stats.connects++;
     socket.on('drain', () => this.flush());
@@ -182,7 +195,9 @@ export class PeerLink {
 
   /** The accepting side: frames from an accepted socket arrive here after its HELLO. */
   detach(socket: net.Socket): void {
-    if (this.socket === socket) this.socket = null;
+    if (this.socket !== socket) return;
+    this.socket = null;
+    this.events.onDisconnected?.(this.peerId);
   }
 
   private protocolError(socket: net.Socket, error: unknown): void {

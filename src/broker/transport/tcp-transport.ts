@@ -6,9 +6,12 @@
 
 import net from 'node:net';
 import type { Logger } from 'pino';
-import { FloError } from '../../common/errors.js';
+import { FloError, isErrorCode, type ErrorCode } from '../../common/errors.js';
 import type { Message, NodeId } from '../raft/messages.js';
-import { FRAME_HELLO, FRAME_PROOF, FRAME_RAFT, FrameDecoder, ProtocolError, encodeHello, encodeProof, encodeRaftFrame, type Frame } from './frame.js';
+import {
+  FRAME_HELLO, FRAME_INFO, FRAME_PROOF, FRAME_RAFT, FRAME_REPLY, FRAME_REQUEST, FrameDecoder, ProtocolError,
+  encodeHello, encodeInfo, encodeProof, encodeRaftFrame, encodeReply, encodeRequest, type Frame, type MemberInfo,
+} from './frame.js';
 import { OPEN_CLUSTER, handshakeProof, newNonce, verifyProof, type PeerAuth } from './handshake.js';
 import { HANDSHAKE_TIMEOUT_MS, PeerLink, type PeerAddress } from './peer-link.js';
 
@@ -34,6 +37,30 @@ export interface TcpTransportOptions {
   readonly auth?: PeerAuth;
   /** Refused connections and dropped oversized messages are logged here. */
   readonly logger?: Logger;
+  /**
+   * Answer discovery probes (a broker that knows our address but not our id) from any node that
+   * proves the cluster secret. Such a connection only exchanges INFO; it never carries Raft.
+   */
+  readonly acceptProbes?: boolean;
+  /** What this broker tells peers about itself (its URL may be known only once it listens). */
+  readonly selfInfo?: () => Omit<MemberInfo, 'probe'>;
+}
+
+/** Serves a peer's REQUEST; what it throws is sent back as the request's error. */
+export type RequestHandler = (from: NodeId, payload: Buffer) => Promise<Uint8Array>;
+
+/** A failed broker-to-broker call. `delivered` false: the request never left, so retrying elsewhere cannot duplicate it. */
+export class PeerRequestError extends FloError {
+  constructor(code: ErrorCode, message: string, readonly delivered: boolean, readonly remote?: { code: string; details?: Record<string, unknown> }) {
+    super(code, message);
+  }
+}
+
+interface PendingRequest {
+  readonly peer: NodeId;
+  readonly resolve: (payload: Buffer) => void;
+  readonly reject: (error: Error) => void;
+  readonly timer: NodeJS.Timeout;
 }
 
 export interface TransportStats {
@@ -59,8 +86,14 @@ export class TcpTransport implements RaftTransport {
   private readonly maxQueueBytes: number | undefined;
   private readonly auth: PeerAuth;
   private readonly logger: Logger | undefined;
+  private readonly options: TcpTransportOptions;
+  private readonly infos = new Map<NodeId, MemberInfo>();
+  private requestHandler: RequestHandler | undefined;
+  private readonly requests = new Map<number, PendingRequest>();
+  private nextRequestId = 1;
 
   private constructor(options: TcpTransportOptions) {
+    this.options = options;
     this.nodeId = options.nodeId;
     this.maxQueueBytes = options.maxQueueBytes;
     this.auth = options.auth ?? OPEN_CLUSTER;
@@ -96,6 +129,8 @@ export class TcpTransport implements RaftTransport {
       onDropped: (_peer, frames) => {
         this.stats.dropped += frames;
       },
+      onDisconnected: (peer) => this.failRequestsTo(peer),
+      selfInfo: () => this.selfInfo(false),
     }, this.auth, this.maxQueueBytes);
     this.links.set(id, link);
     link.start();
@@ -140,7 +175,172 @@ export class TcpTransport implements RaftTransport {
     }
   }
 
+  /** What the peer told us about itself (its URL and peer address), once it connected. */
+  memberInfo(id: NodeId): MemberInfo | undefined {
+    return this.infos.get(id);
+  }
+
+  /** Tells every peer again how to reach this broker (its URL is known only once it listens). */
+  announce(): void {
+    const frame = encodeInfo(this.selfInfo(false));
+    for (const link of this.links.values()) link.send(frame);
+  }
+
+  /** Answers peers' REQUEST frames (one handler: the broker's). */
+  serve(handler: RequestHandler): void {
+    this.requestHandler = handler;
+  }
+
+  /**
+   * Calls a peer: resolves with its reply's payload. Refused at once, with `delivered` false, when there is
+   * no connection to it (nothing was sent); a connection lost or a timeout after sending leaves the outcome
+   * unknown (`delivered` true).
+   */
+  request(peer: NodeId, payload: Uint8Array, timeoutMs: number): Promise<Buffer> {
+    const link = this.links.get(peer);
+    if (link === undefined || !link.connected) {
+      return Promise.reject(new PeerRequestError('FLO_ERR_CONNECTION', `broker ${peer} is not connected`, false));
+    }
+    const requestId = this.nextRequestId;
+    this.nextRequestId = this.nextRequestId >= 0xffffffff ? 1 : this.nextRequestId + 1;
+    let frame: Buffer;
+    try {
+      frame = encodeRequest(requestId, payload);
+    } catch (error) {
+      return Promise.reject(new PeerRequestError('FLO_ERR_REQUEST_INVALID', (error as Error).message, false));
+    }
+    return new Promise<Buffer>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.requests.delete(requestId);
+        reject(new PeerRequestError('FLO_ERR_TIMEOUT', `broker ${peer} did not answer within ${timeoutMs} ms (outcome unknown)`, true));
+      }, timeoutMs);
+      this.requests.set(requestId, { peer, resolve, reject, timer });
+      link.send(frame);
+    });
+  }
+
+  private failRequestsTo(peer: NodeId): void {
+    for (const [id, pending] of this.requests) {
+      if (pending.peer !== peer) continue;
+      this.requests.delete(id);
+      clearTimeout(pending.timer);
+      pending.reject(new PeerRequestError('FLO_ERR_CONNECTION', `the connection to broker ${peer} was lost before it answered (outcome unknown)`, true));
+    }
+  }
+
+  private onRequest(peer: NodeId, requestId: number, payload: Buffer): void {
+    const link = this.links.get(peer);
+    const handler = this.requestHandler;
+    const answer = (ok: boolean, body: Uint8Array): void => {
+      try {
+        link?.send(encodeReply(requestId, ok, body));
+      } catch (error) {
+        this.logger?.warn({ peer, reason: (error as Error).message }, 'reply not sent');
+      }
+    };
+    if (handler === undefined) {
+      answer(false, Buffer.from(JSON.stringify({ code: 'FLO_ERR_SHUTTING_DOWN', message: 'this broker serves no requests' })));
+      return;
+    }
+    handler(peer, payload).then((reply) => answer(true, reply), (error: unknown) => {
+      const err = error as { code?: unknown; message?: unknown; details?: unknown };
+      answer(false, Buffer.from(JSON.stringify({
+        code: typeof err.code === 'string' && err.code.startsWith('FLO_ERR_') ? err.code : 'FLO_ERR_INTERNAL',
+        message: typeof err.message === 'string' ? err.message : String(error),
+        ...(typeof err.details === 'object' && err.details !== null ? { details: err.details } : {}),
+      })));
+    });
+  }
+
+  private onReply(peer: NodeId, requestId: number, ok: boolean, payload: Buffer): void {
+    const pending = this.requests.get(requestId);
+    if (pending === undefined || pending.peer !== peer) return; // late (timed out) or not ours
+    this.requests.delete(requestId);
+    clearTimeout(pending.timer);
+    if (ok) {
+      pending.resolve(payload);
+      return;
+    }
+    let remote: { code: string; message: string; details?: Record<string, unknown> };
+    try {
+      remote = JSON.parse(payload.toString('utf8')) as typeof remote;
+    } catch {
+      remote = { code: 'FLO_ERR_INTERNAL', message: 'unreadable error reply' };
+    }
+    pending.reject(new PeerRequestError(isErrorCode(remote.code) ? remote.code : 'FLO_ERR_INTERNAL', String(remote.message), true, remote));
+  }
+
+  private selfInfo(probe: boolean): MemberInfo {
+    const own = this.options.selfInfo?.();
+    return { url: own?.url ?? null, peer: own?.peer ?? null, probe };
+  }
+
+  /**
+   * Discovery: dials `address`, proves the cluster secret both ways and learns which broker answers
+   * there and how to reach it. The connection is closed after; it carries no Raft.
+   */
+  probe(address: PeerAddress, timeoutMs: number): Promise<{ id: NodeId; info: MemberInfo }> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect({ host: address.host, port: address.port, noDelay: true });
+      const fail = (reason: string): void => {
+        socket.destroy();
+        reject(new FloError('FLO_ERR_CONNECTION', `peer ${address.host}:${address.port}: ${reason}`));
+      };
+      socket.setTimeout(timeoutMs, () => fail('no answer in time'));
+      socket.on('error', (error) => fail(error.message));
+      const dialerNonce = newNonce();
+      socket.once('connect', () => socket.write(encodeHello(this.nodeId, dialerNonce, this.auth.clusterId)));
+      const decoder = new FrameDecoder();
+      let acceptor: { id: NodeId; nonce: Buffer } | null = null;
+      let proven = false;
+      socket.on('data', (chunk: Buffer) => {
+        let frames: Frame[];
+        try {
+          frames = decoder.push(chunk);
+        } catch (error) {
+          fail((error as Error).message);
+          return;
+        }
+        for (const frame of frames) {
+          if (acceptor === null) {
+            if (frame.kind !== FRAME_HELLO) return fail('expected HELLO');
+            if (frame.clusterId !== this.auth.clusterId) return fail(`belongs to cluster "${frame.clusterId}", not "${this.auth.clusterId}"`);
+            acceptor = { id: frame.nodeId, nonce: frame.nonce };
+            continue;
+          }
+          const transcript = { dialer: this.nodeId, acceptor: acceptor.id, dialerNonce, acceptorNonce: acceptor.nonce };
+          if (!proven) {
+            if (frame.kind !== FRAME_PROOF || !verifyProof(this.auth, 'acceptor', transcript, frame.proof)) return fail('failed authentication (different cluster secret?)');
+            proven = true;
+            socket.write(Buffer.concat([encodeProof(handshakeProof(this.auth, 'dialer', transcript)), encodeInfo(this.selfInfo(true))]));
+            continue;
+          }
+          if (frame.kind !== FRAME_INFO) continue;
+          socket.setTimeout(0);
+          socket.removeAllListeners('error');
+          socket.on('error', () => undefined);
+          socket.end();
+          resolve({ id: acceptor.id, info: frame.info });
+          return;
+        }
+      });
+      socket.on('close', () => fail('closed during discovery'));
+    });
+  }
+
   private onFrame(peer: NodeId, frame: Frame): void {
+    if (frame.kind === FRAME_INFO) {
+      this.infos.set(peer, frame.info);
+      return;
+    }
+    if (frame.kind === FRAME_REQUEST) {
+      this.onRequest(peer, frame.requestId, frame.payload);
+      return;
+    }
+    if (frame.kind === FRAME_REPLY) {
+      this.onReply(peer, frame.requestId, frame.ok, frame.payload);
+      return;
+    }
     if (frame.kind !== FRAME_RAFT) return;
     this.stats.framesReceived++;
     const m = frame.message;
@@ -163,7 +363,9 @@ export class TcpTransport implements RaftTransport {
     const decoder = new FrameDecoder();
     // A known peer (that dials us) sends HELLO, we answer HELLO + PROOF, it answers PROOF; only then Raft.
     let link: PeerLink | null = null;
-    let pending: { peer: PeerLink; dialerNonce: Buffer; acceptorNonce: Buffer } | null = null;
+    /** Authenticated; its INFO (probe or not) decides what the connection is. */
+    let proven: { peerId: NodeId; peer: PeerLink | null } | null = null;
+    let pending: { peerId: NodeId; peer: PeerLink | null; dialerNonce: Buffer; acceptorNonce: Buffer } | null = null;
     socket.on('data', (chunk: Buffer) => {
       let frames: Frame[];
       try {
@@ -177,29 +379,49 @@ export class TcpTransport implements RaftTransport {
           this.onFrame(link.peerId, frame);
           continue;
         }
+        if (proven !== null) {
+          // The dialer's first frame after its PROOF says what the connection is for.
+          if (frame.kind !== FRAME_INFO) {
+            this.refuse(socket, `node ${proven.peerId} sent no INFO after its proof`);
+            return;
+          }
+          this.infos.set(proven.peerId, frame.info);
+          if (frame.info.probe) {
+            socket.end(encodeInfo(this.selfInfo(false)));
+            return;
+          }
+          if (proven.peer === null) {
+            this.refuse(socket, `node ${proven.peerId} is not a peer that dials this broker`);
+            return;
+          }
+          link = proven.peer;
+          socket.setTimeout(0);
+          socket.write(encodeInfo(this.selfInfo(false)));
+          link.attach(socket);
+          continue;
+        }
         if (pending === null) {
-          const peer = frame.kind === FRAME_HELLO ? this.links.get(frame.nodeId) : undefined;
+          const known = frame.kind === FRAME_HELLO ? this.links.get(frame.nodeId) : undefined;
+          // A known peer with a lower id dials us for Raft; with acceptProbes anyone may ask who we are.
+          const dialsUs = known !== undefined && !known.dials;
           const refusal = frame.kind !== FRAME_HELLO ? 'no HELLO'
             : frame.clusterId !== this.auth.clusterId ? `cluster "${frame.clusterId}" is not "${this.auth.clusterId}"`
-              // Only a known peer with a lower id dials us; anything else is refused.
-              : peer === undefined || peer.dials ? `node ${frame.nodeId} is not a peer that dials this broker` : null;
-          if (refusal !== null || peer === undefined || frame.kind !== FRAME_HELLO) {
+              : !dialsUs && this.options.acceptProbes !== true ? `node ${frame.nodeId} is not a peer that dials this broker` : null;
+          if (refusal !== null || frame.kind !== FRAME_HELLO) {
             this.refuse(socket, refusal ?? 'no HELLO');
             return;
           }
-          pending = { peer, dialerNonce: frame.nonce, acceptorNonce: newNonce() };
-          const transcript = { dialer: peer.peerId, acceptor: this.nodeId, dialerNonce: pending.dialerNonce, acceptorNonce: pending.acceptorNonce };
+          pending = { peerId: frame.nodeId, peer: dialsUs ? known : null, dialerNonce: frame.nonce, acceptorNonce: newNonce() };
+          const transcript = { dialer: frame.nodeId, acceptor: this.nodeId, dialerNonce: pending.dialerNonce, acceptorNonce: pending.acceptorNonce };
           socket.write(Buffer.concat([encodeHello(this.nodeId, pending.acceptorNonce, this.auth.clusterId), encodeProof(handshakeProof(this.auth, 'acceptor', transcript))]));
           continue;
         }
-        const transcript = { dialer: pending.peer.peerId, acceptor: this.nodeId, dialerNonce: pending.dialerNonce, acceptorNonce: pending.acceptorNonce };
+        const transcript = { dialer: pending.peerId, acceptor: this.nodeId, dialerNonce: pending.dialerNonce, acceptorNonce: pending.acceptorNonce };
         if (frame.kind !== FRAME_PROOF || !verifyProof(this.auth, 'dialer', transcript, frame.proof)) {
-          this.refuse(socket, `node ${pending.peer.peerId} failed authentication (different cluster secret?)`);
+          this.refuse(socket, `node ${pending.peerId} failed authentication (different cluster secret?)`);
           return;
         }
-        link = pending.peer;
-        socket.setTimeout(0);
-        link.attach(socket);
+        proven = { peerId: pending.peerId, peer: pending.peer };
       }
     });
     socket.on('error', () => undefined);
@@ -217,6 +439,7 @@ export class TcpTransport implements RaftTransport {
   }
 
   async close(): Promise<void> {
+    for (const peer of [...new Set([...this.requests.values()].map((request) => request.peer))]) this.failRequestsTo(peer);
     for (const link of this.links.values()) link.close();
     for (const socket of this.accepted) socket.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));

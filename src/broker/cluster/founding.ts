@@ -1,0 +1,206 @@
+// How a new cluster learns who its founders are, and how every later start finds
+// them again. `--peers` lists the founders' peer addresses (its own included) but
+// not their ids: each broker probes every address (an authenticated handshake,
+// transport probe()) until it knows the id behind each one, then writes the
+// membership to `cluster.json` in its data dir (fsynced, atomically). Every
+// founder probes the same list and so writes the same membership; from then on a
+// start reads the file and needs nobody, so a majority keeps the cluster going
+// while the rest are down. Forming needs every founder up once: the voters of
+// each partition's group are fixed at creation and must be the same everywhere.
+import { mkdir, open, readFile, readdir, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { FloError } from '../../common/errors.js';
+import type { NodeId } from '../raft/messages.js';
+import type { PeerAddress } from '../transport/peer-link.js';
+import type { TcpTransport } from '../transport/tcp-transport.js';
+
+export const CLUSTER_FILE = 'cluster.json';
+const CLUSTER_FILE_FORMAT = 1;
+/** Pause between rounds of probing founders that did not answer yet. */
+const PROBE_RETRY_MS = 250;
+const PROBE_TIMEOUT_MS = 2000;
+/** How often a founder still waiting for others says so. */
+const WAITING_LOG_MS = 5000;
+
+export interface ClusterMember {
+  readonly id: NodeId;
+  /** host:port other brokers dial for Raft and forwarding. */
+  readonly peer: string;
+}
+
+export interface ClusterMembership {
+  readonly clusterId: string;
+  readonly members: readonly ClusterMember[];
+  readonly replicationFactor: number;
+}
+
+export function formatPeerAddress(address: PeerAddress): string {
+  return address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
+}
+
+/** "host:port" or "[v6]:port" → address; anything else is a configuration error naming the flag. */
+export function parsePeerAddress(text: string, flag = '--peers'): PeerAddress {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^\s:[\]]+)):(\d{1,5})$/.exec(text.trim());
+  const port = match ? Number(match[3]) : NaN;
+  if (!match || port < 1 || port > 65535) {
+    throw new FloError('FLO_ERR_CONFIG_INVALID', `${flag}: "${text}" is not host:port (e.g. 127.0.0.1:4001 or flo-0.flo:4000)`);
+  }
+  return { host: (match[1] ?? match[2])!, port };
+}
+
+export async function readMembership(dataDir: string): Promise<ClusterMembership | undefined> {
+  let text: string;
+  try {
+    text = await readFile(join(dataDir, CLUSTER_FILE), 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  let parsed: { format?: unknown; clusterId?: unknown; members?: unknown; replicationFactor?: unknown };
+  try {
+    parsed = JSON.parse(text) as typeof parsed;
+  } catch {
+    throw new FloError('FLO_ERR_STORAGE_CORRUPT', `${join(dataDir, CLUSTER_FILE)} is not JSON: restore it from another member's data dir (only "members" matter)`);
+  }
+  const members = Array.isArray(parsed.members) ? parsed.members as Array<{ id?: unknown; peer?: unknown }> : [];
+  const valid = parsed.format === CLUSTER_FILE_FORMAT && typeof parsed.clusterId === 'string' && members.length > 0
+    && members.every((member) => Number.isSafeInteger(member.id) && (member.id as number) > 0 && typeof member.peer === 'string')
+    && Number.isSafeInteger(parsed.replicationFactor);
+  if (!valid) throw new FloError('FLO_ERR_STORAGE_CORRUPT', `${join(dataDir, CLUSTER_FILE)} is not a membership this broker reads`);
+  return {
+    clusterId: parsed.clusterId as string,
+    members: members.map((member) => ({ id: member.id as number, peer: member.peer as string })),
+    replicationFactor: parsed.replicationFactor as number,
+  };
+}
+
+/** Written to a temporary file, fsynced, renamed over, and the directory fsynced: a crash leaves the old file or the new. */
+export async function writeMembership(dataDir: string, membership: ClusterMembership): Promise<void> {
+  await mkdir(dataDir, { recursive: true });
+  const path = join(dataDir, CLUSTER_FILE);
+  const temporary = `${path}.tmp`;
+  const file = await open(temporary, 'w');
+  try {
+    await file.writeFile(JSON.stringify({ format: CLUSTER_FILE_FORMAT, ...membership }, null, 2) + '\n');
+    await file.sync();
+  } finally {
+    await file.close();
+  }
+  await rename(temporary, path);
+  const dir = await open(dataDir, 'r');
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
+  }
+}
+
+export interface FoundingOptions {
+  readonly dataDir: string;
+  readonly nodeId: NodeId;
+  readonly clusterId: string;
+  readonly founders: readonly PeerAddress[];
+  /** Explicit --replication-factor; default min(3, founders). */
+  readonly replicationFactor: number | undefined;
+  readonly transport: Pick<TcpTransport, 'probe'>;
+  readonly logger: Logger;
+  /** Stops waiting (the broker is being stopped). */
+  readonly signal?: AbortSignal;
+}
+
+/** The membership of this broker's cluster: from its data dir, or found by probing the founders (then saved). */
+export async function foundCluster(options: FoundingOptions): Promise<ClusterMembership> {
+  const saved = await readMembership(options.dataDir);
+  if (saved !== undefined) return checkSaved(saved, options);
+  await refuseSingleBrokerData(options.dataDir);
+  const rf = options.replicationFactor ?? Math.min(3, options.founders.length);
+  checkReplicationFactor(rf, options.founders.length);
+  const found = await probeFounders(options);
+  const members = [...found.entries()].map(([peer, id]) => ({ id, peer })).sort((a, b) => a.id - b.id);
+  const membership: ClusterMembership = { clusterId: options.clusterId, members, replicationFactor: rf };
+  await writeMembership(options.dataDir, membership);
+  options.logger.info({ members, replicationFactor: rf }, 'cluster formed: every founder answered');
+  return membership;
+}
+
+function checkReplicationFactor(rf: number, members: number): void {
+  if (!Number.isSafeInteger(rf) || rf < 1 || rf > members) {
+    throw new FloError('FLO_ERR_CONFIG_INVALID', `--replication-factor must be from 1 to the number of founders (${members})`);
+  }
+  // Every broker holds a replica of every partition in this version: reads are served locally everywhere.
+  if (rf !== members) {
+    throw new FloError('FLO_ERR_CONFIG_INVALID',
+      `this version replicates every partition to every founder: with ${members} founders the replication factor is ${members} (pass --replication-factor ${members}); fewer replicas than brokers comes with cluster membership (docs/cluster.md)`);
+  }
+}
+
+function checkSaved(saved: ClusterMembership, options: FoundingOptions): ClusterMembership {
+  const file = join(options.dataDir, CLUSTER_FILE);
+  if (!saved.members.some((member) => member.id === options.nodeId)) {
+    throw new FloError('FLO_ERR_DATA_DIR_MISMATCH', `${options.dataDir} belongs to cluster members ${saved.members.map((m) => m.id).join(', ')}, not to node ${options.nodeId} (${file})`);
+  }
+  if (saved.clusterId !== options.clusterId) {
+    throw new FloError('FLO_ERR_DATA_DIR_MISMATCH', `${options.dataDir} belongs to cluster "${saved.clusterId}", not "${options.clusterId}" (--cluster-id)`);
+  }
+  if (options.replicationFactor !== undefined && options.replicationFactor !== saved.replicationFactor) {
+    throw new FloError('FLO_ERR_DATA_DIR_MISMATCH', `${options.dataDir} was formed with replication factor ${saved.replicationFactor}; --replication-factor ${options.replicationFactor} cannot change it`);
+  }
+  const given = new Set(options.founders.map(formatPeerAddress));
+  const kept = new Set(saved.members.map((member) => member.peer));
+  if (given.size !== kept.size || [...given].some((peer) => !kept.has(peer))) {
+    // Addresses may change (a new pod IP behind the same name is fine): the saved ids decide, the file is kept.
+    options.logger.warn({ peers: [...given], saved: [...kept] }, `--peers differs from the membership this cluster formed with (${file}); using the saved membership`);
+  }
+  return saved;
+}
+
+async function refuseSingleBrokerData(dataDir: string): Promise<void> {
+  let entries: string[];
+  try {
+    entries = await readdir(dataDir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  if (entries.some((name) => !name.startsWith(CLUSTER_FILE))) {
+    throw new FloError('FLO_ERR_DATA_DIR_MISMATCH',
+      `${dataDir} holds data of a broker that is not a cluster member (no ${CLUSTER_FILE}): a cluster member starts from an empty data dir. To bring those events into the cluster, replay them out of this broker (flo consume) and produce them into the cluster`);
+  }
+}
+
+/** Probes every founder address until each has answered once; resolves with address → id. */
+async function probeFounders(options: FoundingOptions): Promise<Map<string, NodeId>> {
+  const found = new Map<string, NodeId>();
+  const addresses = new Map(options.founders.map((address) => [formatPeerAddress(address), address]));
+  if (addresses.size !== options.founders.length) throw new FloError('FLO_ERR_CONFIG_INVALID', '--peers lists an address twice');
+  let lastLog = performance.now();
+  for (;;) {
+    if (options.signal?.aborted) throw new FloError('FLO_ERR_SHUTTING_DOWN', 'stopped while waiting for the founders');
+    await Promise.all([...addresses].filter(([peer]) => !found.has(peer)).map(async ([peer, address]) => {
+      try {
+        const answer = await options.transport.probe(address, PROBE_TIMEOUT_MS);
+        found.set(peer, answer.id);
+      } catch {
+        // Not up yet: the next round asks again.
+      }
+    }));
+    const ids = [...found.values()];
+    const duplicate = ids.find((id, i) => ids.indexOf(id) !== i);
+    if (duplicate !== undefined) {
+      const peers = [...found].filter(([, id]) => id === duplicate).map(([peer]) => peer);
+      throw new FloError('FLO_ERR_CONFIG_INVALID', `two founders have node id ${duplicate} (${peers.join(', ')}): every broker needs its own --node-id`);
+    }
+    if (found.size === addresses.size) {
+      if (!ids.includes(options.nodeId)) {
+        throw new FloError('FLO_ERR_CONFIG_INVALID', `--peers does not include this broker's own peer address (node ${options.nodeId} answered at none of ${[...addresses.keys()].join(', ')})`);
+      }
+      return found;
+    }
+    if (performance.now() - lastLog > WAITING_LOG_MS) {
+      lastLog = performance.now();
+      options.logger.info({ waitingFor: [...addresses.keys()].filter((peer) => !found.has(peer)) }, 'forming the cluster: waiting for every founder to answer once');
+    }
+    await new Promise((resolve) => setTimeout(resolve, PROBE_RETRY_MS));
+  }
+}
