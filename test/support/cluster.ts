@@ -1,0 +1,235 @@
+// An N-broker cluster of real `flo server` processes (built dist/) on loopback
+// with free ports, for the cluster tests and the chaos harness. Each broker can
+// be stopped, killed, paused (SIGSTOP) and restarted on the same ports and data
+// dir; every signal goes to a PID this module spawned, and `close()` (afterAll)
+// ends all of them, so no broker outlives its test file.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { CLI_PATH, freePort } from './server-process.js';
+import { tempDir, waitFor } from './temp.js';
+
+export interface ClusterPartitionStatus {
+  partition: number;
+  leader: string | null;
+  leaderUrl: string | null;
+  replicas: string[];
+  nextOffset: number;
+  raft: { role: string; term: number; leader: number | null; commitIndex: number; appliedIndex: number; voters: number[] };
+}
+
+export interface ClusterStatus {
+  mode: string;
+  nodeId: string;
+  brokers: Array<{ nodeId: string; member: number; url: string | null; peer: string | null; reachable: boolean; self: boolean; ready: boolean | null }>;
+  partitions: ClusterPartitionStatus[];
+}
+
+export interface ClusterBroker {
+  readonly nodeId: number;
+  readonly url: string;
+  readonly httpPort: number;
+  readonly peerPort: number;
+  readonly dataDir: string;
+  /** Everything the broker printed, across restarts. */
+  output(): string;
+  /** The running process, or undefined once it exited. */
+  readonly child: ChildProcess | undefined;
+}
+
+export interface ClusterOptions {
+  brokers?: number;
+  /** Extra `flo server` flags given to every broker. */
+  args?: string[];
+  logLevel?: string;
+}
+
+/** How long a broker may take to exit after SIGTERM before it is killed. */
+const GRACEFUL_STOP_MS = 10_000;
+/** Forming needs every founder to answer once, then one election per partition. */
+const FORM_TIMEOUT_MS = 30_000;
+
+class Broker implements ClusterBroker {
+  child: ChildProcess | undefined;
+  private exited: Promise<void> = Promise.resolve();
+  private log = '';
+
+  constructor(readonly nodeId: number, readonly httpPort: number, readonly peerPort: number, readonly dataDir: string, private readonly args: () => string[]) {}
+
+  get url(): string {
+    return `http://127.0.0.1:${this.httpPort}`;
+  }
+
+  output(): string {
+    return this.log;
+  }
+
+  get running(): boolean {
+    return this.child !== undefined;
+  }
+
+  spawn(): void {
+    if (this.child !== undefined) throw new Error(`broker ${this.nodeId} is already running (pid ${this.child.pid})`);
+    const child = spawn(process.execPath, [CLI_PATH, 'server', ...this.args()], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FLO_PRETTY: '' } });
+    const append = (chunk: Buffer): void => void (this.log += chunk.toString());
+    child.stdout!.on('data', append);
+    child.stderr!.on('data', append);
+    this.child = child;
+    this.exited = new Promise((resolve) => child.once('exit', (code, signal) => {
+      this.log += `\n[broker ${this.nodeId} exited: ${signal ?? code}]\n`;
+      if (this.child === child) this.child = undefined;
+      resolve();
+    }));
+  }
+
+  signal(signal: NodeJS.Signals): void {
+    if (this.child === undefined) throw new Error(`broker ${this.nodeId} is not running`);
+    this.child.kill(signal);
+  }
+
+  /** SIGTERM (after SIGCONT, in case it is paused), then SIGKILL if it has not exited in time. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    const child = this.child;
+    if (child === undefined) return;
+    child.kill('SIGCONT');
+    child.kill(signal);
+    const timer = setTimeout(() => child.kill('SIGKILL'), GRACEFUL_STOP_MS);
+    await this.exited;
+    clearTimeout(timer);
+  }
+}
+
+export class TestCluster {
+  private constructor(readonly brokers: readonly ClusterBroker[], private readonly removeDir: () => Promise<void>) {}
+
+  static async start(options: ClusterOptions = {}): Promise<TestCluster> {
+    const count = options.brokers ?? 3;
+    const dir = await tempDir('flo-cluster-');
+    const ports = await distinctFreePorts(count * 2);
+    const peers = Array.from({ length: count }, (_, i) => `127.0.0.1:${ports[count + i]}`).join(',');
+    const brokers = Array.from({ length: count }, (_, i) => {
+      const nodeId = i + 1;
+      const dataDir = join(dir.path, `node-${nodeId}`);
+      return new Broker(nodeId, ports[i]!, ports[count + i]!, dataDir, () => [
+        '--node-id', String(nodeId), '-d', dataDir, '-p', String(ports[i]), '--peer-port', String(ports[count + i]),
+        '--peers', peers, '--log-level', options.logLevel ?? 'warn', ...(options.args ?? []),
+      ]);
+    });
+    const cluster = new TestCluster(brokers, dir.remove);
+    liveClusters.add(cluster);
+    for (const broker of brokers) broker.spawn();
+    try {
+      await cluster.waitFormed();
+    } catch (error) {
+      await cluster.close();
+      throw error;
+    }
+    return cluster;
+  }
+
+  broker(nodeId: number): ClusterBroker {
+    const broker = this.brokers.find((b) => b.nodeId === nodeId);
+    if (broker === undefined) throw new Error(`no broker ${nodeId}`);
+    return broker;
+  }
+
+  running(): ClusterBroker[] {
+    return this.brokers.filter((b) => (b as Broker).running);
+  }
+
+  /** Graceful stop (SIGTERM), killed after GRACEFUL_STOP_MS. */
+  stop(nodeId: number): Promise<void> {
+    return this.own(nodeId).stop('SIGTERM');
+  }
+
+  /** kill -9: no shutdown code runs. */
+  kill(nodeId: number): Promise<void> {
+    return this.own(nodeId).stop('SIGKILL');
+  }
+
+  pause(nodeId: number): void {
+    this.own(nodeId).signal('SIGSTOP');
+  }
+
+  resume(nodeId: number): void {
+    this.own(nodeId).signal('SIGCONT');
+  }
+
+  /** Starts a stopped broker again on its ports and data dir; does not wait (see waitFormed). */
+  restart(nodeId: number): void {
+    this.own(nodeId).spawn();
+  }
+
+  async status(nodeId: number): Promise<ClusterStatus> {
+    const response = await fetch(`${this.broker(nodeId).url}/v1/cluster`, { signal: AbortSignal.timeout(5000) });
+    if (!response.ok) throw new Error(`GET /v1/cluster on broker ${nodeId}: ${response.status} ${await response.text()}`);
+    return (await response.json()) as ClusterStatus;
+  }
+
+  /** Every running broker (or those named) ready, and seeing the same leader, one of them, for every partition. */
+  async waitFormed(nodeIds: number[] = this.running().map((b) => b.nodeId), timeoutMs = FORM_TIMEOUT_MS): Promise<ClusterStatus[]> {
+    return waitFor(async () => {
+      for (const id of nodeIds) {
+        const child = (this.own(id)).child;
+        if (child === undefined) throw new Error(`broker ${id} exited while the cluster formed:\n${this.broker(id).output()}`);
+      }
+      const statuses = await Promise.all(nodeIds.map((id) => this.readyStatus(id)));
+      if (statuses.some((status) => status === undefined)) return false;
+      const formed = statuses as ClusterStatus[];
+      const leaders = formed[0]!.partitions.map((p) => p.leader);
+      const agreed = leaders.every((leader, partition) => leader !== null && nodeIds.includes(Number(leader))
+        && formed.every((status) => status.partitions[partition]!.leader === leader));
+      return agreed ? formed : false;
+    }, `brokers ${nodeIds.join(', ')} to be ready with one leader per partition`, timeoutMs);
+  }
+
+  /** The broker leading the most partitions, and how many it leads. */
+  async leaderOfMost(askNodeId = this.running()[0]!.nodeId): Promise<{ nodeId: number; partitions: number[] }> {
+    const status = await this.status(askNodeId);
+    const byLeader = new Map<number, number[]>();
+    for (const p of status.partitions) {
+      if (p.leader === null) continue;
+      byLeader.set(Number(p.leader), [...(byLeader.get(Number(p.leader)) ?? []), p.partition]);
+    }
+    const [nodeId, partitions] = [...byLeader].sort((a, b) => b[1].length - a[1].length)[0]!;
+    return { nodeId, partitions };
+  }
+
+  /** The output of every broker, each line prefixed by its id: for assertion messages. */
+  logs(): string {
+    return this.brokers.map((b) => b.output().split('\n').map((line) => `[${b.nodeId}] ${line}`).join('\n')).join('\n');
+  }
+
+  async close(): Promise<void> {
+    liveClusters.delete(this);
+    await Promise.all(this.brokers.map((b) => (b as Broker).stop('SIGKILL')));
+    await this.removeDir();
+  }
+
+  private own(nodeId: number): Broker {
+    return this.broker(nodeId) as Broker;
+  }
+
+  private async readyStatus(nodeId: number): Promise<ClusterStatus | undefined> {
+    try {
+      const url = this.broker(nodeId).url;
+      if (!(await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2000) })).ok) return undefined;
+      return await this.status(nodeId);
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+/** Clusters a crashed test left running: their brokers are killed when this process exits. */
+const liveClusters = new Set<TestCluster>();
+process.once('exit', () => {
+  for (const cluster of liveClusters) for (const broker of cluster.brokers) broker.child?.kill('SIGKILL');
+});
+
+/** Free ports, no two alike (freePort may hand out a port it handed out a moment ago). */
+export async function distinctFreePorts(count: number): Promise<number[]> {
+  const ports = new Set<number>();
+  for (let attempt = 0; ports.size < count && attempt < count * 10; attempt++) ports.add(await freePort());
+  if (ports.size < count) throw new Error(`found only ${ports.size} free ports of ${count}`);
+  return [...ports];
+}
