@@ -22,11 +22,14 @@ export interface SystemInfo {
   readonly durability: string;
 }
 
-interface Row {
+export type Unit = 'rate' | 'ms' | 'plain' | 'mb' | 'percent' | 'cores' | 'count';
+
+/** One line of a table: a figure read from each run of a system. */
+export interface Row<R = SystemRun> {
   readonly workload: string;
   readonly metric: string;
-  readonly unit: 'rate' | 'ms' | 'plain' | 'mb' | 'percent';
-  readonly value: (run: SystemRun) => number | undefined;
+  readonly unit: Unit;
+  readonly value: (run: R) => number | undefined;
 }
 
 const perEvent = (cpuSeconds: number, events: number): number => (cpuSeconds * 1e6) / events;
@@ -61,15 +64,17 @@ const ROWS: readonly Row[] = [
   { workload: 'W6 fan-out', metric: 'server CPU µs/delivery', unit: 'plain', value: (r) => r.w6 && perEvent(r.w6.serverCpuSeconds, r.w6.deliveries) },
 ];
 
-function formatValue(value: number, unit: Row['unit']): string {
+function formatValue(value: number, unit: Unit): string {
   if (!Number.isFinite(value)) return '–';
+  if (unit === 'cores') return value.toFixed(3);
+  if (unit === 'count') return value.toFixed(0);
   if (unit === 'rate') return value >= 1e6 ? `${(value / 1e6).toFixed(2)}M` : `${(value / 1e3).toFixed(1)}k`;
   if (unit === 'ms') return value >= 100 ? value.toFixed(0) : value >= 10 ? value.toFixed(1) : value.toFixed(2);
   if (unit === 'percent') return value.toFixed(1);
   return value >= 100 ? value.toFixed(0) : value.toFixed(1);
 }
 
-function formatSpread(s: Spread, unit: Row['unit']): string {
+function formatSpread(s: Spread, unit: Unit): string {
   if (s.runs === 0) return '–';
   const median = formatValue(s.median, unit);
   return s.runs === 1 ? median : `${median} (${formatValue(s.min, unit)}–${formatValue(s.max, unit)})`;
@@ -78,33 +83,40 @@ function formatSpread(s: Spread, unit: Row['unit']): string {
 export interface Summary {
   readonly workload: string;
   readonly metric: string;
+  readonly unit: Unit;
   readonly bySystem: Record<string, Spread>;
+  /** The reference system's median divided by each other system's. */
   readonly floRatio: Record<string, number>;
 }
 
-/** Median/min/max per row and system, and Flo's median divided by each peer's. */
-export function summarize(runs: readonly SystemRun[], systems: readonly string[]): Summary[] {
-  return ROWS.map((row) => {
+/** Median/min/max per row and system, and the reference's (Flo's) median divided by each peer's. */
+export function summarizeRows<R extends { readonly system: string }>(rows: readonly Row<R>[], runs: readonly R[], systems: readonly string[], reference: string): Summary[] {
+  return rows.map((row) => {
     const bySystem: Record<string, Spread> = {};
     for (const system of systems) {
       const values = runs.filter((run) => run.system === system).map((run) => row.value(run) ?? Number.NaN);
       bySystem[system] = spread(values);
     }
     const floRatio: Record<string, number> = {};
-    const flo = bySystem.flo?.median ?? Number.NaN;
+    const flo = bySystem[reference]?.median ?? Number.NaN;
     for (const system of systems) {
-      if (system !== 'flo') floRatio[system] = flo / (bySystem[system]?.median ?? Number.NaN);
+      if (system !== reference) floRatio[system] = flo / (bySystem[system]?.median ?? Number.NaN);
     }
-    return { workload: row.workload, metric: row.metric, bySystem, floRatio };
+    return { workload: row.workload, metric: row.metric, unit: row.unit, bySystem, floRatio };
   }).filter((summary) => Object.values(summary.bySystem).some((s) => s.runs > 0));
 }
 
-export function markdownTable(summaries: readonly Summary[], systems: readonly string[]): string {
-  const peers = systems.includes('flo') ? systems.filter((system) => system !== 'flo') : [];
+export function summarize(runs: readonly SystemRun[], systems: readonly string[]): Summary[] {
+  return summarizeRows(ROWS, runs, systems, 'flo');
+}
+
+/** Ratio columns only where both sides have a figure, so rows one peer lacks (W8 for etcd) read '–'. */
+export function markdownTable(summaries: readonly Summary[], systems: readonly string[], reference = 'flo'): string {
+  const peers = systems.includes(reference) ? systems.filter((system) => system !== reference) : [];
   const header = ['workload', 'metric', ...systems, ...peers.map((peer) => `Flo ÷ ${peer}`)];
   const lines = [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`];
   for (const summary of summaries) {
-    const unit = ROWS.find((row) => row.metric === summary.metric && row.workload === summary.workload)?.unit ?? 'rate';
+    const unit = summary.unit;
     const cells = systems.map((system) => formatSpread(summary.bySystem[system] as Spread, unit));
     const ratios = peers.map((peer) => {
       const ratio = summary.floRatio[peer] ?? Number.NaN;

@@ -64,9 +64,12 @@ export interface FanoutResult extends Cost {
   readonly produce: ProduceResult;
 }
 
+/** What W1 needs of a system: the cluster drivers are adapted to it for W4. */
+export type ProduceTarget = Pick<SystemDriver, 'system' | 'serverPid' | 'openProducer' | 'counters'>;
+
 const NO_COUNTERS: ServerCounters = { logReadBytes: Number.NaN, commits: Number.NaN, commitSeconds: Number.NaN, commitEvents: Number.NaN };
 
-async function counters(driver: SystemDriver): Promise<ServerCounters> {
+async function counters(driver: ProduceTarget): Promise<ServerCounters> {
   return driver.counters ? driver.counters() : NO_COUNTERS;
 }
 
@@ -80,7 +83,7 @@ function commitStats(before: ServerCounters, after: ServerCounters, seconds: num
 }
 
 /** Runs `body` and adds the wall time and both sides' CPU time it took. */
-async function measured<T>(driver: SystemDriver, body: () => Promise<T>): Promise<T & Cost> {
+async function measured<T>(driver: ProduceTarget, body: () => Promise<T>): Promise<T & Cost> {
   const pid = driver.serverPid();
   const serverBefore = processCpuSeconds(pid);
   const machineBefore = machineBusySeconds();
@@ -104,7 +107,7 @@ function deadline<T>(what: string, promise: Promise<T>, timeoutMs = WORKLOAD_TIM
 }
 
 /** W1: `events` random payloads from one connection, at most `window` unacknowledged. */
-export async function produceWorkload(driver: SystemDriver, events: number, window: number): Promise<ProduceResult> {
+export async function produceWorkload(driver: ProduceTarget, events: number, window: number): Promise<ProduceResult> {
   const sentAt = new Float64Array(events);
   const latency = new Float64Array(events);
   const rss = new RssSampler(driver.serverPid());

@@ -14,13 +14,13 @@ import { NAMESPACE_COUNT, type AckHandler, type DeliveryHandler, type LiveSubscr
 
 export const FLO_START_TIMEOUT_MS = 30_000;
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const CLI = join(ROOT, 'dist', 'cli', 'main.js');
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const CLI = join(ROOT, 'dist', 'cli', 'main.js');
 const NAMESPACES = Array.from({ length: NAMESPACE_COUNT }, (_, n) => `/orders/eu/${n}`);
 const ALL_NAMESPACES = '/orders/**';
 
 /** The commit the bench runs from, so results can be traced to the code. */
-function checkoutVersion(): string {
+export function checkoutVersion(): string {
   try {
     const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
     const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: ROOT, encoding: 'utf8' }).trim() !== '';

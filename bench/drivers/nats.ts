@@ -4,7 +4,7 @@
 // CPU); replay and tailing use an ephemeral push consumer with flow control, read by
 // a core subscription, the leanest reader measured (see pushConsumer).
 
-import { AckPolicy, connect, createInbox, DeliverPolicy, nanos, StorageType, type NatsConnection } from 'nats';
+import { AckPolicy, connect, createInbox, DeliverPolicy, headers, nanos, StorageType, type NatsConnection } from 'nats';
 import { NATS_SERVER, assertJetStreamCapable, peerVersion } from '../lib/install.js';
 import { freePort, makeTempDir, startServer, stopServer, waitUntil, type ServerProcess } from '../lib/proc.js';
 import { NAMESPACE_COUNT, type AckHandler, type DeliveryHandler, type LiveSubscription, type Producer, type SystemDriver } from './driver.js';
@@ -16,9 +16,9 @@ const STATUS_CONTROL = 100;
 /** How long the server gets to accept connections and enable JetStream. */
 export const NATS_START_TIMEOUT_MS = 15_000;
 
-const STREAM = 'BENCH';
-const SUBJECTS = Array.from({ length: NAMESPACE_COUNT }, (_, n) => `orders.eu.${n}`);
-const ALL_SUBJECTS = 'orders.eu.>';
+export const STREAM = 'BENCH';
+export const SUBJECTS = Array.from({ length: NAMESPACE_COUNT }, (_, n) => `orders.eu.${n}`);
+export const ALL_SUBJECTS = 'orders.eu.>';
 /** A successful PubAck is `{"stream":...`; anything else is decoded to report the error. */
 const PUBACK_PREFIX = Buffer.from('{"stream"');
 
@@ -77,24 +77,7 @@ export class NatsDriver implements SystemDriver {
   }
 
   async openProducer(onAck: AckHandler): Promise<Producer> {
-    const nc = await connect({ servers: this.url, reconnect: false });
-    const inbox = createInbox();
-    const prefixLength = inbox.length + 1;
-    nc.subscribe(`${inbox}.*`, {
-      callback: (error, message) => {
-        const index = Number(message.subject.slice(prefixLength));
-        if (error) onAck(index, error);
-        else if (isPubAck(message.data)) onAck(index);
-        else onAck(index, new Error(`JetStream publish failed: ${message.headers?.code ?? ''} ${Buffer.from(message.data).toString()}`));
-      },
-    });
-    await nc.flush();
-    return {
-      send: (index, namespaceIndex, data) => {
-        nc.publish(SUBJECTS[namespaceIndex] as string, data, { reply: `${inbox}.${index}` });
-      },
-      close: async () => nc.close(),
-    };
+    return leanPublisher(await connect({ servers: this.url, reconnect: false }), onAck);
   }
 
   async replay(namespaceIndex: number | null, expected: number, onEvent: DeliveryHandler): Promise<number> {
@@ -160,6 +143,39 @@ export class NatsDriver implements SystemDriver {
       },
     };
   }
+}
+
+/**
+ * The lean JetStream publisher: a core publish per event with its own reply subject
+ * under one inbox subscription that resolves every PubAck. With `messageIdPrefix`, each
+ * publish carries `Nats-Msg-Id: <prefix><index>`, so JetStream drops a re-send of an
+ * event it already stored (its idempotent producer, used where W8 re-sends).
+ */
+export async function leanPublisher(nc: NatsConnection, onAck: AckHandler, messageIdPrefix?: string): Promise<Producer> {
+  const inbox = createInbox();
+  const prefixLength = inbox.length + 1;
+  nc.subscribe(`${inbox}.*`, {
+    callback: (error, message) => {
+      const index = Number(message.subject.slice(prefixLength));
+      if (error) onAck(index, error);
+      else if (isPubAck(message.data)) onAck(index);
+      else onAck(index, new Error(`JetStream publish failed: ${message.headers?.code ?? ''} ${Buffer.from(message.data).toString()}`));
+    },
+  });
+  await nc.flush();
+  return {
+    send: (index, namespaceIndex, data) => {
+      const reply = `${inbox}.${index}`;
+      if (messageIdPrefix === undefined) {
+        nc.publish(SUBJECTS[namespaceIndex] as string, data, { reply });
+        return;
+      }
+      const messageHeaders = headers();
+      messageHeaders.set('Nats-Msg-Id', `${messageIdPrefix}${index}`);
+      nc.publish(SUBJECTS[namespaceIndex] as string, data, { reply, headers: messageHeaders });
+    },
+    close: async () => nc.close(),
+  };
 }
 
 interface PushConsumer {

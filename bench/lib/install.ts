@@ -11,6 +11,7 @@ export interface PeerBinary {
 
 export const NATS_SERVER: PeerBinary = { command: 'nats-server', aptPackage: 'nats-server' };
 export const REDIS_SERVER: PeerBinary = { command: 'redis-server', aptPackage: 'redis-server' };
+export const ETCD_SERVER: PeerBinary = { command: 'etcd', aptPackage: 'etcd-server' };
 
 function hasCommand(command: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
