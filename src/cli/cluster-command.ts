@@ -20,7 +20,7 @@ export function clusterCommand(): Command {
         lines.push('partition  leader          next offset      events        bytes  role        term      commit');
         for (const p of info.partitions) {
           const raft = p.raft ? `  ${p.raft.role.padEnd(10)}  ${String(p.raft.term).padStart(4)}  ${String(p.raft.commitIndex).padStart(10)}` : '';
-          lines.push(`${String(p.partition).padStart(9)}  ${p.leader.padEnd(14)}  ${String(p.nextOffset).padStart(11)}  ${String(p.events).padStart(10)}  ${String(p.bytes).padStart(11)}${raft}`);
+          lines.push(`${String(p.partition).padStart(9)}  ${(p.leader ?? 'none').padEnd(14)}  ${String(p.nextOffset).padStart(11)}  ${String(p.events).padStart(10)}  ${String(p.bytes).padStart(11)}${raft}`);
         }
         process.stdout.write(lines.join('\n') + '\n');
       } catch (error) {

@@ -1,13 +1,14 @@
 // What every flo command shares: the --url and --token options, number parsing
 // that rejects junk with a clear message, the one-line error exit, and progress lines.
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { normalizeBrokerUrl } from '../client/http.js';
+import { normalizeBrokerUrls } from '../client/http.js';
 import { FloError } from '../common/errors.js';
 
 export const DEFAULT_URL = 'http://127.0.0.1:3000';
 
 /** What --url and --token give a client command. */
 export interface BrokerFlags {
+  /** One broker URL, or several of one cluster separated by commas, each normalised. */
   url: string;
   token?: string;
 }
@@ -15,13 +16,14 @@ export interface BrokerFlags {
 /** Adds --url (env FLO_URL) and --token (env FLO_TOKEN) to a client command. */
 export function addBrokerOptions(command: Command): Command {
   return command
-    .addOption(new Option('--url <url>', 'broker URL; "localhost:3000" means http://localhost:3000').env('FLO_URL').default(DEFAULT_URL).argParser(parseBrokerUrl))
+    .addOption(new Option('--url <urls>', 'broker URL, or several brokers of a cluster separated by commas; "localhost:3000" means http://localhost:3000').env('FLO_URL').default(DEFAULT_URL).argParser(parseBrokerUrl))
     .addOption(new Option('--token <token>', 'bearer token for a broker with authentication (prefer the env var: flags show in ps)').env('FLO_TOKEN'));
 }
 
+/** "a:3001,b:3002" -> "http://a:3001,http://b:3002": the client takes the list as one string. */
 export function parseBrokerUrl(value: string): string {
   try {
-    return normalizeBrokerUrl(value);
+    return normalizeBrokerUrls(value).join(',');
   } catch (error) {
     throw new InvalidArgumentError((error as Error).message);
   }

@@ -48,6 +48,7 @@ export function consumeCommand(): Command {
         from: flags.from,
         follow: Boolean(flags.tail),
         maxConnectAttempts: flags.tail ? Infinity : REPLAY_CONNECT_ATTEMPTS,
+        reconnectTimeoutMs: flags.tail ? Infinity : undefined,
         onRetry: (retry) => process.stderr.write(`flo: ${retryMessage(retry)}\n`),
         onResumed: () => process.stderr.write('flo: reconnected, resuming after the last event printed\n'),
       });

@@ -1,15 +1,18 @@
 // The TypeScript client of Flo's public HTTP/WebSocket API (docs/api.md): the
 // same API any other language uses. Options are one typed object with named
-// defaults; every failure is a FloError with the broker's stable code.
+// defaults; every failure is a FloError with the broker's stable code. Given
+// several brokers of a cluster it routes by the cluster's table (topology.ts):
+// produce to each partition's leader, reads and admin calls to any broker.
 import { DEFAULT_MAX_EVENT_BYTES } from '../common/bounds.js';
 import { FloError } from '../common/errors.js';
 import { isEventId } from '../common/ids.js';
 import { validateNamespace } from '../common/namespace.js';
 import type { FloEvent } from '../common/event.js';
 import type { EventInput } from '../common/wire.js';
-import { normalizeBrokerUrl, requestJson } from './http.js';
+import { normalizeBrokerUrls, requestJson, type RequestOptions } from './http.js';
 import { Producer } from './producer.js';
-import { Subscription, type SubscribeOptions } from './subscription.js';
+import { Subscription, type SubscribeOptions, type SubscriptionBrokers } from './subscription.js';
+import { Topology, TOPOLOGY_DEFAULTS, type ClusterAnswer } from './topology.js';
 
 export interface ClientOptions {
   /** Bearer token, sent as `Authorization: Bearer <token>` on every HTTP request and WebSocket upgrade. Default: none. */
@@ -34,6 +37,14 @@ export interface ClientOptions {
   maxEventBytes?: number;
   /** Wait at most this long in close() for acknowledgements. Default 10 s. */
   closeTimeoutMs?: number;
+  /**
+   * Sends of one produce batch, the first included, while each provably stored nothing
+   * (broker down before sending, or refused with NOT_LEADER, UNAVAILABLE, SHUTTING_DOWN,
+   * OVERLOADED). Default 8 (about 4 s of backoff besides the brokers' own waits).
+   */
+  maxProduceAttempts?: number;
+  /** Ask a broker for the cluster's routing table at least this often. Default 30 s. */
+  topologyRefreshMs?: number;
 }
 
 export const CLIENT_DEFAULTS = {
@@ -44,6 +55,8 @@ export const CLIENT_DEFAULTS = {
   maxBatchEvents: 256,
   maxEventBytes: DEFAULT_MAX_EVENT_BYTES,
   closeTimeoutMs: 10_000,
+  maxProduceAttempts: 8,
+  topologyRefreshMs: TOPOLOGY_DEFAULTS.refreshIntervalMs,
   subscriptionHighWaterEvents: 20_000,
   subscriptionHighWaterBytes: 16 * 1024 * 1024,
 } as const satisfies Required<ClientOptions>;
@@ -62,9 +75,14 @@ export interface ClusterInfo {
   nodeId: string;
   replicationFactor: number;
   durability: string;
-  brokers: Array<{ nodeId: string; url?: string; ready: boolean }>;
+  brokers: Array<{
+    nodeId: string; url?: string | null; ready: boolean | null;
+    /** Raft member id, peer address, whether the answering broker reaches it, and which one answered (issue 9 on). */
+    member?: number; peer?: string | null; reachable?: boolean; self?: boolean;
+  }>;
   partitions: Array<{
-    partition: number; leader: string; replicas: string[]; nextOffset: number; events: number; bytes: number;
+    /** leader is null during an election; leaderUrl is the leader's advertised URL (cluster mode). */
+    partition: number; leader: string | null; leaderUrl?: string | null; replicas: string[]; nextOffset: number; events: number; bytes: number;
     /** The partition's Raft group as the answering broker sees it (absent from brokers before issue 9). */
     raft?: { group: number; member: number; role: string; term: number; leader: number | null; commitIndex: number; appliedIndex: number; voters: number[] };
   }>;
@@ -77,25 +95,53 @@ export interface RetentionRuleSpec {
   maxBytes?: number | string;
 }
 
+/** Codes after which an admin or read call may go to another broker: it was not served. */
+const TRY_ELSEWHERE_CODES: ReadonlySet<string> = new Set(['FLO_ERR_CONNECTION', 'FLO_ERR_TIMEOUT', 'FLO_ERR_NOT_LEADER', 'FLO_ERR_UNAVAILABLE', 'FLO_ERR_SHUTTING_DOWN', 'FLO_ERR_OVERLOADED']);
+
 export class FloClient {
   private readonly options: Required<ClientOptions>;
   private readonly producer: Producer;
   private readonly subscriptions = new Set<Subscription>();
+  private readonly subscriptionBrokers: SubscriptionBrokers;
+  /** The cluster's routing table as this client knows it. */
+  readonly topology: Topology;
 
-  /** The broker URL, normalised: `localhost:3000` becomes `http://localhost:3000`. */
+  /** The first broker URL given, normalised: `localhost:3000` becomes `http://localhost:3000`. */
   readonly url: string;
+  /** Every broker URL given (an array, or one string of comma-separated URLs), normalised. */
+  readonly urls: readonly string[];
 
-  constructor(url: string, options: ClientOptions = {}) {
-    this.url = normalizeBrokerUrl(url);
+  constructor(urls: string | readonly string[], options: ClientOptions = {}) {
+    this.urls = normalizeBrokerUrls(urls);
+    this.url = this.urls[0]!;
     this.options = { ...CLIENT_DEFAULTS, ...options };
-    this.producer = new Producer(this.url, {
+    this.topology = new Topology({
+      seeds: this.urls,
+      fetchCluster: (url) => requestJson<ClusterAnswer>(url, '/v1/cluster', this.requestOptions()),
+      refreshIntervalMs: this.options.topologyRefreshMs,
+    });
+    this.producer = new Producer(this.topology, {
       maxQueuedEvents: this.options.maxQueuedEvents,
       maxInFlightBatches: this.options.maxInFlightBatches,
       maxBatchEvents: this.options.maxBatchEvents,
       maxBatchBytes: 1024 * 1024,
+      maxSendAttempts: this.options.maxProduceAttempts,
       connectTimeoutMs: this.options.timeoutMs,
       token: this.options.token,
     });
+    this.subscriptionBrokers = {
+      next: () => this.topology.candidates()[0]!,
+      failed: (url, error) => this.topology.noteFailure(url, error),
+      commitGroup: async (group, cursor) => {
+        await this.requestAnyBroker(`/v1/groups/${encodeURIComponent(group)}`, { method: 'PUT', body: { cursor } });
+      },
+    };
+  }
+
+  /** Learns the cluster's routing table from the first broker that answers, and keeps it fresh. */
+  async start(): Promise<void> {
+    await this.topology.load();
+    this.topology.startPeriodicRefresh();
   }
 
   /** Appends one event; resolves with its id once the broker has made it durable. */
@@ -119,9 +165,9 @@ export class FloClient {
     return this.produce({ ...response, parentId: to.id });
   }
 
-  /** Replays matching events from `from`, then tails them (unless follow is false). */
+  /** Replays matching events from `from`, then tails them (unless follow is false); moves to another broker if its broker fails. */
   subscribe(options: SubscribeOptions = {}): Subscription {
-    const subscription = new Subscription(this.url, options, {
+    const subscription = new Subscription(this.subscriptionBrokers, options, {
       highWaterEvents: this.options.subscriptionHighWaterEvents,
       highWaterBytes: this.options.subscriptionHighWaterBytes,
       reconnectDelayMs: 100,
@@ -138,24 +184,44 @@ export class FloClient {
   read(options: { namespace?: string; from?: string; limit?: number } = {}): Promise<{ events: Array<Record<string, string>>; cursor: string; endOfStream: boolean }> {
     const query = new URLSearchParams();
     for (const [key, value] of Object.entries(options)) if (value !== undefined) query.set(key, String(value));
-    return requestJson(this.url, `/v1/events?${query}`, this.requestOptions());
+    return this.requestAnyBroker(`/v1/events?${query}`);
   }
 
+  /** The cluster as one broker sees it (the first reachable one). */
   cluster(): Promise<ClusterInfo> {
-    return requestJson(this.url, '/v1/cluster', this.requestOptions());
+    return this.requestAnyBroker('/v1/cluster');
   }
 
   getRetention(): Promise<{ rules: RetentionRuleSpec[] }> {
-    return requestJson(this.url, '/v1/admin/retention', this.requestOptions());
+    return this.requestAnyBroker('/v1/admin/retention');
   }
 
   setRetention(rules: RetentionRuleSpec[]): Promise<{ rules: RetentionRuleSpec[] }> {
-    return requestJson(this.url, '/v1/admin/retention', { ...this.requestOptions(), method: 'PUT', body: { rules } });
+    return this.requestAnyBroker('/v1/admin/retention', { method: 'PUT', body: { rules } });
   }
 
-  /** Checks that the broker answers. */
+  /** Checks that a broker answers. */
   async ping(): Promise<void> {
-    await requestJson(this.url, '/healthz', this.requestOptions());
+    await this.requestAnyBroker('/healthz');
+  }
+
+  /**
+   * One HTTP call to the first broker that serves it, in the table's order. Every call sent this
+   * way is a read or an idempotent write (a retention rule set, a group cursor stored), so one
+   * whose outcome is unknown may be sent again to the next broker.
+   */
+  private async requestAnyBroker<T>(path: string, request: Pick<RequestOptions, 'method' | 'body'> = {}): Promise<T> {
+    let lastError: unknown;
+    for (const url of this.topology.candidates()) {
+      try {
+        return await requestJson<T>(url, path, { ...this.requestOptions(), ...request });
+      } catch (error) {
+        if (!(error instanceof FloError) || !TRY_ELSEWHERE_CODES.has(error.code)) throw error;
+        this.topology.noteFailure(url, error);
+        lastError = error;
+      }
+    }
+    throw lastError;
   }
 
   private requestOptions(): { timeoutMs: number; token: string } {
@@ -164,15 +230,19 @@ export class FloClient {
 
   /** Waits for acknowledgements of produce calls already made, then closes every connection. */
   async close(): Promise<void> {
+    this.topology.stop();
     for (const subscription of this.subscriptions) subscription.close();
     await this.producer.close(this.options.closeTimeoutMs);
   }
 }
 
-/** Creates a client and checks that the broker answers. */
-export async function connect(url = 'http://127.0.0.1:3000', options: ClientOptions = {}): Promise<FloClient> {
-  const client = new FloClient(url, options);
-  await client.ping();
+/**
+ * Creates a client, learns the cluster from the first broker that answers and keeps its table
+ * fresh. `urls` is one broker URL, several (an array), or one string of comma-separated URLs.
+ */
+export async function connect(urls: string | readonly string[] = 'http://127.0.0.1:3000', options: ClientOptions = {}): Promise<FloClient> {
+  const client = new FloClient(urls, options);
+  await client.start();
   return client;
 }
 

@@ -33,6 +33,16 @@ export function normalizeBrokerUrl(input: string): string {
   return url.toString().replace(/\/+$/, '');
 }
 
+/**
+ * Several broker URLs: an array, or one string with URLs separated by commas
+ * (as --url and FLO_URL take them); each normalised, duplicates dropped, order kept.
+ */
+export function normalizeBrokerUrls(input: string | readonly string[]): string[] {
+  const parts = (typeof input === 'string' ? input.split(',') : input.flatMap((url) => url.split(','))).filter((part) => part.trim() !== '');
+  if (parts.length === 0) throw new FloError('FLO_ERR_REQUEST_INVALID', 'no broker URL given; expected e.g. http://127.0.0.1:3000 or a comma-separated list');
+  return [...new Set(parts.map(normalizeBrokerUrl))];
+}
+
 /** Headers every request and WebSocket upgrade carries. */
 export function authHeaders(token: string | undefined): Record<string, string> {
   return token === undefined || token === '' ? {} : { authorization: `Bearer ${token}` };

@@ -1,73 +1,120 @@
-// The client's produce path: produce() calls made in the same turn of the event
-// loop are coalesced into one binary batch and sent on one WebSocket, with many
-// batches in flight, each acked by request id once durable. A lost connection
-// fails the batches in flight (the broker may or may not have committed them)
-// and the next produce reconnects.
-import WebSocket from 'ws';
+// The client's produce path. produce() calls are queued per partition and
+// coalesced into binary batches of one partition each, sent to that partition's
+// leader (one WebSocket per broker, many batches in flight, each acked by request
+// id once durable). One partition per batch keeps a broker's refusal about one
+// leader, and lets each batch go where it is led. A batch that provably stored
+// nothing goes back to the front of its queue and is sent again (to a fresh
+// leader, after a backoff, a bounded number of times); one whose outcome is
+// unknown fails with ProduceOutcomeUnknownError (see produce-outcome.ts).
 import { FloError } from '../common/errors.js';
-import { decodeProduceReply, encodeProduceRequest } from '../common/frames.js';
-import { formatEventId } from '../common/ids.js';
-import { MAX_FRAME_BYTES } from '../common/bounds.js';
-import { encodeBatch, type EventInput } from '../common/wire.js';
-import { authHeaders, connectionError, onUpgradeRefused, problemToError, toWebSocketUrl } from './http.js';
+import type { EventInput } from '../common/wire.js';
+import { ProduceConnection, SendFailure } from './produce-connection.js';
+import { classifyFailure, NO_IDEMPOTENCE, ProduceOutcomeUnknownError, type UnknownOutcomePolicy } from './produce-outcome.js';
+import type { Topology } from './topology.js';
 
 export interface ProducerLimits {
   /** Events waiting to be sent before produce() refuses more. */
   readonly maxQueuedEvents: number;
-  /** Batches sent and not yet acked. */
+  /** Batches sent and not yet acked, over all brokers. */
   readonly maxInFlightBatches: number;
   /** Most events in one batch. */
   readonly maxBatchEvents: number;
   /** Most payload bytes in one batch (a single larger event still goes alone). */
   readonly maxBatchBytes: number;
+  /** Sends of one event, the first included, while each attempt provably stored nothing. */
+  readonly maxSendAttempts: number;
   readonly connectTimeoutMs: number;
   /** Bearer token for the WebSocket upgrade. */
   readonly token?: string;
+  readonly unknownOutcomePolicy?: UnknownOutcomePolicy;
+}
+
+/** The wait before the n-th resend of a batch: 50 ms doubling to at most 1 s. */
+export function resendDelayMs(attempt: number): number {
+  return Math.min(50 * 2 ** Math.max(0, attempt - 1), 1_000);
 }
 
 interface Waiting {
   events: EventInput[];
   resolvers: Array<(id: string) => void>;
   rejecters: Array<(error: Error) => void>;
+  /** Sends so far, per event. */
+  attempts: number[];
 }
 
-export class Producer {
-  private socket: WebSocket | undefined;
-  private opening: Promise<WebSocket> | undefined;
-  private queue: Waiting = { events: [], resolvers: [], rejecters: [] };
-  private readonly inFlight = new Map<number, Waiting>();
-  private nextRequestId = 1;
-  private flushScheduled = false;
-  private closed = false;
-  private onIdle: (() => void) | undefined;
+const emptyWaiting = (): Waiting => ({ events: [], resolvers: [], rejecters: [], attempts: [] });
 
-  constructor(private readonly baseUrl: string, private readonly limits: ProducerLimits) {}
+export class Producer {
+  /** Partition (-1 while the partitioning is unknown) -> events waiting, in produce order. */
+  private readonly queues = new Map<number, Waiting>();
+  /** Partition -> not before this time (ms, performance.now()), while a resend backs off. */
+  private readonly backoffUntil = new Map<number, number>();
+  private readonly connections = new Map<string, ProduceConnection>();
+  private queuedEvents = 0;
+  private inFlightBatches = 0;
+  private flushScheduled = false;
+  private retryTimer: NodeJS.Timeout | undefined;
+  /** Set while the first routing table is being fetched: produce calls queue behind it, in order. */
+  private tableLoading: Promise<void> | undefined;
+  private closed = false;
+  /** Set once close() stopped waiting: nothing is sent again after this. */
+  private stopped = false;
+  private onIdle: (() => void) | undefined;
+  private readonly policy: UnknownOutcomePolicy;
+
+  constructor(private readonly topology: Topology, private readonly limits: ProducerLimits) {
+    this.policy = limits.unknownOutcomePolicy ?? NO_IDEMPOTENCE;
+  }
 
   produce(event: EventInput): Promise<string> {
     if (this.closed) return Promise.reject(new FloError('FLO_ERR_CLOSED', 'the client is closed'));
-    if (this.queue.events.length >= this.limits.maxQueuedEvents) {
+    if (this.queuedEvents >= this.limits.maxQueuedEvents) {
       return Promise.reject(new FloError('FLO_ERR_OVERLOADED', `more than ${this.limits.maxQueuedEvents} events are waiting to be sent; await earlier produce() calls`));
     }
+    this.queuedEvents++;
+    if (this.topology.table === undefined || this.tableLoading !== undefined) return this.produceAfterTable(event);
+    return new Promise<string>((resolve, reject) => this.enqueue(event, resolve, reject));
+  }
+
+  private produceAfterTable(event: EventInput): Promise<string> {
+    this.tableLoading ??= this.topology.load().then(() => undefined).finally(() => setImmediate(() => (this.tableLoading = undefined)));
     return new Promise<string>((resolve, reject) => {
-      this.queue.events.push(event);
-      this.queue.resolvers.push(resolve);
-      this.queue.rejecters.push(reject);
-      this.scheduleFlush();
+      this.tableLoading!.then(() => this.enqueue(event, resolve, reject), (error: unknown) => {
+        this.queuedEvents--;
+        reject(error as Error);
+      });
     });
+  }
+
+  private enqueue(event: EventInput, resolve: (id: string) => void, reject: (error: Error) => void): void {
+    const partition = this.topology.partitionOf(event.namespace);
+    let queue = this.queues.get(partition);
+    if (!queue) this.queues.set(partition, (queue = emptyWaiting()));
+    queue.events.push(event);
+    queue.resolvers.push(resolve);
+    queue.rejecters.push(reject);
+    queue.attempts.push(0);
+    this.scheduleFlush();
   }
 
   /** Waits (at most `timeoutMs`) for what was already produced to be acknowledged, then closes. */
   async close(timeoutMs: number): Promise<void> {
     this.closed = true;
-    if (this.queue.events.length > 0 || this.inFlight.size > 0) {
+    if (!this.isIdle()) {
       const idle = new Promise<void>((resolve) => (this.onIdle = resolve));
       // A referenced timer: close() always settles, even if the last socket is gone and nothing else keeps the process alive.
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([idle, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
       clearTimeout(timer);
     }
-    this.socket?.close(1000);
-    this.failAll(new FloError('FLO_ERR_CLOSED', 'the client was closed before the broker acknowledged'));
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    for (const connection of this.connections.values()) connection.close();
+    this.failQueued(new FloError('FLO_ERR_CLOSED', 'the client was closed before the broker acknowledged'));
+  }
+
+  private isIdle(): boolean {
+    return this.queuedEvents === 0 && this.inFlightBatches === 0;
   }
 
   private scheduleFlush(): void {
@@ -75,118 +122,112 @@ export class Producer {
     this.flushScheduled = true;
     setImmediate(() => {
       this.flushScheduled = false;
-      void this.flush();
+      this.flush();
     });
   }
 
-  private async flush(): Promise<void> {
-    if (this.queue.events.length === 0 || this.inFlight.size >= this.limits.maxInFlightBatches) return;
-    let socket: WebSocket;
-    try {
-      socket = await this.connection();
-    } catch (error) {
-      this.failQueued(error as Error);
-      return;
+  private flush(): void {
+    const now = performance.now();
+    let nextRetryAt = Infinity;
+    for (const [partition, queue] of this.queues) {
+      const until = this.backoffUntil.get(partition) ?? 0;
+      if (until > now) {
+        nextRetryAt = Math.min(nextRetryAt, until);
+        continue;
+      }
+      while (queue.events.length > 0 && this.inFlightBatches < this.limits.maxInFlightBatches) this.send(partition, this.takeBatch(queue));
+      if (queue.events.length === 0) this.queues.delete(partition);
     }
-    // The socket may have closed between opening and now; a send on it would be dropped silently and its batch never settled.
-    if (socket.readyState !== WebSocket.OPEN) {
-      this.failQueued(new FloError('FLO_ERR_CONNECTION', 'connection to the broker closed before the events were sent'));
-      return;
-    }
-    while (this.queue.events.length > 0 && this.inFlight.size < this.limits.maxInFlightBatches) {
-      const batch = this.takeBatch();
-      const requestId = this.nextRequestId++;
-      this.inFlight.set(requestId, batch);
-      socket.send(encodeProduceRequest(requestId, encodeBatch(batch.events)), (error) => {
-        if (error && this.inFlight.delete(requestId)) this.settleFailed(batch, connectionError(this.baseUrl, error));
-      });
+    if (nextRetryAt !== Infinity && this.retryTimer === undefined) {
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = undefined;
+        this.flush();
+      }, nextRetryAt - now);
     }
   }
 
-  private takeBatch(): Waiting {
+  private send(partition: number, batch: Waiting): void {
+    const url = this.topology.produceTarget(partition);
+    let connection = this.connections.get(url);
+    if (!connection) this.connections.set(url, (connection = new ProduceConnection(url, { connectTimeoutMs: this.limits.connectTimeoutMs, token: this.limits.token })));
+    this.inFlightBatches++;
+    this.queuedEvents -= batch.events.length;
+    for (let i = 0; i < batch.attempts.length; i++) batch.attempts[i]!++;
+    connection.send(batch.events).then(
+      (ids) => {
+        for (let i = 0; i < batch.resolvers.length; i++) batch.resolvers[i]!(ids[i]!);
+        this.topology.markUp(url);
+        this.afterBatch();
+      },
+      (failure: unknown) => {
+        this.onFailure(partition, batch, failure instanceof SendFailure ? failure : new SendFailure(new FloError('FLO_ERR_INTERNAL', String(failure)), true, url));
+        this.afterBatch();
+      },
+    );
+  }
+
+  private afterBatch(): void {
+    this.inFlightBatches--;
+    if (this.queuedEvents > 0) this.flush();
+    else if (this.isIdle()) this.onIdle?.();
+  }
+
+  private onFailure(partition: number, batch: Waiting, failure: SendFailure): void {
+    this.topology.noteFailure(failure.brokerUrl, failure.error);
+    const kind = classifyFailure(failure);
+    const attempts = Math.max(...batch.attempts);
+    if (kind === 'unknown' && !this.policy.mayResendAfterUnknownOutcome({})) {
+      const error = new ProduceOutcomeUnknownError(failure.brokerUrl, failure.error);
+      for (const reject of batch.rejecters) reject(error);
+      return;
+    }
+    if (kind === 'refused' || this.stopped || attempts >= this.limits.maxSendAttempts) {
+      const error = kind === 'refused' || attempts < this.limits.maxSendAttempts ? failure.error
+        : new FloError(failure.error.code, `${failure.error.message} (gave up after ${attempts} attempts; nothing was stored)`, { cause: failure.error });
+      for (const reject of batch.rejecters) reject(error);
+      return;
+    }
+    this.requeueFront(partition, batch);
+    this.backoffUntil.set(partition, performance.now() + resendDelayMs(attempts));
+  }
+
+  /** Back before anything produced later for the partition, so a resend keeps produce order within the queue. */
+  private requeueFront(partition: number, batch: Waiting): void {
+    const queue = this.queues.get(partition) ?? emptyWaiting();
+    this.queues.set(partition, {
+      events: batch.events.concat(queue.events),
+      resolvers: batch.resolvers.concat(queue.resolvers),
+      rejecters: batch.rejecters.concat(queue.rejecters),
+      attempts: batch.attempts.concat(queue.attempts),
+    });
+    this.queuedEvents += batch.events.length;
+  }
+
+  private takeBatch(queue: Waiting): Waiting {
     let take = 0;
     let bytes = 0;
-    const events = this.queue.events;
+    const events = queue.events;
     while (take < events.length && take < this.limits.maxBatchEvents && (take === 0 || bytes + events[take]!.data.length <= this.limits.maxBatchBytes)) {
       bytes += events[take]!.data.length;
       take++;
     }
-    if (take === this.queue.events.length) {
-      const whole = this.queue;
-      this.queue = { events: [], resolvers: [], rejecters: [] };
+    if (take === events.length) {
+      const whole = { ...queue };
+      Object.assign(queue, emptyWaiting());
       return whole;
     }
     return {
-      events: this.queue.events.splice(0, take),
-      resolvers: this.queue.resolvers.splice(0, take),
-      rejecters: this.queue.rejecters.splice(0, take),
+      events: queue.events.splice(0, take),
+      resolvers: queue.resolvers.splice(0, take),
+      rejecters: queue.rejecters.splice(0, take),
+      attempts: queue.attempts.splice(0, take),
     };
   }
 
-  private connection(): Promise<WebSocket> {
-    if (this.socket?.readyState === WebSocket.OPEN) return Promise.resolve(this.socket);
-    this.opening ??= this.open().finally(() => (this.opening = undefined));
-    return this.opening;
-  }
-
-  private open(): Promise<WebSocket> {
-    return new Promise<WebSocket>((resolve, reject) => {
-      const socket = new WebSocket(toWebSocketUrl(this.baseUrl, '/v1/produce', {}), {
-        perMessageDeflate: false,
-        handshakeTimeout: this.limits.connectTimeoutMs,
-        maxPayload: MAX_FRAME_BYTES,
-        headers: authHeaders(this.limits.token),
-      });
-      socket.binaryType = 'nodebuffer';
-      socket.once('open', () => {
-        this.socket = socket;
-        resolve(socket);
-      });
-      // on, not once: a second error (a reset after a failed upgrade) must not become an uncaught exception.
-      socket.on('error', (error) => reject(connectionError(this.baseUrl, error)));
-      onUpgradeRefused(socket, reject);
-      socket.on('message', (data: Buffer) => this.onReply(data));
-      socket.on('close', () => {
-        if (this.socket === socket) this.socket = undefined;
-        this.failInFlight(new FloError('FLO_ERR_CONNECTION', 'connection to the broker closed before it acknowledged; the events may or may not be stored'));
-        if (this.queue.events.length > 0) this.scheduleFlush();
-      });
-    });
-  }
-
-  private onReply(data: Buffer): void {
-    const reply = decodeProduceReply(data);
-    const batch = this.inFlight.get(reply.requestId);
-    if (!batch) return;
-    this.inFlight.delete(reply.requestId);
-    if (reply.ok) {
-      for (let i = 0; i < batch.resolvers.length; i++) batch.resolvers[i]!(formatEventId(reply.partitions[i]!, reply.offsets[i]!));
-    } else {
-      this.settleFailed(batch, problemToError(reply.problemJson, 400));
-    }
-    if (this.queue.events.length > 0) void this.flush();
-    else if (this.inFlight.size === 0) this.onIdle?.();
-  }
-
-  private settleFailed(batch: Waiting, error: Error): void {
-    for (const reject of batch.rejecters) reject(error);
-    if (this.queue.events.length === 0 && this.inFlight.size === 0) this.onIdle?.();
-  }
-
   private failQueued(error: Error): void {
-    const queued = this.queue;
-    this.queue = { events: [], resolvers: [], rejecters: [] };
-    for (const reject of queued.rejecters) reject(error);
-  }
-
-  private failInFlight(error: Error): void {
-    for (const batch of this.inFlight.values()) for (const reject of batch.rejecters) reject(error);
-    this.inFlight.clear();
-  }
-
-  private failAll(error: Error): void {
-    this.failQueued(error);
-    this.failInFlight(error);
+    for (const queue of this.queues.values()) for (const reject of queue.rejecters) reject(error);
+    this.queues.clear();
+    this.queuedEvents = 0;
     this.onIdle?.();
   }
 }

@@ -2,17 +2,19 @@
 // arrive; when the consumer falls behind, the socket is paused (TCP then paces
 // the broker) rather than buffering without bound. The cursor advances per
 // event handed to the consumer, and a dropped connection resubscribes from it,
-// so nothing is lost or repeated across reconnects. Connecting (the first time
-// too) is retried with bounded exponential backoff on a referenced timer, so a
-// program whose only work is `for await` over a tail waits for the broker to
-// come back instead of exiting.
+// so nothing is lost or repeated across reconnects. Ids and cursors mean the same
+// on every broker of a cluster, so a reconnect goes to whichever broker the
+// client's table offers next: a broker that dies is replaced by another. Connecting
+// (the first time too) is retried with bounded exponential backoff on a referenced
+// timer, so a program whose only work is `for await` over a tail waits for a
+// broker to come back instead of exiting — for at most reconnectTimeoutMs.
 import WebSocket from 'ws';
 import { MAX_FRAME_BYTES } from '../common/bounds.js';
 import { FloError } from '../common/errors.js';
 import { FloEvent, forEachRecordEvent } from '../common/event.js';
 import { decodeRecordsFrame, frameText, frameType, FrameType } from '../common/frames.js';
 import { formatCursor, parseCursor } from '../common/ids.js';
-import { authHeaders, connectionError, onUpgradeRefused, problemToError, requestJson, toWebSocketUrl } from './http.js';
+import { authHeaders, connectionError, onUpgradeRefused, problemToError, toWebSocketUrl } from './http.js';
 
 export interface SubscribeOptions {
   /** Namespace glob, e.g. "/orders/**"; all events when omitted. */
@@ -27,9 +29,15 @@ export interface SubscribeOptions {
    * Connection attempts in a row that may fail (broker unreachable, or a
    * retryable refusal such as shutting down) before the subscription fails with
    * the last error. Counts the first connection too; reset by every connection
-   * the broker accepts. Default: unbounded, so a tail outlives broker restarts.
+   * the broker accepts. Default: unbounded (reconnectTimeoutMs bounds the wait).
    */
   maxConnectAttempts?: number;
+  /**
+   * How long the subscription may go without any broker accepting it (counted from
+   * the first failed attempt in a row) before it fails with the last error.
+   * Default 60 s; Infinity waits for as long as it takes (`flo consume -t`).
+   */
+  reconnectTimeoutMs?: number;
   /** Called before each retry, e.g. to tell the user: "broker unreachable, retrying in 2s". */
   onRetry?: (retry: SubscriptionRetry) => void;
   /** Called when the broker accepts a connection after one or more retries. */
@@ -51,8 +59,20 @@ export interface SubscriptionLimits {
   readonly reconnectDelayMs: number;
   readonly maxReconnectDelayMs: number;
   readonly connectTimeoutMs: number;
-  /** Bearer token for the WebSocket upgrade and commit(). */
+  /** Bearer token for the WebSocket upgrade. */
   readonly token?: string;
+}
+
+export const DEFAULT_RECONNECT_TIMEOUT_MS = 60_000;
+
+/** Where a subscription connects: the client's brokers, in its order of preference. */
+export interface SubscriptionBrokers {
+  /** The broker to connect to next. */
+  next(): string;
+  /** Connecting to (or reading from) `url` failed: try others first for a while. */
+  failed(url: string, error: FloError): void;
+  /** Stores a group's cursor at any reachable broker. */
+  commitGroup(group: string, cursor: string): Promise<void>;
 }
 
 export class Subscription implements AsyncIterable<FloEvent> {
@@ -71,10 +91,16 @@ export class Subscription implements AsyncIterable<FloEvent> {
   /** Why the current connection attempt failed or ended, once known. */
   private attemptError: FloError | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
+  /** When the current run of failed attempts began (Date.now()), undefined while connected. */
+  private failingSince: number | undefined;
+  /** The brokers tried in the current run of failed attempts, named when giving up. */
+  private readonly triedUrls = new Set<string>();
+  /** The broker of the current connection attempt. */
+  private url = '';
   private caughtUpOnce = false;
   private readonly closeCallbacks: Array<() => void> = [];
 
-  constructor(private readonly baseUrl: string, private readonly options: SubscribeOptions, private readonly limits: SubscriptionLimits) {
+  constructor(private readonly brokers: SubscriptionBrokers, private readonly options: SubscribeOptions, private readonly limits: SubscriptionLimits) {
     this.reconnectDelayMs = limits.reconnectDelayMs;
     this.connect(typeof options.from === 'object' ? options.from.toISOString() : options.from);
   }
@@ -94,7 +120,7 @@ export class Subscription implements AsyncIterable<FloEvent> {
     if (this.options.group === undefined) throw new FloError('FLO_ERR_REQUEST_INVALID', 'commit() needs a subscription with a group');
     const cursor = this.cursor;
     if (cursor === undefined) return;
-    await requestJson(this.baseUrl, `/v1/groups/${encodeURIComponent(this.options.group)}`, { method: 'PUT', body: { cursor }, timeoutMs: this.limits.connectTimeoutMs, token: this.limits.token });
+    await this.brokers.commitGroup(this.options.group, cursor);
   }
 
   close(): void {
@@ -152,7 +178,8 @@ export class Subscription implements AsyncIterable<FloEvent> {
     const follow = this.options.follow ?? true;
     // The group's stored cursor only decides the first start; a reconnect resumes from our own cursor.
     const group = this.offsets ? undefined : this.options.group;
-    const url = toWebSocketUrl(this.baseUrl, '/v1/subscribe', { namespace: this.options.namespace, from, follow: String(follow), group });
+    this.url = this.brokers.next();
+    const url = toWebSocketUrl(this.url, '/v1/subscribe', { namespace: this.options.namespace, from, follow: String(follow), group });
     const socket = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: this.limits.connectTimeoutMs, maxPayload: MAX_FRAME_BYTES, headers: authHeaders(this.limits.token) });
     socket.binaryType = 'nodebuffer';
     this.socket = socket;
@@ -160,7 +187,7 @@ export class Subscription implements AsyncIterable<FloEvent> {
     socket.on('message', (data: Buffer) => this.onFrame(data));
     onUpgradeRefused(socket, (error) => this.fail(error));
     socket.on('error', (error) => {
-      if (this.socket === socket) this.attemptError ??= connectionError(this.baseUrl, error);
+      if (this.socket === socket) this.attemptError ??= connectionError(this.url, error);
     });
     socket.on('close', () => this.onClose(socket));
   }
@@ -203,6 +230,8 @@ export class Subscription implements AsyncIterable<FloEvent> {
   private onAccepted(): void {
     const resumed = this.failedAttempts > 0;
     this.failedAttempts = 0;
+    this.failingSince = undefined;
+    this.triedUrls.clear();
     this.reconnectDelayMs = this.limits.reconnectDelayMs;
     if (resumed) this.options.onResumed?.();
   }
@@ -210,10 +239,19 @@ export class Subscription implements AsyncIterable<FloEvent> {
   private onClose(socket: WebSocket): void {
     if (this.socket !== socket || this.ended || this.failure || this.closedByUser) return this.notify();
     // Unexpected: resubscribe from the last consumed position, with bounded backoff.
-    const error = this.attemptError ?? new FloError('FLO_ERR_CONNECTION', `the connection to the broker at ${this.baseUrl} closed`);
+    const error = this.attemptError ?? new FloError('FLO_ERR_CONNECTION', `the connection to the broker at ${this.url} closed`);
+    this.brokers.failed(this.url, error);
     this.failedAttempts++;
+    this.failingSince ??= Date.now();
+    this.triedUrls.add(this.url);
     if (this.failedAttempts >= (this.options.maxConnectAttempts ?? Infinity)) {
       this.failure = error;
+      return this.notify();
+    }
+    const waitedMs = Date.now() - this.failingSince;
+    const timeoutMs = this.options.reconnectTimeoutMs ?? DEFAULT_RECONNECT_TIMEOUT_MS;
+    if (waitedMs >= timeoutMs) {
+      this.failure = new FloError(error.code, `no broker accepted the subscription for ${Math.round(waitedMs / 1000)} s (${this.failedAttempts} attempts at ${[...this.triedUrls].join(', ')}; reconnectTimeoutMs is ${timeoutMs}); last: ${error.message}`, { cause: error });
       return this.notify();
     }
     const delayMs = this.reconnectDelayMs;

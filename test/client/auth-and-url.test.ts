@@ -63,7 +63,7 @@ describe('client token', () => {
       for await (const _event of subscription) break;
     })()).rejects.toMatchObject({ code: 'FLO_ERR_REQUEST_INVALID' });
     await client.close();
-    expect(seen.map((request) => `${request.method} ${request.path.split('?')[0]}`)).toEqual(['GET /healthz', 'GET /v1/cluster', 'GET /v1/events', 'UPGRADE /v1/produce', 'UPGRADE /v1/subscribe']);
+    expect(seen.map((request) => `${request.method} ${request.path.split('?')[0]}`)).toEqual(['GET /v1/cluster', 'GET /v1/cluster', 'GET /v1/events', 'UPGRADE /v1/produce', 'UPGRADE /v1/subscribe']);
     expect(new Set(authorizationOf(() => true))).toEqual(new Set(['Bearer s3cret']));
   });
 
