@@ -34,11 +34,11 @@ export interface FailoverResult {
   readonly duplicatesDelivered: number;
   readonly resends: number;
   readonly produceErrors: number;
+  /** Produce errors by the client's error code (or message), to tell refusals from lost connections. */
+  readonly errorCodes: Record<string, number>;
   readonly idempotentProducer: boolean;
 }
 
-/** A send unacknowledged this long is sent again (a lost connection may never answer it). */
-export const ACK_TIMEOUT_MS = 2_000;
 /** Pause before re-sending an event whose send failed, doubled per failed send up to the maximum. */
 export const RETRY_DELAY_MS = 100;
 export const MAX_RETRY_DELAY_MS = 1_000;
@@ -108,7 +108,7 @@ export async function failoverWorkload(driver: ClusterDriver, timeline: Failover
     if (isWarmup(data)) warm = true;
     else delivered.add(data);
   });
-  const sender = new ResendingSender(total);
+  const sender = new ResendingSender(total, failover.ackTimeoutMs);
   const producer = await driver.openProducer((index, error) => sender.settle(index, error), { attachTo: survivor, failover: true });
   sender.attach((index) => producer.send(index, index % NAMESPACE_COUNT, indexedPayload(index)));
   try {
@@ -137,6 +137,7 @@ export async function failoverWorkload(driver: ClusterDriver, timeline: Failover
       duplicatesDelivered: delivered.duplicates(),
       resends: sender.resends,
       produceErrors: sender.errors,
+      errorCodes: Object.fromEntries(sender.errorCodes),
       idempotentProducer: failover.idempotentProducer,
     };
   } finally {
@@ -152,6 +153,7 @@ async function runTimeline(failover: FailoverControl, sender: ResendingSender, t
   sender.startPacing(startedAt, timeline.ratePerSecond, total);
   await sleep(timeline.killAtMs);
   const victim = await failover.pickVictim();
+  const victimName = failover.nodeName(victim);
   const killedAt = performance.now();
   await failover.kill(victim);
   let ledAt: number | undefined;
@@ -167,18 +169,20 @@ async function runTimeline(failover: FailoverControl, sender: ResendingSender, t
   await sleep(Math.max(0, startedAt + timeline.endAtMs - performance.now()));
   await sender.paced;
   await leaders;
-  return { victim: `node ${victim}`, ms: ledAt === undefined ? Number.NaN : ledAt - killedAt };
+  return { victim: victimName, ms: ledAt === undefined ? Number.NaN : ledAt - killedAt };
 }
 
 /**
- * Sends each event, then again after an error (with backoff) or ACK_TIMEOUT_MS of
- * silence, until acknowledged; the first acknowledgement counts. Indexes below 0 are
+ * Sends each event, then again after an error (with backoff) or, where the system's
+ * client may never answer, `ackTimeoutMs` of silence, until acknowledged; the first
+ * acknowledgement counts. Indexes below 0 are
  * warm-up events, acknowledged without bookkeeping.
  */
 class ResendingSender {
   readonly acks: Arrivals;
   resends = 0;
   errors = 0;
+  readonly errorCodes = new Map<string, number>();
   longestAckWaitMs = 0;
   paced: Promise<void> = Promise.resolve();
   private send: (index: number) => void = () => undefined;
@@ -192,7 +196,7 @@ class ResendingSender {
   private failure: Error | undefined;
   private stopped = false;
 
-  constructor(private readonly total: number) {
+  constructor(private readonly total: number, private readonly ackTimeoutMs: number | undefined) {
     this.acks = new Arrivals(total);
     this.acked = new Uint8Array(total);
     this.firstSentAt = new Float64Array(total);
@@ -227,7 +231,7 @@ class ResendingSender {
       this.failure ??= new Error(`event ${index} sent ${MAX_SENDS_PER_EVENT} times without an acknowledgement`);
       return;
     }
-    this.dueAt[index] = now + ACK_TIMEOUT_MS;
+    this.dueAt[index] = this.ackTimeoutMs === undefined ? Number.POSITIVE_INFINITY : now + this.ackTimeoutMs;
     this.send(index);
   }
 
@@ -236,6 +240,9 @@ class ResendingSender {
     const now = performance.now();
     if (error) {
       this.errors += 1;
+      const code = (error as { code?: unknown }).code;
+      const key = `${typeof code === "string" ? code : ""} ${error.message.slice(0, 100)}`;
+      this.errorCodes.set(key, (this.errorCodes.get(key) ?? 0) + 1);
       const delayMs = Math.min(MAX_RETRY_DELAY_MS, RETRY_DELAY_MS * 2 ** ((this.sends[index] as number) - 1));
       this.dueAt[index] = Math.min(this.dueAt[index] as number, now + delayMs);
       return;

@@ -47,6 +47,8 @@ export interface FailoverControl {
   pickVictim(): Promise<number>;
   /** Index of a node clients should attach to so that they survive the kill (leading the fewest groups). */
   pickSurvivor(): Promise<number>;
+  /** The node's name in the report (as nodes() gives it). */
+  nodeName(node: number): string;
   /** kill -9 the node; its data stays for the restart. */
   kill(node: number): Promise<void>;
   /** Starts the killed node again on the same ports and data; resolves once its process runs. */
@@ -59,4 +61,10 @@ export interface FailoverControl {
   replayAll(node: number, onEvent: DeliveryHandler): Promise<number>;
   /** Whether a second publish of the same event is dropped by the server (JetStream's Nats-Msg-Id). */
   readonly idempotentProducer: boolean;
+  /**
+   * How long W8's producer waits for an acknowledgement before sending again; undefined
+   * where the client settles every send itself (Flo's fails what a lost connection held),
+   * so that a re-send follows only an error and never races a late acknowledgement.
+   */
+  readonly ackTimeoutMs: number | undefined;
 }

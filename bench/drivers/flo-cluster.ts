@@ -1,11 +1,11 @@
 // Flo as a 3-broker cluster: `flo server --node-id N --peer-port P --peers <all three>`
-// on loopback, replication factor 3, durability fsync. Produce goes through Flo's own
-// client to one broker, which forwards events of partitions it does not lead. The client
-// takes one URL, so where a broker may die (W8) the producer moves to the next broker
-// itself when its broker is unreachable; subscribers attach to a broker that survives.
+// on loopback, replication factor 3, durability fsync, driven through Flo's own client
+// given all three brokers: it learns the partition leaders from /v1/cluster, produces to
+// each partition's leader, re-sends what provably stored nothing and moves subscriptions
+// to another broker when theirs fails (src/client/topology.ts).
 
 import { existsSync } from 'node:fs';
-import { FloClient } from '../../src/client/index.js';
+import { connect } from '../../src/client/index.js';
 import { freePort, makeTempDir, startServer, stopServer, waitUntil, type ServerProcess } from '../lib/proc.js';
 import { type ClusterDriver, type ClusterNode, type ClusterStartOptions, type FailoverControl, type ProducerOptions } from './cluster.js';
 import { type AckHandler, type DeliveryHandler, type LiveSubscription, type Producer, NAMESPACE_COUNT } from './driver.js';
@@ -19,8 +19,6 @@ const POLL_TIMEOUT_MS = 1_000;
 const NAMESPACES = Array.from({ length: NAMESPACE_COUNT }, (_, n) => `/orders/eu/${n}`);
 /** WORKLOADS.md W8: one live subscriber on a glob matching everything. */
 const ALL_NAMESPACES = '/**';
-/** Error codes after which the producer moves to the next broker. */
-const UNREACHABLE_CODES: ReadonlySet<string> = new Set(['FLO_ERR_CONNECTION', 'FLO_ERR_TIMEOUT']);
 
 /** The part of GET /v1/cluster the bench reads (issue 9's cluster view). */
 export interface FloClusterView {
@@ -142,25 +140,17 @@ export class FloClusterDriver implements ClusterDriver {
     return this.servers.flatMap((server, i) => (server && !server.hasExited() ? [{ name: `broker ${this.plans[i]?.nodeId}`, pid: server.pid }] : []));
   }
 
-  async openProducer(onAck: AckHandler, options: ProducerOptions = {}): Promise<Producer> {
+  /** Every broker's URL, comma-separated, `first` first: the client learns the cluster from the first that answers. */
+  brokerList(first: number): string {
     const urls = this.plans.map((plan) => plan.url);
-    let current = options.attachTo ?? 0;
-    let client = new FloClient(urls[current] as string);
-    await client.ping();
-    const moveOn = (from: FloClient): void => {
-      // Only the first failure of a client moves the producer; the rest of its batch fails the same way.
-      if (from !== client || options.failover !== true) return;
-      current = (current + 1) % urls.length;
-      client = new FloClient(urls[current] as string);
-      from.close().catch(() => undefined);
-    };
+    return [...urls.slice(first), ...urls.slice(0, first)].join(',');
+  }
+
+  async openProducer(onAck: AckHandler, options: ProducerOptions = {}): Promise<Producer> {
+    const client = await connect(this.brokerList(options.attachTo ?? 0));
     return {
       send: (index, namespaceIndex, data) => {
-        const via = client;
-        via.produce({ namespace: NAMESPACES[namespaceIndex] as string, data }).then(() => onAck(index), (error: Error) => {
-          if (UNREACHABLE_CODES.has((error as { code?: string }).code ?? '')) moveOn(via);
-          onAck(index, error);
-        });
+        client.produce({ namespace: NAMESPACES[namespaceIndex] as string, data }).then(() => onAck(index), (error: Error) => onAck(index, error));
       },
       close: () => client.close(),
     };
@@ -189,6 +179,7 @@ export class FloClusterDriver implements ClusterDriver {
 class FloFailover implements FailoverControl {
   /** Flo's client has no idempotent producer yet: a re-sent event whose first ack was lost is stored twice. */
   readonly idempotentProducer = false;
+  readonly ackTimeoutMs = undefined;
 
   constructor(private readonly driver: FloClusterDriver) {}
 
@@ -210,6 +201,10 @@ class FloFailover implements FailoverControl {
     return indexes[0] as number;
   }
 
+  nodeName(node: number): string {
+    return `broker ${this.driver.plan(node).nodeId}`;
+  }
+
   async kill(node: number): Promise<void> {
     await this.driver.killBroker(node);
   }
@@ -224,8 +219,7 @@ class FloFailover implements FailoverControl {
   }
 
   async subscribeLive(node: number, onEvent: DeliveryHandler): Promise<LiveSubscription> {
-    const client = new FloClient(this.driver.plan(node).url);
-    await client.ping();
+    const client = await connect(this.driver.brokerList(node));
     const subscription = client.subscribe({ namespace: ALL_NAMESPACES, from: 'latest', follow: true });
     let closed = false;
     const loop = (async (): Promise<void> => {
@@ -245,7 +239,7 @@ class FloFailover implements FailoverControl {
   }
 
   async replayAll(node: number, onEvent: DeliveryHandler): Promise<number> {
-    const client = new FloClient(this.driver.plan(node).url);
+    const client = await connect(this.driver.brokerList(node));
     try {
       let count = 0;
       for await (const event of client.subscribe({ namespace: ALL_NAMESPACES, from: 'earliest', follow: false })) {

@@ -15,6 +15,8 @@ export const NATS_CLUSTER_NODES = 3;
 export const JS_API_TIMEOUT_MS = 1_000;
 /** Time for the cluster to elect a meta leader and accept a stream with 3 replicas. */
 export const NATS_CLUSTER_FORM_TIMEOUT_MS = 30_000;
+/** W8: a PubAck not received in this long is given up on and the event published again (deduplicated by its message id). */
+export const PUBACK_TIMEOUT_MS = 2_000;
 /** Client reconnect pause while its server is gone. */
 const RECONNECT_WAIT_MS = 100;
 /** The ordered consumer pull's expiry and heartbeat: a lost consumer is noticed in about two heartbeats. */
@@ -136,6 +138,10 @@ export class NatsClusterDriver implements ClusterDriver {
     return leanPublisher(nc, onAck, failover ? `w8-${Date.now()}-` : undefined);
   }
 
+  nodeLabel(index: number): string {
+    return this.plans[index]?.name ?? String(index);
+  }
+
   killServer(index: number): Promise<number | null> {
     const server = this.servers[index];
     if (!server) throw new Error(`jetstream-r3 node ${index} is not running`);
@@ -173,6 +179,8 @@ export class NatsClusterDriver implements ClusterDriver {
 
 class NatsFailover implements FailoverControl {
   readonly idempotentProducer = true;
+  /** A core publish whose stream has no leader is never answered: like js.publish(), give up on a PubAck and send again. */
+  readonly ackTimeoutMs = PUBACK_TIMEOUT_MS;
 
   constructor(private readonly driver: NatsClusterDriver) {}
 
@@ -185,6 +193,10 @@ class NatsFailover implements FailoverControl {
   async pickSurvivor(): Promise<number> {
     const victim = await this.pickVictim();
     return (victim + 1) % NATS_CLUSTER_NODES;
+  }
+
+  nodeName(node: number): string {
+    return `nats ${this.driver.nodeLabel(node)}`;
   }
 
   async kill(node: number): Promise<void> {
