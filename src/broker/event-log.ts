@@ -11,9 +11,10 @@ import { validateNamespace } from '../common/namespace.js';
 import { Broadcast } from '../common/broadcast.js';
 import { deferred } from '../common/deferred.js';
 import { isEventId } from '../common/ids.js';
-import { MAX_PARENT_ID_BYTES, type DecodedInput } from '../common/wire.js';
+import { MAX_PARENT_ID_BYTES, forEachGroupEvent, type DecodedInput } from '../common/wire.js';
 import { BrokerMetrics } from './metrics.js';
 import type { AppendTicket } from './partitions/partition.js';
+import type { EventSegment } from './cluster/catch-up.js';
 import type { CommandEvent } from './partitions/commands.js';
 import { PartitionSet, type PartitionRaftStatus, type PartitionSetOptions } from './partitions/partition-set.js';
 import type { NodeId } from './raft/messages.js';
@@ -54,6 +55,7 @@ export interface ReplicationOptions {
   readonly transport: RaftTransport;
   readonly forward: NonNullable<PartitionSetOptions['forward']>;
   readonly safeToRetry: NonNullable<PartitionSetOptions['safeToRetry']>;
+  readonly fetchEvents: NonNullable<PartitionSetOptions['fetchEvents']>;
 }
 
 export interface AppendResult {
@@ -136,7 +138,7 @@ export class EventLog {
         store, sync: log.durability === 'fsync', clock: log.clock, recover: options.recoverStore, storeRecovered, logger: options.logger.child({ component: 'partitions' }),
         ...(options.replication === undefined ? {} : {
           nodeId: options.replication.memberId, voters: options.replication.voters, transport: options.replication.transport,
-          forward: options.replication.forward, safeToRetry: options.replication.safeToRetry,
+          forward: options.replication.forward, safeToRetry: options.replication.safeToRetry, fetchEvents: options.replication.fetchEvents,
         }),
         onApplied: (partition, groups, nextOffset, lastTimestamp, writeMs) => log.onApplied(partition, groups, nextOffset, lastTimestamp, writeMs),
         onFailure: (error) => {
@@ -215,6 +217,26 @@ export class EventLog {
       }
     }
     return this.partitionSet.acceptForwarded(partition, events);
+  }
+
+  /**
+   * Events of `partition` in [from, to) as stored here, for a replica catching up past a snapshot
+   * (cluster/catch-up.ts). Refused while this broker has not applied up to `to` itself.
+   */
+  async exportEvents(partition: number, from: number, to: number, maxBytes: number): Promise<EventSegment[]> {
+    if (partition >= this.store.meta.partitions) throw new FloError('FLO_ERR_REQUEST_INVALID', `no partition ${partition} here`);
+    if ((this.committed.nextOffset[partition] ?? 0) < to) throw new FloError('FLO_ERR_UNAVAILABLE', `partition ${partition} is applied here only up to ${this.committed.nextOffset[partition]}, not ${to}`);
+    const segments: EventSegment[] = [];
+    for (const group of await this.store.readGroups(partition, from, maxBytes, to)) {
+      const namespace = this.store.dictionary.nameOf(group.nsId);
+      const events: CommandEvent[] = [];
+      forEachGroupEvent(group.value, (index, parentId, data) => {
+        const offset = group.start + index;
+        if (offset >= from && offset < to) events.push({ namespace, parentId, data: Buffer.from(data) });
+      });
+      if (events.length > 0) segments.push({ start: Math.max(group.start, from), timestamp: group.timestamp, events });
+    }
+    return segments;
   }
 
   readPage(request: PageRequest): Promise<Page> {

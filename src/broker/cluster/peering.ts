@@ -11,7 +11,8 @@ import type { NodeId } from '../raft/messages.js';
 import type { PeerAddress } from '../transport/peer-link.js';
 import { TcpTransport } from '../transport/tcp-transport.js';
 import { foundCluster, formatPeerAddress, parsePeerAddress, type ClusterMembership } from './founding.js';
-import { decodeForward, encodeOffsets, forwardAppend, safeToRetry } from './forwarding.js';
+import { FETCH_BYTES, decodeFetch, decodeSegments, encodeFetch, encodeSegments, isFetch } from './catch-up.js';
+import { FORWARD_TIMEOUT_MS, decodeForward, encodeOffsets, forwardAppend, safeToRetry } from './forwarding.js';
 
 export const DEFAULT_CLUSTER_ID = 'flo';
 
@@ -80,6 +81,7 @@ export class Peering {
       transport: this.transport,
       forward: (leader, partition, command, events) => forwardAppend(this.transport, leader, partition, command, events),
       safeToRetry,
+      fetchEvents: async (from, request) => decodeSegments(await this.transport.request(from, encodeFetch({ ...request, maxBytes: FETCH_BYTES }), FORWARD_TIMEOUT_MS)),
     };
   }
 
@@ -87,8 +89,12 @@ export class Peering {
   serve(log: EventLog): void {
     this.log = log;
     this.transport.serve(async (_from, payload) => {
-      const { partition, command } = decodeForward(payload);
       if (this.log === undefined) throw new FloError('FLO_ERR_SHUTTING_DOWN', 'the broker is not serving');
+      if (isFetch(payload)) {
+        const request = decodeFetch(payload);
+        return encodeSegments(await this.log.exportEvents(request.partition, request.from, request.to, Math.min(request.maxBytes, FETCH_BYTES)));
+      }
+      const { partition, command } = decodeForward(payload);
       return encodeOffsets(await this.log.acceptForwarded(partition, command.events));
     });
   }

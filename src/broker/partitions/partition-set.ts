@@ -49,6 +49,7 @@ export interface PartitionSetOptions {
   /** Sends appends to a partition's leader on another broker (a broker with peers). */
   readonly forward?: PartitionHost['forward'];
   readonly safeToRetry?: PartitionHost['safeToRetry'];
+  readonly fetchEvents?: PartitionHost['fetchEvents'];
   onApplied(partition: number, groups: readonly StoredGroup[], nextOffset: number, lastTimestamp: number, writeMs: number): void;
   onFailure(error: Error): void;
 }
@@ -68,7 +69,7 @@ export class PartitionSet {
     const host: PartitionHost = {
       store, raftStorage, ticker, nodeId, voters: options.voters ?? [nodeId], transport: options.transport ?? new LocalTransport(nodeId),
       clock: options.clock, logger: options.logger, recovering, onApplied: options.onApplied, onFailure: options.onFailure,
-      waiting: { bytes: 0 }, forward: options.forward, safeToRetry: options.safeToRetry,
+      waiting: { bytes: 0 }, forward: options.forward, safeToRetry: options.safeToRetry, fetchEvents: options.fetchEvents,
     };
     const states = store.partitionStates();
     // All at once: a one-voter group takes a few ticks to elect itself, and groups are independent.

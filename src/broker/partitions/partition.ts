@@ -13,7 +13,7 @@
 import type { Logger } from 'pino';
 import { MAX_COMMIT_BATCH_BYTES } from '../../common/bounds.js';
 import { FloError } from '../../common/errors.js';
-import { encodeGroup, groupEventBytes } from '../../common/wire.js';
+import { groupEventBytes } from '../../common/wire.js';
 import { EntryType, type Entry, type NodeId } from '../raft/messages.js';
 import { isNotLeader, NotLeaderError } from '../replication/errors.js';
 import { RaftNode } from '../replication/raft-node.js';
@@ -24,6 +24,9 @@ import type { RaftStorage } from '../storage/raft-storage.js';
 import type { RaftTransport } from '../transport/tcp-transport.js';
 import { COMMAND_APPEND, COMMAND_SKIP, NO_PRODUCER, decodeCommand, encodeCommand, type CommandEvent } from './commands.js';
 import { PartitionMachine, type ApplyOutcome } from './partition-machine.js';
+import type { EventSegment } from '../cluster/catch-up.js';
+import { catchUpPartition } from './catch-up-writer.js';
+import { layoutOutcome } from './store-layout.js';
 
 /** One produce request: filled with positions as its events are applied. */
 export interface AppendTicket {
@@ -45,8 +48,7 @@ interface Slot {
   attempts: number;
 }
 
-/** Largest group written to the event store (a single larger event still makes a group of one). */
-export const MAX_GROUP_BYTES = 1024 * 1024;
+export { MAX_GROUP_BYTES } from './store-layout.js';
 /** Snapshot the machine and compact the Raft log every this many applied entries. */
 export const PARTITION_SNAPSHOT_EVERY = 256;
 /** Entries kept behind a snapshot (for followers slightly behind). */
@@ -91,6 +93,8 @@ export interface PartitionHost {
   readonly forward?: ((leader: NodeId, partition: number, command: Buffer, events: number) => Promise<Float64Array>) | undefined;
   /** Whether a failed forward provably stored nothing, so it may be sent again. */
   readonly safeToRetry?: ((error: unknown) => boolean) | undefined;
+  /** Asks broker `from` for the events of a partition in [from, to) it stores (catching up past a snapshot). */
+  readonly fetchEvents?: ((member: NodeId, request: { partition: number; from: number; to: number }) => Promise<EventSegment[]>) | undefined;
 }
 
 export interface PartitionStart {
@@ -464,50 +468,37 @@ export class Partition {
     if (this.waiting.size === 0 && this.pending.size === 0 && !this.scheduled && this.forwarding === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 
-  /** The store operations of one applied command. */
-  private layout(outcome: ApplyOutcome, ops: StoreOperation[], groups: StoredGroup[]): void {
-    if (outcome.kind === 'skipped') {
-      // A commit of no events, so the store's commit chain stays unbroken (verify.ts).
-      const from = Math.max(outcome.from, this.storedEnd);
-      if (outcome.to > from) ops.push({ type: 'put', key: keys.timeKey(this.id, this.machine.lastTimestamp, from), value: keys.encodeTimeValue(outcome.to) });
-      this.storedEnd = Math.max(this.storedEnd, outcome.to);
-      return;
-    }
-    if (outcome.kind !== 'appended') return;
-    const events = outcome.events;
-    const dictionary = this.host.store.dictionary;
-    let i = 0;
-    while (i < events.length) {
-      const namespace = events[i]!.namespace;
-      let j = i;
-      let sizeBytes = 0;
-      while (j < events.length && events[j]!.namespace === namespace) {
-        const eventBytes = groupEventBytes(events[j]!);
-        if (j > i && sizeBytes + eventBytes > MAX_GROUP_BYTES) break;
-        sizeBytes += eventBytes;
-        j++;
-      }
-      const nsId = dictionary.idOf(namespace);
-      const start = events[i]!.offset;
-      const value = encodeGroup(events.slice(i, j), outcome.timestamp, nsId, sizeBytes);
-      ops.push({ type: 'put', key: keys.groupKey(this.id, start), value });
-      ops.push({ type: 'put', key: keys.namespaceIndexKey(nsId, start), value: keys.encodeIndexValue(j - i, value.length, outcome.timestamp) });
-      groups.push({ partition: this.id, start, count: j - i, timestamp: outcome.timestamp, nsId, value });
-      i = j;
-    }
-    ops.push({ type: 'put', key: keys.timeKey(this.id, outcome.timestamp, outcome.firstOffset), value: keys.encodeTimeValue(outcome.firstOffset + events.length) });
-    this.storedEnd = Math.max(this.storedEnd, outcome.firstOffset + events.length);
+  /** The store operations of one applied command (store-layout.ts). */
+  layout(outcome: ApplyOutcome, ops: StoreOperation[], groups: StoredGroup[]): void {
+    this.storedEnd = layoutOutcome({ partition: this.id, dictionary: this.host.store.dictionary, lastTimestamp: this.machine.lastTimestamp, storedEnd: this.storedEnd }, outcome, ops, groups);
   }
 
   snapshot(): Uint8Array {
     return this.machine.snapshot();
   }
 
-  restore(data: Uint8Array, index: number): void {
+  async restore(data: Uint8Array, index: number): Promise<void> {
+    const target = PartitionMachine.restore(data);
     if (index > this.storeApplied) {
-      throw this.host.store.damaged(`partition ${this.id}: the raft log is compacted to index ${index}, past what the event store holds (${this.storeApplied})`);
+      // One voter has nobody to copy from: its log was compacted past its own store, which only damage does.
+      if (this.host.voters.length === 1 || this.host.fetchEvents === undefined) {
+        throw this.host.store.damaged(`partition ${this.id}: the raft log is compacted to index ${index}, past what the event store holds (${this.storeApplied})`);
+      }
+      const catchUp = this.writing.then(async () => {
+        const running = (this.node as RaftNode | undefined) !== undefined;
+        const end = await catchUpPartition({
+          id: this.id, host: this.host, target, index, layout: (outcome, ops, groups) => this.layout(outcome, ops, groups),
+          // Running, the machine is what the store holds (its writes are awaited); at start it is empty and the store says.
+          from: running ? { nextOffset: this.machine.nextOffset, lastTimestamp: this.machine.lastTimestamp } : this.host.store.partitionStates()[this.id]!,
+          leader: () => (running ? this.node.status().leader : null),
+        });
+        this.storedEnd = Math.max(this.storedEnd, end);
+        this.storeApplied = index;
+      });
+      this.writing = catchUp.catch(() => undefined);
+      await catchUp;
     }
-    this.machine = PartitionMachine.restore(data);
+    this.machine = target;
   }
 
   /** Resolves once every entry up to `index` is applied here (bounded wait). */

@@ -1,0 +1,91 @@
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { CLUSTER_FILE, foundCluster, parsePeerAddress, readMembership, type FoundingOptions } from '../../../src/broker/cluster/founding.js';
+import { silentLogger, tempDir as makeTempDir } from '../../support/temp.js';
+
+const made: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  await Promise.all(made.splice(0).map((remove) => remove()));
+});
+async function tempDir(): Promise<string> {
+  const dir = await makeTempDir();
+  made.push(dir.remove);
+  return dir.path;
+}
+
+const peers = ['127.0.0.1:4001', '127.0.0.1:4002', '127.0.0.1:4003'].map((peer) => parsePeerAddress(peer));
+
+/** A transport whose probe answers with the id configured for each port (undefined: nobody listens there yet). */
+function fakeProbe(ids: Record<number, number | undefined>): FoundingOptions['transport'] {
+  return {
+    probe: async (address) => {
+      const id = ids[address.port];
+      if (id === undefined) throw new Error('connection refused');
+      return { id, info: { url: null, peer: null, probe: false } };
+    },
+  };
+}
+
+function options(dataDir: string, ids: Record<number, number | undefined>, extra: Partial<FoundingOptions> = {}): FoundingOptions {
+  return { dataDir, nodeId: 1, clusterId: 'flo', founders: peers, replicationFactor: undefined, transport: fakeProbe(ids), logger: silentLogger, ...extra };
+}
+
+describe('founding a cluster', () => {
+  it('parses host:port, [v6]:port and DNS names, and names the flag on anything else', () => {
+    expect(parsePeerAddress('flo-0.flo.ns.svc:4000')).toEqual({ host: 'flo-0.flo.ns.svc', port: 4000 });
+    expect(parsePeerAddress('[::1]:4001')).toEqual({ host: '::1', port: 4001 });
+    for (const bad of ['127.0.0.1', ':4000', 'host:0', 'host:70000', 'a b:1', 'http://x:1']) {
+      expect(() => parsePeerAddress(bad), bad).toThrow(/--peers: .* is not host:port/);
+    }
+  });
+
+  it('forms once every founder answered, ids sorted, and saves the membership', async () => {
+    const dir = await tempDir();
+    const membership = await foundCluster(options(dir, { 4001: 1, 4002: 7, 4003: 3 }));
+    expect(membership.members).toEqual([{ id: 1, peer: '127.0.0.1:4001' }, { id: 3, peer: '127.0.0.1:4003' }, { id: 7, peer: '127.0.0.1:4002' }]);
+    expect(membership.replicationFactor).toBe(3);
+    expect(await readMembership(dir)).toEqual(membership);
+  });
+
+  it('waits for a founder that is not up yet, then forms', async () => {
+    const dir = await tempDir();
+    const ids: Record<number, number | undefined> = { 4001: 1, 4002: 2, 4003: undefined };
+    setTimeout(() => (ids[4003] = 3), 400);
+    const membership = await foundCluster(options(dir, ids));
+    expect(membership.members.map((m) => m.id)).toEqual([1, 2, 3]);
+  });
+
+  it('a later start reads the saved membership and needs nobody', async () => {
+    const dir = await tempDir();
+    await foundCluster(options(dir, { 4001: 1, 4002: 2, 4003: 3 }));
+    const again = await foundCluster(options(dir, {}));
+    expect(again.members.map((m) => m.id)).toEqual([1, 2, 3]);
+  });
+
+  it('refuses two founders with one id, a list without this broker, and a replication factor this version cannot place', async () => {
+    await expect(foundCluster(options(await tempDir(), { 4001: 1, 4002: 2, 4003: 2 }))).rejects.toThrow(/two founders have node id 2/);
+    await expect(foundCluster(options(await tempDir(), { 4001: 5, 4002: 2, 4003: 3 }))).rejects.toThrow(/does not include this broker's own peer address/);
+    await expect(foundCluster(options(await tempDir(), { 4001: 1, 4002: 2, 4003: 3 }, { replicationFactor: 2 }))).rejects.toThrow(/replication factor is 3/);
+    await expect(foundCluster(options(await tempDir(), { 4001: 1, 4002: 2, 4003: 3 }, { replicationFactor: 4 }))).rejects.toThrow(/from 1 to the number of founders/);
+  });
+
+  it('refuses a data dir that holds a one-broker store, another member\'s membership, or a damaged cluster.json', async () => {
+    const single = await tempDir();
+    await writeFile(join(single, 'CURRENT'), 'MANIFEST-000001\n');
+    await expect(foundCluster(options(single, { 4001: 1, 4002: 2, 4003: 3 }))).rejects.toThrow(/not a cluster member .* starts from an empty data dir/);
+
+    const other = await tempDir();
+    await foundCluster(options(other, { 4001: 1, 4002: 2, 4003: 3 }));
+    await expect(foundCluster(options(other, {}, { nodeId: 9 }))).rejects.toThrow(/not to node 9/);
+    await expect(foundCluster(options(other, {}, { clusterId: 'other' }))).rejects.toThrow(/belongs to cluster "flo"/);
+
+    const damaged = await tempDir();
+    await mkdir(damaged, { recursive: true });
+    await writeFile(join(damaged, CLUSTER_FILE), '{"format":1,');
+    await expect(readMembership(damaged)).rejects.toThrow(/is not JSON/);
+    await writeFile(join(damaged, CLUSTER_FILE), JSON.stringify({ format: 1, clusterId: 'flo', members: [{ id: -1, peer: 'x:1' }], replicationFactor: 1 }));
+    await expect(readMembership(damaged)).rejects.toThrow(/not a membership this broker reads/);
+    expect(await readFile(join(damaged, CLUSTER_FILE), 'utf8')).toContain('"id":-1');
+  });
+});
