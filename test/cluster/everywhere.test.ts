@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type FloEvent } from '../../src/client/index.js';
 import { TestCluster } from '../support/cluster.js';
 import { waitFor } from '../support/temp.js';
-import { postEvents, readAll } from './http.js';
+import { byPartition, postEvents, readAll } from './http.js';
 
 let cluster: TestCluster;
 
@@ -19,11 +19,6 @@ afterAll(async () => {
 /** Events per (broker, namespace); each broker produces to every namespace, so every partition sees forwarded and local appends. */
 const ROUNDS = 20;
 const NAMESPACES = ['/orders/eu', '/orders/us', '/payments/1', '/payments/2', '/audit', '/a/b/c'];
-
-/** Partition by partition, in offset order (an id sorts as partition, then offset). */
-function byPartition<T extends { id: string }>(events: readonly T[]): T[] {
-  return [...events].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-}
 
 describe('a three-broker cluster', () => {
   it('serves the same events, in the same order, with the same ids, from every broker', async () => {

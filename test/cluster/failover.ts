@@ -8,7 +8,7 @@ import { expect } from 'vitest';
 import { connect, type FloEvent } from '../../src/client/index.js';
 import type { TestCluster } from '../support/cluster.js';
 import { waitFor } from '../support/temp.js';
-import { failureLabel, isRetryableUnavailable, postEvents, readAll, type Answer } from './http.js';
+import { byPartition, failureLabel, isRetryableUnavailable, postEvents, readAll, type Answer } from './http.js';
 
 /** Concurrent producers, each writing its own namespace one request at a time, so a namespace's order is the order of its requests. */
 const WRITERS = 4;
@@ -53,11 +53,6 @@ function checkStored(events: readonly { id: string; namespace: string; data?: st
     const sorted = [...order].sort((x, y) => x[0]! - y[0]! || x[1]! - y[1]!);
     expect(order, `${where}: /failover/${writer} in request order`).toEqual(sorted);
   }
-}
-
-/** Partition by partition, in offset order (an id sorts as partition, then offset). */
-function byPartition<T extends { id: string }>(events: readonly T[]): T[] {
-  return [...events].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
 function summarize(label: string, run: ProduceRun): void {

@@ -76,3 +76,8 @@ export function failureLabel(answer: Answer): string {
   const code = (answer.body as { code?: string } | undefined)?.code;
   return typeof code === 'string' ? `${answer.status} ${code}` : String(answer.status);
 }
+
+/** Partition by partition, in offset order (an id sorts as partition, then offset): a page starts at a rotating partition, so two reads may interleave partitions differently. */
+export function byPartition<T extends { id: string }>(events: readonly T[]): T[] {
+  return [...events].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
