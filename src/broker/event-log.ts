@@ -130,7 +130,9 @@ export class EventLog {
       },
       onFailure: (error) => options.logger.error({ err: error }, 'storage failed: refusing writes until a restart verifies the store'),
     });
-    const log = new EventLog(store, store.partitionStates(), options);
+    // With peers the Raft log decides offsets (no skip past an unclean stop's reservation): readers see what is stored.
+    const states = store.partitionStates().map((state) => (options.replication === undefined ? state : { ...state, nextOffset: state.storedEnd ?? state.nextOffset }));
+    const log = new EventLog(store, states, options);
     try {
       for (const [nsId, size] of store.namespaceSizes) log.sizes.add(nsId, size.events, size.bytes);
       // Replays the Raft log past what the store holds (onApplied), then takes appends.

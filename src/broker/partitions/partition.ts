@@ -489,7 +489,7 @@ export class Partition {
         const end = await catchUpPartition({
           id: this.id, host: this.host, target, index, layout: (outcome, ops, groups) => this.layout(outcome, ops, groups),
           // Running, the machine is what the store holds (its writes are awaited); at start it is empty and the store says.
-          from: running ? { nextOffset: this.machine.nextOffset, lastTimestamp: this.machine.lastTimestamp } : this.host.store.partitionStates()[this.id]!,
+          from: running ? { nextOffset: this.machine.nextOffset, lastTimestamp: this.machine.lastTimestamp } : storedState(this.host.store, this.id),
           leader: () => (running ? this.node.status().leader : null),
         });
         this.storedEnd = Math.max(this.storedEnd, end);
@@ -536,6 +536,12 @@ export class Partition {
     }
     this.host.onFailure(error);
   }
+}
+
+/** What the store holds of a partition at open: its end is where the stored offsets end, not an unclean stop's reservation. */
+function storedState(store: EventStore, partition: number): { nextOffset: number; lastTimestamp: number } {
+  const state = store.partitionStates()[partition]!;
+  return { nextOffset: state.storedEnd ?? state.nextOffset, lastTimestamp: state.lastTimestamp };
 }
 
 /** Where the event store keeps the Raft index it holds a partition's applies up to (written in the apply batch). */
