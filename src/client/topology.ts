@@ -55,6 +55,7 @@ export class Topology {
   private lastStartedAt = -Infinity;
   private readonly downUntil = new Map<string, number>();
   private periodic: NodeJS.Timeout | undefined;
+  private followUp: NodeJS.Timeout | undefined;
   private readonly refreshIntervalMs: number;
   private readonly minRefreshIntervalMs: number;
   private readonly downForMs: number;
@@ -63,13 +64,14 @@ export class Topology {
   lastRefreshError: Error | undefined;
   /** Refreshes sent so far (for tests and diagnostics). */
   refreshes = 0;
+  private stopped = false;
 
   constructor(private readonly options: TopologyOptions) {
     if (options.seeds.length === 0) throw new FloError('FLO_ERR_REQUEST_INVALID', 'give at least one broker URL, e.g. http://127.0.0.1:3000');
     this.refreshIntervalMs = options.refreshIntervalMs ?? TOPOLOGY_DEFAULTS.refreshIntervalMs;
     this.minRefreshIntervalMs = options.minRefreshIntervalMs ?? TOPOLOGY_DEFAULTS.minRefreshIntervalMs;
     this.downForMs = options.downForMs ?? TOPOLOGY_DEFAULTS.downForMs;
-    this.now = options.now ?? Date.now;
+    this.now = options.now ?? ((): number => Date.now());
   }
 
   get table(): RoutingTable | undefined {
@@ -92,7 +94,9 @@ export class Topology {
 
   stop(): void {
     clearInterval(this.periodic);
+    clearTimeout(this.followUp);
     this.periodic = undefined;
+    this.stopped = true;
   }
 
   /**
@@ -128,11 +132,26 @@ export class Topology {
       this.markUp(url);
       this.current = buildTable(url, answer, this.current);
       this.lastRefreshError = undefined;
+      this.followUpWhileStale();
       return this.current;
     }
     const error = new FloError('FLO_ERR_CONNECTION', `no broker answered (${failures.join('; ')}); is the cluster running? (set --url or FLO_URL)`);
     this.lastRefreshError = error;
     throw error;
+  }
+
+  /**
+   * The answer still names a broker we just failed to reach as a leader: its peers have not
+   * noticed yet (an election takes a few heartbeats). Ask again once the rate bound allows.
+   */
+  private followUpWhileStale(): void {
+    if (this.stopped || this.followUp !== undefined) return;
+    if (!this.current!.leaders.some((leader) => leader !== undefined && this.isDown(leader))) return;
+    this.followUp = setTimeout(() => {
+      this.followUp = undefined;
+      this.refreshInBackground();
+    }, this.minRefreshIntervalMs);
+    this.followUp.unref();
   }
 
   /** The partition a namespace belongs to, or -1 while the partitioning is unknown. */

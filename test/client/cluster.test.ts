@@ -1,0 +1,152 @@
+// The client against a real three-broker cluster on loopback: produce goes to
+// each partition's leader, goes on through the other brokers when the one it
+// bootstrapped from is killed (kill -9), never resends a produce whose outcome is
+// unknown, and a subscription whose broker is killed resumes on another from its
+// cursor with no gap and no duplicate.
+import { afterEach, describe, expect, it } from 'vitest';
+import { connect, type FloClient } from '../../src/client/index.js';
+import { ProduceOutcomeUnknownError } from '../../src/client/produce-outcome.js';
+import { partitionOf } from '../../src/common/namespace.js';
+import { waitFor } from '../support/temp.js';
+import { clusterView, producedAt, startCluster, type TestCluster } from './cluster-support.js';
+
+let cluster: TestCluster | undefined;
+const clients: FloClient[] = [];
+
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((client) => client.close()));
+  await cluster?.stop();
+  cluster = undefined;
+});
+
+async function open(urls: string | string[]): Promise<FloClient> {
+  const client = await connect(urls, { timeoutMs: 5_000, closeTimeoutMs: 2_000 });
+  clients.push(client);
+  return client;
+}
+
+/** Every event of a namespace glob, read to the end of the stream from `url`. */
+async function readAll(client: FloClient, namespace: string): Promise<string[]> {
+  const ids: string[] = [];
+  for await (const event of client.subscribe({ namespace, follow: false })) ids.push(event.id);
+  return ids;
+}
+
+describe('a client given every broker of a cluster', () => {
+  it('sends each produce straight to its partition\'s leader, so no broker has to forward it', async () => {
+    cluster = await startCluster();
+    const view = await clusterView(cluster.urls[0]!);
+    const urlOf = new Map(view.brokers.map((broker) => [broker.nodeId, broker.url!]));
+    const leaderOf = view.partitions.map((p) => urlOf.get(p.leader!)!);
+    // Bootstrap from a broker that leads nothing if there is one, so sending there would need a forward.
+    const ordered = [...cluster.urls].sort((a, b) => Number(leaderOf.includes(a)) - Number(leaderOf.includes(b)));
+    const client = await open(ordered);
+    const namespaces = Array.from({ length: 40 }, (_, i) => `/route/${i}`);
+    const expected = new Map(cluster.urls.map((url) => [url, 0]));
+    for (const namespace of namespaces) {
+      const leader = leaderOf[partitionOf(namespace, view.partitions.length)]!;
+      expected.set(leader, expected.get(leader)! + 1);
+    }
+    await Promise.all(namespaces.map((namespace) => client.produce({ namespace, data: namespace })));
+    expect((await clusterView(cluster.urls[0]!)).partitions.map((p) => urlOf.get(p.leader!))).toEqual(leaderOf); // no election meanwhile
+    // flo_produced_events_total counts events at the broker the client sent them to, not at the leader a follower forwarded them to.
+    const received = new Map(await Promise.all(cluster.urls.map(async (url) => [url, await producedAt(url)] as const)));
+    expect(received).toEqual(expected);
+  });
+
+  it('goes on producing through the other brokers when the one it bootstrapped from is killed', async () => {
+    cluster = await startCluster();
+    const leaderNode = (await clusterView(cluster.urls[0]!)).partitions[0]!.leader!;
+    const victim = cluster.brokers[Number(leaderNode) - 1]!; // founders' node ids are 1..3 in order
+    const client = await open([victim.url, ...cluster.urls.filter((url) => url !== victim.url)]);
+    expect(client.topology.table!.answeredBy).toBe(victim.url);
+    const stored: string[] = [];
+    const unknown: ProduceOutcomeUnknownError[] = [];
+    let killedAt = 0;
+    let firstAfterKill = 0;
+    for (let i = 0; i < 300; i++) {
+      if (i === 100) {
+        victim.child.kill('SIGKILL');
+        killedAt = performance.now();
+      }
+      try {
+        stored.push(await client.produce({ namespace: `/failover/${i % 10}`, data: String(i) }));
+        if (killedAt > 0 && firstAfterKill === 0) firstAfterKill = performance.now();
+      } catch (error) {
+        // Only a produce caught in flight by the kill may fail, and it must say its outcome is unknown.
+        if (!(error instanceof ProduceOutcomeUnknownError)) throw error;
+        unknown.push(error);
+      }
+    }
+    expect(unknown.length).toBeLessThanOrEqual(1);
+    expect(stored.length).toBe(300 - unknown.length);
+    console.log(`first produce stored ${Math.round(firstAfterKill - killedAt)} ms after the kill; ${unknown.length} outcome unknown`);
+    const survivor = await open(cluster.urls.filter((url) => url !== victim.url));
+    const read = await readAll(survivor, '/failover/**');
+    expect(new Set(read).size).toBe(read.length);
+    for (const id of stored) expect(read).toContain(id);
+    expect(read.length - stored.length).toBeLessThanOrEqual(unknown.length); // at most the unknown one was stored besides
+  });
+
+  it('does not resend a produce whose outcome is unknown, and says so', async () => {
+    cluster = await startCluster();
+    const leaderNode = (await clusterView(cluster.urls[0]!)).partitions[0]!.leader!;
+    const victim = cluster.brokers[Number(leaderNode) - 1]!;
+    const others = cluster.urls.filter((url) => url !== victim.url);
+    const client = await open([victim.url, ...others]);
+    const namespace = [0, 1, 2, 3, 4, 5, 6, 7].map((i) => `/unknown/${i}`).find((ns) => client.topology.produceTarget(client.topology.partitionOf(ns)) === victim.url)!;
+    // The produce socket to the leader is open before it stops (a socket still opening when it dies provably sent nothing).
+    await client.produce({ namespace, data: 'first' });
+    expect(await producedAt(victim.url)).toBe(1);
+    // Stopped, the leader never reads the batch; killed, it drops the connection: the client cannot know it stored nothing.
+    victim.child.kill('SIGSTOP');
+    const produced = client.produce({ namespace, data: 'lost in flight' });
+    const outcome = produced.then(() => undefined, (error: unknown) => error);
+    await new Promise((resolve) => setTimeout(resolve, 200)); // the batch is in the socket, unread
+    victim.child.kill('SIGKILL');
+    const error = await outcome;
+    expect(error).toBeInstanceOf(ProduceOutcomeUnknownError);
+    expect(error).toMatchObject({ code: 'FLO_ERR_CONNECTION', outcomeUnknown: true, message: expect.stringMatching(/outcome unknown/) });
+    // A resend would have reached a survivor, and been stored once one of them leads.
+    await waitFor(async () => (await clusterView(others[0]!)).partitions.every((p) => p.leader !== null && p.leader !== leaderNode), 'a new leader of every partition', 20_000);
+    const survivor = await open(others);
+    await survivor.produce({ namespace: '/after', data: 'the cluster works again' });
+    expect(await readAll(survivor, namespace)).toHaveLength(1); // 'first' only
+    expect((await Promise.all(others.map(producedAt))).reduce((a, b) => a + b, 0)).toBe(1); // only /after
+  });
+
+  it('resumes a subscription on another broker when its broker is killed, with no gap and no duplicate', async () => {
+    cluster = await startCluster();
+    const view = await clusterView(cluster.urls[0]!);
+    // A broker that leads nothing, so producing goes on undisturbed while it is gone.
+    const leaders = new Set(view.partitions.map((p) => p.leader));
+    const victim = cluster.brokers.find((_, i) => !leaders.has(String(i + 1))) ?? cluster.brokers[2]!;
+    const reader = await open([victim.url, ...cluster.urls.filter((url) => url !== victim.url)]);
+    const writer = await open(cluster.urls.filter((url) => url !== victim.url));
+    const produced: string[] = [];
+    for (let i = 0; i < 50; i++) produced.push(await writer.produce({ namespace: `/resume/${i % 5}`, data: String(i) }));
+    let resumed = 0;
+    const subscription = reader.subscribe({ namespace: '/resume/**', onResumed: () => resumed++ });
+    const seen: string[] = [];
+    let killed = false;
+    for await (const event of subscription) {
+      seen.push(event.id);
+      if (seen.length === 30 && !killed) {
+        killed = true;
+        victim.child.kill('SIGKILL');
+        for (let i = 50; i < 100; i++) produced.push(await writer.produce({ namespace: `/resume/${i % 5}`, data: String(i) }));
+      }
+      if (seen.length === produced.length && killed) break;
+    }
+    expect(resumed).toBe(1);
+    expect(seen).toHaveLength(100);
+    expect(new Set(seen)).toEqual(new Set(produced));
+    // Per partition, in offset order: the resumed stream continued exactly where the dead broker's left off.
+    const byPartition = new Map<string, number[]>();
+    for (const id of seen) {
+      const [partition, offset] = id.split('-');
+      byPartition.set(partition!, [...(byPartition.get(partition!) ?? []), parseInt(offset!, 16)]);
+    }
+    for (const offsets of byPartition.values()) expect(offsets).toEqual([...offsets].sort((a, b) => a - b));
+  });
+});
