@@ -49,6 +49,8 @@ export class Producer {
   private readonly queues = new Map<number, Waiting>();
   /** Partition -> not before this time (ms, performance.now()), while a resend backs off. */
   private readonly backoffUntil = new Map<number, number>();
+  /** Partition -> the broker that last refused its batch as not stored, tried last until one is acked. */
+  private readonly refusedBy = new Map<number, string>();
   private readonly connections = new Map<string, ProduceConnection>();
   private queuedEvents = 0;
   private inFlightBatches = 0;
@@ -147,7 +149,7 @@ export class Producer {
   }
 
   private send(partition: number, batch: Waiting): void {
-    const url = this.topology.produceTarget(partition);
+    const url = this.topology.produceTarget(partition, this.refusedBy.get(partition));
     let connection = this.connections.get(url);
     if (!connection) this.connections.set(url, (connection = new ProduceConnection(url, { connectTimeoutMs: this.limits.connectTimeoutMs, token: this.limits.token })));
     this.inFlightBatches++;
@@ -157,6 +159,7 @@ export class Producer {
       (ids) => {
         for (let i = 0; i < batch.resolvers.length; i++) batch.resolvers[i]!(ids[i]!);
         this.topology.markUp(url);
+        this.refusedBy.delete(partition);
         this.afterBatch();
       },
       (failure: unknown) => {
@@ -187,6 +190,7 @@ export class Producer {
       for (const reject of batch.rejecters) reject(error);
       return;
     }
+    this.refusedBy.set(partition, failure.brokerUrl);
     this.requeueFront(partition, batch);
     this.backoffUntil.set(partition, performance.now() + resendDelayMs(attempts));
   }

@@ -160,11 +160,16 @@ export class Topology {
     return partitions > 0 ? partitionOf(namespace, partitions) : -1;
   }
 
-  /** Where a produce for the partition should go: its leader when known and up, else the first usable broker (which forwards). */
-  produceTarget(partition: number): string {
+  /**
+   * Where a produce for the partition should go: its leader when known and up, else the first
+   * usable broker (which forwards). `avoid` is a broker that just refused this partition's batch:
+   * another is chosen while there is one, until the table says otherwise.
+   */
+  produceTarget(partition: number, avoid?: string): string {
     const leader = partition >= 0 ? this.current?.leaders[partition] : undefined;
-    if (leader !== undefined && !this.isDown(leader)) return leader;
-    return this.candidates()[0]!;
+    if (leader !== undefined && leader !== avoid && !this.isDown(leader)) return leader;
+    const candidates = this.candidates();
+    return candidates.find((url) => url !== avoid) ?? candidates[0]!;
   }
 
   /**
