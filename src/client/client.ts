@@ -131,7 +131,12 @@ export class FloClient {
     });
     this.subscriptionBrokers = {
       next: () => this.topology.candidates()[0]!,
-      failed: (url, error) => this.topology.noteFailure(url, error),
+      // Whatever failed there (down, behind, refusing), the next attempt tries the other brokers first;
+      // but a consumer too slow for its broker would be as slow for any other.
+      failed: (url, error) => {
+        this.topology.noteFailure(url, error);
+        if (error.code !== 'FLO_ERR_SUBSCRIBER_TOO_SLOW') this.topology.markDown(url);
+      },
       commitGroup: async (group, cursor) => {
         await this.requestAnyBroker(`/v1/groups/${encodeURIComponent(group)}`, { method: 'PUT', body: { cursor } });
       },

@@ -97,6 +97,8 @@ export class Subscription implements AsyncIterable<FloEvent> {
   private readonly triedUrls = new Set<string>();
   /** The broker of the current connection attempt. */
   private url = '';
+  /** The cursor the current attempt resumes from (our own), undefined on a first start. */
+  private resumingFrom: string | undefined;
   private caughtUpOnce = false;
   private readonly closeCallbacks: Array<() => void> = [];
 
@@ -179,6 +181,7 @@ export class Subscription implements AsyncIterable<FloEvent> {
     // The group's stored cursor only decides the first start; a reconnect resumes from our own cursor.
     const group = this.offsets ? undefined : this.options.group;
     this.url = this.brokers.next();
+    this.resumingFrom = this.offsets ? from : undefined;
     const url = toWebSocketUrl(this.url, '/v1/subscribe', { namespace: this.options.namespace, from, follow: String(follow), group });
     const socket = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: this.limits.connectTimeoutMs, maxPayload: MAX_FRAME_BYTES, headers: authHeaders(this.limits.token) });
     socket.binaryType = 'nodebuffer';
@@ -275,8 +278,12 @@ export class Subscription implements AsyncIterable<FloEvent> {
   private fail(error: Error): void {
     if (this.closedByUser) return;
     // A retryable refusal (overloaded, shutting down, unreachable) means: come back later, from the cursor.
-    if (error instanceof FloError && error.retryable) {
-      this.attemptError = error;
+    // So does a refusal of our own cursor on a resume: it came from a broker of this cluster, so this
+    // broker's replica is behind it (the one we lost was ahead); another broker, or this one a moment
+    // later, has caught up. A data dir really replaced still fails, once reconnectTimeoutMs has passed.
+    const behindCursor = error instanceof FloError && error.code === 'FLO_ERR_POSITION_INVALID' && this.resumingFrom !== undefined;
+    if (error instanceof FloError && (error.retryable || behindCursor)) {
+      this.attemptError = behindCursor ? new FloError('FLO_ERR_POSITION_INVALID', `the broker at ${this.url} is behind the cursor ${this.resumingFrom} (${error.message})`, { cause: error }) : error;
       this.socket?.terminate();
       return;
     }
