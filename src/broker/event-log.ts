@@ -13,7 +13,7 @@ import { deferred } from '../common/deferred.js';
 import { isEventId } from '../common/ids.js';
 import { MAX_PARENT_ID_BYTES, forEachGroupEvent, type DecodedInput } from '../common/wire.js';
 import { BrokerMetrics } from './metrics.js';
-import type { AppendTicket } from './partitions/partition.js';
+import type { AppendTicket, ProducerBatch } from './partitions/partition.js';
 import type { EventSegment } from './cluster/catch-up.js';
 import type { CommandEvent } from './partitions/commands.js';
 import { PartitionSet, type PartitionRaftStatus, type PartitionSetOptions } from './partitions/partition-set.js';
@@ -56,6 +56,20 @@ export interface ReplicationOptions {
   readonly forward: NonNullable<PartitionSetOptions['forward']>;
   readonly safeToRetry: NonNullable<PartitionSetOptions['safeToRetry']>;
   readonly fetchEvents: NonNullable<PartitionSetOptions['fetchEvents']>;
+}
+
+/** An idempotent request: who sends it, and the sequence number of its first event. */
+export interface ProducerSequence {
+  readonly id: number;
+  readonly sequence: number;
+}
+
+/** Producer ids are positive safe integers; a request's sequences must fit the log's 32 bits. */
+function checkProducer(producer: ProducerSequence, events: number): void {
+  if (!Number.isSafeInteger(producer.id) || producer.id < 1) throw new FloError('FLO_ERR_REQUEST_INVALID', 'the producer id must be a positive whole number below 2^53');
+  if (!Number.isSafeInteger(producer.sequence) || producer.sequence < 0 || producer.sequence + events > 0xffffffff) {
+    throw new FloError('FLO_ERR_REQUEST_INVALID', 'the producer sequence must be a whole number from 0 to 2^32 minus the events sent (start a new producer id when it runs out)');
+  }
 }
 
 export interface AppendResult {
@@ -183,7 +197,12 @@ export class EventLog {
   }
 
   /** Validates a whole request before accepting any of it, then waits for its durable commit. */
-  async append(inputs: readonly DecodedInput[]): Promise<AppendResult> {
+  /**
+   * Appends events; resolves once they are committed and applied here. With `producer`, the request is
+   * idempotent: a retry with the same producer id and sequence is answered with the first attempt's ids
+   * and stores nothing (the sequence numbers the request's first event; its events take the next ones).
+   */
+  async append(inputs: readonly DecodedInput[], producer?: ProducerSequence): Promise<AppendResult> {
     if (this.closing) throw new FloError('FLO_ERR_SHUTTING_DOWN', 'the broker is shutting down');
     if (this.store.failed) throw new FloError('FLO_ERR_STORAGE_FAILED', this.store.failed.message);
     if (inputs.length === 0) throw new FloError('FLO_ERR_REQUEST_INVALID', 'a produce request needs at least one event');
@@ -197,9 +216,15 @@ export class EventLog {
     const dictionary = this.store.dictionary;
     const { promise, resolve, reject } = deferred<void>();
     const ticket: AppendTicket = { partitions: new Uint16Array(inputs.length), offsets: new Float64Array(inputs.length), remaining: inputs.length, resolve, reject };
+    if (producer !== undefined) checkProducer(producer, inputs.length);
+    // Per partition, the producer's batch is numbered by its first event's place in the request.
+    const batches = producer === undefined ? undefined : new Map<number, ProducerBatch>();
     for (let i = 0; i < inputs.length; i++) {
       const input = inputs[i]!;
-      this.partitionSet.enqueue(dictionary.partitionFor(input.namespace), { namespace: input.namespace, parentId: input.parentId, data: input.data }, ticket, i);
+      const partition = dictionary.partitionFor(input.namespace);
+      let batch = batches?.get(partition);
+      if (batches !== undefined && batch === undefined) batches.set(partition, (batch = { id: producer!.id, firstSequence: producer!.sequence + i }));
+      this.partitionSet.enqueue(partition, { namespace: input.namespace, parentId: input.parentId, data: input.data }, ticket, i, batch);
     }
     await promise;
     this.metrics.producedEvents.inc(inputs.length);
@@ -208,7 +233,7 @@ export class EventLog {
   }
 
   /** Appends another broker forwarded to this one as the partitions' leader (validated at their origin). */
-  async acceptForwarded(partition: number, events: readonly CommandEvent[]): Promise<Float64Array> {
+  async acceptForwarded(partition: number, events: readonly CommandEvent[], producer?: ProducerBatch): Promise<Float64Array> {
     if (this.closing) throw new FloError('FLO_ERR_SHUTTING_DOWN', 'the broker is shutting down');
     if (this.store.failed) throw new FloError('FLO_ERR_STORAGE_FAILED', this.store.failed.message);
     for (const event of events) {
@@ -218,7 +243,7 @@ export class EventLog {
         throw new FloError('FLO_ERR_CONFIG_INVALID', `brokers disagree on where ${event.namespace} goes (partition ${partition} there, ${this.store.dictionary.partitionFor(event.namespace)} here): every broker of a cluster needs the same --partitions`);
       }
     }
-    return this.partitionSet.acceptForwarded(partition, events);
+    return this.partitionSet.acceptForwarded(partition, events, producer);
   }
 
   /**

@@ -23,6 +23,7 @@ export const ERROR_CATALOGUE = {
   FLO_ERR_EVENT_NOT_FOUND: { status: 404, title: 'Event not found', retryable: false },
   FLO_ERR_GROUP_NOT_FOUND: { status: 404, title: 'Consumer group not found', retryable: false },
   FLO_ERR_ROUTE_NOT_FOUND: { status: 404, title: 'No such route', retryable: false },
+  FLO_ERR_SEQUENCE_STALE: { status: 409, title: 'Producer sequence already used', retryable: false },
   FLO_ERR_MEDIA_TYPE_UNSUPPORTED: { status: 415, title: 'Unsupported media type', retryable: false },
   FLO_ERR_OVERLOADED: { status: 503, title: 'Broker overloaded', retryable: true },
   FLO_ERR_SUBSCRIBER_TOO_SLOW: { status: 503, title: 'Subscriber too slow', retryable: true },

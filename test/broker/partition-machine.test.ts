@@ -64,13 +64,15 @@ describe('partition state machine', () => {
     expect(machine.apply(append(7, 3, ['d']))).toMatchObject({ kind: 'appended', firstOffset: 4 });
   });
 
-  it('refuses a gap in a producer sequence and a retry older than the window', () => {
+  it('takes a gap in a producer sequence (its other events went to other partitions) and refuses a retry older than the window', () => {
     const machine = new PartitionMachine({ dedupWindowBatches: 2, maxProducers: 10 });
     for (let seq = 0; seq < 4; seq++) machine.apply(append(7, seq, [`e${seq}`]));
-    expect(machine.apply(append(7, 6, ['late']))).toMatchObject({ kind: 'rejected', reason: 'sequence-gap' });
+    expect(machine.apply(append(7, 6, ['later']))).toMatchObject({ kind: 'appended', firstOffset: 4 });
+    expect(machine.apply(append(7, 5, ['between']))).toMatchObject({ kind: 'rejected', reason: 'sequence-stale' });
     expect(machine.apply(append(7, 1, ['e1']))).toMatchObject({ kind: 'rejected', reason: 'sequence-stale' });
     expect(machine.apply(append(7, 3, ['e3']))).toEqual({ kind: 'duplicate', firstOffset: 3, count: 1 });
-    expect(machine.nextOffset).toBe(4);
+    expect(machine.apply(append(7, 6, ['later']))).toEqual({ kind: 'duplicate', firstOffset: 4, count: 1 });
+    expect(machine.nextOffset).toBe(5);
   });
 
   it('keeps deduplicating after a snapshot is restored (a new leader restarting from it)', () => {

@@ -10,7 +10,7 @@ import { FloError } from '../../common/errors.js';
 import { encodeProduceAck, encodeProduceFailure, splitProduceRequest } from '../../common/frames.js';
 import { formatEventId } from '../../common/ids.js';
 import { BATCH_MEDIA_TYPE } from '../../common/wire.js';
-import type { AppendResult, EventLog } from '../event-log.js';
+import type { AppendResult, EventLog, ProducerSequence } from '../event-log.js';
 import { eventsFromBatch, eventsFromJsonBody, eventsFromNdjson } from './event-input.js';
 import { problemOf, reportedError } from './problem.js';
 
@@ -60,7 +60,7 @@ export function produceRoutes(app: FastifyInstance, log: EventLog): void {
 
   app.post('/v1/events', { schema: { body: produceBodySchema }, preParsing: refuseContentEncoding }, async (request, reply) => {
     const { events, single } = decodeBody(request);
-    const result = await log.append(events);
+    const result = await log.append(events, producerOf(request));
     const ids = idsOf(result);
     await reply.status(201).send(single ? { id: ids[0] } : { ids });
   });
@@ -75,6 +75,23 @@ export function produceRoutes(app: FastifyInstance, log: EventLog): void {
     },
     wsHandler: (socket, request) => serveProduceSocket(socket, log, request.log),
   });
+}
+
+/** Headers that make a request idempotent (docs/api.md): both or neither. */
+export const PRODUCER_ID_HEADER = 'flo-producer-id';
+export const PRODUCER_SEQUENCE_HEADER = 'flo-producer-sequence';
+
+function producerOf(request: FastifyRequest): ProducerSequence | undefined {
+  const id = request.headers[PRODUCER_ID_HEADER];
+  const sequence = request.headers[PRODUCER_SEQUENCE_HEADER];
+  if (id === undefined && sequence === undefined) return undefined;
+  const number = (value: string | string[] | undefined, name: string): number => {
+    if (typeof value !== 'string' || !/^\d{1,16}$/.test(value.trim())) {
+      throw new FloError('FLO_ERR_REQUEST_INVALID', `${name} must be a whole number (send Flo-Producer-Id and Flo-Producer-Sequence together)`);
+    }
+    return Number(value.trim());
+  };
+  return { id: number(id, 'Flo-Producer-Id'), sequence: number(sequence, 'Flo-Producer-Sequence') };
 }
 
 /** The body is read as sent: a gzip body would otherwise be parsed as if it were plain JSON (or stored as garbage from a batch). */

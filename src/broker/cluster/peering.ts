@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { FloError } from '../../common/errors.js';
 import type { ClusterView, MemberView } from '../api/admin.js';
 import type { EventLog, ReplicationOptions } from '../event-log.js';
+import { NO_PRODUCER } from '../partitions/commands.js';
 import type { NodeId } from '../raft/messages.js';
 import type { PeerAddress } from '../transport/peer-link.js';
 import { TcpTransport } from '../transport/tcp-transport.js';
@@ -95,7 +96,8 @@ export class Peering {
         return encodeSegments(await this.log.exportEvents(request.partition, request.from, request.to, Math.min(request.maxBytes, FETCH_BYTES)));
       }
       const { partition, command } = decodeForward(payload);
-      return encodeOffsets(await this.log.acceptForwarded(partition, command.events));
+      const producer = command.producerId === NO_PRODUCER ? undefined : { id: command.producerId, firstSequence: command.firstSequence };
+      return encodeOffsets(await this.log.acceptForwarded(partition, command.events, producer));
     });
   }
 

@@ -9,8 +9,12 @@ import { crc32 } from 'node:zlib';
 import { assert } from '../../common/assert.js';
 import { COMMAND_APPEND, COMMAND_SKIP, NO_PRODUCER, type AppendCommand, type CommandEvent, type PartitionCommand, type TrimCommand } from './commands.js';
 
-/** Batches remembered per producer for deduplication (Kafka keeps 5 as well). */
-export const DEDUP_WINDOW_BATCHES = 5;
+/**
+ * Batches remembered per producer and partition for deduplication. Kafka keeps 5 and caps a producer's
+ * requests in flight at 5; Flo's client pipelines more, so the window is wider (its in-flight cap per
+ * producer must stay within it). 16 bytes each.
+ */
+export const DEDUP_WINDOW_BATCHES = 32;
 /** Producers remembered per partition; the least recently used is forgotten first. */
 export const MAX_PRODUCERS_PER_PARTITION = 10_000;
 const SNAPSHOT_VERSION = 1;
@@ -23,7 +27,7 @@ export interface AppliedEvent extends CommandEvent {
 export type ApplyOutcome =
   | { readonly kind: 'appended'; readonly firstOffset: number; readonly timestamp: number; readonly events: readonly AppliedEvent[] }
   | { readonly kind: 'duplicate'; readonly firstOffset: number; readonly count: number }
-  | { readonly kind: 'rejected'; readonly reason: 'sequence-gap' | 'sequence-stale'; readonly detail: string }
+  | { readonly kind: 'rejected'; readonly reason: 'sequence-stale'; readonly detail: string }
   | { readonly kind: 'trimmed'; readonly cuts: TrimCommand['cuts'] }
   | { readonly kind: 'skipped'; readonly from: number; readonly to: number };
 
@@ -94,21 +98,22 @@ export class PartitionMachine {
     return { kind: 'appended', firstOffset, timestamp, events };
   }
 
-  /** Null when the batch is the producer's next one (or the producer is new); otherwise the outcome. */
+  /**
+   * Null when the batch is new for its producer; otherwise the outcome. A producer numbers its events
+   * across all partitions, so one partition sees gaps between its batches: any sequence past the last
+   * is new; a batch seen before (same first sequence and count, within the window) is a duplicate.
+   */
   private checkSequence(command: AppendCommand): ApplyOutcome | null {
     const state = this.producers.get(command.producerId);
     if (state === undefined) return null;
     const count = command.events.length;
-    if (command.firstSequence === state.lastSequence + 1) return null;
     const seen = state.batches.find((batch) => batch.firstSequence === command.firstSequence && batch.count === count);
     if (seen !== undefined) {
       this.touch(command.producerId, state);
       return { kind: 'duplicate', firstOffset: seen.firstOffset, count };
     }
-    if (command.firstSequence <= state.lastSequence) {
-      return { kind: 'rejected', reason: 'sequence-stale', detail: `producer ${command.producerId}: sequence ${command.firstSequence} is older than the last ${state.batches.length} batches remembered (last sequence ${state.lastSequence})` };
-    }
-    return { kind: 'rejected', reason: 'sequence-gap', detail: `producer ${command.producerId}: expected sequence ${state.lastSequence + 1}, got ${command.firstSequence}` };
+    if (command.firstSequence > state.lastSequence) return null;
+    return { kind: 'rejected', reason: 'sequence-stale', detail: `producer ${command.producerId}: sequence ${command.firstSequence} is not after its last (${state.lastSequence}) and matches none of the last ${state.batches.length} batches remembered` };
   }
 
   private remember(command: AppendCommand, firstOffset: number): void {

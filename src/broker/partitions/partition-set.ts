@@ -15,7 +15,7 @@ import type { RaftStorage } from '../storage/raft-storage.js';
 import { LocalTransport } from '../transport/local-transport.js';
 import type { RaftTransport } from '../transport/tcp-transport.js';
 import type { CommandEvent } from './commands.js';
-import { Partition, appliedSetting, groupIdOf, type AppendTicket, type PartitionHost } from './partition.js';
+import { Partition, appliedSetting, groupIdOf, type AppendTicket, type PartitionHost, type ProducerBatch } from './partition.js';
 
 export interface PartitionRaftStatus {
   /** Raft group id (partition + 1). */
@@ -97,16 +97,16 @@ export class PartitionSet {
     }
   }
 
-  enqueue(partition: number, event: CommandEvent, ticket: AppendTicket, index: number): void {
+  enqueue(partition: number, event: CommandEvent, ticket: AppendTicket, index: number, producer?: ProducerBatch): void {
     if (this.closed) throw new FloError('FLO_ERR_SHUTTING_DOWN', 'the broker is shutting down');
-    this.partitions[partition]!.enqueue(event, ticket, index);
+    this.partitions[partition]!.enqueue(event, ticket, index, false, producer);
   }
 
   /**
    * Appends another broker forwarded here as the partition's leader: proposed here (refused with
    * FLO_ERR_NOT_LEADER, nothing stored, if this broker no longer leads); resolves with their offsets.
    */
-  async acceptForwarded(partition: number, events: readonly CommandEvent[]): Promise<Float64Array> {
+  async acceptForwarded(partition: number, events: readonly CommandEvent[], producer?: ProducerBatch): Promise<Float64Array> {
     const target = this.partitions[partition];
     if (target === undefined) throw new FloError('FLO_ERR_REQUEST_INVALID', `no partition ${partition} here: do all brokers have the same --partitions?`);
     if (events.length === 0) return new Float64Array(0);
@@ -116,7 +116,7 @@ export class PartitionSet {
     if (this.closed) throw new FloError('FLO_ERR_SHUTTING_DOWN', 'the broker is shutting down');
     const { promise, resolve, reject } = deferred<void>();
     const ticket: AppendTicket = { partitions: new Uint16Array(events.length), offsets: new Float64Array(events.length), remaining: events.length, resolve, reject };
-    events.forEach((event, i) => target.enqueue(event, ticket, i, true));
+    events.forEach((event, i) => target.enqueue(event, ticket, i, true, producer));
     await promise;
     return ticket.offsets;
   }

@@ -22,33 +22,16 @@ import type { EventStore, StoreOperation, StoredGroup } from '../storage/event-s
 import * as keys from '../storage/keys.js';
 import type { RaftStorage } from '../storage/raft-storage.js';
 import type { RaftTransport } from '../transport/tcp-transport.js';
-import { COMMAND_APPEND, COMMAND_SKIP, NO_PRODUCER, decodeCommand, encodeCommand, type CommandEvent } from './commands.js';
+import { COMMAND_SKIP, decodeCommand, encodeCommand, type CommandEvent } from './commands.js';
 import { PartitionMachine, type ApplyOutcome } from './partition-machine.js';
 import type { EventSegment } from '../cluster/catch-up.js';
+import { AppliedOffsets } from './applied-offsets.js';
 import { catchUpPartition } from './catch-up-writer.js';
+import { appendCommand, pendingKey, type AppendTicket, type ProducerBatch, type Slot } from './slots.js';
 import { layoutOutcome } from './store-layout.js';
 
-/** One produce request: filled with positions as its events are applied. */
-export interface AppendTicket {
-  readonly partitions: Uint16Array;
-  readonly offsets: Float64Array;
-  remaining: number;
-  resolve(): void;
-  reject(error: Error): void;
-}
-
-interface Slot {
-  readonly event: CommandEvent;
-  readonly ticket: AppendTicket;
-  readonly index: number;
-  readonly bytes: number;
-  /** Sent here by another broker, which chose this one as leader: proposed here or refused, never forwarded on. */
-  readonly forwarded: boolean;
-  /** Times it went back to pending after a leader change lost it (bounded by MAX_APPEND_ATTEMPTS). */
-  attempts: number;
-}
-
 export { MAX_GROUP_BYTES } from './store-layout.js';
+export type { AppendTicket, ProducerBatch } from './slots.js';
 /** Snapshot the machine and compact the Raft log every this many applied entries. */
 export const PARTITION_SNAPSHOT_EVERY = 256;
 /** Entries kept behind a snapshot (for followers slightly behind). */
@@ -61,8 +44,6 @@ const LEADER_WAIT_MS = 30_000;
  * partition without a quorum answers in bounded time instead of hanging.
  */
 export const NO_LEADER_WAIT_MS = 5_000;
-/** A forwarded append is acknowledged once it is applied here too (read-your-write on this broker), or after this. */
-const LOCAL_APPLY_WAIT_MS = 1_000;
 /** Leader changes an append may ride out (each provably lost it) before it is refused. */
 const MAX_APPEND_ATTEMPTS = 5;
 
@@ -123,8 +104,8 @@ export class Partition {
   /** Set once the partition stopped on an error. */
   private stopped: Error | undefined;
   private idleWaiters: Array<() => void> = [];
-  /** Forwarded appends waiting to be applied here too, by the offset they need. */
-  private applyWaiters: Array<{ offset: number; resolve: () => void }> = [];
+  /** Forwarded appends waiting to be applied here too. */
+  private readonly applied = new AppliedOffsets(() => this.machine.nextOffset);
   /** Chunks of appends out at a leader (they count as pending for drain). */
   private forwarding = 0;
 
@@ -185,17 +166,18 @@ export class Partition {
     return this.node.status();
   }
 
-  enqueue(event: CommandEvent, ticket: AppendTicket, index: number, forwarded = false): void {
+  enqueue(event: CommandEvent, ticket: AppendTicket, index: number, forwarded = false, producer?: ProducerBatch): void {
     if (this.closed) throw new FloError('FLO_ERR_SHUTTING_DOWN', 'the broker is shutting down');
     const bytes = groupEventBytes(event);
     this.addWaiting(bytes);
-    this.requeue({ event, ticket, index, bytes, forwarded, attempts: 0 });
+    this.requeue({ event, ticket, index, bytes, forwarded, attempts: 0, producer });
   }
 
   /** Puts a slot (new, or back after a leader change lost it) into pending and schedules a proposal. */
   private requeue(slot: Slot): void {
-    let slots = this.pending.get(slot.event.namespace);
-    if (!slots) this.pending.set(slot.event.namespace, (slots = []));
+    const key = pendingKey(slot);
+    let slots = this.pending.get(key);
+    if (!slots) this.pending.set(key, (slots = []));
     slots.push(slot);
     if (this.scheduled) return;
     this.scheduled = true;
@@ -218,12 +200,16 @@ export class Partition {
     let bytes = 0;
     const timestamp = this.host.clock();
     const seal = (): void => {
-      const events = slots.map((slot) => slot.event);
-      commands.push({ data: encodeCommand({ kind: COMMAND_APPEND, timestamp, producerId: NO_PRODUCER, firstSequence: 0, events }), slots });
+      commands.push({ data: appendCommand(timestamp, slots), slots });
       slots = [];
       bytes = 0;
     };
     for (const run of this.pending.values()) {
+      if (run[0]?.producer !== undefined) {
+        // A producer's batch is one command as sent: a retry must match it (firstSequence, count) exactly.
+        commands.push({ data: appendCommand(timestamp, run), slots: run });
+        continue;
+      }
       for (const slot of run) {
         if (slots.length > 0 && bytes + slot.bytes > MAX_COMMIT_BATCH_BYTES) seal();
         slots.push(slot);
@@ -281,14 +267,24 @@ export class Partition {
         continue;
       }
       this.release(entry.index);
-      if (outcome.kind !== 'appended') continue;
+      if (outcome.kind === 'rejected') {
+        const refusal = new FloError('FLO_ERR_SEQUENCE_STALE', `partition ${this.id}: ${outcome.detail}; nothing was stored (send new events with a new sequence)`);
+        for (const slot of waiter.slots) slot.ticket.reject(refusal);
+        continue;
+      }
+      // A duplicate is answered with the first attempt's offsets: the retry stores nothing.
+      if (outcome.kind !== 'appended' && outcome.kind !== 'duplicate') continue;
       waiter.slots.forEach((slot, i) => {
         slot.ticket.partitions[slot.index] = this.id;
         slot.ticket.offsets[slot.index] = outcome.firstOffset + i;
         settled.push(slot.ticket);
       });
     }
-    if (ops.length === 0) return;
+    if (ops.length === 0) {
+      // Only duplicates: their first attempt is applied; answer once its write (maybe still in flight) is done.
+      if (settled.length > 0) this.writing = this.writing.then(() => this.settle(settled));
+      return;
+    }
     const nextOffset = this.machine.nextOffset;
     const lastTimestamp = this.machine.lastTimestamp;
     ops.push({ type: 'put', key: keys.partitionKey(this.id), value: keys.encodePartitionState(nextOffset, lastTimestamp) });
@@ -316,8 +312,16 @@ export class Partition {
       return;
     }
     this.host.onApplied(this.id, groups, nextOffset, lastTimestamp, performance.now() - started);
+    this.settle(settled);
+    this.applied.advance(nextOffset);
+  }
+
+  private settle(settled: readonly AppendTicket[]): void {
+    if (this.stopped) {
+      for (const ticket of settled) ticket.reject(this.stopped);
+      return;
+    }
     for (const ticket of settled) if (--ticket.remaining === 0) ticket.resolve();
-    this.wakeApplyWaiters(nextOffset);
   }
 
   /** Resolves once every apply so far is written to the store. */
@@ -362,6 +366,10 @@ export class Partition {
     let bytes = 0;
     const refusal = new NotLeaderError(groupIdOf(this.id), this.node.status().leader, `partition ${this.id} is led by another broker`);
     for (const run of this.pending.values()) {
+      if (run[0]?.producer !== undefined && !run[0].forwarded) {
+        chunks.push(run);
+        continue;
+      }
       for (const slot of run) {
         if (slot.forwarded) {
           this.settleSlot(slot, refusal);
@@ -399,12 +407,12 @@ export class Partition {
         return;
       }
       if (leader !== null && forward !== undefined) {
-        const command = encodeCommand({ kind: COMMAND_APPEND, timestamp: this.host.clock(), producerId: NO_PRODUCER, firstSequence: 0, events: slots.map((slot) => slot.event) });
+        const command = appendCommand(this.host.clock(), slots);
         try {
           const offsets = await forward(leader, this.id, command, slots.length);
           let end = 0;
           for (const offset of offsets) end = Math.max(end, offset + 1);
-          await this.appliedHere(end);
+          await this.applied.reach(end);
           slots.forEach((slot, i) => {
             this.addWaiting(-slot.bytes);
             slot.ticket.partitions[slot.index] = this.id;
@@ -413,7 +421,8 @@ export class Partition {
           });
           return;
         } catch (error) {
-          if (!(this.host.safeToRetry?.(error) ?? false)) {
+          // An idempotent batch may always go again: the machine answers a repeat with the first attempt's offsets.
+          if (!(this.host.safeToRetry?.(error) ?? false) && slots[0]?.producer === undefined) {
             for (const slot of slots) this.settleSlot(slot, error as Error);
             return;
           }
@@ -428,28 +437,7 @@ export class Partition {
     for (const slot of slots) this.settleSlot(slot, reason);
   }
 
-  /** Resolves once this broker has applied offsets below `end` (bounded: a lagging replica does not hold the answer). */
-  private appliedHere(end: number): Promise<void> {
-    if (this.machine.nextOffset >= end) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      const waiter = { offset: end, resolve };
-      this.applyWaiters.push(waiter);
-      setTimeout(() => {
-        this.applyWaiters = this.applyWaiters.filter((w) => w !== waiter);
-        resolve();
-      }, LOCAL_APPLY_WAIT_MS).unref();
-    });
-  }
 
-  private wakeApplyWaiters(nextOffset: number): void {
-    if (this.applyWaiters.length === 0) return;
-    const still: typeof this.applyWaiters = [];
-    for (const waiter of this.applyWaiters) {
-      if (waiter.offset <= nextOffset) waiter.resolve();
-      else still.push(waiter);
-    }
-    this.applyWaiters = still;
-  }
 
   private release(index: number): void {
     const waiter = this.waiting.get(index);

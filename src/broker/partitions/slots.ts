@@ -1,0 +1,44 @@
+// What waits in a partition between a produce request and its commit: one slot per
+// event, tied to its request's ticket, and how slots become an append command.
+// Plain slots of many requests merge into one command per namespace run; an
+// idempotent producer's batch is always its own command, exactly as it was sent.
+import { COMMAND_APPEND, NO_PRODUCER, encodeCommand, type CommandEvent } from './commands.js';
+
+/** One produce request: filled with positions as its events are applied. */
+export interface AppendTicket {
+  readonly partitions: Uint16Array;
+  readonly offsets: Float64Array;
+  remaining: number;
+  resolve(): void;
+  reject(error: Error): void;
+}
+
+export interface Slot {
+  readonly event: CommandEvent;
+  readonly ticket: AppendTicket;
+  readonly index: number;
+  readonly bytes: number;
+  /** Sent here by another broker, which chose this one as leader: proposed here or refused, never forwarded on. */
+  readonly forwarded: boolean;
+  /** Times it went back to pending after a leader change lost it (bounded by MAX_APPEND_ATTEMPTS). */
+  attempts: number;
+  /** Part of an idempotent producer's batch: proposed as its own command, deduplicated by the machine. */
+  readonly producer: ProducerBatch | undefined;
+}
+
+/** An idempotent producer's events for one partition: the machine remembers (id, firstSequence, count). */
+export interface ProducerBatch {
+  readonly id: number;
+  readonly firstSequence: number;
+}
+
+/** Pending key of a producer batch: never a namespace (those start with "/"), so batches never merge. */
+export function pendingKey(slot: { event: CommandEvent; producer: ProducerBatch | undefined }): string {
+  return slot.producer === undefined ? slot.event.namespace : `producer:${slot.producer.id}:${slot.producer.firstSequence}`;
+}
+
+export function appendCommand(timestamp: number, slots: readonly Slot[]): Buffer {
+  const producer = slots[0]?.producer;
+  return encodeCommand({ kind: COMMAND_APPEND, timestamp, producerId: producer?.id ?? NO_PRODUCER, firstSequence: producer?.firstSequence ?? 0, events: slots.map((slot) => slot.event) });
+}
+
