@@ -18,11 +18,13 @@ export interface ProduceRun {
   acked: Map<string, string>;
   failures: Answer[];
   requests: number;
+  /** The payloads of the requests that failed: their outcome is unknown, so they may be stored or not (never twice). */
+  failedPayloads: string[];
   stop: () => Promise<void>;
 }
 
 function produceContinuously(brokerUrl: string): ProduceRun {
-  const run: ProduceRun = { acked: new Map(), failures: [], requests: 0, stop: async () => undefined };
+  const run: ProduceRun = { acked: new Map(), failures: [], requests: 0, failedPayloads: [], stop: async () => undefined };
   let stopping = false;
   const writers = Array.from({ length: WRITERS }, async (_, writer) => {
     for (let seq = 0; !stopping && seq < 1_000_000; seq++) {
@@ -30,7 +32,10 @@ function produceContinuously(brokerUrl: string): ProduceRun {
       run.requests++;
       const answer = await postEvents(brokerUrl, { events });
       if (answer.status === 201) (answer.body as { ids: string[] }).ids.forEach((id, i) => run.acked.set(id, events[i]!.data));
-      else run.failures.push(answer);
+      else {
+        run.failures.push(answer);
+        run.failedPayloads.push(...events.map((e) => e.data));
+      }
     }
   });
   run.stop = async () => {
@@ -104,9 +109,14 @@ export async function failLeaderWhileProducing(cluster: TestCluster, label: stri
       return page.events.length >= run.acked.size ? page.events : false;
     }, `broker ${survivor.nodeId} to hold every acknowledged event`);
     checkStored(stored, run.acked, `broker ${survivor.nodeId}`);
+    const payloads = new Set(stored.map((e) => e.data));
+    console.log(`${label}: of ${run.failures.length} failed requests, ${run.failedPayloads.filter((p) => payloads.has(p)).length / EVENTS_PER_REQUEST} were stored anyway (broker ${survivor.nodeId})`);
   }
 
-  await waitFor(() => [...run.acked.keys()].every((id) => subscriber.events.some((e) => e.id === id)) || undefined, 'the subscriber to see every acknowledged event', 20_000)
+  await waitFor(() => {
+    const seen = new Set(subscriber.events.map((e) => e.id));
+    return [...run.acked.keys()].every((id) => seen.has(id));
+  }, 'the subscriber to see every acknowledged event', 20_000)
     .catch((error: Error) => {
       const seen = new Set(subscriber.events.map((e) => e.id));
       throw new Error(`${error.message}: ${[...run.acked.keys()].filter((id) => !seen.has(id)).length} acked events never delivered`);
