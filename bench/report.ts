@@ -1,6 +1,6 @@
-// Turns the per-run results into the one table the bench prints: per system the median
-// of its runs with the min–max range, and Flo's ratio to each peer. Also the shapes of
-// the JSON written to bench/results/.
+// Turns the per-run results into the tables the bench prints: per system the median of
+// its runs with the min–max range, and Flo's ratio to each peer. Also the shapes of the
+// JSON written to bench/results/ (the cluster table's rows are in cluster-report.ts).
 
 import { type FanoutResult, type ProduceResult, type ReplayResult, type TailResult } from './workloads.js';
 import { spread, type Spread } from './lib/stats.js';
@@ -110,7 +110,7 @@ export function summarize(runs: readonly SystemRun[], systems: readonly string[]
   return summarizeRows(ROWS, runs, systems, 'flo');
 }
 
-/** Ratio columns only where both sides have a figure, so rows one peer lacks (W8 for etcd) read '–'. */
+/** One markdown table: a column per system, then the reference's ratio to each peer ('–' where either lacks the figure). */
 export function markdownTable(summaries: readonly Summary[], systems: readonly string[], reference = 'flo'): string {
   const peers = systems.includes(reference) ? systems.filter((system) => system !== reference) : [];
   const header = ['workload', 'metric', ...systems, ...peers.map((peer) => `Flo ÷ ${peer}`)];

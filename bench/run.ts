@@ -263,8 +263,8 @@ async function main(): Promise<number> {
   return failed.length > 0 ? 1 : 0;
 }
 
-const CLUSTER_NOTE = 'Clusters: every node on this machine\'s 2 cores, on loopback. W4 produces through node 1 (Flo forwards events of '
-  + 'partitions it does not lead); nodes are ranked by CPU within each run. W7: 64 Raft groups (Flo partitions; JetStream 64 R3 streams). '
+const CLUSTER_NOTE = 'Clusters: every node on this machine\'s 2 cores, on loopback. W4: Flo\'s client, given all 3 brokers, produces to each '
+  + 'partition\'s leader; JetStream\'s and etcd\'s clients attach to node 1, which passes writes to the leader; nodes are ranked by CPU within each run. W7: 64 Raft groups (Flo partitions; JetStream 64 R3 streams). '
   + 'W8: producer and subscriber attach to a node that is not killed; the producer re-sends after an error (backoff 100 ms doubling to 1 s), '
   + 'and JetStream also after 2 s without a PubAck (with Nats-Msg-Id dedupe); Flo has no idempotent producer, so a re-send whose first try '
   + 'was stored after all is a duplicate. "lost" compares acknowledged events with a replay of the store afterwards.';
