@@ -72,8 +72,9 @@ function parseOptions(): Options {
     },
   });
   if (values.help) {
-    process.stdout.write('usage: npm run bench -- [--quick] [--only flo,nats,redis] [--workloads W1,W2,W3,W5,W6] [--runs N] [--profile-dir DIR]\n'
-      + '  --profile-dir DIR  run the Flo broker under node --cpu-prof, writing one .cpuprofile per run into DIR\n');
+    process.stdout.write('usage: npm run bench -- [--quick] [--only flo,nats,redis,etcd] [--workloads W1,W2,W3,W4,W5,W6,W7,W8] [--runs N] [--profile-dir DIR]\n'
+      + '  W1–W6 run against one server per system; W4, W7, W8 against 3-node clusters (etcd: W4 only)\n'
+      + '  --profile-dir DIR  run the Flo broker(s) under node --cpu-prof, writing one .cpuprofile per process and run into DIR\n');
     process.exit(0);
   }
   const quick = values.quick === true;
@@ -138,7 +139,7 @@ async function createClusterDrivers(options: Options): Promise<ClusterDriver[]> 
   const drivers: ClusterDriver[] = [];
   if (only.includes('flo')) {
     const { FloClusterDriver } = await import('./drivers/flo-cluster.js');
-    drivers.push(new FloClusterDriver());
+    drivers.push(new FloClusterDriver(options.profileDir));
   }
   if (only.includes('nats')) {
     const { NatsClusterDriver } = await import('./drivers/nats-cluster.js');

@@ -68,7 +68,8 @@ export class FloClusterDriver implements ClusterDriver {
   private servers: (ServerProcess | undefined)[] = [];
   private partitions: number | undefined;
 
-  constructor() {
+  /** @param profileDir when set, every broker runs with `node --cpu-prof` and writes its profile there on exit. */
+  constructor(private readonly profileDir?: string) {
     this.failover = new FloFailover(this);
   }
 
@@ -88,8 +89,9 @@ export class FloClusterDriver implements ClusterDriver {
     const plan = this.plans[index] as BrokerPlan;
     const peers = this.plans.map((other) => `127.0.0.1:${other.peerPort}`).join(',');
     const partitions = this.partitions === undefined ? [] : ['--partitions', String(this.partitions)];
+    const nodeArgs = this.profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${this.profileDir}`];
     return startServer(`flo broker ${plan.nodeId}`, process.execPath, [
-      CLI, 'server', '--node-id', plan.nodeId, '-d', plan.dataDir, '-p', String(plan.port), '--host', '127.0.0.1',
+      ...nodeArgs, CLI, 'server', '--node-id', plan.nodeId, '-d', plan.dataDir, '-p', String(plan.port), '--host', '127.0.0.1',
       '--peer-port', String(plan.peerPort), '--peers', peers, ...partitions, '--log-level', 'warn',
     ], plan.dataDir);
   }
