@@ -21,8 +21,9 @@ import type { NodeId } from './raft/messages.js';
 import type { RaftTransport } from './transport/tcp-transport.js';
 import { ReadCache } from './partitions/read-cache.js';
 import { Reader, type Page, type PageRequest } from './partitions/reader.js';
-import { NamespaceSizes, RetentionEnforcer, type RetentionRule } from './partitions/retention.js';
-import { EventStore, type StoredGroup } from './storage/event-store.js';
+import { NamespaceSizes, RetentionEnforcer, type RetentionRule, type TrimCut } from './partitions/retention.js';
+import { isNotLeader } from './replication/errors.js';
+import { EventStore, type StoreOperation, type StoredGroup } from './storage/event-store.js';
 import * as keys from './storage/keys.js';
 
 export type Durability = 'fsync' | 'os';
@@ -157,6 +158,8 @@ export class EventLog {
           forward: options.replication.forward, safeToRetry: options.replication.safeToRetry, fetchEvents: options.replication.fetchEvents,
         }),
         onApplied: (partition, groups, nextOffset, lastTimestamp, writeMs) => log.onApplied(partition, groups, nextOffset, lastTimestamp, writeMs),
+        trimOperations: (partition, cuts) => log.trimOperations(partition, cuts),
+        onTrimmed: (partition) => log.onTrimmed(partition),
         onFailure: (error) => {
           if (!store.failed) store.damaged(`a partition's raft group stopped (${error.message})`);
         },
@@ -402,19 +405,41 @@ export class EventLog {
     this.acknowledgedTimer.unref();
   }
 
+  /**
+   * Retention is decided by each partition's leader and applied by every replica: the cuts the rules
+   * call for go through the partition's Raft log as TRIM commands (trimOperations removes them on apply),
+   * so replicas hold the same events. A broker without peers leads all its partitions.
+   */
   private async retentionPass(): Promise<void> {
     // A failed store takes no more writes: retention waits for the restart like everything else.
     if (this.closing || this.store.failed) return;
-    const result = await this.retentionEnforcer.run(this.rules, this.clock());
-    for (const partition of result.touchedPartitions) {
-      this.cache.dropPartition(partition);
-      await this.store.pruneTimeIndex(partition);
+    const cuts = await this.retentionEnforcer.decide(this.rules, this.clock(), (partition) => this.partitionSet.leads(partition));
+    for (const [partition, list] of cuts) {
+      try {
+        await this.partitionSet.proposeTrim(partition, list);
+      } catch (error) {
+        // Leadership moved meanwhile: the new leader decides on its next pass.
+        if (!isNotLeader(error)) throw error;
+      }
     }
-    if (result.deletedEvents > 0) {
-      this.metrics.retentionDeletedEvents.inc(result.deletedEvents);
-      this.options.logger.info({ deletedEvents: result.deletedEvents, partitions: [...result.touchedPartitions] }, 'retention removed events');
-      await this.store.compact();
+    if (cuts.size > 0) await this.store.compact();
+    this.updatePartitionGauges();
+  }
+
+  /** The removals of a replicated cut, as store operations for its apply batch. */
+  private async trimOperations(partition: number, cuts: readonly TrimCut[]): Promise<StoreOperation[]> {
+    const { operations, deleted } = await this.retentionEnforcer.cutOperations(partition, cuts);
+    if (deleted > 0) {
+      this.metrics.retentionDeletedEvents.inc(deleted);
+      this.options.logger.info({ deletedEvents: deleted, partition }, 'retention removed events');
     }
+    return operations;
+  }
+
+  /** A cut is written: cached groups may be gone, and the time index may point below the new start. */
+  private onTrimmed(partition: number): void {
+    this.cache.dropPartition(partition);
+    void this.store.pruneTimeIndex(partition).catch((error: unknown) => this.options.logger.warn({ err: error, partition }, 'time index not pruned'));
     this.updatePartitionGauges();
   }
 

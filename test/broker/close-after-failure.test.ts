@@ -16,9 +16,9 @@ afterEach(async () => {
 });
 
 function holdNextPass(log: EventLog): { fail(error: Error): void } {
-  const enforcer = (log as unknown as { retentionEnforcer: { run: (...args: unknown[]) => Promise<unknown> } }).retentionEnforcer;
+  const enforcer = (log as unknown as { retentionEnforcer: { decide: (...args: unknown[]) => Promise<unknown> } }).retentionEnforcer;
   const held = deferred<never>();
-  vi.spyOn(enforcer, 'run').mockImplementationOnce(() => held.promise);
+  vi.spyOn(enforcer, 'decide').mockImplementationOnce(() => held.promise);
   return { fail: (error) => held.reject(error) };
 }
 

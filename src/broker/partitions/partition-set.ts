@@ -52,6 +52,8 @@ export interface PartitionSetOptions {
   readonly fetchEvents?: PartitionHost['fetchEvents'];
   onApplied(partition: number, groups: readonly StoredGroup[], nextOffset: number, lastTimestamp: number, writeMs: number): void;
   onFailure(error: Error): void;
+  trimOperations: PartitionHost['trimOperations'];
+  onTrimmed: PartitionHost['onTrimmed'];
 }
 
 export class PartitionSet {
@@ -69,6 +71,7 @@ export class PartitionSet {
     const host: PartitionHost = {
       store, raftStorage, ticker, nodeId, voters: options.voters ?? [nodeId], transport: options.transport ?? new LocalTransport(nodeId),
       clock: options.clock, logger: options.logger, recovering, onApplied: options.onApplied, onFailure: options.onFailure,
+      trimOperations: options.trimOperations, onTrimmed: options.onTrimmed,
       waiting: { bytes: 0 }, forward: options.forward, safeToRetry: options.safeToRetry, fetchEvents: options.fetchEvents,
     };
     const states = store.partitionStates();
@@ -119,6 +122,17 @@ export class PartitionSet {
     events.forEach((event, i) => target.enqueue(event, ticket, i, true, producer));
     await promise;
     return ticket.offsets;
+  }
+
+  /** Whether this broker leads the partition's group (decides its retention cuts). */
+  leads(partition: number): boolean {
+    return this.partitions[partition]?.leads ?? false;
+  }
+
+  /** Proposes a retention cut for a partition this broker leads; resolves once applied here. */
+  proposeTrim(partition: number, cuts: Parameters<Partition['proposeTrim']>[0]): Promise<void> {
+    if (this.closed) return Promise.reject(new FloError('FLO_ERR_SHUTTING_DOWN', 'the broker is shutting down'));
+    return this.partitions[partition]!.proposeTrim(cuts);
   }
 
   /** Each partition's next offset as applied here: the end of what readers may see. */

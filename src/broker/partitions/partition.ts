@@ -22,10 +22,11 @@ import type { EventStore, StoreOperation, StoredGroup } from '../storage/event-s
 import * as keys from '../storage/keys.js';
 import type { RaftStorage } from '../storage/raft-storage.js';
 import type { RaftTransport } from '../transport/tcp-transport.js';
-import { COMMAND_SKIP, decodeCommand, encodeCommand, type CommandEvent } from './commands.js';
+import { COMMAND_SKIP, COMMAND_TRIM, decodeCommand, encodeCommand, type CommandEvent, type TrimCommand } from './commands.js';
 import { PartitionMachine, type ApplyOutcome } from './partition-machine.js';
 import type { EventSegment } from '../cluster/catch-up.js';
 import { AppliedOffsets } from './applied-offsets.js';
+import { forwardToLeader } from './leader-forwarding.js';
 import { catchUpPartition } from './catch-up-writer.js';
 import { appendCommand, pendingKey, type AppendTicket, type ProducerBatch, type Slot } from './slots.js';
 import { layoutOutcome } from './store-layout.js';
@@ -38,12 +39,7 @@ export const PARTITION_SNAPSHOT_EVERY = 256;
 export const PARTITION_TRAILING_ENTRIES = 64;
 /** How long start() waits for the group to have a leader before giving up. */
 const LEADER_WAIT_MS = 30_000;
-/**
- * How long an append waits for its partition to have a reachable leader before it is refused with
- * FLO_ERR_UNAVAILABLE: a few election timeouts (0.5–1 s each), so one failover is ridden out, and a
- * partition without a quorum answers in bounded time instead of hanging.
- */
-export const NO_LEADER_WAIT_MS = 5_000;
+export { NO_LEADER_WAIT_MS } from './leader-forwarding.js';
 /** Leader changes an append may ride out (each provably lost it) before it is refused. */
 const MAX_APPEND_ATTEMPTS = 5;
 
@@ -74,6 +70,10 @@ export interface PartitionHost {
   readonly forward?: ((leader: NodeId, partition: number, command: Buffer, events: number) => Promise<Float64Array>) | undefined;
   /** Whether a failed forward provably stored nothing, so it may be sent again. */
   readonly safeToRetry?: ((error: unknown) => boolean) | undefined;
+  /** The store operations that remove what a replicated retention cut removes (the event log's enforcer). */
+  trimOperations(partition: number, cuts: TrimCommand['cuts']): Promise<StoreOperation[]>;
+  /** A cut was written: cached groups of the partition may be gone. */
+  onTrimmed(partition: number): void;
   /** Asks broker `from` for the events of a partition in [from, to) it stores (catching up past a snapshot). */
   readonly fetchEvents?: ((member: NodeId, request: { partition: number; from: number; to: number }) => Promise<EventSegment[]>) | undefined;
 }
@@ -246,10 +246,28 @@ export class Partition {
    * what it covers once written. A snapshot waits for those writes (beforeSnapshot).
    */
   apply(entries: readonly Entry[]): void {
-    const ops: StoreOperation[] = [];
-    const groups: StoredGroup[] = [];
-    const settled: AppendTicket[] = [];
+    let ops: StoreOperation[] = [];
+    let groups: StoredGroup[] = [];
+    let settled: AppendTicket[] = [];
     let last = this.storeApplied;
+    /** Queues what was gathered as one write (a trim must see the appends before it in the store). */
+    const flush = (): void => {
+      if (ops.length === 0) {
+        // Only duplicates: their first attempt is applied; answer once its write (maybe still in flight) is done.
+        const answered = settled;
+        if (answered.length > 0) this.writing = this.writing.then(() => this.settle(answered));
+      } else {
+        const nextOffset = this.machine.nextOffset;
+        const lastTimestamp = this.machine.lastTimestamp;
+        ops.push({ type: 'put', key: keys.partitionKey(this.id), value: keys.encodePartitionState(nextOffset, lastTimestamp) });
+        ops.push({ type: 'put', key: appliedKey(this.id), value: Buffer.from(JSON.stringify(last)) });
+        const batch = { ops, groups, settled };
+        this.writing = this.writing.then(() => this.writeApplied(batch.ops, batch.groups, nextOffset, lastTimestamp, batch.settled));
+      }
+      ops = [];
+      groups = [];
+      settled = [];
+    };
     for (const entry of entries) {
       if (entry.type !== EntryType.Normal || entry.data.length === 0) {
         this.settleMismatch(entry);
@@ -258,6 +276,12 @@ export class Partition {
       const outcome = this.machine.apply(decodeCommand(entry.data));
       if (entry.index <= this.storeApplied) continue; // replay after a restart: the store holds it already
       last = entry.index;
+      if (outcome.kind === 'trimmed') {
+        flush();
+        const index = entry.index;
+        this.writing = this.writing.then(() => this.writeTrim(outcome.cuts, index));
+        continue;
+      }
       this.layout(outcome, ops, groups);
       const waiter = this.waiting.get(entry.index);
       if (waiter === undefined) continue;
@@ -280,16 +304,37 @@ export class Partition {
         settled.push(slot.ticket);
       });
     }
-    if (ops.length === 0) {
-      // Only duplicates: their first attempt is applied; answer once its write (maybe still in flight) is done.
-      if (settled.length > 0) this.writing = this.writing.then(() => this.settle(settled));
-      return;
+    flush();
+  }
+
+  /**
+   * A replicated retention cut: every replica removes the same events (those of each namespace below
+   * its cut), in the same place in the log, with the applied index in the same batch.
+   */
+  private async writeTrim(cuts: TrimCommand['cuts'], index: number): Promise<void> {
+    if (this.stopped) return;
+    try {
+      const ops = await this.host.trimOperations(this.id, cuts);
+      ops.push({ type: 'put', key: appliedKey(this.id), value: Buffer.from(JSON.stringify(index)) });
+      await this.host.store.write(ops, false);
+      this.host.onTrimmed(this.id);
+    } catch (error) {
+      this.fail(error as Error);
     }
-    const nextOffset = this.machine.nextOffset;
-    const lastTimestamp = this.machine.lastTimestamp;
-    ops.push({ type: 'put', key: keys.partitionKey(this.id), value: keys.encodePartitionState(nextOffset, lastTimestamp) });
-    ops.push({ type: 'put', key: appliedKey(this.id), value: Buffer.from(JSON.stringify(last)) });
-    this.writing = this.writing.then(() => this.writeApplied(ops, groups, nextOffset, lastTimestamp, settled));
+  }
+
+  /**
+   * Proposes a retention cut (the leader decided it from the rules); resolves once it is committed and
+   * applied here. Refused with FLO_ERR_NOT_LEADER on a broker that does not lead the partition.
+   */
+  async proposeTrim(cuts: TrimCommand['cuts']): Promise<void> {
+    if (cuts.length === 0) return;
+    const index = await this.node.propose(encodeCommand({ kind: COMMAND_TRIM, cuts }));
+    await this.appliedThrough(index);
+  }
+
+  get leads(): boolean {
+    return this.node.isLeader;
   }
 
   /** Writes one apply batch (unsynced) and acknowledges what it holds; a failure stops the partition. */
@@ -395,49 +440,16 @@ export class Partition {
     }
   }
 
-  private async forwardChunk(slots: Slot[]): Promise<void> {
-    const deadline = performance.now() + NO_LEADER_WAIT_MS;
-    const forward = this.host.forward;
-    let lastError: unknown;
-    while (!this.closed && !this.stopped) {
-      const leader = this.node.status().leader;
-      if (leader === this.host.nodeId) {
-        // Became the leader meanwhile: propose here.
-        for (const slot of slots) this.requeue(slot);
-        return;
-      }
-      if (leader !== null && forward !== undefined) {
-        const command = appendCommand(this.host.clock(), slots);
-        try {
-          const offsets = await forward(leader, this.id, command, slots.length);
-          let end = 0;
-          for (const offset of offsets) end = Math.max(end, offset + 1);
-          await this.applied.reach(end);
-          slots.forEach((slot, i) => {
-            this.addWaiting(-slot.bytes);
-            slot.ticket.partitions[slot.index] = this.id;
-            slot.ticket.offsets[slot.index] = offsets[i]!;
-            if (--slot.ticket.remaining === 0) slot.ticket.resolve();
-          });
-          return;
-        } catch (error) {
-          // An idempotent batch may always go again: the machine answers a repeat with the first attempt's offsets.
-          if (!(this.host.safeToRetry?.(error) ?? false) && slots[0]?.producer === undefined) {
-            for (const slot of slots) this.settleSlot(slot, error as Error);
-            return;
-          }
-          lastError = error;
-        }
-      }
-      if (performance.now() > deadline) break;
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    const reason = this.stopped ?? (this.closed ? new FloError('FLO_ERR_SHUTTING_DOWN', 'the broker is shutting down')
-      : new FloError('FLO_ERR_UNAVAILABLE', `partition ${this.id} has no reachable leader (no quorum?) after ${NO_LEADER_WAIT_MS} ms; nothing was stored, retry${lastError instanceof Error ? ` (last: ${lastError.message})` : ''}`));
-    for (const slot of slots) this.settleSlot(slot, reason);
+  private forwardChunk(slots: Slot[]): Promise<void> {
+    return forwardToLeader({
+      partition: this.id, host: this.host, applied: this.applied, slots,
+      leader: () => this.node.status().leader,
+      halted: () => this.stopped ?? (this.closed ? new FloError('FLO_ERR_SHUTTING_DOWN', 'the broker is shutting down') : undefined),
+      requeue: (slot) => this.requeue(slot),
+      settle: (slot, reason) => this.settleSlot(slot, reason),
+      release: (slot) => this.addWaiting(-slot.bytes),
+    });
   }
-
-
 
   private release(index: number): void {
     const waiter = this.waiting.get(index);

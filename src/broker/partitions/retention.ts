@@ -10,6 +10,7 @@ import { parseCount, parseDurationMs, parseSizeBytes } from '../../common/units.
 import { dropGroupPrefix, forEachGroupEvent, groupEventBytes, GROUP_HEADER_BYTES } from '../../common/wire.js';
 import type { EventStore, IndexEntry, StoreOperation } from '../storage/event-store.js';
 import * as keys from '../storage/keys.js';
+import type { TrimCommand } from './commands.js';
 import { countedMatch, forEachNewNamespace, type NamespaceNames } from './selector-cache.js';
 
 /** A rule as users write it (API, CLI, Kubernetes spec). */
@@ -70,12 +71,12 @@ export class NamespaceSizes {
   }
 }
 
-export interface RetentionPassResult {
-  deletedEvents: number;
-  touchedPartitions: Set<number>;
-}
+/** One namespace's retention cut: its events below the offset go. */
+export type TrimCut = TrimCommand['cuts'][number];
 
 const ENTRIES_PER_STEP = 256;
+/** Index pages one decision reads at most (the cut lands at what it found; the next pass goes on). */
+const MAX_DECIDE_STEPS = 64;
 const NO_RULE = -1;
 
 /**
@@ -117,21 +118,27 @@ export class RetentionEnforcer {
     private readonly sizes: NamespaceSizes,
   ) {}
 
-  async run(rules: readonly RetentionRule[], now: number): Promise<RetentionPassResult> {
-    const result: RetentionPassResult = { deletedEvents: 0, touchedPartitions: new Set() };
-    if (rules.length === 0) return result;
+  /**
+   * The cuts the rules call for now, per partition `leads` says this broker decides for: for each
+   * namespace over its limits, the oldest offset that stays. Nothing is removed here: the cut is
+   * proposed through the partition's Raft log and every replica applies it (cutOperations).
+   */
+  async decide(rules: readonly RetentionRule[], now: number, leads: (partition: number) => boolean): Promise<Map<number, TrimCut[]>> {
+    const cuts = new Map<number, TrimCut[]>();
+    if (rules.length === 0) return cuts;
     const dictionary = this.store.dictionary;
     await this.assignment.update(rules, dictionary);
     for (let nsId = 0; nsId < dictionary.size; nsId++) {
       const rule = this.assignment.ruleFor(nsId);
-      if (!rule || (this.sizes.events[nsId] ?? 0) === 0 || !this.mayExceed(nsId, rule)) continue;
-      const deleted = await this.enforce(nsId, rule, now);
-      if (deleted > 0) {
-        result.deletedEvents += deleted;
-        result.touchedPartitions.add(dictionary.partitionOf(nsId));
-      }
+      const partition = dictionary.partitionOf(nsId);
+      if (!rule || (this.sizes.events[nsId] ?? 0) === 0 || !this.mayExceed(nsId, rule) || !leads(partition)) continue;
+      const keepFrom = await this.keepFrom(nsId, rule, now, partition);
+      if (keepFrom === undefined) continue;
+      let list = cuts.get(partition);
+      if (!list) cuts.set(partition, (list = []));
+      list.push({ namespace: dictionary.nameOf(nsId), keepFromOffset: keepFrom });
     }
-    return result;
+    return cuts;
   }
 
   /** Whether the rule may remove anything: an age limit needs the index, counts and sizes are known in memory. */
@@ -140,37 +147,52 @@ export class RetentionEnforcer {
     return (rule.maxEvents !== undefined && (this.sizes.events[nsId] ?? 0) > rule.maxEvents) || (rule.maxBytes !== undefined && (this.sizes.bytes[nsId] ?? 0) > rule.maxBytes);
   }
 
-  private async enforce(nsId: number, rule: RetentionRule, now: number): Promise<number> {
-    const partition = this.store.dictionary.partitionOf(nsId);
-    let deleted = 0;
-    for (;;) {
-      const entries = await this.store.readIndex(nsId, 0, Number.MAX_SAFE_INTEGER, ENTRIES_PER_STEP);
-      const operations: StoreOperation[] = [];
-      let stepDeleted = 0;
-      let finished = entries.length === 0;
+  /** The first offset of the namespace the rule keeps, or undefined when it keeps everything. */
+  private async keepFrom(nsId: number, rule: RetentionRule, now: number, partition: number): Promise<number | undefined> {
+    const held = { events: this.sizes.events[nsId] ?? 0, bytes: this.sizes.bytes[nsId] ?? 0 };
+    let keep: number | undefined;
+    let from = 0;
+    for (let step = 0; step < MAX_DECIDE_STEPS; step++) {
+      const entries = await this.store.readIndex(nsId, from, Number.MAX_SAFE_INTEGER, ENTRIES_PER_STEP);
+      if (entries.length === 0) return keep;
       for (const entry of entries) {
-        const drop = await this.eventsToDrop(nsId, entry, rule, now, partition);
-        if (drop === 0) {
-          finished = true;
-          break;
-        }
-        stepDeleted += await this.dropEvents(nsId, partition, entry, drop, operations);
-        if (drop < entry.count) {
-          finished = true;
-          break;
-        }
+        const drop = await this.eventsToDrop(entry, rule, now, partition, held);
+        if (drop === 0) return keep;
+        if (drop < entry.count) return entry.start + drop;
+        held.events -= entry.count;
+        held.bytes -= entry.sizeBytes;
+        keep = entry.start + entry.count;
       }
-      if (operations.length > 0) await this.store.write(operations, false);
-      deleted += stepDeleted;
-      if (finished || stepDeleted === 0) return deleted;
+      from = keep!;
     }
+    return keep;
   }
 
-  /** How many leading events of this (oldest) group the rule removes. */
-  private async eventsToDrop(nsId: number, entry: IndexEntry, rule: RetentionRule, now: number, partition: number): Promise<number> {
+  /** The store operations that remove, in `partition`, every event of each cut's namespace below its offset. */
+  async cutOperations(partition: number, cuts: readonly TrimCut[]): Promise<{ operations: StoreOperation[]; deleted: number }> {
+    const operations: StoreOperation[] = [];
+    let deleted = 0;
+    for (const cut of cuts) {
+      const nsId = this.store.dictionary.lookup(cut.namespace);
+      if (nsId === undefined) continue; // nothing of it stored here
+      for (;;) {
+        const entries = await this.store.readIndex(nsId, 0, cut.keepFromOffset, ENTRIES_PER_STEP);
+        const below = entries.filter((entry) => entry.start < cut.keepFromOffset);
+        if (below.length === 0) break;
+        for (const entry of below) deleted += await this.dropEvents(nsId, partition, entry, Math.min(entry.count, cut.keepFromOffset - entry.start), operations);
+        // The index is read again from the start: write what this step removes first.
+        if (below.length < ENTRIES_PER_STEP || below.some((entry) => entry.start + entry.count > cut.keepFromOffset)) break;
+        await this.store.write(operations.splice(0), false);
+      }
+    }
+    return { operations, deleted };
+  }
+
+  /** How many leading events of this (oldest) group the rule removes, given what the namespace still holds. */
+  private async eventsToDrop(entry: IndexEntry, rule: RetentionRule, now: number, partition: number, held: { events: number; bytes: number }): Promise<number> {
     if (rule.maxAgeMs !== undefined && entry.timestamp < now - rule.maxAgeMs) return entry.count;
-    const excessEvents = rule.maxEvents === undefined ? 0 : (this.sizes.events[nsId] ?? 0) - rule.maxEvents;
-    const excessBytes = rule.maxBytes === undefined ? 0 : (this.sizes.bytes[nsId] ?? 0) - rule.maxBytes;
+    const excessEvents = rule.maxEvents === undefined ? 0 : held.events - rule.maxEvents;
+    const excessBytes = rule.maxBytes === undefined ? 0 : held.bytes - rule.maxBytes;
     if (excessEvents <= 0 && excessBytes <= 0) return 0;
     if (excessEvents >= entry.count || excessBytes >= entry.sizeBytes) return entry.count;
     let drop = Math.max(0, excessEvents);

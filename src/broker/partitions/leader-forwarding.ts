@@ -1,0 +1,75 @@
+// A chunk of appends at a broker that does not lead their partition: sent to the
+// leader (over the peer connection, host.forward) once there is one, answered with
+// the leader's offsets once applied here too. Sent again only when the failure
+// proves nothing was stored — or always for an idempotent producer's batch, which
+// the machine deduplicates. Without a reachable leader for NO_LEADER_WAIT_MS the
+// chunk is refused with FLO_ERR_UNAVAILABLE: bounded, never a hang.
+import { FloError } from '../../common/errors.js';
+import type { NodeId } from '../raft/messages.js';
+import type { AppliedOffsets } from './applied-offsets.js';
+import type { PartitionHost } from './partition.js';
+import { appendCommand, type Slot } from './slots.js';
+
+/**
+ * How long an append waits for its partition to have a reachable leader before it is refused: a few
+ * election timeouts (0.5–1 s each), so one failover is ridden out, and a partition without a quorum
+ * answers in bounded time.
+ */
+export const NO_LEADER_WAIT_MS = 5_000;
+const RETRY_PAUSE_MS = 20;
+
+export interface ForwardJob {
+  readonly partition: number;
+  readonly host: PartitionHost;
+  readonly applied: AppliedOffsets;
+  readonly slots: Slot[];
+  leader(): NodeId | null;
+  /** Why the partition takes no more work, if it stopped or is closing. */
+  halted(): Error | undefined;
+  /** Back to the partition's pending (this broker became the leader). */
+  requeue(slot: Slot): void;
+  /** Refused for good. */
+  settle(slot: Slot, reason: Error): void;
+  /** Answered: it no longer counts as waiting. */
+  release(slot: Slot): void;
+}
+
+export async function forwardToLeader(job: ForwardJob): Promise<void> {
+  const { host, slots } = job;
+  const deadline = performance.now() + NO_LEADER_WAIT_MS;
+  let lastError: unknown;
+  while (job.halted() === undefined) {
+    const leader = job.leader();
+    if (leader === host.nodeId) {
+      for (const slot of slots) job.requeue(slot);
+      return;
+    }
+    if (leader !== null && host.forward !== undefined) {
+      try {
+        const offsets = await host.forward(leader, job.partition, appendCommand(host.clock(), slots), slots.length);
+        let end = 0;
+        for (const offset of offsets) end = Math.max(end, offset + 1);
+        await job.applied.reach(end);
+        slots.forEach((slot, i) => {
+          job.release(slot);
+          slot.ticket.partitions[slot.index] = job.partition;
+          slot.ticket.offsets[slot.index] = offsets[i]!;
+          if (--slot.ticket.remaining === 0) slot.ticket.resolve();
+        });
+        return;
+      } catch (error) {
+        // An idempotent batch may always go again: the machine answers a repeat with the first attempt's offsets.
+        if (!(host.safeToRetry?.(error) ?? false) && slots[0]?.producer === undefined) {
+          for (const slot of slots) job.settle(slot, error as Error);
+          return;
+        }
+        lastError = error;
+      }
+    }
+    if (performance.now() > deadline) break;
+    await new Promise((resolve) => setTimeout(resolve, RETRY_PAUSE_MS));
+  }
+  const reason = job.halted() ?? new FloError('FLO_ERR_UNAVAILABLE',
+    `partition ${job.partition} has no reachable leader (no quorum?) after ${NO_LEADER_WAIT_MS} ms; nothing was stored, retry${lastError instanceof Error ? ` (last: ${lastError.message})` : ''}`);
+  for (const slot of slots) job.settle(slot, reason);
+}
