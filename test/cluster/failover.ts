@@ -101,7 +101,7 @@ export async function failLeaderWhileProducing(cluster: TestCluster, label: stri
   summarize(`${label} (broker ${leader.nodeId} led partitions ${leader.partitions.join(',')})`, run);
 
   const unexpected = run.failures.filter((f) => !isRetryableUnavailable(f));
-  expect(unexpected.map((f) => `${failureLabel(f)} after ${f.elapsedMs} ms: ${JSON.stringify(f.body)}`), 'failures that are not 503 retryable problems').toEqual([]);
+  expect(unexpected.map((f) => `${failureLabel(f)} after ${f.elapsedMs} ms: ${JSON.stringify(f.body)}`), `failures that are not 503 retryable problems; errors logged:\n${cluster.errors()}`).toEqual([]);
 
   for (const survivor of [entry!, watcher!]) {
     const stored = await waitFor(async () => {

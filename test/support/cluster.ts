@@ -199,6 +199,18 @@ export class TestCluster {
     return this.brokers.map((b) => b.output().split('\n').map((line) => `[${b.nodeId}] ${line}`).join('\n')).join('\n');
   }
 
+  /** Each ERROR/FATAL a broker logged, with the few lines after it (pretty logs put fields there), prefixed by its id. */
+  errors(linesAfter = 8): string {
+    const found: string[] = [];
+    for (const broker of this.brokers) {
+      const lines = broker.output().split('\n');
+      lines.forEach((line, i) => {
+        if (/\b(ERROR|FATAL)\b|"level":(50|60)/.test(line)) found.push(...lines.slice(i, i + 1 + linesAfter).map((l) => `[${broker.nodeId}] ${l}`));
+      });
+    }
+    return found.join('\n');
+  }
+
   async close(): Promise<void> {
     liveClusters.delete(this);
     await Promise.all(this.brokers.map((b) => (b as Broker).stop('SIGKILL')));
