@@ -51,10 +51,10 @@ export interface BrokerOptions {
  * shared dist/ during a long run cannot break a restart half-way. `target` must
  * be below the repository, so the copy's imports still find node_modules.
  */
-export async function snapshotCli(target: string, attempts = 5): Promise<string> {
+export async function snapshotCli(target: string, source = dirname(dirname(CLI_PATH)), attempts = 5): Promise<string> {
   for (let attempt = 1; ; attempt++) {
     await rm(target, { recursive: true, force: true });
-    await cp(dirname(dirname(CLI_PATH)), target, { recursive: true });
+    await cp(source, target, { recursive: true });
     const cliPath = join(target, 'cli', 'main.js');
     const loads = spawnSync(process.execPath, [cliPath, '--help'], { stdio: 'ignore', timeout: 20_000 }).status === 0;
     if (loads) return cliPath;

@@ -1,9 +1,11 @@
 // One chaos run: brokers up, workload and live subscribers on, the seeded
 // nemesis schedule carried out, then heal, final reads, the checker on every
-// log, and the run folder written. Until partitions replicate (issue 9) each
-// broker is an independent single-node log with its own namespaces, history
-// and verdict (folder b<i>/); a cluster run will check one log read from every
-// broker. A failing run prints the command that replays its seed.
+// log, and the run folder written. With more than one broker they form one
+// cluster through the proxy mesh (cluster-campaign.ts): one log, one history,
+// a final read from every broker, one verdict (folder cluster/). With
+// `independent`, each broker is its own single-node log with its own
+// namespaces, history and verdict (folder b<i>/). A failing run prints the
+// command that replays its seed.
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,7 +15,8 @@ import { BrokerProcess, killAllBrokers, snapshotCli } from './brokers.js';
 import { summarize, ANOMALY_KINDS, type AnomalyKind, type Verdict } from './checker.js';
 import { HistoryRecorder, type AppendOp } from './history.js';
 import { Nemesis, type TimelineEntry } from './nemesis.js';
-import { buildSchedule, type FaultKind, type Topology } from './schedule.js';
+import { availableKinds, buildSchedule, type FaultKind, type Topology } from './schedule.js';
+import { finishClusterRig, startClusterRig, type ClusterRig } from './cluster-campaign.js';
 import { LiveSubscriber, readEverything, Workload, type WorkloadOptions } from './workload.js';
 
 export const CHAOS_ROOT = fileURLToPath(new URL('../../.tmp/chaos/', import.meta.url));
@@ -27,10 +30,14 @@ export interface CampaignOptions {
   seed: number;
   durationMs: number;
   brokers: number;
+  /** Several brokers as independent single-node logs instead of one cluster. */
+  independent?: boolean;
   kinds?: readonly FaultKind[];
+  /** The built dist/ to run (copied first); default the repository's. A build of a clean checkout keeps others' unfinished work out of a run. */
+  distDir?: string;
   /** Where run folders go. Default .tmp/chaos/ in the repository. */
   root?: string;
-  workload?: Partial<Pick<WorkloadOptions, 'httpWriters' | 'clientWriters' | 'clientInFlight' | 'pauseBetweenAppendsMs' | 'maxAppendsPerWriter' | 'pointReaders'>>;
+  workload?: Partial<Pick<WorkloadOptions, 'httpWriters' | 'idempotentHttpWriters' | 'clientWriters' | 'clientInFlight' | 'pauseBetweenAppendsMs' | 'maxAppendsPerWriter' | 'pointReaders'>>;
   subscribersPerBroker?: number;
   namespacesPerBroker?: number;
   /** Progress lines; default: none. */
@@ -50,8 +57,10 @@ export interface CampaignFigures {
   delivered: number;
   pointReads: number;
   anomalies: Record<AnomalyKind, number>;
-  /** Longest time between two acknowledgements of one broker: the worst write outage. */
+  /** Longest time between two acknowledgements of one broker (of the whole cluster in a cluster run): the worst write outage. */
   longestWriteGapMs: number;
+  /** Cluster runs: idempotent writers' retries, those answered, those refused as stale, those given up (unknown). */
+  idempotent?: { retries: number; answeredAfterRetry: number; staleOnRetry: number; gaveUp: number };
   liveness: string[];
 }
 
@@ -63,9 +72,23 @@ export interface CampaignResult {
   replayCommand: string;
 }
 
-export function replayCommand(options: Pick<CampaignOptions, 'seed' | 'durationMs' | 'brokers' | 'kinds'>): string {
+export function replayCommand(options: Pick<CampaignOptions, 'seed' | 'durationMs' | 'brokers' | 'kinds' | 'independent'>): string {
   const kinds = options.kinds ? ` --kinds ${options.kinds.join(',')}` : '';
-  return `npm run chaos -- --minutes ${+(options.durationMs / 60_000).toFixed(3)} --brokers ${options.brokers} --seed ${options.seed}${kinds}`;
+  const independent = options.independent && options.brokers > 1 ? ' --independent' : '';
+  return `npm run chaos -- --minutes ${+(options.durationMs / 60_000).toFixed(3)} --brokers ${options.brokers} --seed ${options.seed}${kinds}${independent}`;
+}
+
+/** A run's topology: one cluster unless there is one broker or the run asks for independent ones. */
+export function topologyOf(options: Pick<CampaignOptions, 'brokers' | 'independent'>): Topology {
+  return { brokers: options.brokers, replicated: options.brokers > 1 && options.independent !== true };
+}
+
+/**
+ * Kinds a cluster run uses unless told otherwise: damage waits until a damaged replica can
+ * rebuild from the others (today it refuses to start, docs/chaos.md), lose-unsynced for its hook.
+ */
+export function defaultKinds(topology: Topology): FaultKind[] {
+  return availableKinds(topology).filter((kind) => !kind.startsWith('damage-'));
 }
 
 interface BrokerRig {
@@ -100,7 +123,7 @@ function pacingMs(durationMs: number): number {
 /** Starts the brokers, adding each to `rigs` as soon as it runs, so a failed start still stops the others. */
 async function startRigs(options: CampaignOptions, dir: string, random: SeededRandom, rigs: BrokerRig[]): Promise<void> {
   await mkdir(join(dir, 'logs'), { recursive: true });
-  const cliPath = await snapshotCli(cliSnapshotDir(dir));
+  const cliPath = await snapshotCli(cliSnapshotDir(dir), options.distDir);
   for (let index = 0; index < options.brokers; index++) {
     const broker = new BrokerProcess({ index, dataDir: join(dir, 'data', `b${index}`), logPath: join(dir, 'logs', `b${index}.log`), cliPath });
     await broker.start().catch(async (error: unknown) => {
@@ -149,8 +172,8 @@ async function finishRig(rig: BrokerRig, dir: string, liveness: string[]): Promi
 export async function runCampaign(options: CampaignOptions): Promise<CampaignResult> {
   const log = options.log ?? (() => undefined);
   const dir = join(options.root ?? CHAOS_ROOT, `${new Date().toISOString().replace(/[:.]/g, '-')}-seed${options.seed}`);
-  const topology: Topology = { brokers: options.brokers, replicated: false };
-  const schedule = buildSchedule({ seed: options.seed, durationMs: options.durationMs, topology, kinds: options.kinds });
+  const topology = topologyOf(options);
+  const schedule = buildSchedule({ seed: options.seed, durationMs: options.durationMs, topology, kinds: options.kinds ?? defaultKinds(topology) });
   await mkdir(dir, { recursive: true });
   await writeFile(join(dir, 'run.json'), JSON.stringify({ options: { ...options, log: undefined }, topology, schedule }, null, 2) + '\n');
   log(`chaos: seed ${options.seed}, ${options.brokers} broker(s), ${(options.durationMs / 60_000).toFixed(2)} min, ${schedule.steps.length} faults planned; run folder ${dir}`);
@@ -166,6 +189,10 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   const random = new SeededRandom(options.seed ^ 0x5eed);
+  if (topology.replicated) return runClusterCampaign({ options, dir, schedule, timeline, liveness, random, log, isAborted: () => aborted, offSignals: () => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  } });
   const rigs: BrokerRig[] = [];
   try {
     await startRigs(options, dir, random, rigs);
@@ -184,7 +211,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
     const verdicts: CampaignResult['verdicts'] = [];
     for (const rig of rigs) verdicts.push({ log: rig.broker.name, verdict: await finishRig(rig, dir, liveness) });
     for (const entry of timeline) if (entry.phase === 'error') liveness.push(`${entry.kind} on ${entry.targets.join(',')}: ${entry.detail}`);
-    return await finish({ options, dir, verdicts, liveness, timeline, rigs, executed: nemesis.executed, log });
+    return await finish({ options, dir, verdicts, liveness, timeline, histories: rigs.map((rig) => rig.recorder.ops), executed: nemesis.executed, log });
   } catch (error) {
     // A broker that cannot restart, or a final read that fails, is a failed run too: say how to replay it.
     throw new Error(`chaos run failed (${(error as Error).message}); run folder ${dir}; replay with: ${replayCommand(options)}`, { cause: error });
@@ -196,15 +223,63 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
   }
 }
 
+interface ClusterRunInput {
+  options: CampaignOptions;
+  dir: string;
+  schedule: ReturnType<typeof buildSchedule>;
+  timeline: TimelineEntry[];
+  liveness: string[];
+  random: SeededRandom;
+  log: (line: string) => void;
+  isAborted: () => boolean;
+  offSignals: () => void;
+}
+
+async function runClusterCampaign(input: ClusterRunInput): Promise<CampaignResult> {
+  const { options, dir, timeline, liveness } = input;
+  const started: BrokerProcess[] = [];
+  let rig: ClusterRig | undefined;
+  try {
+    await mkdir(join(dir, 'logs'), { recursive: true });
+    const cliPath = await snapshotCli(cliSnapshotDir(dir), options.distDir);
+    rig = await startClusterRig(options, dir, cliPath, input.random, started, pacingMs(options.durationMs) * options.brokers);
+    const startedAtMs = Date.now();
+    const nemesis = new Nemesis({ schedule: input.schedule, brokers: rig.cluster.brokers, mesh: rig.cluster.mesh, startedAtMs, timeline, aborted: input.isAborted });
+    timeline.push({ timeMs: 0, kind: 'run', phase: 'start', targets: rig.cluster.brokers.map((broker) => broker.name) });
+    for (const workload of rig.workloads) workload.start();
+    for (const subscriber of rig.subscribers) subscriber.start();
+    await nemesis.run();
+    await sleep(startedAtMs + options.durationMs - Date.now());
+    await nemesis.heal();
+    await Promise.all(rig.workloads.map((workload) => workload.stop()));
+    timeline.push({ timeMs: Date.now() - startedAtMs, kind: 'run', phase: 'end', targets: [] });
+    const verdict = await finishClusterRig(rig, dir, liveness);
+    for (const entry of timeline) if (entry.phase === 'error') liveness.push(`${entry.kind} on ${entry.targets.join(',')}: ${entry.detail}`);
+    const idempotent = { retries: 0, answeredAfterRetry: 0, staleOnRetry: 0, gaveUp: 0 };
+    for (const workload of rig.workloads) for (const key of Object.keys(idempotent) as Array<keyof typeof idempotent>) idempotent[key] += workload.idempotent[key];
+    return await finish({ options, dir, verdicts: [{ log: 'cluster', verdict }], liveness, timeline, histories: [rig.recorder.ops], executed: nemesis.executed, log: input.log, idempotent });
+  } catch (error) {
+    throw new Error(`chaos run failed (${(error as Error).message}); run folder ${dir}; replay with: ${replayCommand(options)}`, { cause: error });
+  } finally {
+    input.offSignals();
+    for (const subscriber of rig?.subscribers ?? []) await subscriber.close();
+    for (const broker of started) await broker.stop();
+    await rig?.cluster.close();
+    await writeFile(join(dir, RUN_FILES.timeline), timeline.map((entry) => JSON.stringify(entry)).join('\n') + '\n');
+  }
+}
+
 interface FinishInput {
   options: CampaignOptions;
   dir: string;
   verdicts: CampaignResult['verdicts'];
   liveness: string[];
   timeline: TimelineEntry[];
-  rigs: BrokerRig[];
+  /** One per log: each broker's in an independent run, the cluster's in a cluster run. */
+  histories: ReadonlyArray<readonly AppendOp[]>;
   executed: Partial<Record<FaultKind, number>>;
   log: (line: string) => void;
+  idempotent?: CampaignFigures['idempotent'];
 }
 
 async function finish(input: FinishInput): Promise<CampaignResult> {
@@ -224,7 +299,8 @@ async function finish(input: FinishInput): Promise<CampaignResult> {
     delivered: sum((verdict) => verdict.stats.deliveries),
     pointReads: sum((verdict) => verdict.stats.pointReads),
     anomalies,
-    longestWriteGapMs: Math.max(0, ...input.rigs.map((rig) => longestGapMs(rig.recorder.ops))),
+    longestWriteGapMs: Math.max(0, ...input.histories.map((history) => longestGapMs(history))),
+    ...(input.idempotent ? { idempotent: input.idempotent } : {}),
     liveness,
   };
   const valid = verdicts.every((entry) => entry.verdict.valid) && liveness.length === 0;
@@ -232,7 +308,7 @@ async function finish(input: FinishInput): Promise<CampaignResult> {
   await writeFile(join(dir, RUN_FILES.verdict), JSON.stringify({ valid, figures, replay: result.replayCommand }, null, 2) + '\n');
   for (const entry of verdicts) input.log(`${entry.log}: ${summarize(entry.verdict)}`);
   for (const line of liveness) input.log(`liveness: ${line}`);
-  input.log(`faults: ${JSON.stringify(figures.faults)}; longest write gap ${figures.longestWriteGapMs} ms`);
+  input.log(`faults: ${JSON.stringify(figures.faults)}; longest write gap ${figures.longestWriteGapMs} ms${figures.idempotent ? `; idempotent ${JSON.stringify(figures.idempotent)}` : ''}`);
   if (valid) for (const kept of [join(dir, 'data'), cliSnapshotDir(dir)]) await rm(kept, { recursive: true, force: true });
   else input.log(`chaos run FAILED; data kept in ${dir} (the broker build in ${cliSnapshotDir(dir)}); replay with:\n  ${result.replayCommand}`);
   return result;

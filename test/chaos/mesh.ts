@@ -45,6 +45,15 @@ export class ProxyMesh {
     }
   }
 
+  /** Every link to or from `broker`, both ways: what a fault on one broker's network acts on. */
+  linksOf(broker: number): FaultProxy[] {
+    const links: FaultProxy[] = [];
+    for (let other = 0; other < this.size; other++) {
+      if (other !== broker) links.push(this.link(broker, other), this.link(other, broker));
+    }
+    return links;
+  }
+
   heal(): void {
     for (const proxy of this.links.values()) proxy.heal();
   }

@@ -53,7 +53,8 @@ export class Nemesis {
   private async apply(step: FaultStep): Promise<void> {
     const targets = step.targets.map((index) => this.options.brokers[index]!);
     const names = targets.map((broker) => broker.name);
-    this.log({ kind: step.kind, phase: 'start', targets: names, detail: `${step.durationMs} ms` });
+    const magnitude = step.magnitude === undefined ? '' : step.kind === 'link-delay' ? `, ${step.magnitude} ms per chunk` : `, reset after ${step.magnitude} bytes`;
+    this.log({ kind: step.kind, phase: 'start', targets: names, detail: `${step.durationMs} ms${magnitude}` });
     switch (step.kind) {
       case 'kill':
         await Promise.all(targets.map((broker) => broker.kill()));
@@ -84,6 +85,22 @@ export class Nemesis {
         const mesh = this.options.mesh;
         if (!mesh) throw new Error(`the ${step.kind} nemesis needs the peer-link proxy mesh of a cluster run (issue 9)`);
         mesh.apply(step.cuts ?? []);
+        await sleep(step.durationMs);
+        mesh.heal();
+        break;
+      }
+      case 'link-delay':
+      case 'link-drop':
+      case 'link-blackhole': {
+        const mesh = this.options.mesh;
+        if (!mesh) throw new Error(`the ${step.kind} nemesis needs the peer-link proxy mesh of a cluster run`);
+        for (const target of step.targets) {
+          for (const link of mesh.linksOf(target)) {
+            if (step.kind === 'link-delay') link.delay(step.magnitude ?? 100);
+            else if (step.kind === 'link-drop') link.dropAfter(step.magnitude ?? 1_024);
+            else link.blackhole();
+          }
+        }
         await sleep(step.durationMs);
         mesh.heal();
         break;

@@ -1,13 +1,14 @@
-// `npm run chaos -- --minutes M --brokers N --seed S [--kinds kill,pause] [--runs R] [--root DIR]`:
-// long chaos campaigns against real brokers (docs/chaos.md). Without --seed a
+// `npm run chaos -- --minutes M --brokers N --seed S [--kinds kill,pause] [--runs R] [--root DIR] [--independent] [--dist DIR]`:
+// long chaos campaigns against real brokers (docs/chaos.md); N > 1 brokers form
+// one cluster unless --independent. Without --seed a
 // seed is drawn and printed; --runs R runs R seeds in a row (S, S+1, …). Exits
 // non-zero if any run finds an anomaly, printing the command that replays it.
 import { randomInt } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { runCampaign, type CampaignFigures } from './campaign.js';
-import { availableKinds, FAULT_KINDS, type FaultKind } from './schedule.js';
+import { defaultKinds, runCampaign, topologyOf, type CampaignFigures } from './campaign.js';
+import { FAULT_KINDS, type FaultKind } from './schedule.js';
 
-function parseOptions(): { minutes: number; brokers: number; seed: number; runs: number; kinds?: FaultKind[]; root?: string } {
+function parseOptions(): { minutes: number; brokers: number; seed: number; runs: number; kinds?: FaultKind[]; root?: string; independent: boolean; distDir?: string } {
   const { values } = parseArgs({
     options: {
       minutes: { type: 'string', default: '1' },
@@ -16,6 +17,8 @@ function parseOptions(): { minutes: number; brokers: number; seed: number; runs:
       runs: { type: 'string', default: '1' },
       kinds: { type: 'string' },
       root: { type: 'string' },
+      independent: { type: 'boolean', default: false },
+      dist: { type: 'string' },
     },
   });
   const minutes = Number(values.minutes);
@@ -28,18 +31,18 @@ function parseOptions(): { minutes: number; brokers: number; seed: number; runs:
   if (!Number.isInteger(seed)) throw new Error('--seed must be an integer');
   const kinds = values.kinds?.split(',').map((kind) => kind.trim()) as FaultKind[] | undefined;
   for (const kind of kinds ?? []) if (!FAULT_KINDS.includes(kind)) throw new Error(`unknown fault kind ${kind}; known: ${FAULT_KINDS.join(', ')}`);
-  return { minutes, brokers, seed, runs, kinds, root: values.root };
+  return { minutes, brokers, seed, runs, kinds, root: values.root, independent: values.independent ?? false, distDir: values.dist ?? process.env.FLO_CHAOS_DIST };
 }
 
 async function main(): Promise<void> {
   const options = parseOptions();
-  const offered = availableKinds({ brokers: options.brokers, replicated: false });
-  if (options.brokers > 1) console.log(`note: partitions do not replicate yet (issue 9): ${options.brokers} independent single-node brokers, faults ${offered.join(', ')}`);
+  const topology = topologyOf(options);
+  console.log(`chaos: ${options.brokers} broker(s), ${topology.replicated ? 'one cluster' : 'independent'}; faults ${(options.kinds ?? defaultKinds(topology)).join(', ')}`);
   const all: CampaignFigures[] = [];
   let failures = 0;
   for (let run = 0; run < options.runs; run++) {
     const seed = options.seed + run;
-    const result = await runCampaign({ seed, durationMs: Math.round(options.minutes * 60_000), brokers: options.brokers, kinds: options.kinds, root: options.root, log: (line) => console.log(line) });
+    const result = await runCampaign({ seed, durationMs: Math.round(options.minutes * 60_000), brokers: options.brokers, independent: options.independent, distDir: options.distDir, kinds: options.kinds, root: options.root, log: (line) => console.log(line) });
     all.push(result.figures);
     if (!result.valid) failures++;
   }

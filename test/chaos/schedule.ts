@@ -15,6 +15,9 @@ export const FAULT_KINDS = [
   'partition-halves', // a majority and a minority
   'partition-bridge', // two halves, one broker in the middle talking to both
   'partition-one-way', // some links cut in one direction only
+  'link-delay', // every peer link of one broker delayed (both ways)
+  'link-drop', // every peer connection of one broker reset after a few KiB, mid-frame, again after each redial
+  'link-blackhole', // every peer link of one broker accepts and discards (its streams lose bytes)
   'damage-truncate', // on a stopped minority broker: cut the tail off a log file
   'damage-bitflip', // on a stopped minority broker: flip one bit in a data file
 ] as const;
@@ -41,6 +44,8 @@ export interface FaultStep {
   cuts?: Array<[number, number]>;
   /** Damage: a seeded number the executor turns into a file and an offset. */
   damagePick?: number;
+  /** link-delay: the delay in ms; link-drop: the bytes a connection forwards before it is reset. */
+  magnitude?: number;
 }
 
 export interface Schedule {
@@ -67,7 +72,7 @@ export interface ScheduleOptions {
 export function availableKinds(topology: Topology): FaultKind[] {
   return FAULT_KINDS.filter((kind) => {
     if (kind === 'kill-lose-unsynced') return topology.loseUnsyncedHook === true;
-    if (kind.startsWith('partition-') || kind.startsWith('damage-')) return topology.replicated && topology.brokers >= 3;
+    if (kind.startsWith('partition-') || kind.startsWith('damage-') || kind.startsWith('link-')) return topology.replicated && topology.brokers >= 3;
     return true;
   });
 }
@@ -81,6 +86,9 @@ const DURATION_MS: Record<FaultKind, [number, number]> = {
   'partition-halves': [1_000, 6_000],
   'partition-bridge': [1_000, 6_000],
   'partition-one-way': [1_000, 6_000],
+  'link-delay': [1_000, 6_000],
+  'link-drop': [1_000, 5_000],
+  'link-blackhole': [1_000, 6_000],
   'damage-truncate': [200, 1_000],
   'damage-bitflip': [200, 1_000],
 };
@@ -116,6 +124,12 @@ function shuffled(random: SeededRandom, count: number): number[] {
   }
   return order;
 }
+
+/** link-delay: ms per chunk; link-drop: bytes a connection forwards before its reset. */
+const MAGNITUDE: Partial<Record<FaultKind, [number, number]>> = {
+  'link-delay': [20, 500],
+  'link-drop': [256, 64 * 1024],
+};
 
 /** Every directed link between the two sides, both ways unless oneWay. */
 function cutBetween(a: readonly number[], b: readonly number[], oneWay = false): Array<[number, number]> {
@@ -154,6 +168,8 @@ function stepFor(random: SeededRandom, kind: FaultKind, atMs: number, gapMs: num
   const target = random.nextInt(topology.brokers);
   const step: FaultStep = { atMs, gapMs, kind, durationMs, targets: [target] };
   if (kind.startsWith('damage-')) step.damagePick = random.nextUint32();
+  const magnitude = MAGNITUDE[kind];
+  if (magnitude) step.magnitude = between(random, magnitude);
   return step;
 }
 

@@ -28,7 +28,24 @@ export interface WorkloadOptions {
   maxAppendsPerWriter: number;
   /** Readers fetching a recently acknowledged id by GET /v1/events/{id}, one read at a time. */
   pointReaders: number;
+  /**
+   * Writers over plain HTTP with Flo-Producer-Id / Flo-Producer-Sequence: an unknown outcome is
+   * retried with the same sequence (bounded), so each must end acknowledged once, never twice.
+   */
+  idempotentHttpWriters?: number;
+  /** Producer ids are `producerIdBase + k`: distinct across every workload of a run. */
+  producerIdBase?: number;
+  /**
+   * Brokers the TypeScript clients bootstrap from (cluster-aware: they route to leaders).
+   * When given, point reads use only acknowledgements from `url` itself, since a read is
+   * current only on the broker that answered the write (reads are local).
+   */
+  clientUrls?: readonly string[];
 }
+
+/** An idempotent writer retries one request at most this often, and for at most this long, before it gives up (unknown). */
+const IDEMPOTENT_MAX_ATTEMPTS = 40;
+const IDEMPOTENT_MAX_RETRY_MS = 45_000;
 
 /** Recent acknowledgements the point readers pick from. */
 const RECENT_ACKS = 256;
@@ -45,12 +62,18 @@ function classify(error: unknown): Outcome {
   return { type: 'info', error: error instanceof Error ? error.name + ': ' + error.message : String(error) };
 }
 
-export async function appendOverHttp(url: string, namespace: string, value: string, timeoutMs: number): Promise<Outcome> {
+export interface ProducerStamp {
+  id: number;
+  sequence: number;
+}
+
+export async function appendOverHttp(url: string, namespace: string, value: string, timeoutMs: number, producer?: ProducerStamp): Promise<Outcome> {
   let response: Response;
+  const stamp: Record<string, string> = producer ? { 'flo-producer-id': String(producer.id), 'flo-producer-sequence': String(producer.sequence) } : {};
   try {
     response = await fetch(`${url}/v1/events`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...stamp },
       body: JSON.stringify({ namespace, data: value }),
       signal: AbortSignal.timeout(timeoutMs),
     });
@@ -96,6 +119,8 @@ function eventValue(event: { data?: string; dataBase64?: string }): string {
 
 export class Workload {
   readonly pointReads: PointRead[] = [];
+  /** Idempotent retries answered with an id, and retries refused as stale (the broker forgot the first attempt). */
+  readonly idempotent = { retries: 0, answeredAfterRetry: 0, staleOnRetry: 0, gaveUp: 0 };
   private stopping = false;
   private readonly running: Array<Promise<void>> = [];
   private readonly clients: FloClient[] = [];
@@ -109,11 +134,13 @@ export class Workload {
     for (let w = 0; w < options.httpWriters; w++) {
       this.running.push(this.writer(`${options.name}-http${w}`, (namespace, value) => appendOverHttp(options.url, namespace, value, options.requestTimeoutMs)));
     }
+    for (let w = 0; w < (options.idempotentHttpWriters ?? 0); w++) this.running.push(this.idempotentWriter(`${options.name}-idem${w}`, (options.producerIdBase ?? 1) + w));
     for (let c = 0; c < options.clientWriters; c++) {
-      const client = new FloClient(options.url, { timeoutMs: options.requestTimeoutMs, closeTimeoutMs: options.requestTimeoutMs });
+      const client = new FloClient(options.clientUrls ?? options.url, { timeoutMs: options.requestTimeoutMs, closeTimeoutMs: options.requestTimeoutMs });
       this.clients.push(client);
       for (let k = 0; k < options.clientInFlight; k++) {
-        this.running.push(this.writer(`${options.name}-client${c}.${k}`, (namespace, value) => client.produce({ namespace, data: value }).then((id): Outcome => ({ type: 'ok', id }), classify)));
+        const remember = options.clientUrls === undefined;
+        this.running.push(this.writer(`${options.name}-client${c}.${k}`, (namespace, value) => client.produce({ namespace, data: value }).then((id): Outcome => ({ type: 'ok', id }), classify), remember));
       }
     }
     for (let r = 0; r < options.pointReaders; r++) this.running.push(this.pointReader(`${options.name}-reader${r}`));
@@ -138,18 +165,49 @@ export class Workload {
     }
   }
 
-  private async writer(process: string, append: (namespace: string, value: string) => Promise<Outcome>): Promise<void> {
+  private async writer(process: string, append: (namespace: string, value: string, n: number) => Promise<Outcome>, rememberAcks = true): Promise<void> {
     const random = this.options.random.fork();
     for (let n = 0; n < this.options.maxAppendsPerWriter && !this.stopping; n++) {
       const namespace = this.options.namespaces[random.nextInt(this.options.namespaces.length)]!;
       const value = `${process}:${n}`;
       this.options.recorder.record({ process, type: 'invoke', namespace, value });
-      const outcome = await append(namespace, value);
+      const outcome = await append(namespace, value, n);
       this.options.recorder.record({ process, namespace, value, ...outcome });
-      if (outcome.type === 'ok') this.rememberAck(outcome.id);
+      if (outcome.type === 'ok' && rememberAcks) this.rememberAck(outcome.id);
       // Back off after a failure, so a broker that is down is not hammered with doomed requests.
       await sleep(outcome.type === 'ok' ? this.options.pauseBetweenAppendsMs : 50 + random.nextInt(100));
     }
+  }
+
+  /**
+   * One request at a time, sequence n for its n-th event; an unknown outcome is sent again,
+   * same sequence, until the broker answers or definitely refuses (bounded). Even after stop()
+   * it finishes its retries, so what it leaves unknown is a real give-up.
+   */
+  private idempotentWriter(process: string, producerId: number): Promise<void> {
+    const random = this.options.random.fork();
+    const { url, requestTimeoutMs } = this.options;
+    return this.writer(process, async (namespace, value, n) => {
+      const startedAtMs = Date.now();
+      let outcome = await appendOverHttp(url, namespace, value, requestTimeoutMs, { id: producerId, sequence: n });
+      for (let attempt = 1; outcome.type !== 'ok' && attempt < IDEMPOTENT_MAX_ATTEMPTS; attempt++) {
+        const refusedAtConnect = outcome.type === 'fail' && outcome.error === 'ECONNREFUSED';
+        if (outcome.type === 'fail' && !refusedAtConnect) break;
+        if (Date.now() - startedAtMs > IDEMPOTENT_MAX_RETRY_MS) break;
+        await sleep(100 + random.nextInt(200));
+        this.idempotent.retries++;
+        outcome = await appendOverHttp(url, namespace, value, requestTimeoutMs, { id: producerId, sequence: n });
+        if (outcome.type === 'ok') this.idempotent.answeredAfterRetry++;
+        if (outcome.type === 'fail' && outcome.error === 'FLO_ERR_SEQUENCE_STALE') {
+          // A retry refused as stale: the broker lost track of the first attempt, which may be stored.
+          this.idempotent.staleOnRetry++;
+          return { type: 'info', error: 'FLO_ERR_SEQUENCE_STALE on a retry' };
+        }
+      }
+      if (outcome.type === 'info') this.idempotent.gaveUp++;
+      // Refused at connect on every attempt: still nothing sent, so definitely not stored.
+      return outcome;
+    });
   }
 
   /** Stops starting appends and waits for every one in flight to complete. */
@@ -167,7 +225,8 @@ export class LiveSubscriber {
   private closed = false;
   private loop: Promise<void> | undefined;
 
-  constructor(private readonly name: string, private readonly broker: string, private readonly url: string, private readonly glob: string, private readonly maxRestarts = 50) {}
+  /** `urls`: one broker, or a cluster's brokers (its own first), over which the client moves the subscription. */
+  constructor(private readonly name: string, private readonly broker: string, private readonly url: string | readonly string[], private readonly glob: string, private readonly maxRestarts = 50) {}
 
   get current(): SubscriptionRecord | undefined {
     return this.records.at(-1);

@@ -1,0 +1,103 @@
+// The cluster half of a chaos run: N brokers forming one cluster through the
+// proxy mesh, one log (namespaces /chaos/n<k>, one history) written through
+// every broker — idempotent and plain HTTP writers on each, a cluster-aware
+// TypeScript client bootstrapped from each — live subscribers that may move
+// between brokers, and at the end a final read from every broker, once the
+// healed replicas have converged, all judged together: what one broker
+// acknowledged must be on all of them, at the same id, in the same order.
+import { join } from 'node:path';
+import type { SeededRandom } from '../../src/broker/raft/random.js';
+import { checkRunFolder, writeRunArtifacts } from './artifacts.js';
+import type { BrokerProcess } from './brokers.js';
+import type { CampaignOptions } from './campaign.js';
+import type { Verdict } from './checker.js';
+import { ChaosCluster } from './cluster.js';
+import { HistoryRecorder, type FinalRead, type ObservedEvent } from './history.js';
+import { LiveSubscriber, readEverything, Workload } from './workload.js';
+
+export const CLUSTER_GLOB = '/chaos/**';
+
+export interface ClusterRig {
+  cluster: ChaosCluster;
+  recorder: HistoryRecorder;
+  workloads: Workload[];
+  subscribers: LiveSubscriber[];
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
+
+/** The brokers' URLs with broker `first` first: where a client bootstraps, and what it moves to. */
+function rotated(urls: readonly string[], first: number): string[] {
+  return [...urls.slice(first), ...urls.slice(0, first)];
+}
+
+export async function startClusterRig(options: CampaignOptions, dir: string, cliPath: string, random: SeededRandom, started: BrokerProcess[], pacingMs: number): Promise<ClusterRig> {
+  const cluster = await ChaosCluster.start({ brokers: options.brokers, dir, cliPath }, started);
+  const recorder = new HistoryRecorder();
+  const namespaces = Array.from({ length: options.namespacesPerBroker ?? 8 }, (_, k) => `/chaos/n${k}`);
+  // Producer ids distinct per run and per writer (a run never shares a data dir with another).
+  const producerIdBase = (1 + random.fork().nextInt(1 << 30)) * 64;
+  const workloads = cluster.brokers.map((broker, index) => new Workload({
+    name: broker.name, url: broker.url, namespaces, recorder, random: random.fork(), clientUrls: rotated(cluster.urls, index),
+    httpWriters: 1, idempotentHttpWriters: 2, clientWriters: 1, clientInFlight: 2, pauseBetweenAppendsMs: pacingMs, requestTimeoutMs: 5_000,
+    maxAppendsPerWriter: 200_000, pointReaders: 1, producerIdBase: producerIdBase + index * 8,
+    ...options.workload,
+  }));
+  const subscribers = cluster.brokers.flatMap((broker, index) => Array.from({ length: options.subscribersPerBroker ?? 1 }, (_, s) =>
+    new LiveSubscriber(`${broker.name}-sub${s}`, broker.name, rotated(cluster.urls, index), CLUSTER_GLOB)));
+  return { cluster, recorder, workloads, subscribers };
+}
+
+/** Namespace → "id=value" list: what must be equal on every broker. */
+function perNamespace(events: readonly ObservedEvent[]): string {
+  const byNamespace = new Map<string, string[]>();
+  for (const event of events) {
+    let list = byNamespace.get(event.namespace);
+    if (!list) byNamespace.set(event.namespace, (list = []));
+    list.push(`${event.id}=${event.value}`);
+  }
+  return JSON.stringify([...byNamespace].sort(([a], [b]) => a.localeCompare(b)));
+}
+
+/**
+ * Final reads from every broker, repeated (bounded) until they agree: a follower may still be
+ * applying what was committed just before the heal. What is left different is divergence.
+ */
+async function convergedReads(rig: ClusterRig, liveness: string[], timeoutMs = 30_000): Promise<FinalRead[]> {
+  const deadline = Date.now() + timeoutMs;
+  const maxPages = 100 + rig.recorder.ops.length;
+  for (;;) {
+    const reads = await Promise.all(rig.cluster.brokers.map(async (broker) => ({ broker: broker.name, events: await readEverything(broker.url, CLUSTER_GLOB, maxPages) })));
+    const shapes = new Set(reads.map((read) => perNamespace(read.events)));
+    if (shapes.size === 1) return reads;
+    if (Date.now() > deadline) {
+      liveness.push(`the brokers' final reads still differ ${timeoutMs / 1000} s after the heal (${reads.map((read) => `${read.broker}: ${read.events.length}`).join(', ')})`);
+      return reads;
+    }
+    await sleep(500);
+  }
+}
+
+async function awaitSubscribers(rig: ClusterRig, expected: number, liveness: string[]): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (const subscriber of rig.subscribers) {
+    while ((subscriber.current?.deliveries.length ?? 0) < expected && Date.now() < deadline) await sleep(50);
+    const got = subscriber.current?.deliveries.length ?? 0;
+    if (got < expected) liveness.push(`${subscriber.current?.subscriber} delivered ${got} of ${expected} events within 30 s of the heal`);
+  }
+}
+
+export async function finishClusterRig(rig: ClusterRig, dir: string, liveness: string[]): Promise<Verdict> {
+  await rig.cluster.waitAgreed(30_000).catch((error: unknown) => liveness.push(`after the heal: ${(error as Error).message}`));
+  const finalReads = await convergedReads(rig, liveness);
+  await awaitSubscribers(rig, Math.max(...finalReads.map((read) => read.events.length)), liveness);
+  for (const subscriber of rig.subscribers) await subscriber.close();
+  const logDir = join(dir, 'cluster');
+  await writeRunArtifacts(logDir, {
+    history: rig.recorder.ops,
+    finalReads,
+    subscriptions: rig.subscribers.flatMap((subscriber) => subscriber.records),
+    pointReads: rig.workloads.flatMap((workload) => workload.pointReads),
+  });
+  return checkRunFolder(logDir);
+}
