@@ -28,6 +28,8 @@ export interface PartitionRaftStatus {
   readonly commitIndex: number;
   readonly appliedIndex: number;
   readonly voters: NodeId[];
+  /** On the leader, each voter's replication: match index and lag behind the leader's last entry (null elsewhere). */
+  readonly replicas: Array<{ member: NodeId; match: number; lag: number; state: string }> | null;
 }
 
 export interface PartitionSetOptions {
@@ -147,6 +149,7 @@ export class PartitionSet {
       return {
         group: groupIdOf(partition.id), member: status.nodeId, role: status.role, term: status.term, leader: status.leader,
         commitIndex: status.commitIndex, appliedIndex: status.appliedIndex, voters: [...status.conf.voters],
+        replicas: status.progress?.map((voter) => ({ member: voter.member, match: voter.match, lag: Math.max(0, status.lastIndex - voter.match), state: voter.state })) ?? null,
       };
     });
   }
