@@ -129,6 +129,8 @@ export class FloClient {
       connectTimeoutMs: this.options.timeoutMs,
       token: this.options.token,
     });
+    // Unreferenced: an idle client never keeps the process alive; close() stops it.
+    this.topology.startPeriodicRefresh();
     this.subscriptionBrokers = {
       next: () => this.topology.candidates()[0]!,
       // Whatever failed there (down, behind, refusing), the next attempt tries the other brokers first;
@@ -143,10 +145,9 @@ export class FloClient {
     };
   }
 
-  /** Learns the cluster's routing table from the first broker that answers, and keeps it fresh. */
+  /** Learns the cluster's routing table from the first broker that answers (connect() calls it). */
   async start(): Promise<void> {
     await this.topology.load();
-    this.topology.startPeriodicRefresh();
   }
 
   /** Appends one event; resolves with its id once the broker has made it durable. */
