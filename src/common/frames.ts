@@ -79,16 +79,37 @@ export function frameText(frame: Buffer): string {
 export const PRODUCE_OK = 0;
 export const PRODUCE_FAILED = 1;
 
-export function encodeProduceRequest(requestId: number, batch: Uint8Array): Buffer {
-  const out = Buffer.allocUnsafe(4 + batch.length);
+/**
+ * Marks an idempotent produce frame: `u32 requestId, u8 0xF1, f64 producerId, u32 sequence, batch`.
+ * A batch starts with its version byte (1), so the marker cannot be mistaken for one.
+ */
+const PRODUCER_MARKER = 0xf1;
+
+export interface FrameProducer {
+  readonly id: number;
+  /** Sequence of the batch's first event (docs/api.md, "Exactly once on retry"). */
+  readonly sequence: number;
+}
+
+export function encodeProduceRequest(requestId: number, batch: Uint8Array, producer?: FrameProducer): Buffer {
+  const header = producer === undefined ? 4 : 17;
+  const out = Buffer.allocUnsafe(header + batch.length);
   out.writeUInt32BE(requestId, 0);
-  out.set(batch, 4);
+  if (producer !== undefined) {
+    out.writeUInt8(PRODUCER_MARKER, 4);
+    out.writeDoubleBE(producer.id, 5);
+    out.writeUInt32BE(producer.sequence, 13);
+  }
+  out.set(batch, header);
   return out;
 }
 
-export function splitProduceRequest(frame: Buffer): { requestId: number; batch: Buffer } {
+export function splitProduceRequest(frame: Buffer): { requestId: number; batch: Buffer; producer: FrameProducer | undefined } {
   if (frame.length < 5) throw new FloError('FLO_ERR_REQUEST_INVALID', 'produce frame is shorter than its header');
-  return { requestId: frame.readUInt32BE(0), batch: frame.subarray(4) };
+  const requestId = frame.readUInt32BE(0);
+  if (frame.readUInt8(4) !== PRODUCER_MARKER) return { requestId, batch: frame.subarray(4), producer: undefined };
+  if (frame.length < 18) throw new FloError('FLO_ERR_REQUEST_INVALID', 'idempotent produce frame is shorter than its header');
+  return { requestId, producer: { id: frame.readDoubleBE(5), sequence: frame.readUInt32BE(13) }, batch: frame.subarray(17) };
 }
 
 /** Positions are sent as (u16 partition, f64 offset) pairs; the client formats ids only when asked. */

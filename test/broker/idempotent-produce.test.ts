@@ -3,7 +3,10 @@
 // and stores nothing more, however its events spread over partitions.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Broker } from '../../src/broker/broker.js';
-import { silentLogger, tempDir } from '../support/temp.js';
+import { WebSocket } from 'ws';
+import { decodeProduceReply, encodeProduceRequest } from '../../src/common/frames.js';
+import { encodeBatch } from '../../src/common/wire.js';
+import { silentLogger, tempDir, waitFor } from '../support/temp.js';
 
 let dir: Awaited<ReturnType<typeof tempDir>>;
 let broker: Broker;
@@ -73,3 +76,35 @@ describe('idempotent produce over HTTP', () => {
     expect(await stored('/g/*')).toEqual([]);
   });
 });
+
+describe('idempotent produce over the produce WebSocket', () => {
+  it('answers a frame sent again with the same producer and sequence with the first positions', async () => {
+    const listening = await Broker.start({ dataDir: (dirWs = await tempDir()).path, logger: silentLogger, partitions: 4, port: 0 });
+    try {
+      const socket = new WebSocket(`${listening.url!.replace('http', 'ws')}/v1/produce`);
+      await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
+      const replies: Buffer[] = [];
+      socket.on('message', (data: Buffer) => replies.push(data));
+      const batch = encodeBatch([{ namespace: '/ws/a', data: Buffer.from('1') }, { namespace: '/ws/b', data: Buffer.from('2') }]);
+      socket.send(encodeProduceRequest(1, batch, { id: 77, sequence: 0 }));
+      await waitFor(() => replies.length === 1, 'first ack');
+      socket.send(encodeProduceRequest(2, batch, { id: 77, sequence: 0 }));
+      await waitFor(() => replies.length === 2, 'second ack');
+      const [first, second] = replies.map((reply) => decodeProduceReply(reply));
+      expect(first!.ok && second!.ok).toBe(true);
+      if (first!.ok && second!.ok) {
+        expect([...second!.offsets]).toEqual([...first!.offsets]);
+        expect([...second!.partitions]).toEqual([...first!.partitions]);
+      }
+      socket.close();
+      const stored: string[] = [];
+      for await (const event of listening.subscribe({ namespace: '/ws/*', follow: false })) stored.push(event.namespace);
+      expect(stored.sort()).toEqual(['/ws/a', '/ws/b']);
+    } finally {
+      await listening.close();
+      await dirWs.remove();
+    }
+  });
+});
+
+let dirWs: Awaited<ReturnType<typeof tempDir>>;

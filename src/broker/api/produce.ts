@@ -127,7 +127,7 @@ function serveProduceSocket(socket: WebSocket, log: EventLog, logger: FastifyBas
     try {
       const request = splitProduceRequest(data);
       requestId = request.requestId;
-      const appended = log.append(eventsFromBatch(request.batch));
+      const appended = log.append(eventsFromBatch(request.batch), request.producer);
       inFlight++;
       if (inFlight >= MAX_PRODUCE_REQUESTS_IN_FLIGHT) socket.pause();
       appended.then(
