@@ -5,7 +5,7 @@
 // an exit, a failure or Ctrl-C of the harness kills them all (SIGKILL also ends
 // a SIGSTOPped one).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { cp, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { CLI_PATH, freePort } from '../support/server-process.js';
@@ -100,13 +100,14 @@ export class BrokerProcess {
     }
   }
 
-  async start(): Promise<void> {
+  /** `onceArgs`: flags for this start only (e.g. --recover-store). */
+  async start(onceArgs: readonly string[] = []): Promise<void> {
     if (this.running) throw new Error(`${this.name} is already running`);
     this.port ||= this.options.port ?? (await freePort());
     installExitHook();
-    this.note(`start #${++this.starts} on port ${this.port}`);
+    this.note(`start #${++this.starts} on port ${this.port}${onceArgs.length > 0 ? ` with ${onceArgs.join(' ')}` : ''}`);
     const log = openSync(this.options.logPath, 'a');
-    const args = [this.options.cliPath ?? CLI_PATH, 'server', '-d', this.options.dataDir, '-p', String(this.port), '--log-level', 'info', ...(this.options.extraArgs ?? [])];
+    const args = [this.options.cliPath ?? CLI_PATH, 'server', '-d', this.options.dataDir, '-p', String(this.port), '--log-level', 'info', ...(this.options.extraArgs ?? []), ...onceArgs];
     const child = spawn(process.execPath, args, { stdio: ['ignore', log, log], detached: true, env: { ...process.env, FLO_PRETTY: '' } });
     closeSync(log);
     this.note(`pid ${child.pid}`);
@@ -130,6 +131,16 @@ export class BrokerProcess {
         return false; // not listening yet
       }
     }, `${this.name} to be ready (log: ${this.options.logPath})`, timeoutMs);
+  }
+
+  /** The last `bytes` of the broker's log file (across its restarts): why a start failed. */
+  logTail(bytes = 4_096): string {
+    try {
+      const text = readFileSync(this.options.logPath, 'utf8');
+      return text.slice(-bytes);
+    } catch {
+      return '';
+    }
   }
 
   /** kill -9: no shutdown, no flush. */

@@ -1,9 +1,11 @@
-// The short seeded chaos campaign of `npm test`: a real broker process under
-// kill -9 + restart and SIGSTOP/SIGCONT while HTTP writers, TypeScript-client
-// writers and live subscribers run; then heal, final read, checker. It fails on
-// any anomaly or liveness failure, printing the verdict and the replay command.
-// (That the checker catches anomalies is proven in checker.test.ts, through
-// the same run-folder check this campaign uses.)
+// The short seeded chaos campaign of `npm test`: a real 3-broker cluster whose
+// peer links run through the fault proxy mesh, under kill -9 + restart,
+// SIGSTOP/SIGCONT, a partition and connection resets, while idempotent and
+// plain HTTP writers on every broker, cluster-aware TypeScript clients and live
+// subscribers run; then heal, a final read from every broker, the checker. It
+// fails on any anomaly, liveness failure or refused restart, printing the
+// verdict and the replay command. (That the checker catches anomalies is
+// proven in checker.test.ts, through the same run-folder check used here.)
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -11,22 +13,23 @@ import { RUN_FILES } from './artifacts.js';
 import { runCampaign } from './campaign.js';
 import { summarize } from './checker.js';
 
-/** Chosen for its mix: both kill and pause (kpppkkkppkp over 30 s). */
-const SEED = 3;
+/** Chosen for its mix over 30 s: partition-bridge, kill, pause, link-drop, partition-isolate (each broker killed at most once). */
+const SEED = 55;
 
-describe('chaos campaign (single broker)', () => {
-  it('loses, duplicates and reorders nothing under kill -9 and pauses', async () => {
+describe('chaos campaign (3-broker cluster)', () => {
+  it('loses, duplicates and reorders nothing under kill -9, pauses, partitions and connection resets', async () => {
     const lines: string[] = [];
-    const result = await runCampaign({ seed: SEED, durationMs: 30_000, brokers: 1, kinds: ['kill', 'pause'], log: (line) => lines.push(line) });
+    const result = await runCampaign({ seed: SEED, durationMs: 30_000, brokers: 3, distDir: process.env.FLO_CHAOS_DIST, log: (line) => lines.push(line) });
     const report = [...lines, ...result.verdicts.map((entry) => `${entry.log}: ${summarize(entry.verdict)}`), `replay: ${result.replayCommand}`].join('\n');
     expect(result.valid, report).toBe(true);
-    expect(result.figures.faults.kill, report).toBeGreaterThan(0);
-    expect(result.figures.faults.pause, report).toBeGreaterThan(0);
-    expect(result.figures.acknowledged, report).toBeGreaterThan(100);
+    expect(result.figures.refusedRestarts, report).toEqual([]);
+    for (const kind of ['kill', 'pause', 'partition-bridge', 'link-drop'] as const) expect(result.figures.faults[kind], `${kind}\n${report}`).toBeGreaterThan(0);
+    expect(result.figures.acknowledged, report).toBeGreaterThan(500);
     expect(result.figures.delivered, report).toBeGreaterThan(0);
     expect(result.figures.pointReads, report).toBeGreaterThan(0);
-    for (const file of [RUN_FILES.timeline, RUN_FILES.verdict, 'run.json', 'logs/b0.log', `b0/${RUN_FILES.history}`, `b0/${RUN_FILES.finalReads}`, `b0/${RUN_FILES.verdict}`]) {
+    expect(result.figures.idempotent?.retries, report).toBeGreaterThan(0);
+    for (const file of [RUN_FILES.timeline, RUN_FILES.verdict, 'run.json', 'logs/b0.log', 'logs/b2.log', `cluster/${RUN_FILES.history}`, `cluster/${RUN_FILES.finalReads}`, `cluster/${RUN_FILES.verdict}`]) {
       await access(join(result.dir, file));
     }
-  }, 120_000);
+  }, 150_000);
 });

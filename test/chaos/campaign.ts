@@ -61,6 +61,8 @@ export interface CampaignFigures {
   longestWriteGapMs: number;
   /** Cluster runs: idempotent writers' retries, those answered, those refused as stale, those given up (unknown). */
   idempotent?: { retries: number; answeredAfterRetry: number; staleOnRetry: number; gaveUp: number };
+  /** Restarts a broker refused (store failed verification); the harness then started it with --recover-store. A finding, not a checker anomaly. */
+  refusedRestarts: string[];
   liveness: string[];
 }
 
@@ -211,6 +213,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
     const verdicts: CampaignResult['verdicts'] = [];
     for (const rig of rigs) verdicts.push({ log: rig.broker.name, verdict: await finishRig(rig, dir, liveness) });
     for (const entry of timeline) if (entry.phase === 'error') liveness.push(`${entry.kind} on ${entry.targets.join(',')}: ${entry.detail}`);
+    for (const rig of rigs) await rig.broker.stop(); // before finish() removes their data dirs
     return await finish({ options, dir, verdicts, liveness, timeline, histories: rigs.map((rig) => rig.recorder.ops), executed: nemesis.executed, log });
   } catch (error) {
     // A broker that cannot restart, or a final read that fails, is a failed run too: say how to replay it.
@@ -244,7 +247,7 @@ async function runClusterCampaign(input: ClusterRunInput): Promise<CampaignResul
     const cliPath = await snapshotCli(cliSnapshotDir(dir), options.distDir);
     rig = await startClusterRig(options, dir, cliPath, input.random, started, pacingMs(options.durationMs) * options.brokers);
     const startedAtMs = Date.now();
-    const nemesis = new Nemesis({ schedule: input.schedule, brokers: rig.cluster.brokers, mesh: rig.cluster.mesh, startedAtMs, timeline, aborted: input.isAborted });
+    const nemesis = new Nemesis({ schedule: input.schedule, brokers: rig.cluster.brokers, mesh: rig.cluster.mesh, startedAtMs, timeline, aborted: input.isAborted, recoverRefused: true });
     timeline.push({ timeMs: 0, kind: 'run', phase: 'start', targets: rig.cluster.brokers.map((broker) => broker.name) });
     for (const workload of rig.workloads) workload.start();
     for (const subscriber of rig.subscribers) subscriber.start();
@@ -254,16 +257,19 @@ async function runClusterCampaign(input: ClusterRunInput): Promise<CampaignResul
     await Promise.all(rig.workloads.map((workload) => workload.stop()));
     timeline.push({ timeMs: Date.now() - startedAtMs, kind: 'run', phase: 'end', targets: [] });
     const verdict = await finishClusterRig(rig, dir, liveness);
+    // Stopped before finish() removes their data dirs; a broker that fails its clean stop is a finding too.
+    await Promise.all(started.map((broker) => broker.stop()));
+    for (const broker of started) if (/ERROR: shutdown failed/.test(broker.logTail(64_000))) liveness.push(`${broker.name} failed its clean shutdown (logs/${broker.name}.log)`);
     for (const entry of timeline) if (entry.phase === 'error') liveness.push(`${entry.kind} on ${entry.targets.join(',')}: ${entry.detail}`);
     const idempotent = { retries: 0, answeredAfterRetry: 0, staleOnRetry: 0, gaveUp: 0 };
     for (const workload of rig.workloads) for (const key of Object.keys(idempotent) as Array<keyof typeof idempotent>) idempotent[key] += workload.idempotent[key];
-    return await finish({ options, dir, verdicts: [{ log: 'cluster', verdict }], liveness, timeline, histories: [rig.recorder.ops], executed: nemesis.executed, log: input.log, idempotent });
+    return await finish({ options, dir, verdicts: [{ log: 'cluster', verdict }], liveness, timeline, histories: [rig.recorder.ops], executed: nemesis.executed, log: input.log, idempotent, refusedRestarts: nemesis.refusedRestarts });
   } catch (error) {
     throw new Error(`chaos run failed (${(error as Error).message}); run folder ${dir}; replay with: ${replayCommand(options)}`, { cause: error });
   } finally {
     input.offSignals();
     for (const subscriber of rig?.subscribers ?? []) await subscriber.close();
-    for (const broker of started) await broker.stop();
+    await Promise.all(started.map((broker) => broker.stop()));
     await rig?.cluster.close();
     await writeFile(join(dir, RUN_FILES.timeline), timeline.map((entry) => JSON.stringify(entry)).join('\n') + '\n');
   }
@@ -280,6 +286,7 @@ interface FinishInput {
   executed: Partial<Record<FaultKind, number>>;
   log: (line: string) => void;
   idempotent?: CampaignFigures['idempotent'];
+  refusedRestarts?: readonly string[];
 }
 
 async function finish(input: FinishInput): Promise<CampaignResult> {
@@ -301,6 +308,7 @@ async function finish(input: FinishInput): Promise<CampaignResult> {
     anomalies,
     longestWriteGapMs: Math.max(0, ...input.histories.map((history) => longestGapMs(history))),
     ...(input.idempotent ? { idempotent: input.idempotent } : {}),
+    refusedRestarts: [...(input.refusedRestarts ?? [])],
     liveness,
   };
   const valid = verdicts.every((entry) => entry.verdict.valid) && liveness.length === 0;
@@ -308,6 +316,7 @@ async function finish(input: FinishInput): Promise<CampaignResult> {
   await writeFile(join(dir, RUN_FILES.verdict), JSON.stringify({ valid, figures, replay: result.replayCommand }, null, 2) + '\n');
   for (const entry of verdicts) input.log(`${entry.log}: ${summarize(entry.verdict)}`);
   for (const line of liveness) input.log(`liveness: ${line}`);
+  for (const line of figures.refusedRestarts) input.log(`refused restart (then --recover-store): ${line}`);
   input.log(`faults: ${JSON.stringify(figures.faults)}; longest write gap ${figures.longestWriteGapMs} ms${figures.idempotent ? `; idempotent ${JSON.stringify(figures.idempotent)}` : ''}`);
   if (valid) for (const kept of [join(dir, 'data'), cliSnapshotDir(dir)]) await rm(kept, { recursive: true, force: true });
   else input.log(`chaos run FAILED; data kept in ${dir} (the broker build in ${cliSnapshotDir(dir)}); replay with:\n  ${result.replayCommand}`);

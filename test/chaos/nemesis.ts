@@ -11,7 +11,7 @@ import type { FaultKind, FaultStep, Schedule } from './schedule.js';
 export interface TimelineEntry {
   timeMs: number;
   kind: FaultKind | 'heal' | 'run';
-  phase: 'start' | 'end' | 'error';
+  phase: 'start' | 'end' | 'error' | 'refused';
   targets: string[];
   detail?: string;
 }
@@ -25,6 +25,8 @@ export interface NemesisOptions {
   aborted: () => boolean;
   /** The peer-link proxies of a cluster run. */
   mesh?: ProxyMesh;
+  /** Start a broker whose store was refused once more with --recover-store (see startOrRecover). */
+  recoverRefused?: boolean;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
@@ -32,6 +34,8 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 export class Nemesis {
   /** Steps carried out, by kind. */
   readonly executed: Partial<Record<FaultKind, number>> = {};
+  /** Restarts the broker refused (its store failed verification), each then started once with --recover-store. */
+  readonly refusedRestarts: string[] = [];
 
   constructor(private readonly options: NemesisOptions) {}
 
@@ -111,14 +115,31 @@ export class Nemesis {
     this.log({ kind: step.kind, phase: 'end', targets: names });
   }
 
-  private async restart(kind: FaultKind, targets: readonly BrokerProcess[]): Promise<void> {
+  private async restart(kind: FaultKind | 'heal', targets: readonly BrokerProcess[]): Promise<void> {
     for (const broker of targets) {
       try {
-        await broker.start();
+        await this.startOrRecover(kind, broker);
       } catch (error) {
         // A broker that cannot come back is itself a finding: record it, the heal retries once more.
         this.log({ kind, phase: 'error', targets: [broker.name], detail: (error as Error).message });
       }
+    }
+  }
+
+  /**
+   * A store refused at start (FLO_ERR_STORAGE_CORRUPT) is a finding kept in `refusedRestarts`;
+   * with `recoverRefused` the broker is then started once with --recover-store, as an operator
+   * would, so the run goes on finding other things (the checker still judges every event).
+   */
+  private async startOrRecover(kind: FaultKind | 'heal', broker: BrokerProcess): Promise<void> {
+    try {
+      await broker.start();
+    } catch (error) {
+      const refusal = /flo: (the store .*FLO_ERR_STORAGE_CORRUPT\))/.exec(broker.logTail())?.[1];
+      if (refusal === undefined || broker.running || this.options.recoverRefused !== true) throw error;
+      this.refusedRestarts.push(`${broker.name} (${kind}): ${refusal.slice(0, 400)}`);
+      this.log({ kind, phase: 'refused', targets: [broker.name], detail: refusal.slice(0, 400) });
+      await broker.start(['--recover-store']);
     }
   }
 
@@ -128,7 +149,7 @@ export class Nemesis {
     this.options.mesh?.heal();
     for (const broker of this.options.brokers) {
       broker.resume();
-      if (!broker.running) await broker.start();
+      if (!broker.running) await this.startOrRecover('heal', broker);
     }
     this.log({ kind: 'heal', phase: 'end', targets: this.options.brokers.map((broker) => broker.name) });
   }
