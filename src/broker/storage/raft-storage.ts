@@ -278,7 +278,9 @@ export class RaftStorage {
   /**
    * Group commit across Raft groups: writes requested while another is in flight
    * (or in the same event-loop turn) go out together as one batch and one fsync.
-   * Order is kept: a queued write never overtakes an earlier one.
+   * Order is kept: a queued write never overtakes an earlier one. The queue is
+   * bounded by its callers: each group has one Ready and one snapshot in flight
+   * at most.
    */
   private enqueue(ops: BatchOp[], sync: boolean): Promise<void> {
     return new Promise<void>((resolve, reject) => {
