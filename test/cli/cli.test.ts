@@ -110,8 +110,9 @@ describe('flo CLI', () => {
     expect(result.stdout).toMatch(/mode: single-node/);
     const partitionLines = result.stdout.split('\n').filter((line) => /^\s+\d+\s+flo-/.test(line));
     expect(partitionLines).toHaveLength(8);
-    // Each partition's Raft group: a one-voter group is its own leader, in some term, with a commit index.
-    for (const line of partitionLines) expect(line).toMatch(/\s{2}leader\s+\d+\s+\d+$/);
+    // Each partition's Raft group: a one-voter group is its own leader, in some term, with a commit index,
+    // and its one replica (member 1) with no lag.
+    for (const line of partitionLines) expect(line).toMatch(/\s{2}leader\s+\d+\s+\d+\s+1\(0\)$/);
   });
 
   it('refuses a server start that changes the partition count of a data dir', async () => {
