@@ -57,6 +57,7 @@ export interface ReplicationOptions {
   readonly forward: NonNullable<PartitionSetOptions['forward']>;
   readonly safeToRetry: NonNullable<PartitionSetOptions['safeToRetry']>;
   readonly fetchEvents: NonNullable<PartitionSetOptions['fetchEvents']>;
+  readonly forwardCommand: NonNullable<PartitionSetOptions['forwardCommand']>;
 }
 
 /** An idempotent request: who sends it, and the sequence number of its first event. */
@@ -155,7 +156,7 @@ export class EventLog {
         store, sync: log.durability === 'fsync', clock: log.clock, recover: options.recoverStore, storeRecovered, logger: options.logger.child({ component: 'partitions' }),
         ...(options.replication === undefined ? {} : {
           nodeId: options.replication.memberId, voters: options.replication.voters, transport: options.replication.transport,
-          forward: options.replication.forward, safeToRetry: options.replication.safeToRetry, fetchEvents: options.replication.fetchEvents,
+          forward: options.replication.forward, safeToRetry: options.replication.safeToRetry, fetchEvents: options.replication.fetchEvents, forwardCommand: options.replication.forwardCommand,
         }),
         onApplied: (partition, groups, nextOffset, lastTimestamp, writeMs) => log.onApplied(partition, groups, nextOffset, lastTimestamp, writeMs),
         trimOperations: (partition, cuts) => log.trimOperations(partition, cuts),
@@ -233,6 +234,29 @@ export class EventLog {
     this.metrics.producedEvents.inc(inputs.length);
     this.metrics.producedBytes.inc(bytes);
     return { partitions: ticket.partitions, offsets: ticket.offsets };
+  }
+
+  /** Where a consumer group's position lives: the partition its name hashes to. */
+  private groupPartition(group: string): number {
+    return this.store.dictionary.partitionFor(group);
+  }
+
+  /** The cursor a consumer group last committed (replicated: the same on every broker once applied). */
+  async groupCursor(group: string): Promise<string | undefined> {
+    // Data dirs from before group commits were replicated kept them as settings.
+    return this.partitionSet.groupCursor(this.groupPartition(group), group) ?? await this.store.readSetting<string>(`group:${group}`);
+  }
+
+  /** Commits a consumer group's cursor through the group's partition log; resolves once applied here. */
+  async commitGroup(group: string, cursor: string): Promise<void> {
+    if (this.closing) throw new FloError('FLO_ERR_SHUTTING_DOWN', 'the broker is shutting down');
+    if (this.store.failed) throw new FloError('FLO_ERR_STORAGE_FAILED', this.store.failed.message);
+    await this.partitionSet.commitGroup(this.groupPartition(group), group, cursor);
+  }
+
+  /** A group commit another broker forwarded here as its partition's leader. */
+  proposeForwarded(partition: number, command: Buffer): Promise<void> {
+    return this.partitionSet.proposeForwarded(partition, command);
   }
 
   /** Appends another broker forwarded to this one as the partitions' leader (validated at their origin). */

@@ -1,6 +1,8 @@
 // Named cursors ("durable consumers"): a consumer stores where it got to under a
 // group name and any process resumes from there. The broker only keeps and
-// validates the cursor; members of a group share one position.
+// validates the cursor; members of a group share one position. The position is
+// replicated (a command in the log of the partition the group name hashes to), so
+// every broker of a cluster answers with the same cursor.
 import type { FastifyInstance } from 'fastify';
 import { FloError } from '../../common/errors.js';
 import { parseCursor } from '../../common/ids.js';
@@ -10,14 +12,10 @@ export const GROUP_NAME_PATTERN = '^[A-Za-z0-9._-]{1,128}$';
 
 const groupParams = { type: 'object', required: ['group'], properties: { group: { type: 'string', pattern: GROUP_NAME_PATTERN } } } as const;
 
-export function groupSettingName(group: string): string {
-  return `group:${group}`;
-}
-
 /** The stored cursor of a group, or undefined when the group has never committed. */
 export async function groupCursor(log: EventLog, group: string): Promise<string | undefined> {
   if (!new RegExp(GROUP_NAME_PATTERN).test(group)) throw new FloError('FLO_ERR_REQUEST_INVALID', 'a group name is 1-128 letters, digits, ".", "_" or "-"');
-  return log.store.readSetting<string>(groupSettingName(group));
+  return log.groupCursor(group);
 }
 
 export function groupRoutes(app: FastifyInstance, log: EventLog): void {
@@ -34,7 +32,7 @@ export function groupRoutes(app: FastifyInstance, log: EventLog): void {
     },
   }, async (request) => {
     parseCursor(request.body.cursor, log.partitions);
-    await log.store.writeSetting(groupSettingName(request.params.group), request.body.cursor);
+    await log.commitGroup(request.params.group, request.body.cursor);
     return { group: request.params.group, cursor: request.body.cursor };
   });
 }

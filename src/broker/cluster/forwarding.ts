@@ -4,6 +4,7 @@
 // form is one REQUEST per command-sized chunk:
 //   FORWARD: [u8 1][u16 partition][AppendCommand as commands.ts encodes it]
 //   reply:   [u32 count][count × f64 offset]
+//   COMMAND: [u8 3][u16 partition][a command to propose as it is: a consumer group's commit]; reply empty
 // Whether a failed call may be retried elsewhere is decided here, once: only when
 // the request provably never led to a proposal (not sent, or refused before it was
 // proposed, or lost in a leader change, which Raft guarantees is never committed).
@@ -13,6 +14,7 @@ import type { NodeId } from '../raft/messages.js';
 import { PeerRequestError, type TcpTransport } from '../transport/tcp-transport.js';
 
 const KIND_FORWARD = 1;
+const KIND_COMMAND = 3;
 /** How long a forwarded append may take at the leader before its outcome is reported unknown. */
 export const FORWARD_TIMEOUT_MS = 10_000;
 
@@ -28,6 +30,22 @@ export function decodeForward(payload: Buffer): { partition: number; command: Ap
   const command = decodeCommand(payload.subarray(3));
   if (command.kind !== COMMAND_APPEND) throw new FloError('FLO_ERR_PROTOCOL', 'a forwarded command must be an append');
   return { partition: payload.readUInt16BE(1), command };
+}
+
+export function encodeForwardedCommand(partition: number, command: Uint8Array): Buffer {
+  const header = Buffer.allocUnsafe(3);
+  header.writeUInt8(KIND_COMMAND, 0);
+  header.writeUInt16BE(partition, 1);
+  return Buffer.concat([header, command]);
+}
+
+export function isForwardedCommand(payload: Buffer): boolean {
+  return payload.byteLength >= 3 && payload.readUInt8(0) === KIND_COMMAND;
+}
+
+export function decodeForwardedCommand(payload: Buffer): { partition: number; command: Buffer } {
+  if (!isForwardedCommand(payload)) throw new FloError('FLO_ERR_PROTOCOL', 'not a forwarded command');
+  return { partition: payload.readUInt16BE(1), command: payload.subarray(3) };
 }
 
 export function encodeOffsets(offsets: Float64Array): Buffer {

@@ -13,7 +13,9 @@ import type { PeerAddress } from '../transport/peer-link.js';
 import { TcpTransport } from '../transport/tcp-transport.js';
 import { foundCluster, formatPeerAddress, parsePeerAddress, type ClusterMembership } from './founding.js';
 import { FETCH_BYTES, decodeFetch, decodeSegments, encodeFetch, encodeSegments, isFetch } from './catch-up.js';
-import { FORWARD_TIMEOUT_MS, decodeForward, encodeOffsets, forwardAppend, safeToRetry } from './forwarding.js';
+import {
+  FORWARD_TIMEOUT_MS, decodeForward, decodeForwardedCommand, encodeForwardedCommand, encodeOffsets, forwardAppend, isForwardedCommand, safeToRetry,
+} from './forwarding.js';
 
 export const DEFAULT_CLUSTER_ID = 'flo';
 
@@ -82,6 +84,9 @@ export class Peering {
       transport: this.transport,
       forward: (leader, partition, command, events) => forwardAppend(this.transport, leader, partition, command, events),
       safeToRetry,
+      forwardCommand: async (leader, partition, command) => {
+        await this.transport.request(leader, encodeForwardedCommand(partition, command), FORWARD_TIMEOUT_MS);
+      },
       fetchEvents: async (from, request) => decodeSegments(await this.transport.request(from, encodeFetch({ ...request, maxBytes: FETCH_BYTES }), FORWARD_TIMEOUT_MS)),
     };
   }
@@ -94,6 +99,11 @@ export class Peering {
       if (isFetch(payload)) {
         const request = decodeFetch(payload);
         return encodeSegments(await this.log.exportEvents(request.partition, request.from, request.to, Math.min(request.maxBytes, FETCH_BYTES)));
+      }
+      if (isForwardedCommand(payload)) {
+        const forwarded = decodeForwardedCommand(payload);
+        await this.log.proposeForwarded(forwarded.partition, forwarded.command);
+        return Buffer.alloc(0);
       }
       const { partition, command } = decodeForward(payload);
       const producer = command.producerId === NO_PRODUCER ? undefined : { id: command.producerId, firstSequence: command.firstSequence };

@@ -8,7 +8,8 @@ import type { EventSegment } from '../cluster/catch-up.js';
 import type { NodeId } from '../raft/messages.js';
 import type { StoreOperation, StoredGroup } from '../storage/event-store.js';
 import * as keys from '../storage/keys.js';
-import { appliedKey, type PartitionHost } from './partition.js';
+import type { PartitionHost } from './partition.js';
+import { appliedKey } from './partition-keys.js';
 import type { ApplyOutcome, PartitionMachine } from './partition-machine.js';
 
 /** How long a replica catching up keeps asking the others for the events before it fails stop. */

@@ -5,6 +5,7 @@
 //   APPEND: [u8 1][u8 version][f64 timestamp][f64 producerId][u32 firstSequence][u32 count]
 //           count × ([u16 namespace bytes][namespace][u8 parent bytes][parent][u32 data bytes][data])
 //   TRIM:   [u8 2][u8 version][u32 count] count × ([u16 namespace bytes][namespace][f64 keepFromOffset])
+//   GROUP:  [u8 4][u8 version][u8 name bytes][name][u32 cursor bytes][cursor]   (a consumer group's position)
 //   SKIP:   [u8 3][u8 version][f64 nextOffset][f64 timestamp]   (offsets below it are never assigned: a single
 //           broker's ids stay unique after it lost an unsynced tail, docs/operations.md)
 import { assert } from '../../common/assert.js';
@@ -12,6 +13,7 @@ import { assert } from '../../common/assert.js';
 export const COMMAND_APPEND = 1;
 export const COMMAND_TRIM = 2;
 export const COMMAND_SKIP = 3;
+export const COMMAND_GROUP = 4;
 const VERSION = 1;
 /** Producer id of a request that asked for no deduplication. */
 export const NO_PRODUCER = 0;
@@ -44,7 +46,14 @@ export interface SkipCommand {
   readonly timestamp: number;
 }
 
-export type PartitionCommand = AppendCommand | TrimCommand | SkipCommand;
+/** A consumer group committed its cursor: every replica keeps the same position (in the machine and its snapshots). */
+export interface GroupCommand {
+  readonly kind: typeof COMMAND_GROUP;
+  readonly group: string;
+  readonly cursor: string;
+}
+
+export type PartitionCommand = AppendCommand | TrimCommand | SkipCommand | GroupCommand;
 
 export class CommandDecodeError extends Error {
   override name = 'CommandDecodeError';
@@ -52,7 +61,21 @@ export class CommandDecodeError extends Error {
 
 export function encodeCommand(command: PartitionCommand): Buffer {
   if (command.kind === COMMAND_SKIP) return encodeSkip(command);
+  if (command.kind === COMMAND_GROUP) return encodeGroupCommand(command);
   return command.kind === COMMAND_APPEND ? encodeAppend(command) : encodeTrim(command);
+}
+
+function encodeGroupCommand(command: GroupCommand): Buffer {
+  const name = Buffer.from(command.group, 'utf8');
+  const cursor = Buffer.from(command.cursor, 'utf8');
+  assert(name.length > 0 && name.length <= 0xff, 'group name length out of range');
+  const head = Buffer.allocUnsafe(3);
+  head.writeUInt8(COMMAND_GROUP, 0);
+  head.writeUInt8(VERSION, 1);
+  head.writeUInt8(name.length, 2);
+  const length = Buffer.allocUnsafe(4);
+  length.writeUInt32BE(cursor.length, 0);
+  return Buffer.concat([head, name, length, cursor]);
 }
 
 function encodeSkip(command: SkipCommand): Buffer {
@@ -152,6 +175,13 @@ export function decodeCommand(bytes: Uint8Array): PartitionCommand {
     reader.end();
     if (!Number.isSafeInteger(nextOffset) || nextOffset < 0) throw new CommandDecodeError('bad skip offset');
     return { kind, nextOffset, timestamp };
+  }
+  if (kind === COMMAND_GROUP) {
+    const group = reader.text(reader.u8());
+    const cursor = reader.text(reader.u32());
+    reader.end();
+    if (group.length === 0) throw new CommandDecodeError('group without a name');
+    return { kind, group, cursor };
   }
   throw new CommandDecodeError(`unknown command kind ${kind}`);
 }

@@ -7,7 +7,7 @@
 // with the first attempt's offsets instead of being stored twice.
 import { crc32 } from 'node:zlib';
 import { assert } from '../../common/assert.js';
-import { COMMAND_APPEND, COMMAND_SKIP, NO_PRODUCER, type AppendCommand, type CommandEvent, type PartitionCommand, type TrimCommand } from './commands.js';
+import { COMMAND_APPEND, COMMAND_GROUP, COMMAND_SKIP, NO_PRODUCER, type AppendCommand, type CommandEvent, type PartitionCommand, type TrimCommand } from './commands.js';
 
 /**
  * Batches remembered per producer and partition for deduplication. Kafka keeps 5 and caps a producer's
@@ -17,7 +17,10 @@ import { COMMAND_APPEND, COMMAND_SKIP, NO_PRODUCER, type AppendCommand, type Com
 export const DEDUP_WINDOW_BATCHES = 32;
 /** Producers remembered per partition; the least recently used is forgotten first. */
 export const MAX_PRODUCERS_PER_PARTITION = 10_000;
-const SNAPSHOT_VERSION = 1;
+/** Version 2 adds consumer-group positions; version 1 snapshots (none) are still read. */
+const SNAPSHOT_VERSION = 2;
+/** Consumer groups whose positions one partition keeps; committing one more forgets the least recently committed. */
+export const MAX_GROUPS_PER_PARTITION = 10_000;
 
 export interface AppliedEvent extends CommandEvent {
   readonly offset: number;
@@ -29,7 +32,8 @@ export type ApplyOutcome =
   | { readonly kind: 'duplicate'; readonly firstOffset: number; readonly count: number }
   | { readonly kind: 'rejected'; readonly reason: 'sequence-stale'; readonly detail: string }
   | { readonly kind: 'trimmed'; readonly cuts: TrimCommand['cuts'] }
-  | { readonly kind: 'skipped'; readonly from: number; readonly to: number };
+  | { readonly kind: 'skipped'; readonly from: number; readonly to: number }
+  | { readonly kind: 'grouped'; readonly group: string };
 
 interface BatchRecord {
   readonly firstSequence: number;
@@ -56,6 +60,7 @@ export class PartitionMachine {
   private lastTimestampValue = 0;
   /** Map order is use order: the first key is the least recently used producer. */
   private readonly producers = new Map<number, ProducerState>();
+  private readonly groups = new Map<string, string>();
 
   constructor(private readonly limits: PartitionMachineLimits = DEFAULT_LIMITS) {}
 
@@ -79,7 +84,19 @@ export class PartitionMachine {
       this.lastTimestampValue = Math.max(this.lastTimestampValue, command.timestamp);
       return { kind: 'skipped', from, to: this.nextOffsetValue };
     }
+    if (command.kind === COMMAND_GROUP) {
+      // Map order is commit order: the first key is the least recently committed group.
+      this.groups.delete(command.group);
+      this.groups.set(command.group, command.cursor);
+      if (this.groups.size > MAX_GROUPS_PER_PARTITION) this.groups.delete(this.groups.keys().next().value!);
+      return { kind: 'grouped', group: command.group };
+    }
     return { kind: 'trimmed', cuts: command.cuts };
+  }
+
+  /** The cursor a consumer group last committed here, if any. */
+  groupCursor(group: string): string | undefined {
+    return this.groups.get(group);
   }
 
   private append(command: AppendCommand): ApplyOutcome {
@@ -135,8 +152,10 @@ export class PartitionMachine {
 
   /** The whole state, checksummed; restore() refuses a snapshot that does not verify. */
   snapshot(): Buffer {
-    let size = 1 + 8 + 8 + 4;
+    const groups = [...this.groups].map(([name, cursor]) => [Buffer.from(name, 'utf8'), Buffer.from(cursor, 'utf8')] as const);
+    let size = 1 + 8 + 8 + 4 + 4;
     for (const state of this.producers.values()) size += 8 + 8 + 1 + state.batches.length * 16;
+    for (const [name, cursor] of groups) size += 1 + name.length + 4 + cursor.length;
     const out = Buffer.allocUnsafe(size + 4);
     let at = out.writeUInt8(SNAPSHOT_VERSION, 0);
     at = out.writeDoubleBE(this.nextOffsetValue, at);
@@ -152,6 +171,13 @@ export class PartitionMachine {
         at = out.writeDoubleBE(batch.firstOffset, at);
       }
     }
+    at = out.writeUInt32BE(groups.length, at);
+    for (const [name, cursor] of groups) {
+      at = out.writeUInt8(name.length, at);
+      at += name.copy(out, at);
+      at = out.writeUInt32BE(cursor.length, at);
+      at += cursor.copy(out, at);
+    }
     out.writeUInt32BE(crc32(out.subarray(0, at)), at);
     return out;
   }
@@ -161,7 +187,8 @@ export class PartitionMachine {
     if (buffer.length < 25 || crc32(buffer.subarray(0, buffer.length - 4)) !== buffer.readUInt32BE(buffer.length - 4)) {
       throw new SnapshotDamagedError('partition snapshot fails its checksum');
     }
-    if (buffer.readUInt8(0) !== SNAPSHOT_VERSION) throw new SnapshotDamagedError(`partition snapshot version ${buffer.readUInt8(0)} is unknown`);
+    const version = buffer.readUInt8(0);
+    if (version !== 1 && version !== SNAPSHOT_VERSION) throw new SnapshotDamagedError(`partition snapshot version ${version} is unknown`);
     const machine = new PartitionMachine(limits);
     machine.nextOffsetValue = buffer.readDoubleBE(1);
     machine.lastTimestampValue = buffer.readDoubleBE(9);
@@ -177,6 +204,25 @@ export class PartitionMachine {
         batches.push({ firstSequence: buffer.readUInt32BE(at), count: buffer.readUInt32BE(at + 4), firstOffset: buffer.readDoubleBE(at + 8) });
       }
       machine.producers.set(id, { lastSequence, batches });
+    }
+    if (version >= 2) {
+      const need = (bytes: number): void => {
+        if (at + bytes > buffer.length - 4) throw new SnapshotDamagedError('partition snapshot is cut short');
+      };
+      need(4);
+      const groups = buffer.readUInt32BE(at);
+      at += 4;
+      for (let i = 0; i < groups; i++) {
+        need(1);
+        const nameLength = buffer.readUInt8(at);
+        need(1 + nameLength + 4);
+        const name = buffer.toString('utf8', at + 1, at + 1 + nameLength);
+        const cursorLength = buffer.readUInt32BE(at + 1 + nameLength);
+        at += 1 + nameLength + 4;
+        need(cursorLength);
+        machine.groups.set(name, buffer.toString('utf8', at, at + cursorLength));
+        at += cursorLength;
+      }
     }
     if (at !== buffer.length - 4) throw new SnapshotDamagedError('partition snapshot has trailing bytes');
     return machine;

@@ -14,7 +14,7 @@ import type { EventStore, StoredGroup } from '../storage/event-store.js';
 import type { RaftStorage } from '../storage/raft-storage.js';
 import { LocalTransport } from '../transport/local-transport.js';
 import type { RaftTransport } from '../transport/tcp-transport.js';
-import type { CommandEvent } from './commands.js';
+import { COMMAND_GROUP, decodeCommand, type CommandEvent } from './commands.js';
 import { Partition, appliedSetting, groupIdOf, type AppendTicket, type PartitionHost, type ProducerBatch } from './partition.js';
 
 export interface PartitionRaftStatus {
@@ -52,6 +52,7 @@ export interface PartitionSetOptions {
   readonly forward?: PartitionHost['forward'];
   readonly safeToRetry?: PartitionHost['safeToRetry'];
   readonly fetchEvents?: PartitionHost['fetchEvents'];
+  readonly forwardCommand?: PartitionHost['forwardCommand'];
   onApplied(partition: number, groups: readonly StoredGroup[], nextOffset: number, lastTimestamp: number, writeMs: number): void;
   onFailure(error: Error): void;
   trimOperations: PartitionHost['trimOperations'];
@@ -74,7 +75,7 @@ export class PartitionSet {
       store, raftStorage, ticker, nodeId, voters: options.voters ?? [nodeId], transport: options.transport ?? new LocalTransport(nodeId),
       clock: options.clock, logger: options.logger, recovering, onApplied: options.onApplied, onFailure: options.onFailure,
       trimOperations: options.trimOperations, onTrimmed: options.onTrimmed,
-      waiting: { bytes: 0 }, forward: options.forward, safeToRetry: options.safeToRetry, fetchEvents: options.fetchEvents,
+      waiting: { bytes: 0 }, forward: options.forward, safeToRetry: options.safeToRetry, fetchEvents: options.fetchEvents, forwardCommand: options.forwardCommand,
     };
     const states = store.partitionStates();
     // All at once: a one-voter group takes a few ticks to elect itself, and groups are independent.
@@ -124,6 +125,23 @@ export class PartitionSet {
     events.forEach((event, i) => target.enqueue(event, ticket, i, true, producer));
     await promise;
     return ticket.offsets;
+  }
+
+  groupCursor(partition: number, group: string): string | undefined {
+    return this.partitions[partition]!.groupCursor(group);
+  }
+
+  commitGroup(partition: number, group: string, cursor: string): Promise<void> {
+    if (this.closed) return Promise.reject(new FloError('FLO_ERR_SHUTTING_DOWN', 'the broker is shutting down'));
+    return this.partitions[partition]!.commitGroup(group, cursor);
+  }
+
+  /** A command another broker forwarded here as the partition's leader (only group commits are). */
+  proposeForwarded(partition: number, command: Buffer): Promise<void> {
+    const target = this.partitions[partition];
+    if (target === undefined) return Promise.reject(new FloError('FLO_ERR_REQUEST_INVALID', `no partition ${partition} here`));
+    if (decodeCommand(command).kind !== COMMAND_GROUP) return Promise.reject(new FloError('FLO_ERR_PROTOCOL', 'only group commits are forwarded as commands'));
+    return target.proposeForwarded(command);
   }
 
   /** Whether this broker leads the partition's group (decides its retention cuts). */

@@ -26,6 +26,8 @@ import { COMMAND_SKIP, COMMAND_TRIM, decodeCommand, encodeCommand, type CommandE
 import { PartitionMachine, type ApplyOutcome } from './partition-machine.js';
 import type { EventSegment } from '../cluster/catch-up.js';
 import { AppliedOffsets } from './applied-offsets.js';
+import { commitGroupPosition } from './group-commit.js';
+import { appliedKey, groupIdOf, storedState, withDeadline } from './partition-keys.js';
 import { forwardToLeader } from './leader-forwarding.js';
 import { catchUpPartition } from './catch-up-writer.js';
 import { appendCommand, pendingKey, type AppendTicket, type ProducerBatch, type Slot } from './slots.js';
@@ -33,6 +35,7 @@ import { layoutOutcome } from './store-layout.js';
 
 export { MAX_GROUP_BYTES } from './store-layout.js';
 export type { AppendTicket, ProducerBatch } from './slots.js';
+export { appliedKey, appliedSetting, groupIdOf } from './partition-keys.js';
 /** Snapshot the machine and compact the Raft log every this many applied entries. */
 export const PARTITION_SNAPSHOT_EVERY = 256;
 /** Entries kept behind a snapshot (for followers slightly behind). */
@@ -43,10 +46,6 @@ export { NO_LEADER_WAIT_MS } from './leader-forwarding.js';
 /** Leader changes an append may ride out (each provably lost it) before it is refused. */
 const MAX_APPEND_ATTEMPTS = 5;
 
-/** The raft group of a partition. */
-export function groupIdOf(partition: number): number {
-  return partition + 1;
-}
 
 /** What the event log gives its partitions. */
 export interface PartitionHost {
@@ -70,6 +69,8 @@ export interface PartitionHost {
   readonly forward?: ((leader: NodeId, partition: number, command: Buffer, events: number) => Promise<Float64Array>) | undefined;
   /** Whether a failed forward provably stored nothing, so it may be sent again. */
   readonly safeToRetry?: ((error: unknown) => boolean) | undefined;
+  /** Sends a command (a group commit) to the partition's leader to propose (a broker with peers). */
+  readonly forwardCommand?: ((leader: NodeId, partition: number, command: Buffer) => Promise<void>) | undefined;
   /** The store operations that remove what a replicated retention cut removes (the event log's enforcer). */
   trimOperations(partition: number, cuts: TrimCommand['cuts']): Promise<StoreOperation[]>;
   /** A cut was written: cached groups of the partition may be gone. */
@@ -337,6 +338,30 @@ export class Partition {
     return this.node.isLeader;
   }
 
+  /** The cursor a consumer group last committed, as this replica applied it. */
+  groupCursor(group: string): string | undefined {
+    return this.machine.groupCursor(group);
+  }
+
+  /** Commits a consumer group's cursor through the log (group-commit.ts); resolves once applied here. */
+  commitGroup(group: string, cursor: string): Promise<void> {
+    return commitGroupPosition({
+      partition: this.id, host: this.host, group, cursor,
+      leader: () => this.node.status().leader,
+      proposeHere: async (command) => this.appliedThrough(await this.node.propose(command)),
+      appliedHere: () => this.machine.groupCursor(group) === cursor,
+      halted: () => this.stopped ?? (this.closed ? new FloError('FLO_ERR_SHUTTING_DOWN', 'the broker is shutting down') : undefined),
+    });
+  }
+
+  /** Proposes a command another broker forwarded (a group commit), here as the leader; resolves once applied. */
+  async proposeForwarded(command: Buffer): Promise<void> {
+    if (!this.node.isLeader) throw new NotLeaderError(groupIdOf(this.id), this.node.status().leader, `partition ${this.id} is led by another broker`);
+    await this.appliedThrough(await this.node.propose(command));
+  }
+
+
+
   /** Writes one apply batch (unsynced) and acknowledges what it holds; a failure stops the partition. */
   private async writeApplied(ops: StoreOperation[], groups: StoredGroup[], nextOffset: number, lastTimestamp: number, settled: readonly AppendTicket[]): Promise<void> {
     const store = this.host.store;
@@ -535,27 +560,5 @@ export class Partition {
       for (const slot of waiter.slots) slot.ticket.reject(reason);
     }
     this.host.onFailure(error);
-  }
-}
-
-/** What the store holds of a partition at open: its end is where the stored offsets end, not an unclean stop's reservation. */
-function storedState(store: EventStore, partition: number): { nextOffset: number; lastTimestamp: number } {
-  const state = store.partitionStates()[partition]!;
-  return { nextOffset: state.storedEnd ?? state.nextOffset, lastTimestamp: state.lastTimestamp };
-}
-
-/** Where the event store keeps the Raft index it holds a partition's applies up to (written in the apply batch). */
-export function appliedKey(partition: number): Buffer {
-  return keys.metaKey(`setting:raft-applied-${partition}`);
-}
-
-export const appliedSetting = (partition: number): string => `raft-applied-${partition}`;
-
-async function withDeadline(promise: Promise<void>, ms: number, what: string): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    await Promise.race([promise, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new FloError('FLO_ERR_TIMEOUT', `${what} within ${ms} ms`)), ms)))]);
-  } finally {
-    clearTimeout(timer);
   }
 }

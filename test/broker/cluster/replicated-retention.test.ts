@@ -2,29 +2,21 @@
 // every replica through the Raft log (TRIM commands): replicas keep exactly the
 // same events, so an id names the same event on every broker after a cut too.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Broker } from '../../../src/broker/broker.js';
+import type { Broker } from '../../../src/broker/broker.js';
 import { parseRetentionRules } from '../../../src/broker/partitions/retention.js';
-import { freePort } from '../../support/server-process.js';
-import { silentLogger, tempDir, waitFor } from '../../support/temp.js';
+import { startInProcessCluster, type InProcessCluster } from '../../support/in-process-cluster.js';
+import { waitFor } from '../../support/temp.js';
 
-const brokers: Broker[] = [];
-const dirs: Array<Awaited<ReturnType<typeof tempDir>>> = [];
+let cluster: InProcessCluster;
+let brokers: Broker[];
 
 beforeAll(async () => {
-  const peerPorts = [await freePort(), await freePort(), await freePort()];
-  const peers = peerPorts.map((port) => ({ host: '127.0.0.1', port }));
-  for (let i = 0; i < 3; i++) dirs.push(await tempDir());
-  // Founders wait for each other: start all three at once.
-  brokers.push(...await Promise.all(peerPorts.map((peerPort, i) => Broker.start({
-    dataDir: dirs[i]!.path, logger: silentLogger, partitions: 2, port: 0, retentionIntervalMs: 200,
-    cluster: { nodeId: i + 1, peers, peerPort },
-  }))));
-  await waitFor(() => brokers.every((broker) => broker.log.raftStatus().every((group) => group.leader !== null)), 'every partition to have a leader', 20_000);
+  cluster = await startInProcessCluster({ retentionIntervalMs: 200 });
+  brokers = cluster.brokers;
 }, 60_000);
 
 afterAll(async () => {
-  await Promise.all(brokers.map((broker) => broker.close()));
-  await Promise.all(dirs.map((dir) => dir.remove()));
+  await cluster.close();
 });
 
 async function ids(broker: Broker, glob: string): Promise<string[]> {
