@@ -4,7 +4,6 @@ export {
   RaftNode, DEFAULT_TICK_MS, DEFAULT_NODE_ELECTION_TICKS, DEFAULT_NODE_HEARTBEAT_TICKS, DEFAULT_PROPOSAL_TIMEOUT_MS, DEFAULT_MAX_PENDING, SNAPSHOT_TRAILING_ENTRIES,
   type RaftNodeOptions, type RaftNodeStatus, type RaftNodeStats, type VoterProgress, type StateMachine,
 } from './raft-node.js';
-export { ReadyCycle, type ReadyCycleStats } from './ready-cycle.js';
 export { NotLeaderError, isNotLeader } from './errors.js';
 export { RaftStorage, MAX_CHUNK_ENTRIES, type RaftStorageOptions } from '../storage/raft-storage.js';
 export { TcpTransport, type RaftTransport, type TcpTransportOptions, type MessageHandler } from '../transport/tcp-transport.js';

@@ -1,8 +1,8 @@
 // RaftNode runs one Raft group member for production: it binds the pure core to
-// level storage, a transport and a real clock. Its Readies go through the broker's
-// one ReadyCycle: persisted with those of every other group in one synced batch
-// before its messages leave (the persistence rule), so a proposal's promise resolves
-// only once the entry is committed by a quorum that fsynced it.
+// level storage, a transport and a real clock. Each Ready is persisted with one
+// synced batch before its messages leave and its entries are applied (the
+// persistence rule), so a proposal's promise resolves only once the entry is
+// committed by a quorum that fsynced it, and applied here.
 
 import { randomInt } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -17,7 +17,6 @@ import type { RaftStorage } from '../storage/raft-storage.js';
 import type { RaftTransport } from '../transport/tcp-transport.js';
 import { NotLeaderError } from './errors.js';
 import { PendingRequests } from './pending.js';
-import { ReadyCycle, type CycleMember, type CycleWork } from './ready-cycle.js';
 import { GroupTicker } from './ticker.js';
 
 /** Default length of one Raft tick. */
@@ -59,8 +58,6 @@ export interface RaftNodeOptions {
   readonly tickMs?: number;
   /** The broker's one ticker shared by all its groups; a node given none ticks on a ticker of its own (tickMs). */
   readonly ticker?: GroupTicker;
-  /** The Ready cycle this group's writes share (default: the one cycle of `storage`). */
-  readonly cycle?: ReadyCycle;
   readonly electionTicks?: number;
   readonly heartbeatTicks?: number;
   /** Largest append message (see DEFAULT_MAX_MESSAGE_BYTES). */
@@ -118,13 +115,6 @@ export interface VoterProgress {
   readonly state: 'probe' | 'replicate' | 'snapshot';
 }
 
-/** A Ready between ready() and advance(); `applying` is set while an asynchronous apply of its committed entries runs. */
-interface InFlightReady {
-  readonly rd: Ready;
-  applyStarted: boolean;
-  applying: Promise<void> | null;
-}
-
 const ROLE_LABELS = ['follower', 'pre-candidate', 'candidate', 'leader'] as const;
 const PROGRESS_LABELS = ['probe', 'replicate', 'snapshot'] as const;
 
@@ -136,15 +126,7 @@ export class RaftNode {
   private readonly ticker: GroupTicker;
   private readonly ticked = { tick: (): void => this.tick() };
   private scheduled = false;
-  /** The Ready taken and not yet advanced (one at a time: the core allows no other). */
-  private current: InFlightReady | null = null;
-  private readonly cycle: ReadyCycle;
-  private readonly member: CycleMember = {
-    begin: () => this.begin(),
-    applyCommitted: () => this.applyCommitted(),
-    persisted: (work, writeMs) => this.persisted(work, writeMs),
-    fail: (error) => this.fail(error),
-  };
+  private looping = false;
   private closed = false;
   private failure: Error | null = null;
   private lastSnapshotIndex: number;
@@ -159,7 +141,6 @@ export class RaftNode {
     this.groupId = options.groupId;
     this.nodeId = options.nodeId;
     this.ticker = options.ticker ?? new GroupTicker(options.tickMs ?? DEFAULT_TICK_MS);
-    this.cycle = options.cycle ?? ReadyCycle.of(options.storage);
     this.core = new RaftCore({
       id: options.nodeId,
       random: new SeededRandom(options.seed ?? randomInt(2 ** 31)),
@@ -179,7 +160,6 @@ export class RaftNode {
     const snapshot = mem.snapshot();
     if (snapshot.metadata.index > 0) await options.stateMachine.restore?.(snapshot.data, snapshot.metadata.index);
     const node = new RaftNode(options, mem);
-    node.cycle.add(node.member);
     options.transport.register(options.groupId, (m) => node.receive(m));
     node.ticker.add(node.ticked);
     return node;
@@ -313,90 +293,53 @@ export class RaftNode {
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
-      if (this.closed || this.failure !== null) return;
+      if (this.closed) return;
       // While a write is in flight, a leader's new appends still leave at once.
       const early = this.core.takeMessagesBeforePersist();
       if (early.length > 0) this.options.transport.send(this.groupId, early);
-      if (this.current === null && this.core.hasReady()) this.cycle.request(this.member);
+      if (!this.looping) void this.loop();
     });
   }
 
-  /** The cycle takes this group's Ready: messages that need no durable state leave now. */
-  private begin(): CycleWork | null {
-    if (this.current !== null || this.closed || this.failure !== null || !this.core.hasReady()) return null;
-    const rd = this.core.ready();
-    this.stats.readies++;
-    if (rd.messagesBeforePersist.length > 0) this.options.transport.send(this.groupId, rd.messagesBeforePersist);
-    this.current = { rd, applyStarted: false, applying: null };
-    return { groupId: this.groupId, ready: rd, mustSync: rd.mustSync };
-  }
-
-  /**
-   * Committed entries are durable on a quorum (the leader counts itself only once its own write is
-   * done), so they are applied while this Ready's write is in flight. A snapshot comes first, though:
-   * it must replace the state before entries follow it (completeAfterApply applies after restoring).
-   */
-  private applyCommitted(): void {
-    const current = this.current;
-    if (current === null || current.applyStarted || this.closed || this.failure !== null) return;
-    current.applyStarted = true;
-    if (current.rd.snapshot !== null) return;
+  /** The Ready cycle: persist (one synced batch), send, apply, advance; repeat while there is work. */
+  private async loop(): Promise<void> {
+    if (this.looping) return;
+    this.looping = true;
     try {
-      current.applying = this.applyEntries(current.rd) ?? null;
+      while (!this.closed && this.core.hasReady()) await this.handleReady(this.core.ready());
     } catch (error) {
       this.fail(error);
-      return;
+    } finally {
+      this.looping = false;
     }
-    current.applying?.catch((error: unknown) => this.fail(error));
+    if (!this.closed && this.core.hasReady()) this.schedule();
   }
 
-  /** Called by the cycle once this Ready's state is durable: send, then finish applying and advance. */
-  private persisted(work: CycleWork, writeMs: number): void {
-    const current = this.current;
-    if (current === null || this.failure !== null) return;
-    const rd = current.rd;
-    this.mem.applyReady(rd);
-    if (this.closed) {
-      this.current = null;
-      return;
-    }
-    if (work.ready.entries.length > 0 || work.ready.hardState !== null || work.ready.snapshot !== null) {
-      this.stats.writeMs += writeMs;
+  private async handleReady(rd: Ready): Promise<void> {
+    if (rd.messagesBeforePersist.length > 0) this.options.transport.send(this.groupId, rd.messagesBeforePersist);
+    // Committed entries are durable on a quorum (the leader counts itself only once its
+    // own write is done), so they can be applied while this Ready's write is in flight.
+    // A snapshot comes first, though: it must replace the state before entries follow it.
+    const applyEarly = rd.snapshot === null;
+    if (applyEarly) await this.applyCommitted(rd);
+    this.stats.readies++;
+    if (rd.entries.length > 0 || rd.hardState !== null || rd.snapshot !== null) {
+      const started = performance.now();
+      await this.options.storage.persist(this.groupId, rd, rd.mustSync);
+      this.stats.writeMs += performance.now() - started;
       this.stats.entriesWritten += rd.entries.length;
       if (rd.mustSync) this.stats.syncedWrites++;
     }
     this.stats.messagesSent += rd.messages.length + rd.messagesBeforePersist.length;
+    this.mem.applyReady(rd);
+    if (this.closed) return;
     if (rd.messages.length > 0) this.options.transport.send(this.groupId, rd.messages);
-    this.applyCommitted(); // a Ready with nothing to write was not applied yet
-    if (this.current !== current) return; // the apply failed
-    try {
-      // The common case (applied synchronously during the write, no snapshot) finishes in this turn.
-      if (current.applying === null && rd.snapshot === null) this.complete(rd);
-      else void this.completeAfterApply(current).catch((error: unknown) => this.fail(error));
-    } catch (error) {
-      this.fail(error);
-    }
-  }
-
-  /** A snapshot to restore, or an apply still running: finish once it is done. */
-  private async completeAfterApply(current: InFlightReady): Promise<void> {
-    const rd = current.rd;
-    if (current.applying !== null) await current.applying;
     if (rd.snapshot !== null) {
       await this.options.stateMachine.restore?.(rd.snapshot.data, rd.snapshot.metadata.index);
       this.lastSnapshotIndex = rd.snapshot.metadata.index;
       this.pending.supersedeUpTo(rd.snapshot.metadata.index);
-      await this.applyEntries(rd);
     }
-    if (this.closed || this.failure !== null) {
-      this.current = null;
-      return;
-    }
-    this.complete(rd);
-  }
-
-  /** Everything of the Ready is done: advance the core, settle waiters, then snapshot if due and take the next Ready. */
-  private complete(rd: Ready): void {
+    if (!applyEarly) await this.applyCommitted(rd);
     for (const rs of rd.readStates) this.pending.readConfirmed(rs.requestId, rs.index);
     this.core.advance();
     for (const entry of rd.committedEntries) if (entry.type === EntryType.ConfChange) this.pending.applied(entry, true);
@@ -411,46 +354,24 @@ export class RaftNode {
         role: ROLE_LABELS[rd.softState.role], leader: rd.softState.leader }, 'raft role changed');
       this.options.onStateChange?.(rd.softState);
     }
-    if (this.snapshotDue()) {
-      // The group stays out of cycles meanwhile: the snapshot must be of exactly the applied state.
-      void this.takeSnapshot().then(() => this.release(), (error: unknown) => this.fail(error));
-      return;
-    }
-    this.release();
+    await this.maybeSnapshot();
   }
 
-  private release(): void {
-    this.current = null;
-    if (!this.closed && this.failure === null && this.core.hasReady()) this.cycle.request(this.member);
+  private async applyCommitted(rd: Ready): Promise<void> {
+    if (rd.committedEntries.length === 0) return;
+    await this.options.stateMachine.apply(rd.committedEntries);
+    this.stats.entriesApplied += rd.committedEntries.length;
+    for (const entry of rd.committedEntries) this.pending.applied(entry);
   }
 
-  /** Applies the Ready's committed entries; returns a promise only when the state machine's apply did. */
-  private applyEntries(rd: Ready): Promise<void> | undefined {
-    if (rd.committedEntries.length === 0) return undefined;
-    const done = (): void => {
-      this.stats.entriesApplied += rd.committedEntries.length;
-      for (const entry of rd.committedEntries) this.pending.applied(entry);
-    };
-    const result = this.options.stateMachine.apply(rd.committedEntries);
-    if (result === undefined) {
-      done();
-      return undefined;
-    }
-    return result.then(done);
-  }
-
-  private snapshotDue(): boolean {
+  private async maybeSnapshot(): Promise<void> {
     const every = this.options.snapshotEvery ?? 0;
+    const take = this.options.stateMachine.snapshot;
     const applied = this.core.log.applied;
-    if (every <= 0 || this.options.stateMachine.snapshot === undefined || applied - this.lastSnapshotIndex < every) return false;
-    return this.core.confAppliedIndex <= applied; // conf changes replayed past `applied` after a restart
-  }
-
-  private async takeSnapshot(): Promise<void> {
-    const applied = this.core.log.applied;
+    if (every <= 0 || take === undefined || applied - this.lastSnapshotIndex < every) return;
+    if (this.core.confAppliedIndex > applied) return; // conf changes replayed past `applied` after a restart
     await this.options.stateMachine.beforeSnapshot?.();
-    if (this.closed || this.failure !== null) return;
-    const snapshot = this.mem.createSnapshot(applied, this.core.conf, this.options.stateMachine.snapshot!());
+    const snapshot = this.mem.createSnapshot(applied, this.core.conf, take.call(this.options.stateMachine));
     const compactTo = Math.max(0, applied - (this.options.snapshotTrailingEntries ?? SNAPSHOT_TRAILING_ENTRIES));
     await this.options.storage.saveSnapshot(this.groupId, snapshot, compactTo);
     this.mem.compact(Math.max(compactTo, this.mem.firstIndex() - 1));
@@ -458,10 +379,7 @@ export class RaftNode {
   }
 
   private fail(error: unknown): void {
-    if (this.failure !== null) return;
     this.failure = error instanceof Error ? error : new Error(String(error));
-    this.current = null;
-    this.cycle.remove(this.member);
     this.options.logger?.error({ component: 'raft', group: this.groupId, node: this.nodeId, err: this.failure }, 'raft group stopped');
     // A storage failure leaves the durable state unknown: stop, do not guess (the process should restart).
     this.pending.failAll(new FloError('FLO_ERR_STORAGE', `raft group ${this.groupId} stopped: ${this.failure.message}`, { cause: error }));
@@ -480,8 +398,7 @@ export class RaftNode {
     this.stopTicking();
     this.options.transport.unregister(this.groupId);
     this.pending.failAll(new FloError('FLO_ERR_SHUTTING_DOWN', `raft group ${this.groupId} is stopping`));
-    // Let an in-flight storage write (or snapshot) finish before the caller closes the database.
-    for (let i = 0; i < 500 && this.current !== null; i++) await new Promise((resolve) => setTimeout(resolve, 2));
-    this.cycle.remove(this.member);
+    // Let an in-flight storage write finish before the caller closes the database.
+    for (let i = 0; i < 500 && this.looping; i++) await new Promise((resolve) => setTimeout(resolve, 2));
   }
 }

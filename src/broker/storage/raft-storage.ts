@@ -278,9 +278,7 @@ export class RaftStorage {
   /**
    * Group commit across Raft groups: writes requested while another is in flight
    * (or in the same event-loop turn) go out together as one batch and one fsync.
-   * Order is kept: a queued write never overtakes an earlier one. The queue is
-   * bounded by its callers: each group has one Ready and one snapshot in flight
-   * at most.
+   * Order is kept: a queued write never overtakes an earlier one.
    */
   private enqueue(ops: BatchOp[], sync: boolean): Promise<void> {
     return new Promise<void>((resolve, reject) => {
