@@ -29,6 +29,7 @@ export const ERROR_CATALOGUE = {
   FLO_ERR_SUBSCRIBER_TOO_SLOW: { status: 503, title: 'Subscriber too slow', retryable: true },
   FLO_ERR_SHUTTING_DOWN: { status: 503, title: 'Broker shutting down', retryable: true },
   FLO_ERR_NOT_LEADER: { status: 503, title: 'Not the leader', retryable: true },
+  FLO_ERR_OUTCOME_UNKNOWN: { status: 503, title: 'Outcome unknown: the append may or may not be stored', retryable: true },
   FLO_ERR_UNAVAILABLE: { status: 503, title: 'Partition unavailable (no leader with a quorum)', retryable: true },
   FLO_ERR_STORAGE: { status: 500, title: 'Storage failure', retryable: true },
   FLO_ERR_STORAGE_FAILED: { status: 503, title: 'Storage failed: writes stopped until a restart', retryable: false },

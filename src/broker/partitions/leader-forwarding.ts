@@ -4,6 +4,7 @@
 // proves nothing was stored — or always for an idempotent producer's batch, which
 // the machine deduplicates. Without a reachable leader for NO_LEADER_WAIT_MS the
 // chunk is refused with FLO_ERR_UNAVAILABLE: bounded, never a hang.
+import { MAX_COMMIT_BATCH_BYTES } from '../../common/bounds.js';
 import { FloError } from '../../common/errors.js';
 import type { NodeId } from '../raft/messages.js';
 import type { AppliedOffsets } from './applied-offsets.js';
@@ -32,6 +33,38 @@ export interface ForwardJob {
   settle(slot: Slot, reason: Error): void;
   /** Answered: it no longer counts as waiting. */
   release(slot: Slot): void;
+}
+
+/**
+ * Pending runs as chunks to forward: plain slots packed up to MAX_COMMIT_BATCH_BYTES, each idempotent
+ * batch whole (a retry must match it exactly); slots forwarded here by another broker are refused with
+ * `refuse` (their origin picks the leader again), never forwarded on.
+ */
+export function chunksForLeader(runs: Iterable<Slot[]>, refuse: (slot: Slot) => void): Slot[][] {
+  const chunks: Slot[][] = [];
+  let chunk: Slot[] = [];
+  let bytes = 0;
+  for (const run of runs) {
+    if (run[0]?.producer !== undefined && !run[0].forwarded) {
+      chunks.push(run);
+      continue;
+    }
+    for (const slot of run) {
+      if (slot.forwarded) {
+        refuse(slot);
+        continue;
+      }
+      if (chunk.length > 0 && bytes + slot.bytes > MAX_COMMIT_BATCH_BYTES) {
+        chunks.push(chunk);
+        chunk = [];
+        bytes = 0;
+      }
+      chunk.push(slot);
+      bytes += slot.bytes;
+    }
+  }
+  if (chunk.length > 0) chunks.push(chunk);
+  return chunks;
 }
 
 export async function forwardToLeader(job: ForwardJob): Promise<void> {

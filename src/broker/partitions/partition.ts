@@ -14,7 +14,7 @@ import type { Logger } from 'pino';
 import { MAX_COMMIT_BATCH_BYTES } from '../../common/bounds.js';
 import { FloError } from '../../common/errors.js';
 import { groupEventBytes } from '../../common/wire.js';
-import { EntryType, type Entry, type NodeId } from '../raft/messages.js';
+import { EntryType, Role, type Entry, type NodeId } from '../raft/messages.js';
 import { isNotLeader, NotLeaderError } from '../replication/errors.js';
 import { RaftNode } from '../replication/raft-node.js';
 import type { GroupTicker } from '../replication/ticker.js';
@@ -28,7 +28,7 @@ import type { EventSegment } from '../cluster/catch-up.js';
 import { AppliedOffsets } from './applied-offsets.js';
 import { commitGroupPosition } from './group-commit.js';
 import { appliedKey, groupIdOf, storedState, withDeadline } from './partition-keys.js';
-import { forwardToLeader } from './leader-forwarding.js';
+import { chunksForLeader, forwardToLeader } from './leader-forwarding.js';
 import { catchUpPartition } from './catch-up-writer.js';
 import { appendCommand, pendingKey, type AppendTicket, type ProducerBatch, type Slot } from './slots.js';
 import { layoutOutcome } from './store-layout.js';
@@ -43,6 +43,8 @@ export const PARTITION_TRAILING_ENTRIES = 64;
 /** How long start() waits for the group to have a leader before giving up. */
 const LEADER_WAIT_MS = 30_000;
 export { NO_LEADER_WAIT_MS } from './leader-forwarding.js';
+/** How long appends proposed by a leader that stepped down wait for the new leader's verdict. */
+const LEADER_LOST_GRACE_MS = 2_000;
 /** Leader changes an append may ride out (each provably lost it) before it is refused. */
 const MAX_APPEND_ATTEMPTS = 5;
 
@@ -129,7 +131,10 @@ export class Partition {
       // A one-voter group has nobody to wait for: it elects itself within a few ticks.
       ...(single ? { electionTicks: 2, heartbeatTicks: 1 } : {}),
       snapshotEvery: PARTITION_SNAPSHOT_EVERY, snapshotTrailingEntries: PARTITION_TRAILING_ENTRIES,
-      onStateChange: (state) => { if (state.leader !== 0) signalLeader?.(); },
+      onStateChange: (state) => {
+        if (state.leader !== 0) signalLeader?.();
+        if (state.role !== Role.Leader) partition.leadershipLost();
+      },
       onFailure: (error) => partition.fail(error),
       logger: host.logger,
     });
@@ -399,6 +404,29 @@ export class Partition {
     return this.writing;
   }
 
+  /**
+   * This broker stopped leading: what it proposed gets LEADER_LOST_GRACE_MS to be applied or overwritten
+   * under the new leader (then it is answered, or retried as provably lost). Still open after that —
+   * a leader cut off from its quorum sees neither — it is answered 503 FLO_ERR_OUTCOME_UNKNOWN instead of
+   * waiting for the proposal timeout; an idempotent producer's batch is sent again instead.
+   */
+  leadershipLost(): void {
+    if (this.waiting.size === 0) return;
+    const indexes = [...this.waiting.keys()];
+    setTimeout(() => {
+      for (const index of indexes) {
+        const waiter = this.waiting.get(index);
+        if (waiter === undefined) continue;
+        this.waiting.delete(index);
+        const again = waiter.slots.filter((slot) => slot.producer !== undefined && !slot.forwarded);
+        const unknown = new FloError('FLO_ERR_OUTCOME_UNKNOWN', `partition ${this.id}: its leader lost its quorum before the append committed; it may or may not be stored (retry with a producer id for exactly once)`);
+        for (const slot of waiter.slots) if (!again.includes(slot)) this.settleSlot(slot, unknown);
+        if (again.length > 0) this.retryLost(again, unknown);
+      }
+      this.settleIdle();
+    }, LEADER_LOST_GRACE_MS).unref();
+  }
+
   /** An entry other than a command took an index a proposal was waiting on: that proposal was lost. */
   private settleMismatch(entry: Entry): void {
     const waiter = this.waiting.get(entry.index);
@@ -431,31 +459,9 @@ export class Partition {
    * again), the rest go, chunk by chunk, to the leader once there is one, for at most NO_LEADER_WAIT_MS.
    */
   private routeToLeader(): void {
-    const chunks: Slot[][] = [];
-    let chunk: Slot[] = [];
-    let bytes = 0;
     const refusal = new NotLeaderError(groupIdOf(this.id), this.node.status().leader, `partition ${this.id} is led by another broker`);
-    for (const run of this.pending.values()) {
-      if (run[0]?.producer !== undefined && !run[0].forwarded) {
-        chunks.push(run);
-        continue;
-      }
-      for (const slot of run) {
-        if (slot.forwarded) {
-          this.settleSlot(slot, refusal);
-          continue;
-        }
-        if (chunk.length > 0 && bytes + slot.bytes > MAX_COMMIT_BATCH_BYTES) {
-          chunks.push(chunk);
-          chunk = [];
-          bytes = 0;
-        }
-        chunk.push(slot);
-        bytes += slot.bytes;
-      }
-    }
+    const chunks = chunksForLeader(this.pending.values(), (slot) => this.settleSlot(slot, refusal));
     this.pending.clear();
-    if (chunk.length > 0) chunks.push(chunk);
     for (const slots of chunks) {
       this.forwarding++;
       void this.forwardChunk(slots).finally(() => {
