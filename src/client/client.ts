@@ -45,6 +45,12 @@ export interface ClientOptions {
   maxProduceAttempts?: number;
   /** Ask a broker for the cluster's routing table at least this often. Default 30 s. */
   topologyRefreshMs?: number;
+  /**
+   * Exactly once on retry (default true): produce batches carry a producer id and sequence, so one
+   * whose outcome is unknown (a broker lost mid-request) is sent again and stored once. false: such
+   * a batch fails with ProduceOutcomeUnknownError instead.
+   */
+  idempotent?: boolean;
 }
 
 export const CLIENT_DEFAULTS = {
@@ -57,6 +63,7 @@ export const CLIENT_DEFAULTS = {
   closeTimeoutMs: 10_000,
   maxProduceAttempts: 8,
   topologyRefreshMs: TOPOLOGY_DEFAULTS.refreshIntervalMs,
+  idempotent: true,
   subscriptionHighWaterEvents: 20_000,
   subscriptionHighWaterBytes: 16 * 1024 * 1024,
 } as const satisfies Required<ClientOptions>;
@@ -128,6 +135,7 @@ export class FloClient {
       maxSendAttempts: this.options.maxProduceAttempts,
       connectTimeoutMs: this.options.timeoutMs,
       token: this.options.token,
+      idempotent: this.options.idempotent,
     });
     // Unreferenced: an idle client never keeps the process alive; close() stops it.
     this.topology.startPeriodicRefresh();

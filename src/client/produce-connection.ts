@@ -6,7 +6,7 @@
 import WebSocket from 'ws';
 import { MAX_FRAME_BYTES } from '../common/bounds.js';
 import { FloError } from '../common/errors.js';
-import { decodeProduceReply, encodeProduceRequest } from '../common/frames.js';
+import { decodeProduceReply, encodeProduceRequest, type FrameProducer } from '../common/frames.js';
 import { formatEventId } from '../common/ids.js';
 import { encodeBatch, type EventInput } from '../common/wire.js';
 import { authHeaders, connectionError, onUpgradeRefused, problemToError, toWebSocketUrl } from './http.js';
@@ -38,7 +38,7 @@ export class ProduceConnection {
   }
 
   /** Sends one batch; resolves with its event ids once the broker made them durable. */
-  async send(events: readonly EventInput[]): Promise<string[]> {
+  async send(events: readonly EventInput[], producer?: FrameProducer): Promise<string[]> {
     let socket: WebSocket;
     try {
       socket = await this.connection();
@@ -50,7 +50,7 @@ export class ProduceConnection {
     const requestId = this.nextRequestId++;
     return new Promise<string[]>((resolve, reject) => {
       this.inFlight.set(requestId, { resolve, reject });
-      socket.send(encodeProduceRequest(requestId, encodeBatch(events)), (error) => {
+      socket.send(encodeProduceRequest(requestId, encodeBatch(events), producer), (error) => {
         // Part of the frame may have reached the broker: the outcome is unknown.
         if (error) this.settle(requestId, undefined, new SendFailure(connectionError(this.url, error), true, this.url));
       });

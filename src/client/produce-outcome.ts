@@ -22,7 +22,7 @@ export function classifyFailure(failure: SendFailure): FailureKind {
   const { error, sent } = failure;
   if (NOT_STORED_CODES.has(error.code)) return 'not-stored';
   if (!sent) return error.code === 'FLO_ERR_CONNECTION' || error.code === 'FLO_ERR_TIMEOUT' ? 'not-stored' : 'refused';
-  return error.code === 'FLO_ERR_CONNECTION' || error.code === 'FLO_ERR_TIMEOUT' ? 'unknown' : 'refused';
+  return error.code === 'FLO_ERR_CONNECTION' || error.code === 'FLO_ERR_TIMEOUT' || error.code === 'FLO_ERR_OUTCOME_UNKNOWN' ? 'unknown' : 'refused';
 }
 
 /**

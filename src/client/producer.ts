@@ -4,8 +4,11 @@
 // id once durable). One partition per batch keeps a broker's refusal about one
 // leader, and lets each batch go where it is led. A batch that provably stored
 // nothing goes back to the front of its queue and is sent again (to a fresh
-// leader, after a backoff, a bounded number of times); one whose outcome is
-// unknown fails with ProduceOutcomeUnknownError (see produce-outcome.ts).
+// leader, after a backoff, a bounded number of times). The producer is idempotent
+// by default: each batch carries a producer id and the sequence of its first event,
+// so one whose outcome is unknown is sent again too, whole, and the broker answers
+// the repeat with the first ids. Without idempotence, an unknown outcome fails with
+// ProduceOutcomeUnknownError (see produce-outcome.ts).
 import { FloError } from '../common/errors.js';
 import type { EventInput } from '../common/wire.js';
 import { ProduceConnection, SendFailure } from './produce-connection.js';
@@ -27,6 +30,22 @@ export interface ProducerLimits {
   /** Bearer token for the WebSocket upgrade. */
   readonly token?: string;
   readonly unknownOutcomePolicy?: UnknownOutcomePolicy;
+  /**
+   * Idempotent (the default): every batch carries this producer's id and the sequence of its first
+   * event, and is resent whole with the same ones after any failure, an unknown outcome included —
+   * the broker answers a repeat with the first ids and stores nothing twice.
+   */
+  readonly idempotent?: boolean;
+}
+
+/** The broker remembers 32 batches per producer and partition: more in flight could outrun its window. */
+const MAX_IDEMPOTENT_IN_FLIGHT = 32;
+/** Sequences are 32-bit on the wire: a producer that would pass this takes a new id. */
+const MAX_SEQUENCE = 0xffffffff;
+
+function newProducerId(): number {
+  // 1 .. 2^53-1: random enough that two clients never share one.
+  return Math.floor(Math.random() * (Number.MAX_SAFE_INTEGER - 1)) + 1;
 }
 
 /** The wait before the n-th resend of a batch: 50 ms doubling to at most 1 s. */
@@ -40,6 +59,8 @@ interface Waiting {
   rejecters: Array<(error: Error) => void>;
   /** Sends so far, per event. */
   attempts: number[];
+  /** An idempotent batch's producer id and first sequence, fixed at its first send. */
+  producer?: { readonly id: number; readonly sequence: number };
 }
 
 const emptyWaiting = (): Waiting => ({ events: [], resolvers: [], rejecters: [], attempts: [] });
@@ -63,9 +84,19 @@ export class Producer {
   private stopped = false;
   private onIdle: (() => void) | undefined;
   private readonly policy: UnknownOutcomePolicy;
+  /** This producer's identity while idempotent; `next` is the sequence of the next batch's first event. */
+  private identity: { id: number; next: number } | undefined;
+  /** Partition -> idempotent batches to send again, whole and before anything newer of the partition. */
+  private readonly resends = new Map<number, Waiting[]>();
 
   constructor(private readonly topology: Topology, private readonly limits: ProducerLimits) {
-    this.policy = limits.unknownOutcomePolicy ?? NO_IDEMPOTENCE;
+    const idempotent = limits.idempotent ?? true;
+    this.identity = idempotent ? { id: newProducerId(), next: 0 } : undefined;
+    this.policy = idempotent ? { mayResendAfterUnknownOutcome: (batch) => batch.firstSequence !== undefined } : limits.unknownOutcomePolicy ?? NO_IDEMPOTENCE;
+  }
+
+  private get maxInFlight(): number {
+    return this.identity === undefined ? this.limits.maxInFlightBatches : Math.min(this.limits.maxInFlightBatches, MAX_IDEMPOTENT_IN_FLIGHT);
   }
 
   produce(event: EventInput): Promise<string> {
@@ -131,13 +162,19 @@ export class Producer {
   private flush(): void {
     const now = performance.now();
     let nextRetryAt = Infinity;
-    for (const [partition, queue] of this.queues) {
+    for (const partition of new Set([...this.resends.keys(), ...this.queues.keys()])) {
       const until = this.backoffUntil.get(partition) ?? 0;
       if (until > now) {
         nextRetryAt = Math.min(nextRetryAt, until);
         continue;
       }
-      while (queue.events.length > 0 && this.inFlightBatches < this.limits.maxInFlightBatches) this.send(partition, this.takeBatch(queue));
+      const again = this.resends.get(partition);
+      while (again !== undefined && again.length > 0 && this.inFlightBatches < this.maxInFlight) this.send(partition, again.shift()!);
+      if (again?.length === 0) this.resends.delete(partition);
+      if (again !== undefined && again.length > 0) continue; // order: nothing newer before the resends
+      const queue = this.queues.get(partition);
+      if (queue === undefined) continue;
+      while (queue.events.length > 0 && this.inFlightBatches < this.maxInFlight) this.send(partition, this.numbered(this.takeBatch(queue)));
       if (queue.events.length === 0) this.queues.delete(partition);
     }
     if (nextRetryAt !== Infinity && this.retryTimer === undefined) {
@@ -155,7 +192,7 @@ export class Producer {
     this.inFlightBatches++;
     this.queuedEvents -= batch.events.length;
     for (let i = 0; i < batch.attempts.length; i++) batch.attempts[i]!++;
-    connection.send(batch.events).then(
+    connection.send(batch.events, batch.producer).then(
       (ids) => {
         for (let i = 0; i < batch.resolvers.length; i++) batch.resolvers[i]!(ids[i]!);
         this.topology.markUp(url);
@@ -179,7 +216,7 @@ export class Producer {
     this.topology.noteFailure(failure.brokerUrl, failure.error);
     const kind = classifyFailure(failure);
     const attempts = Math.max(...batch.attempts);
-    if (kind === 'unknown' && !this.policy.mayResendAfterUnknownOutcome({})) {
+    if (kind === 'unknown' && !this.policy.mayResendAfterUnknownOutcome({ firstSequence: batch.producer?.sequence })) {
       const error = new ProduceOutcomeUnknownError(failure.brokerUrl, failure.error);
       for (const reject of batch.rejecters) reject(error);
       return;
@@ -190,9 +227,33 @@ export class Producer {
       for (const reject of batch.rejecters) reject(error);
       return;
     }
+    if (kind === 'unknown' && attempts >= this.limits.maxSendAttempts) {
+      const error = new ProduceOutcomeUnknownError(failure.brokerUrl, failure.error);
+      for (const reject of batch.rejecters) reject(error);
+      return;
+    }
     this.refusedBy.set(partition, failure.brokerUrl);
-    this.requeueFront(partition, batch);
+    if (batch.producer === undefined) this.requeueFront(partition, batch);
+    else {
+      // Whole, with its sequence: a repeat must match what the broker may have stored.
+      const again = this.resends.get(partition) ?? [];
+      again.push(batch);
+      again.sort((a, b) => a.producer!.sequence - b.producer!.sequence);
+      this.resends.set(partition, again);
+      this.queuedEvents += batch.events.length;
+    }
     this.backoffUntil.set(partition, performance.now() + resendDelayMs(attempts));
+  }
+
+  /** Gives a new batch the producer's next sequence (a new producer id when sequences would run out). */
+  private numbered(batch: Waiting): Waiting {
+    const identity = this.identity;
+    if (identity === undefined) return batch;
+    if (identity.next + batch.events.length > MAX_SEQUENCE) this.identity = { id: newProducerId(), next: 0 };
+    const current = this.identity!;
+    batch.producer = { id: current.id, sequence: current.next };
+    current.next += batch.events.length;
+    return batch;
   }
 
   /** Back before anything produced later for the partition, so a resend keeps produce order within the queue. */
@@ -230,7 +291,9 @@ export class Producer {
 
   private failQueued(error: Error): void {
     for (const queue of this.queues.values()) for (const reject of queue.rejecters) reject(error);
+    for (const batches of this.resends.values()) for (const batch of batches) for (const reject of batch.rejecters) reject(error);
     this.queues.clear();
+    this.resends.clear();
     this.queuedEvents = 0;
     this.onIdle?.();
   }

@@ -19,8 +19,8 @@ afterEach(async () => {
   cluster = undefined;
 });
 
-async function open(urls: string | string[]): Promise<FloClient> {
-  const client = await connect(urls, { timeoutMs: 5_000, closeTimeoutMs: 2_000 });
+async function open(urls: string | string[], idempotent = true): Promise<FloClient> {
+  const client = await connect(urls, { timeoutMs: 5_000, closeTimeoutMs: 2_000, idempotent });
   clients.push(client);
   return client;
 }
@@ -94,12 +94,12 @@ describe('a client given every broker of a cluster', () => {
     expect(new Set(payloads)).toEqual(new Set([...stored, ...unknown.filter((payload) => payloads.includes(payload))]));
   });
 
-  it('does not resend a produce whose outcome is unknown, and says so', async () => {
+  it('without idempotence, does not resend a produce whose outcome is unknown, and says so', async () => {
     cluster = await startCluster();
     const leaderNode = (await clusterView(cluster.urls[0]!)).partitions[0]!.leader!;
     const victim = cluster.brokers[Number(leaderNode) - 1]!;
     const others = cluster.urls.filter((url) => url !== victim.url);
-    const client = await open([victim.url, ...others]);
+    const client = await open([victim.url, ...others], false);
     const namespace = [0, 1, 2, 3, 4, 5, 6, 7].map((i) => `/unknown/${i}`).find((ns) => client.topology.produceTarget(client.topology.partitionOf(ns)) === victim.url)!;
     // The produce socket to the leader is open before it stops (a socket still opening when it dies provably sent nothing).
     await client.produce({ namespace, data: 'first' });
@@ -119,6 +119,27 @@ describe('a client given every broker of a cluster', () => {
     await survivor.produce({ namespace: '/after', data: 'the cluster works again' });
     expect(await readAll(survivor, namespace)).toHaveLength(1); // 'first' only
     expect((await Promise.all(others.map(producedAt))).reduce((a, b) => a + b, 0)).toBe(1); // only /after
+  });
+
+  it('idempotent (the default), resends a produce whose outcome is unknown and it is stored exactly once', async () => {
+    cluster = await startCluster();
+    const leaderNode = (await clusterView(cluster.urls[0]!)).partitions[0]!.leader!;
+    const victim = cluster.brokers[Number(leaderNode) - 1]!;
+    const others = cluster.urls.filter((url) => url !== victim.url);
+    const client = await open([victim.url, ...others]);
+    const namespace = [0, 1, 2, 3, 4, 5, 6, 7].map((i) => `/exactly-once/${i}`).find((ns) => client.topology.produceTarget(client.topology.partitionOf(ns)) === victim.url)!;
+    await client.produce({ namespace, data: 'first' });
+    // The batch reaches the leader's socket; the leader may or may not have proposed it when it dies.
+    victim.child.kill('SIGSTOP');
+    const produced = client.produce({ namespace, data: 'in flight' });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    victim.child.kill('SIGKILL');
+    const id = await produced;
+    expect(id).toMatch(/^\d{4}-/);
+    const survivor = await open(others);
+    const stored: string[] = [];
+    for await (const event of survivor.subscribe({ namespace, follow: false })) stored.push(Buffer.from(event.data).toString());
+    expect(stored).toEqual(['first', 'in flight']);
   });
 
   it('resumes a subscription on another broker when its broker is killed, with no gap and no duplicate', async () => {

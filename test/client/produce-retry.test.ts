@@ -22,19 +22,22 @@ interface FakeBroker {
   behaviour: Behaviour;
   /** Produce requests received (events per request). */
   received: number[];
+  /** The producer id and sequence each request carried. */
+  producers: Array<{ id: number; sequence: number } | undefined>;
   server: Server;
 }
 
 async function fakeBroker(nodeId: string, cluster: () => unknown): Promise<FakeBroker> {
   const server = createServer((_request, response) => response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(cluster())));
-  const broker: FakeBroker = { url: '', behaviour: 'ack', received: [], server };
+  const broker: FakeBroker = { url: '', behaviour: 'ack', received: [], producers: [], server };
   const sockets = new WebSocketServer({ server, path: '/v1/produce' });
   let nextOffset = 0;
   sockets.on('connection', (socket) => {
     socket.on('message', (data: Buffer) => {
-      const { requestId, batch } = splitProduceRequest(data);
+      const { requestId, batch, producer } = splitProduceRequest(data);
       const events = decodeBatch(batch, 10_000).length;
       broker.received.push(events);
+      broker.producers.push(producer);
       if (broker.behaviour === 'drop') return socket.terminate();
       if (broker.behaviour === 'ack') {
         socket.send(encodeProduceAck(requestId, new Array<number>(events).fill(0), Array.from({ length: events }, () => nextOffset++)));
@@ -68,11 +71,12 @@ beforeEach(() => {
   for (const broker of [a, b]) {
     broker.behaviour = 'ack';
     broker.received = [];
+    broker.producers = [];
   }
 });
 
-async function client(urls: string[], maxProduceAttempts = 8): Promise<FloClient> {
-  return connect(urls, { timeoutMs: 2_000, closeTimeoutMs: 500, maxProduceAttempts });
+async function client(urls: string[], maxProduceAttempts = 8, idempotent = true): Promise<FloClient> {
+  return connect(urls, { timeoutMs: 2_000, closeTimeoutMs: 500, maxProduceAttempts, idempotent });
 }
 
 describe('a produce the leader refused', () => {
@@ -120,13 +124,42 @@ describe('a produce whose outcome is unknown', () => {
     ['the connection drops after sending', 'drop', 'FLO_ERR_CONNECTION'],
     ['the broker answers FLO_ERR_TIMEOUT', 'FLO_ERR_TIMEOUT', 'FLO_ERR_TIMEOUT'],
     ['the broker answers FLO_ERR_CONNECTION', 'FLO_ERR_CONNECTION', 'FLO_ERR_CONNECTION'],
-  ] as const)('is not resent when %s', async (_when, behaviour, code) => {
+  ] as const)('without idempotence, is not resent when %s', async (_when, behaviour, code) => {
     a.behaviour = behaviour;
-    const flo = await client([a.url, b.url]);
+    const flo = await client([a.url, b.url], 8, false);
     const failure = await flo.produce({ namespace: '/x', data: 'maybe' }).then(() => undefined, (error: unknown) => error);
     expect(failure).toBeInstanceOf(ProduceOutcomeUnknownError);
     expect(failure).toMatchObject({ code, outcomeUnknown: true, message: expect.stringMatching(/^outcome unknown/) });
     expect([a.received, b.received]).toEqual([[1], []]);
+    await flo.close();
+  });
+});
+
+describe('an idempotent produce (the default) whose outcome is unknown', () => {
+  it.each([
+    ['the connection drops after sending', 'drop'],
+    ['the broker answers FLO_ERR_TIMEOUT', 'FLO_ERR_TIMEOUT'],
+    ['the broker answers FLO_ERR_OUTCOME_UNKNOWN', 'FLO_ERR_OUTCOME_UNKNOWN'],
+  ] as const)('is resent whole with the same producer id and sequence when %s', async (_when, behaviour) => {
+    a.behaviour = behaviour;
+    const flo = await client([a.url, b.url]);
+    await expect(flo.produce({ namespace: '/x', data: 'once' })).resolves.toMatch(/^0000-/);
+    expect(a.received.length).toBeGreaterThanOrEqual(1);
+    expect(b.received).toEqual([1]);
+    const sent = [...a.producers, ...b.producers];
+    expect(new Set(sent.map((p) => `${p?.id}:${p?.sequence}`)).size).toBe(1);
+    expect(sent[0]).toMatchObject({ sequence: 0 });
+    await flo.close();
+  });
+
+  it('numbers later batches after the events already sent', async () => {
+    const flo = await client([a.url, b.url]);
+    await flo.produce({ namespace: '/x', data: '1' });
+    await Promise.all([flo.produce({ namespace: '/x', data: '2' }), flo.produce({ namespace: '/x', data: '3' })]);
+    const sequences = a.producers.map((p) => p!.sequence);
+    expect(sequences[0]).toBe(0);
+    expect(sequences[1]).toBe(1);
+    expect(new Set(a.producers.map((p) => p!.id)).size).toBe(1);
     await flo.close();
   });
 });
