@@ -285,7 +285,9 @@ export class RaftNode {
     if (this.closed) return;
     this.core.tick();
     this.pending.expire(() => new FloError('FLO_ERR_TIMEOUT', `raft group ${this.groupId}: not committed in time (outcome unknown)`));
-    this.schedule();
+    // Most ticks of an idle group change nothing: scheduling a Ready pass for each would cost every
+    // group a turn of the event loop every tick. A Ready in progress is picked up by its own loop.
+    if (this.core.hasReady()) this.schedule();
   }
 
   private schedule(): void {
