@@ -44,7 +44,7 @@ function longestGap(ops: readonly AppendOp[]): { ms: number; atMs: number } {
   return best;
 }
 
-export async function runFigures(dir: string): Promise<{ figures: CampaignFigures; valid: boolean; cluster: Outage; namespace: Outage }> {
+export async function runFigures(dir: string): Promise<{ figures: CampaignFigures; valid: boolean; cluster: Outage; namespace: Outage; subscriptions: number }> {
   const verdict = JSON.parse(await readFile(join(dir, 'verdict.json'), 'utf8')) as { valid: boolean; figures: CampaignFigures };
   const timeline = parseJsonLines<TimelineEntry>(await readFile(join(dir, 'timeline.jsonl'), 'utf8'));
   const history = parseJsonLines<AppendOp>(await readFile(join(dir, 'cluster', 'history.jsonl'), 'utf8'));
@@ -61,17 +61,19 @@ export async function runFigures(dir: string): Promise<{ figures: CampaignFigure
     if (gap.ms > namespace.ms) namespace = { ...gap, namespace: name, during: '' };
   }
   namespace.during = faultAt(timeline, namespace.atMs);
-  return { figures: verdict.figures, valid: verdict.valid, cluster: { ...whole, during: faultAt(timeline, whole.atMs) }, namespace };
+  // One record per (re)start of a live subscriber: more than one per subscriber means it had to start over.
+  const subscriptions = (JSON.parse(await readFile(join(dir, 'cluster', 'subscriptions.json'), 'utf8')) as unknown[]).length;
+  return { figures: verdict.figures, valid: verdict.valid, cluster: { ...whole, during: faultAt(timeline, whole.atMs) }, namespace, subscriptions };
 }
 
 async function main(): Promise<void> {
   for (const dir of process.argv.slice(2)) {
-    const { figures, valid, cluster, namespace } = await runFigures(dir);
+    const { figures, valid, cluster, namespace, subscriptions } = await runFigures(dir);
     const anomalies = Object.entries(figures.anomalies).filter(([, count]) => count > 0).map(([kind, count]) => `${kind} ${count}`).join(', ') || 'none';
     console.log(JSON.stringify({
       dir, seed: figures.seed, minutes: figures.minutes, valid, faults: figures.faults, acknowledged: figures.acknowledged, unknown: figures.unknown, unseen: figures.unseen,
       failed: figures.failed, delivered: figures.delivered, pointReads: figures.pointReads, anomalies, idempotent: figures.idempotent,
-      refusedRestarts: figures.refusedRestarts.length, liveness: figures.liveness.length,
+      refusedRestarts: figures.refusedRestarts.length, liveness: figures.liveness.length, subscriptionRecords: subscriptions,
       longestClusterOutage: `${cluster.ms} ms at ${cluster.atMs} ms (${cluster.during})`,
       longestNamespaceOutage: `${namespace.ms} ms in ${namespace.namespace} at ${namespace.atMs} ms (${namespace.during})`,
     }));

@@ -22,6 +22,8 @@ export interface AppendOp {
   id?: string;
   /** On fail / info: why. */
   error?: string;
+  /** Idempotent writers: the earlier attempts' outcomes, when the request was sent more than once. */
+  attempts?: string[];
 }
 
 export interface ObservedEvent {

@@ -52,7 +52,7 @@ const RECENT_ACKS = 256;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-export type Outcome = { type: 'ok'; id: string } | { type: 'fail' | 'info'; error: string };
+export type Outcome = ({ type: 'ok'; id: string } | { type: 'fail' | 'info'; error: string }) & { attempts?: string[] };
 
 function classify(error: unknown): Outcome {
   if (error instanceof FloError) {
@@ -190,7 +190,10 @@ export class Workload {
     return this.writer(process, async (namespace, value, n) => {
       const startedAtMs = Date.now();
       let outcome = await appendOverHttp(url, namespace, value, requestTimeoutMs, { id: producerId, sequence: n });
+      const attempts: string[] = [];
+      const withAttempts = (final: Outcome): Outcome => (attempts.length > 0 ? { ...final, attempts } : final);
       for (let attempt = 1; outcome.type !== 'ok' && attempt < IDEMPOTENT_MAX_ATTEMPTS; attempt++) {
+        attempts.push(`${outcome.type} ${outcome.error} at ${Date.now() - startedAtMs} ms`);
         const refusedAtConnect = outcome.type === 'fail' && outcome.error === 'ECONNREFUSED';
         if (outcome.type === 'fail' && !refusedAtConnect) break;
         if (Date.now() - startedAtMs > IDEMPOTENT_MAX_RETRY_MS) break;
@@ -201,12 +204,12 @@ export class Workload {
         if (outcome.type === 'fail' && outcome.error === 'FLO_ERR_SEQUENCE_STALE') {
           // A retry refused as stale: the broker lost track of the first attempt, which may be stored.
           this.idempotent.staleOnRetry++;
-          return { type: 'info', error: 'FLO_ERR_SEQUENCE_STALE on a retry' };
+          return withAttempts({ type: 'info', error: 'FLO_ERR_SEQUENCE_STALE on a retry' });
         }
       }
       if (outcome.type === 'info') this.idempotent.gaveUp++;
       // Refused at connect on every attempt: still nothing sent, so definitely not stored.
-      return outcome;
+      return withAttempts(outcome);
     });
   }
 
