@@ -48,6 +48,8 @@ async function listen(totalBytes: number): Promise<SubscriberBuffers> {
   await app.register(websocket, { options: { perMessageDeflate: false } });
   subscribeRoutes(app, log, buffers);
   app.get('/healthz', async () => ({ status: 'ok' }));
+  // The client learns its routing table first: this broker is the whole cluster.
+  app.get('/v1/cluster', async () => ({ mode: 'single-node', nodeId: '1', replicationFactor: 1, durability: 'fsync', brokers: [{ nodeId: '1', url: `http://127.0.0.1:${port}`, ready: true, self: true }], partitions: [] }));
   await app.listen({ host: '127.0.0.1', port: 0 });
   port = (app.server.address() as { port: number }).port;
   return buffers;
