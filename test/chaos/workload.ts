@@ -207,8 +207,10 @@ export class Workload {
           return withAttempts({ type: 'info', error: 'FLO_ERR_SEQUENCE_STALE on a retry' });
         }
       }
+      // Refused at connect is definite only if no earlier attempt might have been stored.
+      const earlierUnknown = attempts.some((attempt) => attempt.startsWith('info '));
+      if (outcome.type === 'fail' && outcome.error === 'ECONNREFUSED' && earlierUnknown) outcome = { type: 'info', error: 'ECONNREFUSED after an attempt of unknown outcome' };
       if (outcome.type === 'info') this.idempotent.gaveUp++;
-      // Refused at connect on every attempt: still nothing sent, so definitely not stored.
       return withAttempts(outcome);
     });
   }
