@@ -58,7 +58,7 @@ describe('flo consume -t across a broker restart', () => {
     const first = await broker();
     await produceValues(first.server.url, ['0', '1', '2']);
     const tail = startCli(['consume', '-t', '--json', '-n', '/tail/**'], first.server.url);
-    await waitFor(() => jsonLines(tail.stdout()).length === 3, 'the first three events');
+    await waitFor(() => jsonLines(tail.stdout()).length === 3, 'the first three events', 30_000);
 
     expect(await first.server.stop('SIGTERM')).toBe(0);
     await waitFor(() => /broker unreachable.*, retrying in \d+(\.\d)?s…/.test(tail.stderr()), 'a retry message on stderr');
