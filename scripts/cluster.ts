@@ -27,7 +27,7 @@ Options:
   --base-port <p>   HTTP port of broker 1; broker i listens on p+i-1 and on
                     peer port p+${PEER_PORT_OFFSET}+i-1 (default 3001: 3001-3003, 4001-4003)
   --data-dir <dir>  where the brokers keep data, one node-<id> dir each
-                    (default ./data/cluster); a later run reuses it
+                    (default ./data-cluster); a later run reuses it
   -h, --help        print this help
 `;
 
@@ -52,7 +52,7 @@ function parseOptions(argv: string[]): Options | 'help' {
     options: {
       brokers: { type: 'string', default: '3' },
       'base-port': { type: 'string', default: '3001' },
-      'data-dir': { type: 'string', default: './data/cluster' },
+      'data-dir': { type: 'string', default: './data-cluster' },
       help: { type: 'boolean', short: 'h' },
     },
   });

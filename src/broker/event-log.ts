@@ -153,7 +153,7 @@ export class EventLog {
       for (const [nsId, size] of store.namespaceSizes) log.sizes.add(nsId, size.events, size.bytes);
       // Replays the Raft log past what the store holds (onApplied), then takes appends.
       log.partitionSet = await PartitionSet.start({
-        store, sync: log.durability === 'fsync', clock: log.clock, recover: options.recoverStore, storeRecovered, logger: options.logger.child({ component: 'partitions' }),
+        store, sync: log.durability === 'fsync', clock: log.clock, recover: options.recoverStore, storeRecovered, logger: options.logger,
         ...(options.replication === undefined ? {} : {
           nodeId: options.replication.memberId, voters: options.replication.voters, transport: options.replication.transport,
           forward: options.replication.forward, safeToRetry: options.replication.safeToRetry, fetchEvents: options.replication.fetchEvents, forwardCommand: options.replication.forwardCommand,

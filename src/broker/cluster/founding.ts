@@ -101,7 +101,7 @@ export interface FoundingOptions {
   readonly nodeId: NodeId;
   readonly clusterId: string;
   readonly founders: readonly PeerAddress[];
-  /** Explicit --replication-factor; default min(3, founders). */
+  /** Explicit --replication-factor; default: every founder (this version replicates every partition to all). */
   readonly replicationFactor: number | undefined;
   readonly transport: Pick<TcpTransport, 'probe'>;
   readonly logger: Logger;
@@ -114,7 +114,7 @@ export async function foundCluster(options: FoundingOptions): Promise<ClusterMem
   const saved = await readMembership(options.dataDir);
   if (saved !== undefined) return checkSaved(saved, options);
   await refuseSingleBrokerData(options.dataDir);
-  const rf = options.replicationFactor ?? Math.min(3, options.founders.length);
+  const rf = options.replicationFactor ?? options.founders.length;
   checkReplicationFactor(rf, options.founders.length);
   const found = await probeFounders(options);
   const members = [...found.entries()].map(([peer, id]) => ({ id, peer })).sort((a, b) => a.id - b.id);

@@ -352,7 +352,9 @@ export class RaftNode {
       const lost = new NotLeaderError(this.groupId, rd.softState.leader || null, 'leadership changed; retry the read');
       if (rd.softState.role !== Role.Leader) this.pending.failReads(lost);
       else this.pending.failReadsNotOfTerm(rd.softState.term, lost);
-      this.options.logger?.info({ component: 'raft', group: this.groupId, node: this.nodeId, term: rd.softState.term,
+      // A one-voter group electing itself at every start is not news; a cluster's leader changes are.
+      const level = this.core.conf.voters.length > 1 ? 'info' : 'debug';
+      this.options.logger?.[level]({ group: this.groupId, node: this.nodeId, term: rd.softState.term,
         role: ROLE_LABELS[rd.softState.role], leader: rd.softState.leader }, 'raft role changed');
       this.options.onStateChange?.(rd.softState);
     }
@@ -382,7 +384,7 @@ export class RaftNode {
 
   private fail(error: unknown): void {
     this.failure = error instanceof Error ? error : new Error(String(error));
-    this.options.logger?.error({ component: 'raft', group: this.groupId, node: this.nodeId, err: this.failure }, 'raft group stopped');
+    this.options.logger?.error({ group: this.groupId, node: this.nodeId, err: this.failure }, 'raft group stopped');
     // A storage failure leaves the durable state unknown: stop, do not guess (the process should restart).
     this.pending.failAll(new FloError('FLO_ERR_STORAGE', `raft group ${this.groupId} stopped: ${this.failure.message}`, { cause: error }));
     this.stopTicking();

@@ -391,7 +391,8 @@ export class TcpTransport implements RaftTransport {
             return;
           }
           if (proven.peer === null) {
-            this.refuse(socket, `node ${proven.peerId} is not a peer that dials this broker`);
+            // While a cluster forms, a founder may dial before this broker has taken it as a member: it redials.
+            this.refuse(socket, `node ${proven.peerId} is not (yet) a member that dials this broker; it will dial again`, 'info');
             return;
           }
           link = proven.peer;
@@ -431,10 +432,10 @@ export class TcpTransport implements RaftTransport {
     });
   }
 
-  private refuse(socket: net.Socket, reason: string): void {
+  private refuse(socket: net.Socket, reason: string, level: 'warn' | 'info' = 'warn'): void {
     this.stats.protocolErrors++;
     this.stats.refused++;
-    this.logger?.warn({ remote: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`, reason }, 'peer connection refused');
+    this.logger?.[level]({ remote: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`, reason }, 'peer connection refused');
     socket.destroy();
   }
 
