@@ -75,6 +75,15 @@ export function safeToRetry(error: unknown): boolean {
 
 /** Sends one chunk of appends to the partition's leader; resolves with the offsets the leader gave them. */
 export async function forwardAppend(transport: TcpTransport, leader: NodeId, partition: number, command: Uint8Array, events: number): Promise<Float64Array> {
-  const reply = await transport.request(leader, encodeForward(partition, command), FORWARD_TIMEOUT_MS);
+  let reply: Buffer;
+  try {
+    reply = await transport.request(leader, encodeForward(partition, command), FORWARD_TIMEOUT_MS);
+  } catch (error) {
+    // Sent, then the connection went or no answer came: say so in the one code that means it.
+    if (error instanceof PeerRequestError && error.delivered && (error.code === 'FLO_ERR_CONNECTION' || error.code === 'FLO_ERR_TIMEOUT')) {
+      throw new PeerRequestError('FLO_ERR_OUTCOME_UNKNOWN', `partition ${partition}: ${error.message}`, true);
+    }
+    throw error;
+  }
   return decodeOffsets(reply, events);
 }

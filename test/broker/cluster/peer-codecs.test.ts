@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decodeFetch, decodeSegments, encodeFetch, encodeSegments, isFetch } from '../../../src/broker/cluster/catch-up.js';
-import { decodeForward, decodeOffsets, encodeForward, encodeOffsets, safeToRetry } from '../../../src/broker/cluster/forwarding.js';
+import { decodeForward, decodeOffsets, encodeForward, encodeOffsets, forwardAppend, safeToRetry } from '../../../src/broker/cluster/forwarding.js';
 import { COMMAND_APPEND, COMMAND_SKIP, NO_PRODUCER, encodeCommand } from '../../../src/broker/partitions/commands.js';
 import { PeerRequestError } from '../../../src/broker/transport/tcp-transport.js';
 
@@ -22,6 +22,13 @@ describe('forwarding codec', () => {
     expect(() => decodeForward(encodeForward(0, encodeCommand({ kind: COMMAND_SKIP, nextOffset: 1, timestamp: 0 })))).toThrow(/must be an append/);
     expect(() => decodeForward(Buffer.from([9, 0, 0]))).toThrow(/not a forwarded append/);
     expect(() => decodeOffsets(encodeOffsets(Float64Array.from([1])), 2)).toThrow(/something else/);
+  });
+
+  it('reports a forward sent and then lost as FLO_ERR_OUTCOME_UNKNOWN, and one never sent as it was', async () => {
+    const failing = (error: Error) => ({ request: () => Promise.reject(error) }) as unknown as Parameters<typeof forwardAppend>[0];
+    await expect(forwardAppend(failing(new PeerRequestError('FLO_ERR_CONNECTION', 'lost after sending', true)), 2, 0, Buffer.alloc(0), 1)).rejects.toMatchObject({ code: 'FLO_ERR_OUTCOME_UNKNOWN', delivered: true });
+    await expect(forwardAppend(failing(new PeerRequestError('FLO_ERR_TIMEOUT', 'no answer', true)), 2, 0, Buffer.alloc(0), 1)).rejects.toMatchObject({ code: 'FLO_ERR_OUTCOME_UNKNOWN' });
+    await expect(forwardAppend(failing(new PeerRequestError('FLO_ERR_CONNECTION', 'not connected', false)), 2, 0, Buffer.alloc(0), 1)).rejects.toMatchObject({ code: 'FLO_ERR_CONNECTION', delivered: false });
   });
 
   it('retries only what provably was not proposed', () => {
