@@ -7,9 +7,10 @@
 // start reads the file and needs nobody, so a majority keeps the cluster going
 // while the rest are down. Forming needs every founder up once: the voters of
 // each partition's group are fixed at creation and must be the same everywhere.
-import { mkdir, open, readFile, readdir, rename } from 'node:fs/promises';
+import { mkdir, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { replaceFileDurably } from '../../common/durable-file.js';
 import { FloError } from '../../common/errors.js';
 import type { NodeId } from '../raft/messages.js';
 import type { PeerAddress } from '../transport/peer-link.js';
@@ -78,22 +79,7 @@ export async function readMembership(dataDir: string): Promise<ClusterMembership
 /** Written to a temporary file, fsynced, renamed over, and the directory fsynced: a crash leaves the old file or the new. */
 export async function writeMembership(dataDir: string, membership: ClusterMembership): Promise<void> {
   await mkdir(dataDir, { recursive: true });
-  const path = join(dataDir, CLUSTER_FILE);
-  const temporary = `${path}.tmp`;
-  const file = await open(temporary, 'w');
-  try {
-    await file.writeFile(JSON.stringify({ format: CLUSTER_FILE_FORMAT, ...membership }, null, 2) + '\n');
-    await file.sync();
-  } finally {
-    await file.close();
-  }
-  await rename(temporary, path);
-  const dir = await open(dataDir, 'r');
-  try {
-    await dir.sync();
-  } finally {
-    await dir.close();
-  }
+  await replaceFileDurably(dataDir, CLUSTER_FILE, JSON.stringify({ format: CLUSTER_FILE_FORMAT, ...membership }, null, 2) + '\n');
 }
 
 export interface FoundingOptions {

@@ -7,8 +7,9 @@
 // is seen. Marks only move forward; a reservation is written and fsynced before
 // offsets beyond the old one are used. Replaced atomically: temp file, fsync,
 // rename, fsync the directory.
-import { open, readFile, rename } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { replaceFileDurably } from '../../common/durable-file.js';
 import { FloError } from '../../common/errors.js';
 import { crc32 } from './checksum.js';
 
@@ -53,22 +54,7 @@ export async function readOffsetMarks(dataDir: string): Promise<OffsetMarks | un
 
 export async function writeOffsetMarks(dataDir: string, marks: OffsetMarks): Promise<void> {
   const body = JSON.stringify({ format: FORMAT, clean: marks.clean, reserved: marks.reserved, acknowledged: marks.acknowledged });
-  const path = join(dataDir, OFFSETS_FILE);
-  const temporary = `${path}.tmp`;
-  const file = await open(temporary, 'w');
-  try {
-    await file.writeFile(`${body}\n${crc32(Buffer.from(body))}\n`);
-    await file.sync();
-  } finally {
-    await file.close();
-  }
-  await rename(temporary, path);
-  const directory = await open(dataDir, 'r');
-  try {
-    await directory.sync();
-  } finally {
-    await directory.close();
-  }
+  await replaceFileDurably(dataDir, OFFSETS_FILE, `${body}\n${crc32(Buffer.from(body))}\n`);
 }
 
 export interface MarksCheck {
