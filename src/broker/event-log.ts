@@ -140,6 +140,7 @@ export class EventLog {
       dataDir: options.dataDir, partitions, defaultPartitions: DEFAULT_PARTITIONS, nodeId: options.nodeId, createNodeId: () => `flo-${randomUUID().slice(0, 8)}`,
       onSkippedOffsets: (skipped) => options.logger.warn({ skipped }, 'unclean stop: offsets reserved before it are skipped, so no id is handed out twice'),
       recover: options.recoverStore,
+      skipReserved: options.replication === undefined,
       onRecovered: (problems) => {
         storeRecovered = true;
         options.logger.warn({ problems }, 'store recovered: kept what verifies, dropped the rest');

@@ -24,6 +24,12 @@ export interface StartUpOptions {
   readonly onSkippedOffsets?: ((skipped: Array<{ partition: number; from: number; to: number }>) => void) | undefined;
   /** Told what recovery found and dropped. */
   readonly onRecovered?: ((problems: readonly string[]) => void) | undefined;
+  /**
+   * Skip offsets reserved before an unclean stop (default true). A cluster member does not: its Raft log
+   * decides offsets, replicated, so what it stores is where it resumes — and recording the skip as its
+   * end would make the next start see acknowledged offsets missing.
+   */
+  readonly skipReserved?: boolean | undefined;
 }
 
 export interface CheckedStore {
@@ -70,7 +76,7 @@ export async function checkedStates(db: Db, dictionary: NamespaceDictionary, par
     await batch.write({ sync: true });
     options.onRecovered?.(problems);
   }
-  await skipReserved(states, marksCheck.resumeAt, options);
+  if (options.skipReserved ?? true) await skipReserved(states, marksCheck.resumeAt, options);
   return { states, namespaceSizes: findings.namespaceSizes };
 }
 
