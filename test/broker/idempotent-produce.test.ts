@@ -57,6 +57,16 @@ describe('idempotent produce over HTTP', () => {
     expect((await stored('/a/*')).filter((data) => data.startsWith('y') || data.startsWith('z'))).toEqual(['y']);
   });
 
+  it('stores two copies of one request sent at once (a retry racing its first attempt) once, and answers both alike', async () => {
+    const copy = [{ namespace: '/race/a', data: 'r' }, { namespace: '/race/b', data: 's' }];
+    const [first, second] = await Promise.all([produce(copy, { id: '99', sequence: '0' }), produce(copy, { id: '99', sequence: '0' })]);
+    expect(first.statusCode).toBe(201);
+    expect(second.json()).toEqual(first.json());
+    expect((await stored('/race/*')).sort()).toEqual(['r', 's']);
+    // The producer's next request is new, not refused as stale.
+    expect((await produce([{ namespace: '/race/a', data: 't' }], { id: '99', sequence: '2' })).statusCode).toBe(201);
+  });
+
   it('keeps producers apart and leaves requests without the headers alone', async () => {
     const other = await produce([{ namespace: '/f/1', data: 'p' }], { id: '43', sequence: '0' });
     const plain1 = await produce([{ namespace: '/f/1', data: 'p' }]);

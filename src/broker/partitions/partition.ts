@@ -97,7 +97,7 @@ export class Partition {
   private machine = new PartitionMachine();
   private storeApplied: number;
   /** namespace -> events waiting to be proposed, in arrival order. */
-  private pending = new Map<string, Slot[]>();
+  private pending = new Map<string | ProducerBatch, Slot[]>();
   private scheduled = false;
   /** Raft index -> the proposal's term and slots, until applied or refused. */
   private readonly waiting = new Map<number, { term: number; slots: Slot[] }>();

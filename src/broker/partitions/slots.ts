@@ -32,9 +32,14 @@ export interface ProducerBatch {
   readonly firstSequence: number;
 }
 
-/** Pending key of a producer batch: never a namespace (those start with "/"), so batches never merge. */
-export function pendingKey(slot: { event: CommandEvent; producer: ProducerBatch | undefined }): string {
-  return slot.producer === undefined ? slot.event.namespace : `producer:${slot.producer.id}:${slot.producer.firstSequence}`;
+/**
+ * Where a slot waits to be proposed: plain slots by namespace (runs of many requests merge), an
+ * idempotent batch by the batch object its request made — two copies of one request (a client's
+ * retry racing its first attempt) are two commands, so the machine stores one and answers the
+ * other as a duplicate, instead of one command holding both copies, stored twice.
+ */
+export function pendingKey(slot: { event: CommandEvent; producer: ProducerBatch | undefined }): string | ProducerBatch {
+  return slot.producer ?? slot.event.namespace;
 }
 
 export function appendCommand(timestamp: number, slots: readonly Slot[]): Buffer {
