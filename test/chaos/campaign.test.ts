@@ -13,7 +13,11 @@ import { RUN_FILES } from './artifacts.js';
 import { runCampaign } from './campaign.js';
 import { summarize } from './checker.js';
 
-/** Chosen for its mix over 30 s: partition-bridge, kill, pause, link-drop, partition-isolate (each broker killed at most once). */
+/**
+ * Chosen for its mix over 30 s: partition-bridge, kill, pause, link-drop, partition-isolate (each
+ * broker killed at most once, so docs/chaos.md finding 1 stays out of it). It fails now and then
+ * on real bugs: finding 6 (a restarted member's raft group stops, 1 of 3 runs on 2026-12-02).
+ */
 const SEED = 55;
 
 describe('chaos campaign (3-broker cluster)', () => {
