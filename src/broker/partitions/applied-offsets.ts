@@ -4,16 +4,17 @@
 // LOCAL_APPLY_WAIT_MS: a lagging replica must not hold the answer.
 
 /** How long a forwarded append waits to be applied here before it is answered anyway. */
-export const LOCAL_APPLY_WAIT_MS = 1_000;
+export const LOCAL_APPLY_WAIT_MS = 3_000;
 
 export class AppliedOffsets {
   private waiters: Array<{ offset: number; resolve: () => void }> = [];
 
-  constructor(private readonly nextOffset: () => number) {}
+  /** `reached`: where the events written to this broker's store (and so visible to its readers) end. */
+  constructor(private reached: number) {}
 
-  /** Resolves once offsets below `end` are applied here, or after LOCAL_APPLY_WAIT_MS. */
+  /** Resolves once offsets below `end` are written here and readable, or after LOCAL_APPLY_WAIT_MS. */
   reach(end: number): Promise<void> {
-    if (this.nextOffset() >= end) return Promise.resolve();
+    if (this.reached >= end) return Promise.resolve();
     return new Promise<void>((resolve) => {
       const waiter = { offset: end, resolve };
       this.waiters.push(waiter);
@@ -24,8 +25,9 @@ export class AppliedOffsets {
     });
   }
 
-  /** Applied up to `nextOffset`: wakes whoever waited for that far. */
+  /** Written and readable up to `nextOffset` (not merely applied by the machine): wakes whoever waited for that far. */
   advance(nextOffset: number): void {
+    this.reached = Math.max(this.reached, nextOffset);
     if (this.waiters.length === 0) return;
     const still: typeof this.waiters = [];
     for (const waiter of this.waiters) {

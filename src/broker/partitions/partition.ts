@@ -108,13 +108,14 @@ export class Partition {
   private stopped: Error | undefined;
   private idleWaiters: Array<() => void> = [];
   /** Forwarded appends waiting to be applied here too. */
-  private readonly applied = new AppliedOffsets(() => this.machine.nextOffset);
+  private readonly applied: AppliedOffsets;
   /** Chunks of appends out at a leader (they count as pending for drain). */
   private forwarding = 0;
 
   private constructor(readonly id: number, private readonly host: PartitionHost, start: PartitionStart) {
     this.storeApplied = start.storeApplied;
     this.storedEnd = start.storedEnd;
+    this.applied = new AppliedOffsets(start.storedEnd);
   }
 
   /** Where the event store's offsets end: a skip bridges only what lies beyond it. */
@@ -525,6 +526,7 @@ export class Partition {
         });
         this.storedEnd = Math.max(this.storedEnd, end);
         this.storeApplied = index;
+        this.applied.advance(end);
       });
       this.writing = catchUp.catch(() => undefined);
       await catchUp;
