@@ -167,30 +167,56 @@ function decodeFrame(kind: number, payload: Buffer): Frame {
 }
 
 /** Splits a byte stream into frames. Feed it socket chunks; it returns the complete frames. */
-export class FrameDecoder {
-  private pending: Buffer = Buffer.alloc(0);
+/** The longest frame a connection may send before it has authenticated: a HELLO, a PROOF or an INFO. */
+export const MAX_HANDSHAKE_FRAME_BYTES = 8 * 1024;
 
-  constructor(private readonly maxFrameBytes = MAX_PEER_FRAME_BYTES) {}
+export class FrameDecoder {
+  /** Received bytes not yet decoded, kept as chunks: a large frame is joined once, when complete. */
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+
+  constructor(private maxFrameBytes = MAX_PEER_FRAME_BYTES) {}
+
+  /** Raises (or lowers) the frame limit: a connection gets the full limit only once authenticated. */
+  setLimit(maxFrameBytes: number): void {
+    this.maxFrameBytes = maxFrameBytes;
+  }
 
   push(chunk: Buffer): Frame[] {
-    this.pending = this.pending.byteLength === 0 ? chunk : Buffer.concat([this.pending, chunk]);
+    this.chunks.push(chunk);
+    this.buffered += chunk.byteLength;
     const frames: Frame[] = [];
-    let offset = 0;
-    while (this.pending.byteLength - offset >= 4) {
-      const length = this.pending.readUInt32BE(offset);
+    for (;;) {
+      if (this.buffered < 4) break;
+      const head = this.peek(4);
+      const length = head.readUInt32BE(0);
+      // Checked before the frame is buffered: a peer cannot make us hold more than the limit.
       if (length < 1 || length > this.maxFrameBytes) throw new ProtocolError(`frame length ${length} out of range`);
-      if (this.pending.byteLength - offset - 4 < length) break;
-      const kind = this.pending.readUInt8(offset + 4);
+      if (this.buffered - 4 < length) break;
+      const joined = this.take(4 + length);
       // Copy the payload out so a retained message does not pin the whole read buffer.
-      const payload = Buffer.from(this.pending.subarray(offset + 5, offset + 4 + length));
-      frames.push(decodeFrame(kind, payload));
-      offset += 4 + length;
+      frames.push(decodeFrame(joined.readUInt8(4), Buffer.from(joined.subarray(5))));
     }
-    this.pending = this.pending.subarray(offset);
     return frames;
   }
 
   get bufferedBytes(): number {
-    return this.pending.byteLength;
+    return this.buffered;
+  }
+
+  /** The first `bytes` buffered (joining chunks only as far as needed). */
+  private peek(bytes: number): Buffer {
+    if (this.chunks[0]!.byteLength < bytes) this.chunks = [Buffer.concat(this.chunks)];
+    return this.chunks[0]!;
+  }
+
+  private take(bytes: number): Buffer {
+    if (this.chunks[0]!.byteLength < bytes) this.chunks = [Buffer.concat(this.chunks)];
+    const first = this.chunks[0]!;
+    const taken = first.subarray(0, bytes);
+    if (first.byteLength === bytes) this.chunks.shift();
+    else this.chunks[0] = first.subarray(bytes);
+    this.buffered -= bytes;
+    return taken;
   }
 }

@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { FloError, isErrorCode, type ErrorCode } from '../../common/errors.js';
 import type { Message, NodeId } from '../raft/messages.js';
 import {
-  FRAME_HELLO, FRAME_INFO, FRAME_PROOF, FRAME_RAFT, FRAME_REPLY, FRAME_REQUEST, FrameDecoder, ProtocolError,
+  FRAME_HELLO, FRAME_INFO, FRAME_PROOF, FRAME_RAFT, FRAME_REPLY, FRAME_REQUEST, FrameDecoder, MAX_HANDSHAKE_FRAME_BYTES, MAX_PEER_FRAME_BYTES, ProtocolError,
   encodeHello, encodeInfo, encodeProof, encodeRaftFrame, encodeReply, encodeRequest, type Frame, type MemberInfo,
 } from './frame.js';
 import { OPEN_CLUSTER, handshakeProof, newNonce, verifyProof, type PeerAuth } from './handshake.js';
@@ -359,8 +359,11 @@ export class TcpTransport implements RaftTransport {
 
   private accept(socket: net.Socket): void {
     this.accepted.add(socket);
-    socket.setTimeout(HANDSHAKE_TIMEOUT_MS, () => this.refuse(socket, 'handshake timed out'));
-    const decoder = new FrameDecoder();
+    // A deadline, not an idle timer: a stranger trickling a byte a second must not stay connected.
+    const handshakeDeadline = setTimeout(() => this.refuse(socket, 'handshake timed out'), HANDSHAKE_TIMEOUT_MS);
+    handshakeDeadline.unref();
+    // Until it has authenticated, a connection may send only handshake-sized frames.
+    const decoder = new FrameDecoder(MAX_HANDSHAKE_FRAME_BYTES);
     // A known peer (that dials us) sends HELLO, we answer HELLO + PROOF, it answers PROOF; only then Raft.
     let link: PeerLink | null = null;
     /** Authenticated; its INFO (probe or not) decides what the connection is. */
@@ -396,7 +399,8 @@ export class TcpTransport implements RaftTransport {
             return;
           }
           link = proven.peer;
-          socket.setTimeout(0);
+          clearTimeout(handshakeDeadline);
+          decoder.setLimit(MAX_PEER_FRAME_BYTES);
           socket.write(encodeInfo(this.selfInfo(false)));
           link.attach(socket);
           continue;
@@ -427,6 +431,7 @@ export class TcpTransport implements RaftTransport {
     });
     socket.on('error', () => undefined);
     socket.on('close', () => {
+      clearTimeout(handshakeDeadline);
       this.accepted.delete(socket);
       link?.detach(socket);
     });
