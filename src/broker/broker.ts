@@ -9,6 +9,7 @@ import { formatEventId } from '../common/ids.js';
 import { createLogger } from '../common/logger.js';
 import { compileGlob } from '../common/namespace.js';
 import { asBuffer } from '../common/wire.js';
+import { DEFAULT_PARTITIONS } from '../common/bounds.js';
 import { FloError } from '../common/errors.js';
 import { buildApp, type AppOptions } from './api/app.js';
 import { readMembership } from './cluster/founding.js';
@@ -55,7 +56,8 @@ export class Broker {
     if (options.port !== undefined && options.port !== 0) await checkPortFree(options.port, host);
     const explicitRules = options.retention === undefined ? undefined : toRules(options.retention);
     const started: { broker?: Broker; app?: FastifyInstance } = {};
-    const peering = options.cluster === undefined ? undefined : await Peering.start({ ...options.cluster, dataDir: options.dataDir, host, logger, url: () => started.broker?.url });
+    const peering = options.cluster === undefined ? undefined
+      : await Peering.start({ ...options.cluster, dataDir: options.dataDir, host, logger, url: () => started.broker?.url, partitions: options.partitions ?? DEFAULT_PARTITIONS });
     if (peering === undefined) await refuseClusterData(options.dataDir);
     let log: EventLog;
     try {

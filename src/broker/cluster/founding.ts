@@ -14,6 +14,7 @@ import { replaceFileDurably } from '../../common/durable-file.js';
 import { FloError } from '../../common/errors.js';
 import type { NodeId } from '../raft/messages.js';
 import type { PeerAddress } from '../transport/peer-link.js';
+import type { MemberInfo } from '../transport/frame.js';
 import type { TcpTransport } from '../transport/tcp-transport.js';
 
 export const CLUSTER_FILE = 'cluster.json';
@@ -90,6 +91,8 @@ export interface FoundingOptions {
   /** Explicit --replication-factor; default: every founder (this version replicates every partition to all). */
   readonly replicationFactor: number | undefined;
   readonly transport: Pick<TcpTransport, 'probe'>;
+  /** This broker's partition count: founders that differ would split namespaces differently. */
+  readonly partitions?: number | undefined;
   readonly logger: Logger;
   /** Stops waiting (the broker is being stopped). */
   readonly signal?: AbortSignal;
@@ -155,21 +158,35 @@ async function refuseSingleBrokerData(dataDir: string): Promise<void> {
   }
 }
 
+/** Refuses to form with a founder that lists another number of founders or has another partition count. */
+function checkAnswer(peer: string, info: MemberInfo, options: FoundingOptions): void {
+  if (info.founders != null && info.founders !== options.founders.length) {
+    throw new FloError('FLO_ERR_CONFIG_INVALID', `the broker at ${peer} lists ${info.founders} founders in --peers, this one ${options.founders.length}: give every founder the same --peers`);
+  }
+  if (info.partitions != null && options.partitions !== undefined && info.partitions !== options.partitions) {
+    throw new FloError('FLO_ERR_CONFIG_INVALID', `the broker at ${peer} has ${info.partitions} partitions, this one ${options.partitions}: every member needs the same --partitions`);
+  }
+}
+
 /** Probes every founder address until each has answered once; resolves with address → id. */
 async function probeFounders(options: FoundingOptions): Promise<Map<string, NodeId>> {
   const found = new Map<string, NodeId>();
   const addresses = new Map(options.founders.map((address) => [formatPeerAddress(address), address]));
   if (addresses.size !== options.founders.length) throw new FloError('FLO_ERR_CONFIG_INVALID', '--peers lists an address twice');
+  const formedElsewhere = new Map<string, readonly number[]>();
   let lastLog = performance.now();
   for (;;) {
     if (options.signal?.aborted) throw new FloError('FLO_ERR_SHUTTING_DOWN', 'stopped while waiting for the founders');
     await Promise.all([...addresses].filter(([peer]) => !found.has(peer)).map(async ([peer, address]) => {
+      let answer: Awaited<ReturnType<FoundingOptions['transport']['probe']>>;
       try {
-        const answer = await options.transport.probe(address, PROBE_TIMEOUT_MS);
-        found.set(peer, answer.id);
+        answer = await options.transport.probe(address, PROBE_TIMEOUT_MS);
       } catch {
-        // Not up yet: the next round asks again.
+        return; // not up yet: the next round asks again
       }
+      checkAnswer(peer, answer.info, options);
+      if (answer.info.members) formedElsewhere.set(peer, answer.info.members);
+      found.set(peer, answer.id);
     }));
     const ids = [...found.values()];
     const duplicate = ids.find((id, i) => ids.indexOf(id) !== i);
@@ -178,6 +195,13 @@ async function probeFounders(options: FoundingOptions): Promise<Map<string, Node
       throw new FloError('FLO_ERR_CONFIG_INVALID', `two founders have node id ${duplicate} (${peers.join(', ')}): every broker needs its own --node-id`);
     }
     if (found.size === addresses.size) {
+      // A founder that already formed a cluster must have formed this one: same members.
+      const ours = [...new Set(ids)].sort((a, b) => a - b).join(',');
+      for (const [peer, members] of formedElsewhere) {
+        if ([...members].sort((a, b) => a - b).join(',') !== ours) {
+          throw new FloError('FLO_ERR_CONFIG_INVALID', `the broker at ${peer} already belongs to a cluster of members ${members.join(', ')}, not of ${ours.replace(/,/g, ', ')}: give every founder the same --peers (or empty data dirs to start again)`);
+        }
+      }
       if (!ids.includes(options.nodeId)) {
         throw new FloError('FLO_ERR_CONFIG_INVALID', `--peers does not include this broker's own peer address (node ${options.nodeId} answered at none of ${[...addresses.keys()].join(', ')})`);
       }

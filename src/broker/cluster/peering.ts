@@ -11,7 +11,7 @@ import { NO_PRODUCER } from '../partitions/commands.js';
 import type { NodeId } from '../raft/messages.js';
 import type { PeerAddress } from '../transport/peer-link.js';
 import { TcpTransport } from '../transport/tcp-transport.js';
-import { foundCluster, formatPeerAddress, parsePeerAddress, type ClusterMembership } from './founding.js';
+import { foundCluster, formatPeerAddress, parsePeerAddress, readMembership, type ClusterMembership } from './founding.js';
 import { FETCH_BYTES, decodeFetch, decodeSegments, encodeFetch, encodeSegments, isFetch } from './catch-up.js';
 import {
   FORWARD_TIMEOUT_MS, decodeForward, decodeForwardedCommand, encodeForwardedCommand, encodeOffsets, forwardAppend, isForwardedCommand, safeToRetry,
@@ -43,18 +43,24 @@ export class Peering {
   private constructor(readonly transport: TcpTransport, readonly membership: ClusterMembership, private readonly nodeId: NodeId, private readonly ownUrl: () => string | undefined) {}
 
   /** Listens for peers, then forms (or reads) the membership; rejects if the founders disagree on ids. */
-  static async start(options: ClusterOptions & { dataDir: string; host: string; logger: Logger; url: () => string | undefined }): Promise<Peering> {
+  static async start(options: ClusterOptions & { dataDir: string; host: string; logger: Logger; url: () => string | undefined; partitions: number }): Promise<Peering> {
     checkNodeId(options.nodeId);
     if (options.peers.length === 0) throw new FloError('FLO_ERR_CONFIG_INVALID', '--peers needs at least this broker\'s own peer address');
     const peerHost = options.peerHost ?? options.host;
     const clusterId = options.clusterId ?? DEFAULT_CLUSTER_ID;
     const logger = options.logger.child({ component: 'peers' });
     let advertisedPeer = options.advertisePeer;
+    // Told to every prober: founders compare founder counts, formed memberships and partition counts.
+    let formed: ClusterMembership | undefined = await readMembership(options.dataDir).catch(() => undefined);
     if (advertisedPeer !== undefined) parsePeerAddress(advertisedPeer, '--advertise-peer');
     const transport = await TcpTransport.listen({
       nodeId: options.nodeId, host: peerHost, port: options.peerPort, acceptProbes: true, logger,
       auth: { clusterId, secret: options.secret },
-      selfInfo: () => ({ url: options.advertiseUrl ?? options.url() ?? null, peer: advertisedPeer ?? null }),
+      selfInfo: () => ({
+        // While forming, the store is new: its partition count is the flag's (or the default).
+        url: options.advertiseUrl ?? options.url() ?? null, peer: advertisedPeer ?? null, partitions: formed === undefined ? options.partitions : null,
+        founders: formed === undefined ? options.peers.length : null, members: formed?.members.map((member) => member.id) ?? null,
+      }),
     }).catch((error: unknown) => {
       throw new FloError('FLO_ERR_ADDRESS_IN_USE', `cannot listen for peers on ${peerHost}:${options.peerPort} (--peer-port): ${(error as Error).message}`, { cause: error });
     });
@@ -63,8 +69,9 @@ export class Peering {
       if (options.secret === undefined) logger.warn('peer port open to any process that knows the cluster id: set --cluster-secret-file (FLO_CLUSTER_SECRET) so only members can join');
       const membership = await foundCluster({
         dataDir: options.dataDir, nodeId: options.nodeId, clusterId, founders: options.peers,
-        replicationFactor: options.replicationFactor, transport, logger,
+        replicationFactor: options.replicationFactor, transport, logger, partitions: options.partitions,
       });
+      formed = membership;
       for (const member of membership.members) {
         if (member.id !== options.nodeId) transport.addPeer(member.id, parsePeerAddress(member.peer, 'cluster.json'));
       }

@@ -46,6 +46,12 @@ export interface MemberInfo {
   readonly peer: string | null;
   /** A discovery connection: it only learns who answers at an address, then closes. */
   readonly probe: boolean;
+  /** While forming: how many founders its --peers lists (founders must agree). */
+  readonly founders?: number | null;
+  /** Once formed: the member ids of its cluster. */
+  readonly members?: readonly number[] | null;
+  /** Its partition count (every member must have the same). */
+  readonly partitions?: number | null;
 }
 
 export function encodeInfo(info: MemberInfo): Buffer {
@@ -91,7 +97,12 @@ function decodeInfo(payload: Buffer): MemberInfo {
   const info = parsed as Partial<MemberInfo> | null;
   const text = (value: unknown): value is string | null => value === null || (typeof value === 'string' && value.length <= 1024);
   if (typeof info !== 'object' || info === null || !text(info.url) || !text(info.peer) || typeof info.probe !== 'boolean') throw new ProtocolError('bad INFO fields');
-  return { url: info.url, peer: info.peer, probe: info.probe };
+  const count = (value: unknown): value is number | null | undefined => value === undefined || value === null || (Number.isSafeInteger(value) && (value as number) >= 0);
+  const members = info.members;
+  if (!count(info.founders) || !count(info.partitions) || !(members === undefined || members === null || (Array.isArray(members) && members.length <= 1024 && members.every((id) => Number.isSafeInteger(id) && id > 0)))) {
+    throw new ProtocolError('bad INFO fields');
+  }
+  return { url: info.url, peer: info.peer, probe: info.probe, founders: info.founders ?? null, members: members ?? null, partitions: info.partitions ?? null };
 }
 
 export function encodeHello(nodeId: NodeId, nonce: Uint8Array, clusterId: string): Buffer {

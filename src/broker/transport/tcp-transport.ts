@@ -272,7 +272,7 @@ export class TcpTransport implements RaftTransport {
 
   private selfInfo(probe: boolean): MemberInfo {
     const own = this.options.selfInfo?.();
-    return { url: own?.url ?? null, peer: own?.peer ?? null, probe };
+    return { ...own, url: own?.url ?? null, peer: own?.peer ?? null, probe };
   }
 
   /**
