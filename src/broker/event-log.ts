@@ -136,6 +136,7 @@ export class EventLog {
       throw new FloError('FLO_ERR_CONFIG_INVALID', `partitions must be a whole number from 1 to ${MAX_PARTITIONS}`);
     }
     let storeRecovered = false;
+    const halt: { partitions?: PartitionSet } = {};
     const store = await EventStore.open({
       dataDir: options.dataDir, partitions, defaultPartitions: DEFAULT_PARTITIONS, nodeId: options.nodeId, createNodeId: () => `flo-${randomUUID().slice(0, 8)}`,
       onSkippedOffsets: (skipped) => options.logger.warn({ skipped }, 'unclean stop: offsets reserved before it are skipped, so no id is handed out twice'),
@@ -145,7 +146,11 @@ export class EventLog {
         storeRecovered = true;
         options.logger.warn({ problems }, 'store recovered: kept what verifies, dropped the rest');
       },
-      onFailure: (error) => options.logger.error({ err: error }, 'storage failed: refusing writes until a restart verifies the store'),
+      onFailure: (error) => {
+        options.logger.error({ err: error }, 'storage failed: refusing writes until a restart verifies the store');
+        // A broker that cannot write must not go on leading (heartbeats need no disk): its groups stop, the others elect.
+        halt.partitions?.halt();
+      },
     });
     // With peers the Raft log decides offsets (no skip past an unclean stop's reservation): readers see what is stored.
     const states = store.partitionStates().map((state) => (options.replication === undefined ? state : { ...state, nextOffset: state.storedEnd ?? state.nextOffset }));
@@ -153,7 +158,7 @@ export class EventLog {
     try {
       for (const [nsId, size] of store.namespaceSizes) log.sizes.add(nsId, size.events, size.bytes);
       // Replays the Raft log past what the store holds (onApplied), then takes appends.
-      log.partitionSet = await PartitionSet.start({
+      log.partitionSet = halt.partitions = await PartitionSet.start({
         store, sync: log.durability === 'fsync', clock: log.clock, recover: options.recoverStore, storeRecovered, logger: options.logger,
         ...(options.replication === undefined ? {} : {
           nodeId: options.replication.memberId, voters: options.replication.voters, transport: options.replication.transport,

@@ -80,7 +80,8 @@ export async function forwardAppend(transport: TcpTransport, leader: NodeId, par
     reply = await transport.request(leader, encodeForward(partition, command), FORWARD_TIMEOUT_MS);
   } catch (error) {
     // Sent, then the connection went or no answer came: say so in the one code that means it.
-    if (error instanceof PeerRequestError && error.delivered && (error.code === 'FLO_ERR_CONNECTION' || error.code === 'FLO_ERR_TIMEOUT')) {
+    // And a leader whose store failed under it cannot say what its members did with what it had sent them.
+    if (error instanceof PeerRequestError && error.delivered && (error.code === 'FLO_ERR_CONNECTION' || error.code === 'FLO_ERR_TIMEOUT' || error.code === 'FLO_ERR_STORAGE_FAILED')) {
       throw new PeerRequestError('FLO_ERR_OUTCOME_UNKNOWN', `partition ${partition}: ${error.message}`, true);
     }
     throw error;

@@ -61,6 +61,7 @@ export interface PartitionSetOptions {
 
 export class PartitionSet {
   private closed = false;
+  private halted = false;
 
   private constructor(readonly partitions: readonly Partition[], private readonly raftStorage: RaftStorage, private readonly ticker: GroupTicker, private readonly waiting: { bytes: number }) {}
 
@@ -170,6 +171,16 @@ export class PartitionSet {
         replicas: status.progress?.map((voter) => ({ member: voter.member, match: voter.match, lag: Math.max(0, status.lastIndex - voter.match), state: voter.state })) ?? null,
       };
     });
+  }
+
+  /**
+   * The store failed: every group stops (no more ticks, heartbeats or votes, pending requests refused),
+   * so where this broker led, the other members elect a leader that can write. Idempotent.
+   */
+  halt(): void {
+    if (this.halted) return;
+    this.halted = true;
+    for (const partition of this.partitions) void partition.halt();
   }
 
   /** Stops taking appends and resolves once everything accepted is applied or refused. */

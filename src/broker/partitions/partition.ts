@@ -236,7 +236,11 @@ export class Partition {
           else for (const slot of command.slots) this.settleSlot(slot, reason);
         } else if (this.waiting.get(firstIndex + i)?.slots === command.slots) {
           this.waiting.delete(firstIndex + i);
-          for (const slot of command.slots) this.settleSlot(slot, reason);
+          // In the log already: with peers it may still commit there, whatever stopped it here.
+          const answer = this.host.voters.length > 1
+            ? new FloError('FLO_ERR_OUTCOME_UNKNOWN', `partition ${this.id}: ${reason.message}; the append was already in the log and may still be stored by the other members`)
+            : reason;
+          for (const slot of command.slots) this.settleSlot(slot, answer);
         }
       });
       this.settleIdle();
@@ -550,6 +554,11 @@ export class Partition {
     this.closed = true;
     if (this.waiting.size === 0 && this.pending.size === 0 && !this.scheduled && this.forwarding === 0) return;
     await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Stops the group at once (the store failed): nothing more is proposed, voted or acknowledged here. */
+  async halt(): Promise<void> {
+    await this.node.close();
   }
 
   async close(): Promise<void> {
