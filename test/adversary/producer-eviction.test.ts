@@ -23,7 +23,10 @@ async function post(url: string, producerId: number, data: string): Promise<stri
 }
 
 describe('idempotent producers under many other producers', () => {
-  it('answers a retry with its first id after 10,001 other producers wrote to the partition', async () => {
+  // Known gap, documented in docs/api.md ("Exactly once on retry"): the window is kept for the 10,000
+  // most recent producers of a partition. `fails` keeps this finding visible: when producer state
+  // survives that many others, this test passes and vitest reports it, so the marker must go.
+  it.fails('answers a retry with its first id after 10,001 other producers wrote to the partition', async () => {
     const dir = await tempDir();
     cleanups.push(() => dir.remove());
     const broker: ServerProcess = await startServer(dir.path);
