@@ -375,6 +375,12 @@ export class RaftNode {
     if (every <= 0 || take === undefined || applied - this.lastSnapshotIndex < every) return;
     if (this.core.confAppliedIndex > applied) return; // conf changes replayed past `applied` after a restart
     await this.options.stateMachine.beforeSnapshot?.();
+    if (applied <= this.mem.snapshot().metadata.index || applied > this.mem.lastIndex()) {
+      // Seen once in a chaos run after a restart (applied past the stored log); the cause is not found yet.
+      // A snapshot is only an optimisation: skip this one rather than stop the group, and say so.
+      this.options.logger?.warn({ group: this.groupId, node: this.nodeId, applied, snapshotIndex: this.mem.snapshot().metadata.index, lastIndex: this.mem.lastIndex() }, 'snapshot skipped: applied index outside the stored log');
+      return;
+    }
     const snapshot = this.mem.createSnapshot(applied, this.core.conf, take.call(this.options.stateMachine));
     const compactTo = Math.max(0, applied - (this.options.snapshotTrailingEntries ?? SNAPSHOT_TRAILING_ENTRIES));
     await this.options.storage.saveSnapshot(this.groupId, snapshot, compactTo);
