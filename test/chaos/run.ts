@@ -19,8 +19,27 @@ function parseOptions(): { minutes: number; brokers: number; seed: number; runs:
       root: { type: 'string' },
       independent: { type: 'boolean', default: false },
       dist: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
     },
   });
+  if (values.help) {
+    process.stdout.write(`Usage: npm run chaos -- [options]
+
+Long chaos campaigns against real Flo brokers on loopback (docs/chaos.md).
+
+Options:
+  --minutes <m>    length of each run (default 1)
+  --brokers <n>    brokers; more than 1 form one cluster unless --independent (default 1)
+  --seed <s>       seed of the first run (default: drawn and printed)
+  --runs <r>       runs in a row, seeds s, s+1, ... (default 1)
+  --kinds <list>   fault kinds, comma-separated (${FAULT_KINDS.join(', ')})
+  --root <dir>     where run folders (histories, logs) are kept
+  --independent    separate single brokers instead of one cluster
+  --dist <dir>     run the brokers from this build instead of ./dist
+  -h, --help       print this help
+`);
+    process.exit(0);
+  }
   const minutes = Number(values.minutes);
   const brokers = Number(values.brokers);
   const runs = Number(values.runs);
