@@ -37,14 +37,21 @@ export async function startServer(dataDir: string, extraArgs: string[] = [], por
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const url = `http://127.0.0.1:${chosenPort}`;
-  await waitFor(async () => {
-    if (child.exitCode !== null) throw new Error(`server exited early (${child.exitCode}): ${output}`);
-    try {
-      return (await fetch(`${url}/readyz`)).ok;
-    } catch {
-      return false;
-    }
-  }, `broker on ${url} to be ready`, 15_000);
+  try {
+    await waitFor(async () => {
+      if (child.exitCode !== null) throw new Error(`server exited early (${child.exitCode}): ${output}`);
+      try {
+        return (await fetch(`${url}/readyz`)).ok;
+      } catch {
+        return false;
+      }
+    }, `broker on ${url} to be ready`, 15_000);
+  } catch (error) {
+    // Never ready (a cluster member still forming, say): the caller gets no handle to stop it, so stop it here.
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exited;
+    throw error;
+  }
   return {
     url,
     port: chosenPort,
