@@ -17,8 +17,6 @@ import type { AppendTicket, ProducerBatch } from './partitions/partition.js';
 import type { EventSegment } from './cluster/catch-up.js';
 import type { CommandEvent } from './partitions/commands.js';
 import { PartitionSet, type PartitionRaftStatus, type PartitionSetOptions } from './partitions/partition-set.js';
-import type { NodeId } from './raft/messages.js';
-import type { RaftTransport } from './transport/tcp-transport.js';
 import { ReadCache } from './partitions/read-cache.js';
 import { Reader, type Page, type PageRequest } from './partitions/reader.js';
 import { NamespaceSizes, RetentionEnforcer, type RetentionRule, type TrimCut } from './partitions/retention.js';
@@ -50,15 +48,8 @@ export interface EventLogOptions {
   metrics?: BrokerMetrics | undefined;
 }
 
-export interface ReplicationOptions {
-  readonly memberId: NodeId;
-  readonly voters: readonly NodeId[];
-  readonly transport: RaftTransport;
-  readonly forward: NonNullable<PartitionSetOptions['forward']>;
-  readonly safeToRetry: NonNullable<PartitionSetOptions['safeToRetry']>;
-  readonly fetchEvents: NonNullable<PartitionSetOptions['fetchEvents']>;
-  readonly forwardCommand: NonNullable<PartitionSetOptions['forwardCommand']>;
-}
+/** What a broker with peers gives its partitions: the PartitionSet options a one-broker cluster leaves out. */
+export type ReplicationOptions = Required<Pick<PartitionSetOptions, 'nodeId' | 'voters' | 'transport' | 'forward' | 'safeToRetry' | 'fetchEvents' | 'forwardCommand'>>;
 
 /** An idempotent request: who sends it, and the sequence number of its first event. */
 export interface ProducerSequence {
@@ -152,18 +143,13 @@ export class EventLog {
         halt.partitions?.halt();
       },
     });
-    // With peers the Raft log decides offsets (no skip past an unclean stop's reservation): readers see what is stored.
-    const states = store.partitionStates().map((state) => (options.replication === undefined ? state : { ...state, nextOffset: state.storedEnd ?? state.nextOffset }));
-    const log = new EventLog(store, states, options);
+    const log = new EventLog(store, store.partitionStates(), options);
     try {
       for (const [nsId, size] of store.namespaceSizes) log.sizes.add(nsId, size.events, size.bytes);
       // Replays the Raft log past what the store holds (onApplied), then takes appends.
       log.partitionSet = halt.partitions = await PartitionSet.start({
         store, sync: log.durability === 'fsync', clock: log.clock, recover: options.recoverStore, storeRecovered, logger: options.logger,
-        ...(options.replication === undefined ? {} : {
-          nodeId: options.replication.memberId, voters: options.replication.voters, transport: options.replication.transport,
-          forward: options.replication.forward, safeToRetry: options.replication.safeToRetry, fetchEvents: options.replication.fetchEvents, forwardCommand: options.replication.forwardCommand,
-        }),
+        ...options.replication,
         onApplied: (partition, groups, nextOffset, lastTimestamp, writeMs) => log.onApplied(partition, groups, nextOffset, lastTimestamp, writeMs),
         trimOperations: (partition, cuts) => log.trimOperations(partition, cuts),
         onTrimmed: (partition) => log.onTrimmed(partition),

@@ -86,7 +86,7 @@ export class Peering {
   /** What the event log needs to run every partition as a group of all members. */
   replication(): ReplicationOptions {
     return {
-      memberId: this.nodeId,
+      nodeId: this.nodeId,
       voters: this.membership.members.map((member) => member.id),
       transport: this.transport,
       forward: (leader, partition, command, events) => forwardAppend(this.transport, leader, partition, command, events),
