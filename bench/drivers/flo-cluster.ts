@@ -9,7 +9,7 @@ import { connect } from '../../src/client/index.js';
 import { freePort, makeTempDir, startServer, stopServer, waitUntil, type ServerProcess } from '../lib/proc.js';
 import { type ClusterDriver, type ClusterNode, type ClusterStartOptions, type FailoverControl, type ProducerOptions } from './cluster.js';
 import { type AckHandler, type DeliveryHandler, type LiveSubscription, type Producer, NAMESPACE_COUNT } from './driver.js';
-import { checkoutVersion, CLI } from './flo.js';
+import { checkoutVersion, CLI, liveSubscription } from './flo.js';
 
 export const FLO_CLUSTER_BROKERS = 3;
 /** How long the founders get to meet, elect every partition's leader and answer /readyz. */
@@ -221,24 +221,9 @@ class FloFailover implements FailoverControl {
   }
 
   async subscribeLive(node: number, onEvent: DeliveryHandler): Promise<LiveSubscription> {
-    const client = await connect(this.driver.brokerList(node));
-    const subscription = client.subscribe({ namespace: ALL_NAMESPACES, from: 'latest', follow: true });
-    let closed = false;
-    const loop = (async (): Promise<void> => {
-      for await (const event of subscription) {
-        onEvent(event.data);
-        if (closed) break;
-      }
-    })();
-    return {
-      close: async () => {
-        closed = true;
-        subscription.close();
-        await client.close();
-        await loop.catch(() => undefined);
-      },
-    };
+    return liveSubscription(await connect(this.driver.brokerList(node)), onEvent);
   }
+
 
   async replayAll(node: number, onEvent: DeliveryHandler): Promise<number> {
     const client = await connect(this.driver.brokerList(node));

@@ -99,24 +99,9 @@ export class FloDriver implements SystemDriver {
   }
 
   async subscribeLive(onEvent: DeliveryHandler): Promise<LiveSubscription> {
-    const client = await this.connect();
-    const subscription = client.subscribe({ namespace: ALL_NAMESPACES, from: 'latest', follow: true });
-    let closed = false;
-    const loop = (async (): Promise<void> => {
-      for await (const event of subscription) {
-        onEvent(event.data);
-        if (closed) break;
-      }
-    })();
-    return {
-      close: async () => {
-        closed = true;
-        subscription.close();
-        await client.close();
-        await loop;
-      },
-    };
+    return liveSubscription(await this.connect(), onEvent);
   }
+
 
   async counters(): Promise<ServerCounters> {
     const text = await (await fetch(`${this.url}/metrics`)).text();
@@ -130,4 +115,25 @@ export class FloDriver implements SystemDriver {
       commitEvents: sum('flo_commit_events_sum'),
     };
   }
+}
+
+/** A live subscription from now on, through `client`; closing it closes the client too. */
+export function liveSubscription(client: FloClient, onEvent: DeliveryHandler): LiveSubscription {
+  const subscription = client.subscribe({ namespace: ALL_NAMESPACES, from: 'latest', follow: true });
+  let closed = false;
+  const loop = (async (): Promise<void> => {
+    for await (const event of subscription) {
+      onEvent(event.data);
+      if (closed) break;
+    }
+  })();
+  return {
+    close: async () => {
+      closed = true;
+      subscription.close();
+      await client.close();
+      // A subscription ended by its broker's loss has nothing left to report here.
+      await loop.catch(() => undefined);
+    },
+  };
 }
