@@ -49,7 +49,10 @@ describe('a replica whose disk is full', () => {
       const answer = await post(first!.url, `/probe/${i}`, 'p');
       namespaceOf.set(Number.parseInt(answer.id!.slice(0, 4), 36), `/probe/${i}`);
     }
-    const fillPartition = status.partitions.find((p) => p.leader !== '3')!.partition;
+    const ledByOthers = status.partitions.find((p) => p.leader !== '3');
+    // The disk is filled through a partition another broker leads; with none, this election gives no case.
+    if (ledByOthers === undefined) return context.skip('broker 3 won every election this time');
+    const fillPartition = ledByOthers.partition;
     const big = 'x'.repeat(200_000);
     for (let i = 0; i < 200; i++) {
       if ((await fetch(`${brokers[2]!.url}/readyz`)).status === 503) break;
