@@ -77,7 +77,9 @@ async function printEvents(subscription: Subscription, flags: ConsumeFlags): Pro
   for await (const event of subscription) {
     chunk += flags.json ? JSON.stringify(toEventJson(event)) + '\n' : formatEvent(event);
     progress.tick();
-    if (chunk.length > 65536 || subscription.caughtUp) {
+    // Printed in chunks while a replay streams in, and at once whenever the next event has to be waited for:
+    // a tail must never sit on an event it has (the caught-up marker can arrive after the last event's frame).
+    if (chunk.length > 65536 || subscription.buffered === 0) {
       await write(chunk);
       chunk = '';
     }

@@ -112,6 +112,11 @@ export class Subscription implements AsyncIterable<FloEvent> {
     return this.offsets ? formatCursor(this.offsets) : undefined;
   }
 
+  /** Events received from the broker that the consumer has not taken yet: 0 means the next one has to be waited for. */
+  get buffered(): number {
+    return this.buffer.length - this.bufferHead;
+  }
+
   /** True once the replay has reached the head of the log at least once. */
   get caughtUp(): boolean {
     return this.caughtUpOnce;
