@@ -63,7 +63,7 @@ export class Broker {
     try {
       log = await EventLog.open({
         ...options, retention: explicitRules, logger: logger.child({ component: 'log' }),
-        ...(peering === undefined ? {} : { nodeId: String(options.cluster!.nodeId), replication: peering.replication() }),
+        ...(peering === undefined ? {} : { nodeId: String(peering.nodeId), partitions: peering.partitions ?? options.partitions, replication: peering.replication() }),
       });
     } catch (error) {
       await peering?.close();

@@ -49,7 +49,7 @@ export interface EventLogOptions {
 }
 
 /** What a broker with peers gives its partitions: the PartitionSet options a one-broker cluster leaves out. */
-export type ReplicationOptions = Required<Pick<PartitionSetOptions, 'nodeId' | 'voters' | 'transport' | 'forward' | 'safeToRetry' | 'fetchEvents' | 'forwardCommand'>>;
+export type ReplicationOptions = Required<Pick<PartitionSetOptions, 'nodeId' | 'transport' | 'forward' | 'safeToRetry' | 'fetchEvents' | 'forwardCommand'>> & Pick<PartitionSetOptions, 'founders' | 'startController'>;
 
 /** An idempotent request: who sends it, and the sequence number of its first event. */
 export interface ProducerSequence {
@@ -184,6 +184,11 @@ export class EventLog {
   }
 
   /** Each partition's Raft group as seen here: role, term, leader, commit and applied index. */
+  /** Every partition's Raft group (membership changes, leadership transfers). */
+  raftGroups(): ReturnType<PartitionSet['raftGroups']> {
+    return this.partitionSet.raftGroups();
+  }
+
   raftStatus(): PartitionRaftStatus[] {
     return this.partitionSet.raftStatus();
   }

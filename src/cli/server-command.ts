@@ -34,6 +34,7 @@ interface ServerFlags {
   retention?: string;
   nodeId?: string;
   peers?: string[];
+  join?: string;
   peerHost?: string;
   peerPort: number;
   advertiseUrl?: string;
@@ -83,6 +84,7 @@ export function serverCommand(): Command {
     .addOption(new Option('--retention <json>', 'retention rules, a JSON array of {namespace, maxAge, maxEvents, maxBytes}').env('FLO_RETENTION'))
     .addOption(new Option('--node-id <n>', 'this broker\'s member id, a positive integer kept in the data dir and never reused (required with --peers; alone: generated once)').env('FLO_NODE_ID').argParser(parseNodeId))
     .addOption(new Option('--peers <list>', 'founding members\' peer addresses host:port, comma-separated, the same list on every founder, its own included; without it the broker is a one-member cluster').env('FLO_PEERS').argParser(parseList))
+    .addOption(new Option('--join <host:port>', 'join the running cluster of the member at this peer address: an empty data dir is given a new id (no --node-id, no --peers needed); a data dir that joined before just starts').env('FLO_JOIN'))
     .addOption(new Option('--peer-port <port>', 'port of the Raft/peer listener (with --peers)').env('FLO_PEER_PORT').default(4000).argParser(parsePort))
     .addOption(new Option('--peer-host <host>', 'address of the peer listener (default: --host)').env('FLO_PEER_HOST'))
     .addOption(new Option('--advertise-url <url>', 'the URL clients use to reach this broker (default: the address it listens on)').env('FLO_ADVERTISE_URL'))
@@ -157,18 +159,20 @@ function parseNodeId(value: string): string {
 
 const CLUSTER_ONLY_FLAGS = ['advertisePeer', 'replicationFactor', 'clusterId', 'clusterSecretFile'] as const;
 
-/** The cluster flags as Broker options; none of them without --peers, and --peers needs --node-id. */
+/** The cluster flags as Broker options; none of them without --peers or --join, and --peers needs --node-id. */
 async function clusterOptions(flags: ServerFlags): Promise<ClusterOptions | undefined> {
-  if (flags.peers === undefined || flags.peers.length === 0) {
+  const joining = flags.join !== undefined && flags.join.trim() !== '';
+  if ((flags.peers === undefined || flags.peers.length === 0) && !joining) {
     const stray = CLUSTER_ONLY_FLAGS.find((name) => flags[name] !== undefined);
-    if (stray !== undefined) throw new FloError('FLO_ERR_CONFIG_INVALID', `--${stray.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs --peers (FLO_PEERS): a broker without peers is a one-member cluster`);
+    if (stray !== undefined) throw new FloError('FLO_ERR_CONFIG_INVALID', `--${stray.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs --peers (FLO_PEERS) or --join (FLO_JOIN): a broker without peers is a one-member cluster`);
     return undefined;
   }
-  if (flags.nodeId === undefined) throw new FloError('FLO_ERR_CONFIG_INVALID', '--peers needs --node-id (FLO_NODE_ID): each member\'s own positive integer, e.g. --node-id 1');
+  if (flags.nodeId === undefined && !joining) throw new FloError('FLO_ERR_CONFIG_INVALID', '--peers needs --node-id (FLO_NODE_ID): each founder\'s own positive integer, e.g. --node-id 1 (a broker that joins a running cluster with --join is given one)');
   const secret = await loadClusterSecret(flags.clusterSecretFile, process.env.FLO_CLUSTER_SECRET);
   return {
-    nodeId: Number(flags.nodeId),
-    peers: flags.peers.map((peer) => parsePeerAddress(peer)),
+    nodeId: flags.nodeId === undefined ? undefined : Number(flags.nodeId),
+    join: joining ? parsePeerAddress(flags.join!, '--join') : undefined,
+    peers: (flags.peers ?? []).map((peer) => parsePeerAddress(peer)),
     peerHost: flags.peerHost,
     peerPort: flags.peerPort,
     advertiseUrl: flags.advertiseUrl,

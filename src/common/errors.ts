@@ -24,6 +24,8 @@ export const ERROR_CATALOGUE = {
   FLO_ERR_GROUP_NOT_FOUND: { status: 404, title: 'Consumer group not found', retryable: false },
   FLO_ERR_ROUTE_NOT_FOUND: { status: 404, title: 'No such route', retryable: false },
   FLO_ERR_SEQUENCE_STALE: { status: 409, title: 'Producer sequence already used', retryable: false },
+  FLO_ERR_MEMBER_NOT_FOUND: { status: 404, title: 'No such cluster member', retryable: false },
+  FLO_ERR_MEMBERSHIP_REFUSED: { status: 409, title: 'Membership change refused', retryable: false },
   FLO_ERR_MEDIA_TYPE_UNSUPPORTED: { status: 415, title: 'Unsupported media type', retryable: false },
   FLO_ERR_OVERLOADED: { status: 503, title: 'Broker overloaded', retryable: true },
   FLO_ERR_SUBSCRIBER_TOO_SLOW: { status: 503, title: 'Subscriber too slow', retryable: true },

@@ -53,7 +53,8 @@ class Broker implements ClusterBroker {
   private exited: Promise<void> = Promise.resolve();
   private log = '';
 
-  constructor(readonly nodeId: number, readonly httpPort: number, readonly peerPort: number, readonly dataDir: string, private readonly args: () => string[]) {}
+  /** A broker that joined learns its id from the cluster (0 until then). */
+  constructor(public nodeId: number, readonly httpPort: number, readonly peerPort: number, readonly dataDir: string, private readonly args: () => string[]) {}
 
   get url(): string {
     return `http://127.0.0.1:${this.httpPort}`;
@@ -99,7 +100,13 @@ class Broker implements ClusterBroker {
 }
 
 export class TestCluster {
-  private constructor(readonly brokers: readonly ClusterBroker[], private readonly removeDir: () => Promise<void>) {}
+  private joined = 0;
+
+  private constructor(private readonly all: Broker[], private readonly dir: string, private readonly removeDir: () => Promise<void>, private readonly options: ClusterOptions) {}
+
+  get brokers(): readonly ClusterBroker[] {
+    return this.all;
+  }
 
   static async start(options: ClusterOptions = {}): Promise<TestCluster> {
     const count = options.brokers ?? 3;
@@ -114,7 +121,7 @@ export class TestCluster {
         '--peers', peers, '--log-level', options.logLevel ?? 'warn', ...(options.args ?? []),
       ]);
     });
-    const cluster = new TestCluster(brokers, dir.remove);
+    const cluster = new TestCluster(brokers, dir.path, dir.remove, options);
     liveClusters.add(cluster);
     for (const broker of brokers) broker.spawn();
     try {
@@ -127,13 +134,13 @@ export class TestCluster {
   }
 
   broker(nodeId: number): ClusterBroker {
-    const broker = this.brokers.find((b) => b.nodeId === nodeId);
+    const broker = this.all.find((b) => b.nodeId === nodeId);
     if (broker === undefined) throw new Error(`no broker ${nodeId}`);
     return broker;
   }
 
   running(): ClusterBroker[] {
-    return this.brokers.filter((b) => (b as Broker).running);
+    return this.all.filter((b) => b.running);
   }
 
   /** Graceful stop (SIGTERM), killed after GRACEFUL_STOP_MS. */
@@ -152,6 +159,32 @@ export class TestCluster {
 
   resume(nodeId: number): void {
     this.own(nodeId).signal('SIGCONT');
+  }
+
+  /**
+   * Starts a new broker with an empty data dir and `--join` to a running member (the first running one
+   * unless named); resolves once it knows the id the cluster gave it (it is still catching up then).
+   */
+  async join(options: { seed?: number; args?: string[] } = {}): Promise<ClusterBroker> {
+    const seed = this.own(options.seed ?? this.running()[0]!.nodeId);
+    const [httpPort, peerPort] = await distinctFreePorts(2);
+    const dataDir = join(this.dir, `joined-${++this.joined}`);
+    const broker = new Broker(0, httpPort!, peerPort!, dataDir, () => [
+      '-d', dataDir, '-p', String(httpPort), '--peer-port', String(peerPort), '--join', `127.0.0.1:${seed.peerPort}`,
+      '--log-level', this.options.logLevel ?? 'warn', ...(this.options.args ?? []), ...(options.args ?? []),
+    ]);
+    this.all.push(broker);
+    broker.spawn();
+    broker.nodeId = await waitFor(async () => {
+      if (broker.child === undefined) throw new Error(`the joining broker exited:\n${broker.output()}`);
+      try {
+        const response = await fetch(`${broker.url}/v1/cluster`, { signal: AbortSignal.timeout(2000) });
+        return response.ok ? ((await response.json()) as { member: number }).member : false;
+      } catch {
+        return false;
+      }
+    }, 'the joining broker to be given an id', FORM_TIMEOUT_MS);
+    return broker;
   }
 
   /** Starts a stopped broker again on its ports and data dir; does not wait (see waitFormed). */
@@ -213,7 +246,7 @@ export class TestCluster {
 
   async close(): Promise<void> {
     liveClusters.delete(this);
-    await Promise.all(this.brokers.map((b) => (b as Broker).stop('SIGKILL')));
+    await Promise.all(this.all.map((b) => b.stop('SIGKILL')));
     await this.removeDir();
   }
 

@@ -2,6 +2,8 @@
 // and partition information, and retention rules (read, replace at run time).
 import type { FastifyInstance } from 'fastify';
 import { FloError } from '../../common/errors.js';
+import type { ClusterAdmin } from '../cluster/cluster-admin.js';
+import type { MemberState } from '../cluster/controller-machine.js';
 import type { EventLog } from '../event-log.js';
 import { parseRetentionRules, type RetentionRule } from '../partitions/retention.js';
 
@@ -14,6 +16,11 @@ export interface MemberView {
   readonly self: boolean;
   /** This broker has a live peer connection to it (always true for itself). */
   readonly reachable: boolean;
+  /** joining | active | draining | removed (from the controller's table). */
+  readonly state?: MemberState;
+  /** Partitions it holds a replica of, and leads, as this broker sees them. */
+  readonly partitions?: number;
+  readonly leaders?: number;
 }
 
 export interface ClusterView {
@@ -21,6 +28,11 @@ export interface ClusterView {
   readonly member: number;
   readonly replicationFactor: number;
   members(): MemberView[];
+  /** Drain, remove, health and restart checks (once the controller runs). */
+  admin(): ClusterAdmin | undefined;
+  controllerLeader(): number | null;
+  /** Why this member should not get client traffic yet (joining, removed), or null. */
+  unready(): string | null;
 }
 
 export interface AdminContext {
@@ -45,6 +57,8 @@ export function adminRoutes(app: FastifyInstance, context: AdminContext): void {
     // A failed write or damage found: not ready until a restart has verified the store.
     const failure = log.storageFailure;
     if (failure) throw new FloError('FLO_ERR_STORAGE_FAILED', failure.message);
+    const unready = context.cluster?.unready();
+    if (unready) throw new FloError('FLO_ERR_UNAVAILABLE', unready);
     return { status: 'ready' };
   });
   app.get('/metrics', async (_request, reply) => {
@@ -78,6 +92,7 @@ export function adminRoutes(app: FastifyInstance, context: AdminContext): void {
       clusterId: cluster.clusterId,
       nodeId: log.nodeId,
       member: cluster.member,
+      controllerLeader: cluster.controllerLeader(),
       replicationFactor: cluster.replicationFactor,
       durability: log.durability,
       // Only this broker's readiness is known here; for the others, whether this broker reaches them.
@@ -92,6 +107,40 @@ export function adminRoutes(app: FastifyInstance, context: AdminContext): void {
       }),
     };
   });
+
+  app.get('/v1/cluster/health', async () => {
+    const failure = log.storageFailure;
+    const admin = context.cluster?.admin();
+    if (context.cluster === undefined) {
+      const problems = failure ? [`storage failed: ${failure.message}`] : [];
+      return { healthy: problems.length === 0, controllerLeader: null, partitions: { total: log.partitions, leaderless: 0, underReplicated: 0 }, problems };
+    }
+    if (admin === undefined) throw new FloError('FLO_ERR_UNAVAILABLE', 'the controller is still starting');
+    const health = admin.health();
+    if (failure) health.problems.unshift(`storage failed on this broker: ${failure.message}`);
+    return { ...health, healthy: health.healthy && !failure };
+  });
+
+  const memberParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', pattern: '^[1-9][0-9]{0,9}$' } } } as const;
+  const adminOf = (): ClusterAdmin => {
+    const admin = context.cluster?.admin();
+    if (context.cluster === undefined) throw new FloError('FLO_ERR_MEMBERSHIP_REFUSED', 'this broker runs without peers (a one-member cluster started without --peers): it has no members to drain or remove');
+    if (admin === undefined) throw new FloError('FLO_ERR_UNAVAILABLE', 'the controller is still starting');
+    return admin;
+  };
+  app.post<{ Params: { id: string } }>('/v1/admin/members/:id/drain', { schema: { params: memberParams } }, async (request, reply) => {
+    const member = await adminOf().drain(Number(request.params.id));
+    request.log.info({ member: member.member }, 'drain requested');
+    return reply.code(202).send({ member });
+  });
+  app.delete<{ Params: { id: string }; Querystring: { force?: string } }>('/v1/admin/members/:id', {
+    schema: { params: memberParams, querystring: { type: 'object', additionalProperties: false, properties: { force: { type: 'string', enum: ['true', 'false'] } } } },
+  }, async (request) => {
+    const member = await adminOf().remove(Number(request.params.id), request.query.force === 'true');
+    request.log.info({ member: member.member, force: request.query.force === 'true' }, 'member removed');
+    return { member };
+  });
+  app.get<{ Params: { id: string } }>('/v1/admin/members/:id/restart-check', { schema: { params: memberParams } }, async (request) => adminOf().restartCheck(Number(request.params.id)));
 
   app.get('/v1/admin/retention', async () => ({ rules: log.retentionRules.map((rule) => rule.input) }));
   app.put<{ Body: { rules: unknown } }>('/v1/admin/retention', {

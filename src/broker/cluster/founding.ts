@@ -19,6 +19,13 @@ import type { TcpTransport } from '../transport/tcp-transport.js';
 
 export const CLUSTER_FILE = 'cluster.json';
 const CLUSTER_FILE_FORMAT = 1;
+/**
+ * A founder with an empty data dir is let in only while its cluster is this new: every founder writes
+ * its membership within moments of the others, so a cluster formed longer ago formed without this data
+ * dir — it is a founder whose disk was lost, and starting it as that founder would have it vote and
+ * acknowledge with none of what it acknowledged before (Raft's safety rests on durable votes and logs).
+ */
+export const FORMING_GRACE_MS = 60_000;
 /** Pause between rounds of probing founders that did not answer yet. */
 const PROBE_RETRY_MS = 250;
 const PROBE_TIMEOUT_MS = 2000;
@@ -33,8 +40,15 @@ export interface ClusterMember {
 
 export interface ClusterMembership {
   readonly clusterId: string;
+  /** The founders (the controller's starting table). */
   readonly members: readonly ClusterMember[];
   readonly replicationFactor: number;
+  /** A broker that joined a running cluster: the id the controller gave it (founders take theirs from --node-id). */
+  readonly self?: NodeId | undefined;
+  /** A joined broker's partition count, as the cluster it joined has. */
+  readonly partitions?: number | undefined;
+  /** When this founder wrote the membership (ms since the epoch, its own clock). */
+  readonly formedAt?: number | undefined;
 }
 
 export function formatPeerAddress(address: PeerAddress): string {
@@ -59,7 +73,7 @@ export async function readMembership(dataDir: string): Promise<ClusterMembership
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
   }
-  let parsed: { format?: unknown; clusterId?: unknown; members?: unknown; replicationFactor?: unknown };
+  let parsed: { format?: unknown; clusterId?: unknown; members?: unknown; replicationFactor?: unknown; self?: unknown; partitions?: unknown; formedAt?: unknown };
   try {
     parsed = JSON.parse(text) as typeof parsed;
   } catch {
@@ -68,12 +82,17 @@ export async function readMembership(dataDir: string): Promise<ClusterMembership
   const members = Array.isArray(parsed.members) ? parsed.members as Array<{ id?: unknown; peer?: unknown }> : [];
   const valid = parsed.format === CLUSTER_FILE_FORMAT && typeof parsed.clusterId === 'string' && members.length > 0
     && members.every((member) => Number.isSafeInteger(member.id) && (member.id as number) > 0 && typeof member.peer === 'string')
-    && Number.isSafeInteger(parsed.replicationFactor);
+    && Number.isSafeInteger(parsed.replicationFactor)
+    && (parsed.self === undefined || (Number.isSafeInteger(parsed.self) && (parsed.self as number) > 0))
+    && (parsed.partitions === undefined || (Number.isSafeInteger(parsed.partitions) && (parsed.partitions as number) > 0));
   if (!valid) throw new FloError('FLO_ERR_STORAGE_CORRUPT', `${join(dataDir, CLUSTER_FILE)} is not a membership this broker reads`);
   return {
     clusterId: parsed.clusterId as string,
     members: members.map((member) => ({ id: member.id as number, peer: member.peer as string })),
     replicationFactor: parsed.replicationFactor as number,
+    ...(parsed.self === undefined ? {} : { self: parsed.self as number }),
+    ...(parsed.partitions === undefined ? {} : { partitions: parsed.partitions as number }),
+    ...(Number.isSafeInteger(parsed.formedAt) ? { formedAt: parsed.formedAt as number } : {}),
   };
 }
 
@@ -107,7 +126,7 @@ export async function foundCluster(options: FoundingOptions): Promise<ClusterMem
   checkReplicationFactor(rf, options.founders.length);
   const found = await probeFounders(options);
   const members = [...found.entries()].map(([peer, id]) => ({ id, peer })).sort((a, b) => a.id - b.id);
-  const membership: ClusterMembership = { clusterId: options.clusterId, members, replicationFactor: rf };
+  const membership: ClusterMembership = { clusterId: options.clusterId, members, replicationFactor: rf, formedAt: Date.now() };
   await writeMembership(options.dataDir, membership);
   options.logger.info({ members, replicationFactor: rf }, 'cluster formed: every founder answered');
   return membership;
@@ -126,6 +145,7 @@ function checkReplicationFactor(rf: number, members: number): void {
 
 function checkSaved(saved: ClusterMembership, options: FoundingOptions): ClusterMembership {
   const file = join(options.dataDir, CLUSTER_FILE);
+  if (saved.self !== undefined) return saved; // joined later: checked by the joiner (joining.ts)
   if (!saved.members.some((member) => member.id === options.nodeId)) {
     throw new FloError('FLO_ERR_DATA_DIR_MISMATCH', `${options.dataDir} belongs to cluster members ${saved.members.map((m) => m.id).join(', ')}, not to node ${options.nodeId} (${file})`);
   }
@@ -144,7 +164,7 @@ function checkSaved(saved: ClusterMembership, options: FoundingOptions): Cluster
   return saved;
 }
 
-async function refuseSingleBrokerData(dataDir: string): Promise<void> {
+export async function refuseSingleBrokerData(dataDir: string, allowed: readonly string[] = []): Promise<void> {
   let entries: string[];
   try {
     entries = await readdir(dataDir);
@@ -152,7 +172,7 @@ async function refuseSingleBrokerData(dataDir: string): Promise<void> {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw error;
   }
-  if (entries.some((name) => !name.startsWith(CLUSTER_FILE))) {
+  if (entries.some((name) => !name.startsWith(CLUSTER_FILE) && !allowed.includes(name))) {
     throw new FloError('FLO_ERR_DATA_DIR_MISMATCH',
       `${dataDir} holds data of a broker that is not a cluster member (no ${CLUSTER_FILE}): a cluster member starts from an empty data dir. To bring those events into the cluster, replay them out of this broker (flo consume) and produce them into the cluster`);
   }
@@ -185,7 +205,14 @@ async function probeFounders(options: FoundingOptions): Promise<Map<string, Node
         return; // not up yet: the next round asks again
       }
       checkAnswer(peer, answer.info, options);
-      if (answer.info.members) formedElsewhere.set(peer, answer.info.members);
+      if (answer.info.members) {
+        const ago = answer.info.formedAgoMs ?? Infinity;
+        if (ago > FORMING_GRACE_MS) {
+          throw new FloError('FLO_ERR_DATA_DIR_MISMATCH',
+            `the cluster formed ${Number.isFinite(ago) ? `${Math.round(ago / 1000)} s ago` : 'a while ago'} (the broker at ${peer} says so) without this data dir: a founder whose data was lost must not come back as itself. Start it with an empty data dir and --join ${peer} (it gets a new id), then remove node ${options.nodeId} (DELETE /v1/admin/members/${options.nodeId}?force=true)`);
+        }
+        formedElsewhere.set(peer, answer.info.members);
+      }
       found.set(peer, answer.id);
     }));
     const ids = [...found.values()];

@@ -1,8 +1,11 @@
 // A broker with peers, before its event log opens: listen on the peer port
-// (authenticated), find or form the cluster's membership, dial the other members,
-// and hand the event log what it needs to replicate (voters, transport, how to
-// forward to a leader). The same RaftNode / Partition code runs either way; this
-// module only decides who the voters are and how they reach each other.
+// (authenticated), form the cluster (founders), join it (--join) or read the
+// membership saved in the data dir, dial the other members, and hand the event
+// log what it needs to replicate (founders, transport, how to forward to a
+// leader, the controller to start beside the partitions). Once running, the
+// controller's table decides who is dialled, and the reconciler changes each
+// group's members to match it. The same RaftNode / Partition code runs either
+// way; this module only decides who the members are and how they reach each other.
 import type { Logger } from 'pino';
 import { FloError } from '../../common/errors.js';
 import type { ClusterView, MemberView } from '../api/admin.js';
@@ -11,7 +14,14 @@ import { NO_PRODUCER } from '../partitions/commands.js';
 import type { NodeId } from '../raft/messages.js';
 import type { PeerAddress } from '../transport/peer-link.js';
 import { TcpTransport } from '../transport/tcp-transport.js';
+import type { JoinAnswer, JoinRequest } from '../transport/frame.js';
+import { ClusterAdmin } from './cluster-admin.js';
+import { CONTROLLER_GROUP, CONTROLLER_REQUEST_MS, Controller, outcomeError } from './controller.js';
+import type { MemberRecord } from './controller-machine.js';
+import { decodeControllerReply, decodeControllerRequest, encodeControllerReply, encodeControllerRequest, isControllerRequest } from './controller-requests.js';
 import { foundCluster, formatPeerAddress, parsePeerAddress, readMembership, type ClusterMembership } from './founding.js';
+import { joinCluster, joinedMembership } from './joining.js';
+import { Reconciler, type ReconciledGroup } from './reconciler.js';
 import { FETCH_BYTES, decodeFetch, decodeSegments, encodeFetch, encodeSegments, isFetch } from './catch-up.js';
 import {
   FORWARD_TIMEOUT_MS, decodeForward, decodeForwardedCommand, encodeForwardedCommand, encodeOffsets, forwardAppend, isForwardedCommand, safeToRetry,
@@ -20,10 +30,12 @@ import {
 export const DEFAULT_CLUSTER_ID = 'flo';
 
 export interface ClusterOptions {
-  /** This broker's member id: a positive integer, kept in its data dir, never reused. */
-  readonly nodeId: number;
-  /** The founders' peer addresses, the same list on every founder, this broker's own included. */
+  /** This broker's member id: a positive integer, kept in its data dir, never reused. A broker that joins is given one. */
+  readonly nodeId?: number | undefined;
+  /** The founders' peer addresses, the same list on every founder, this broker's own included (empty when joining). */
   readonly peers: readonly PeerAddress[];
+  /** Join the running cluster of the member at this peer address (an empty data dir gets a new id). */
+  readonly join?: PeerAddress | undefined;
   readonly peerHost?: string | undefined;
   /** 0 = any free port (tests). */
   readonly peerPort: number;
@@ -39,55 +51,99 @@ export interface ClusterOptions {
 
 export class Peering {
   private log: EventLog | undefined;
+  private controller: Controller | undefined;
+  private reconciler: Reconciler | undefined;
+  private admin: ClusterAdmin | undefined;
+  /** Set once this broker applied its own removal: it serves nothing more. */
+  private removed = false;
 
-  private constructor(readonly transport: TcpTransport, readonly membership: ClusterMembership, private readonly nodeId: NodeId, private readonly ownUrl: () => string | undefined) {}
+  private constructor(
+    readonly transport: TcpTransport, readonly membership: ClusterMembership, readonly nodeId: NodeId,
+    private readonly ownUrl: () => string | undefined, private readonly founder: boolean, private readonly logger: Logger,
+  ) {}
 
-  /** Listens for peers, then forms (or reads) the membership; rejects if the founders disagree on ids. */
+  /** Listens for peers, then forms, joins or reads the membership; rejects if the founders disagree on ids. */
   static async start(options: ClusterOptions & { dataDir: string; host: string; logger: Logger; url: () => string | undefined; partitions: number }): Promise<Peering> {
-    checkNodeId(options.nodeId);
-    if (options.peers.length === 0) throw new FloError('FLO_ERR_CONFIG_INVALID', '--peers needs at least this broker\'s own peer address');
+    if (options.nodeId !== undefined) checkNodeId(options.nodeId);
+    const joined = await joinedMembership(options.dataDir, options.nodeId);
+    if (joined === undefined && options.join === undefined) {
+      if (options.peers.length === 0) throw new FloError('FLO_ERR_CONFIG_INVALID', '--peers needs at least this broker\'s own peer address');
+      if (options.nodeId === undefined) throw new FloError('FLO_ERR_CONFIG_INVALID', '--peers needs --node-id (FLO_NODE_ID): each founder\'s own positive integer; a broker that joins a running cluster (--join) is given one');
+    }
     const peerHost = options.peerHost ?? options.host;
     const clusterId = options.clusterId ?? DEFAULT_CLUSTER_ID;
     const logger = options.logger.child({ component: 'peers' });
     let advertisedPeer = options.advertisePeer;
     // Told to every prober: founders compare founder counts, formed memberships and partition counts.
-    let formed: ClusterMembership | undefined = await readMembership(options.dataDir).catch(() => undefined);
+    let formed: ClusterMembership | undefined = joined ?? await readMembership(options.dataDir).catch(() => undefined);
     if (advertisedPeer !== undefined) parsePeerAddress(advertisedPeer, '--advertise-peer');
+    const auth = { clusterId, secret: options.secret };
+    const started: { peering?: Peering } = {};
     const transport = await TcpTransport.listen({
-      nodeId: options.nodeId, host: peerHost, port: options.peerPort, acceptProbes: true, logger,
-      auth: { clusterId, secret: options.secret },
+      nodeId: joined?.self ?? options.nodeId ?? 0, host: peerHost, port: options.peerPort, acceptProbes: true, logger, auth,
       selfInfo: () => ({
         // While forming, the store is new: its partition count is the flag's (or the default).
         url: options.advertiseUrl ?? options.url() ?? null, peer: advertisedPeer ?? null, partitions: formed === undefined ? options.partitions : null,
         founders: formed === undefined ? options.peers.length : null, members: formed?.members.map((member) => member.id) ?? null,
+        formedAgoMs: formed === undefined ? null : formed.formedAt === undefined ? null : Math.max(0, Date.now() - formed.formedAt),
       }),
+      onJoin: (request) => {
+        const peering = started.peering;
+        if (peering === undefined) return Promise.reject(new FloError('FLO_ERR_UNAVAILABLE', 'this broker is still starting; ask again shortly'));
+        return peering.answerJoin(request);
+      },
     }).catch((error: unknown) => {
       throw new FloError('FLO_ERR_ADDRESS_IN_USE', `cannot listen for peers on ${peerHost}:${options.peerPort} (--peer-port): ${(error as Error).message}`, { cause: error });
     });
     advertisedPeer ??= formatPeerAddress({ host: peerHost === '0.0.0.0' ? '127.0.0.1' : peerHost, port: transport.port });
     try {
       if (options.secret === undefined) logger.warn('peer port open to any process that knows the cluster id: set --cluster-secret-file (FLO_CLUSTER_SECRET) so only members can join');
-      const membership = await foundCluster({
-        dataDir: options.dataDir, nodeId: options.nodeId, clusterId, founders: options.peers,
-        replicationFactor: options.replicationFactor, transport, logger, partitions: options.partitions,
-      });
+      let membership: ClusterMembership;
+      let nodeId: NodeId;
+      let dial: Array<{ id: NodeId; peer: string }>;
+      if (joined !== undefined) {
+        membership = joined;
+        nodeId = joined.self!;
+        dial = [...joined.members];
+      } else if (options.join !== undefined && formed === undefined) {
+        const answer = await joinCluster({ dataDir: options.dataDir, seed: options.join, auth, peer: advertisedPeer, url: options.advertiseUrl ?? null, logger });
+        membership = answer;
+        nodeId = answer.self;
+        dial = answer.dial;
+        transport.assignNodeId(nodeId);
+      } else {
+        membership = await foundCluster({
+          dataDir: options.dataDir, nodeId: options.nodeId!, clusterId, founders: options.peers,
+          replicationFactor: options.replicationFactor, transport, logger, partitions: options.partitions,
+        });
+        nodeId = options.nodeId!;
+        dial = [...membership.members];
+      }
       formed = membership;
-      for (const member of membership.members) {
-        if (member.id !== options.nodeId) transport.addPeer(member.id, parsePeerAddress(member.peer, 'cluster.json'));
+      for (const member of dial) {
+        if (member.id !== nodeId) transport.addPeer(member.id, parsePeerAddress(member.peer, 'cluster.json'));
       }
       const url = (): string | undefined => options.advertiseUrl ?? options.url();
-      return new Peering(transport, membership, options.nodeId, url);
+      const peering = new Peering(transport, membership, nodeId, url, membership.self === undefined, logger);
+      started.peering = peering;
+      return peering;
     } catch (error) {
       await transport.close();
       throw error;
     }
   }
 
-  /** What the event log needs to run every partition as a group of all members. */
+  /** A joined broker's partition count (the cluster's); undefined for a founder (its flags decide). */
+  get partitions(): number | undefined {
+    return this.membership.partitions;
+  }
+
+  /** What the event log needs to run every partition as a group of all members, and the controller beside them. */
   replication(): ReplicationOptions {
     return {
       nodeId: this.nodeId,
-      voters: this.membership.members.map((member) => member.id),
+      // A broker that joined starts its groups empty: their leaders add it as a learner, then a voter.
+      founders: this.founder ? this.membership.members.map((member) => member.id) : undefined,
       transport: this.transport,
       forward: (leader, partition, command, events) => forwardAppend(this.transport, leader, partition, command, events),
       safeToRetry,
@@ -95,7 +151,33 @@ export class Peering {
         await this.transport.request(leader, encodeForwardedCommand(partition, command), FORWARD_TIMEOUT_MS);
       },
       fetchEvents: async (from, request) => decodeSegments(await this.transport.request(from, encodeFetch({ ...request, maxBytes: FETCH_BYTES }), FORWARD_TIMEOUT_MS)),
+      startController: async (shared) => {
+        const controller = this.controller = await Controller.start(shared, {
+          founders: this.membership.members, replicationFactor: this.membership.replicationFactor, bootstrap: this.founder,
+          forward: async (leader, command) => decodeControllerReply(await this.transport.request(leader, encodeControllerRequest(command), CONTROLLER_REQUEST_MS)),
+          onChange: (members) => this.onMembersChanged(members),
+        });
+        const groups = (): ReconciledGroup[] => [controller.group, ...(this.log?.raftGroups() ?? [])];
+        this.admin = new ClusterAdmin({
+          nodeId: this.nodeId, controller, groups, reachable: (id) => this.transport.connected(id), urlOf: (id) => this.transport.memberInfo(id)?.url ?? null,
+        });
+        this.reconciler = new Reconciler({
+          groups, desired: () => controller.replicaHolders(), balanced: (groupId) => groupId !== CONTROLLER_GROUP, logger: this.logger,
+          afterPass: () => this.activateJoined(groups()),
+        });
+        return {
+          close: async () => {
+            this.reconciler?.close();
+            await controller.close();
+          },
+        };
+      },
     };
+  }
+
+  /** The membership operations of the admin API (after the event log opened). */
+  get clusterAdmin(): ClusterAdmin | undefined {
+    return this.admin;
   }
 
   /** From now on forwarded appends are served by `log`. */
@@ -103,6 +185,10 @@ export class Peering {
     this.log = log;
     this.transport.serve(async (_from, payload) => {
       if (this.log === undefined) throw new FloError('FLO_ERR_SHUTTING_DOWN', 'the broker is not serving');
+      if (isControllerRequest(payload)) {
+        if (this.controller === undefined) throw new FloError('FLO_ERR_UNAVAILABLE', 'the controller is not running here');
+        return encodeControllerReply(await this.controller.requestAsLeader(decodeControllerRequest(payload)));
+      }
       if (isFetch(payload)) {
         const request = decodeFetch(payload);
         return encodeSegments(await this.log.exportEvents(request.partition, request.from, request.to, Math.min(request.maxBytes, FETCH_BYTES)));
@@ -123,21 +209,94 @@ export class Peering {
     this.transport.announce();
   }
 
+  /** Whether this broker was removed from the cluster (it then serves nothing). */
+  get isRemoved(): boolean {
+    return this.removed;
+  }
+
+  /** Joining: registered, but its replicas are still learners catching up (not ready for clients yet). */
+  get isJoining(): boolean {
+    return this.controller?.member(this.nodeId)?.state === 'joining';
+  }
+
   view(): ClusterView {
     return {
       clusterId: this.membership.clusterId,
       member: this.nodeId,
       replicationFactor: this.membership.replicationFactor,
-      members: (): MemberView[] => this.membership.members.map((member) => {
-        const self = member.id === this.nodeId;
-        const info = self ? undefined : this.transport.memberInfo(member.id);
-        return {
-          nodeId: String(member.id), member: member.id, self, peer: info?.peer ?? member.peer,
-          url: self ? this.ownUrl() ?? null : info?.url ?? null,
-          reachable: self || this.transport.connected(member.id),
-        };
-      }),
+      members: (): MemberView[] => {
+        const summaries = this.admin?.members();
+        if (summaries === undefined) {
+          return this.membership.members.map((member) => this.memberView(member.id, member.peer, null));
+        }
+        return summaries.map((summary) => ({
+          ...this.memberView(summary.member, summary.peer, summary.url),
+          state: summary.state, partitions: summary.partitions, leaders: summary.leaders,
+          reachable: summary.reachable,
+        }));
+      },
+      admin: () => this.admin,
+      controllerLeader: () => this.controller?.leader ?? null,
+      unready: () => (this.removed ? `node ${this.nodeId} was removed from the cluster`
+        : this.isJoining ? `node ${this.nodeId} is joining the cluster: its replicas are catching up`
+          : this.controller?.member(this.nodeId)?.state === 'draining' ? `node ${this.nodeId} is draining: its replicas are moving off it` : null),
     };
+  }
+
+  private memberView(id: NodeId, peer: string, url: string | null): MemberView {
+    const self = id === this.nodeId;
+    const info = self ? undefined : this.transport.memberInfo(id);
+    return {
+      nodeId: String(id), member: id, self, peer: info?.peer ?? peer,
+      url: self ? this.ownUrl() ?? null : info?.url ?? url,
+      reachable: self || this.transport.connected(id),
+    };
+  }
+
+  /** A broker asked to join on a discovery connection: the controller registers it. */
+  private async answerJoin(request: JoinRequest): Promise<JoinAnswer> {
+    const controller = this.controller;
+    if (controller === undefined || this.log === undefined) throw new FloError('FLO_ERR_UNAVAILABLE', 'this broker is still starting; ask again shortly');
+    parsePeerAddress(request.peer, 'the joining broker\'s peer address');
+    const outcome = await controller.request({ op: 'join', incarnation: request.incarnation, peer: request.peer, url: request.url });
+    if (!outcome.ok) throw outcomeError(outcome);
+    const members = controller.members().filter((member) => member.state !== 'removed' && member.id !== outcome.id).map((member) => ({ id: member.id, peer: member.peer }));
+    this.logger.info({ id: outcome.id, peer: request.peer }, 'a broker joined the cluster');
+    return { id: outcome.id, founders: this.membership.members, members, replicationFactor: controller.replicationFactor, partitions: this.log.partitions };
+  }
+
+  /** The table changed: dial new members, hang up on removed ones, stop serving if this broker was removed. */
+  private onMembersChanged(members: readonly MemberRecord[]): void {
+    for (const member of members) {
+      if (member.id === this.nodeId) {
+        if (member.state === 'removed' && !this.removed) {
+          this.removed = true;
+          this.logger.error({ id: this.nodeId }, 'this broker was removed from the cluster: it serves nothing more; stop it (its data dir cannot rejoin)');
+        }
+        continue;
+      }
+      if (member.state === 'removed') this.transport.removePeer(member.id);
+      else {
+        try {
+          this.transport.addPeer(member.id, parsePeerAddress(member.peer, 'the controller\'s table'));
+        } catch (error) {
+          this.logger.warn({ member: member.id, peer: member.peer, err: error }, 'member with an address this broker cannot dial');
+        }
+      }
+    }
+  }
+
+  /** On the controller's leader: a joining member that is a voter of every group becomes active. */
+  private activateJoined(groups: readonly ReconciledGroup[]): void {
+    const controller = this.controller;
+    if (controller === undefined || !controller.leads) return;
+    for (const member of controller.members()) {
+      if (member.state !== 'joining') continue;
+      if (!groups.every((group) => group.status().conf.voters.includes(member.id))) continue;
+      void controller.request({ op: 'activate', id: member.id })
+        .then(() => this.logger.info({ id: member.id }, 'member active: a voter of every group'))
+        .catch((error: unknown) => this.logger.info({ id: member.id, err: error }, 'activation not made (retried next pass)'));
+    }
   }
 
   async close(): Promise<void> {

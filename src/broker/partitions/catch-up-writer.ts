@@ -27,6 +27,8 @@ export interface CatchUpJob {
   layout(outcome: ApplyOutcome, ops: StoreOperation[], groups: StoredGroup[]): void;
   /** The group's current leader (asked first), if known. */
   leader(): NodeId | null;
+  /** The group's members now (voters and learners): who else may hold the events. */
+  replicas(): NodeId[];
 }
 
 /** Copies [from, snapshot's next offset) into the store; resolves with the new stored end. */
@@ -81,7 +83,7 @@ async function fetchFromReplicas(job: CatchUpJob, from: number, to: number, star
   let lastError: unknown;
   for (let round = 0; performance.now() - started < CATCH_UP_WAIT_MS; round++) {
     const leader = job.leader();
-    const others = host.voters.filter((member) => member !== host.nodeId);
+    const others = job.replicas().filter((member) => member !== host.nodeId);
     // The leader first: it sent the snapshot, so it has applied that far.
     const order = leader !== null && others.includes(leader) ? [leader, ...others.filter((member) => member !== leader)] : others;
     for (const member of order) {

@@ -28,8 +28,9 @@ export interface PartitionRaftStatus {
   readonly commitIndex: number;
   readonly appliedIndex: number;
   readonly voters: NodeId[];
-  /** On the leader, each voter's replication: match index and lag behind the leader's last entry (null elsewhere). */
-  readonly replicas: Array<{ member: NodeId; match: number; lag: number; state: string }> | null;
+  readonly learners: NodeId[];
+  /** On the leader, each voter's and learner's replication: match index and lag behind the leader's last entry (null elsewhere). */
+  readonly replicas: Array<{ member: NodeId; match: number; lag: number; state: string; learner: boolean }> | null;
 }
 
 export interface PartitionSetOptions {
@@ -44,8 +45,8 @@ export interface PartitionSetOptions {
   readonly storeRecovered?: boolean | undefined;
   /** This broker's Raft member id (1 without peers). */
   readonly nodeId?: NodeId;
-  /** Founding voters of every group (just this broker without peers). */
-  readonly voters?: readonly NodeId[];
+  /** Founding voters of every group (just this broker without peers); undefined for a broker that joined a running cluster. */
+  readonly founders?: readonly NodeId[] | undefined;
   /** Carries Raft messages to peers; a broker without peers needs none. */
   readonly transport?: RaftTransport;
   /** Sends appends to a partition's leader on another broker (a broker with peers). */
@@ -53,6 +54,11 @@ export interface PartitionSetOptions {
   readonly safeToRetry?: PartitionHost['safeToRetry'];
   readonly fetchEvents?: PartitionHost['fetchEvents'];
   readonly forwardCommand?: PartitionHost['forwardCommand'];
+  /**
+   * Starts another group over the same storage, ticker and transport once the partitions run (the
+   * cluster's controller); what it returns is closed before the storage is.
+   */
+  readonly startController?: ((shared: { nodeId: NodeId; storage: RaftStorage; transport: RaftTransport; ticker: GroupTicker; logger: Logger }) => Promise<{ close(): Promise<void> }>) | undefined;
   onApplied(partition: number, groups: readonly StoredGroup[], nextOffset: number, lastTimestamp: number, writeMs: number): void;
   onFailure(error: Error): void;
   trimOperations: PartitionHost['trimOperations'];
@@ -62,6 +68,8 @@ export interface PartitionSetOptions {
 export class PartitionSet {
   private closed = false;
   private halted = false;
+
+  private controller: { close(): Promise<void> } | undefined;
 
   private constructor(readonly partitions: readonly Partition[], private readonly raftStorage: RaftStorage, private readonly ticker: GroupTicker, private readonly waiting: { bytes: number }) {}
 
@@ -73,7 +81,8 @@ export class PartitionSet {
     const recovering = options.recover ?? false;
     const raftStorage = store.raftStorage(options.sync, recovering ? (problem) => options.logger.warn({ problem }, 'raft log recovered: cut at its first damage') : undefined);
     const host: PartitionHost = {
-      store, raftStorage, ticker, nodeId, voters: options.voters ?? [nodeId], transport: options.transport ?? new LocalTransport(nodeId),
+      store, raftStorage, ticker, nodeId, transport: options.transport ?? new LocalTransport(nodeId),
+      founders: options.transport === undefined ? [nodeId] : options.founders, clustered: options.transport !== undefined,
       clock: options.clock, logger: options.logger, recovering, onApplied: options.onApplied, onFailure: options.onFailure,
       trimOperations: options.trimOperations, onTrimmed: options.onTrimmed,
       waiting: { bytes: 0 }, forward: options.forward, safeToRetry: options.safeToRetry, fetchEvents: options.fetchEvents, forwardCommand: options.forwardCommand,
@@ -93,7 +102,21 @@ export class PartitionSet {
       ticker.stop();
       throw failed.reason;
     }
-    return new PartitionSet(started, raftStorage, ticker, host.waiting);
+    const set = new PartitionSet(started, raftStorage, ticker, host.waiting);
+    if (options.startController !== undefined) {
+      try {
+        set.controller = await options.startController({ nodeId, storage: raftStorage, transport: host.transport, ticker, logger: options.logger });
+      } catch (error) {
+        await set.close();
+        throw error;
+      }
+    }
+    return set;
+  }
+
+  /** Every partition's Raft group, partition 0 first. */
+  raftGroups(): Array<Partition['raftGroup']> {
+    return this.partitions.map((partition) => partition.raftGroup);
   }
 
   /** Refuses work before accepting it, so an overloaded broker sheds load instead of growing. */
@@ -167,8 +190,8 @@ export class PartitionSet {
       const status = partition.status();
       return {
         group: groupIdOf(partition.id), member: status.nodeId, role: status.role, term: status.term, leader: status.leader,
-        commitIndex: status.commitIndex, appliedIndex: status.appliedIndex, voters: [...status.conf.voters],
-        replicas: status.progress?.map((voter) => ({ member: voter.member, match: voter.match, lag: Math.max(0, status.lastIndex - voter.match), state: voter.state })) ?? null,
+        commitIndex: status.commitIndex, appliedIndex: status.appliedIndex, voters: [...status.conf.voters], learners: [...status.conf.learners],
+        replicas: status.progress?.map((voter) => ({ member: voter.member, match: voter.match, lag: Math.max(0, status.lastIndex - voter.match), state: voter.state, learner: voter.learner })) ?? null,
       };
     });
   }
@@ -181,6 +204,7 @@ export class PartitionSet {
     if (this.halted) return;
     this.halted = true;
     for (const partition of this.partitions) void partition.halt();
+    void this.controller?.close();
   }
 
   /** Stops taking appends and resolves once everything accepted is applied or refused. */
@@ -191,6 +215,7 @@ export class PartitionSet {
 
   async close(): Promise<void> {
     this.closed = true;
+    await this.controller?.close();
     for (const partition of this.partitions) await partition.close();
     await this.raftStorage.close();
     this.ticker.stop();

@@ -56,7 +56,10 @@ export interface PartitionHost {
   readonly transport: RaftTransport;
   readonly ticker: GroupTicker;
   readonly nodeId: NodeId;
-  readonly voters: readonly NodeId[];
+  /** Founding voters of every group; undefined for a broker that joined later (its groups start empty, as learners). */
+  readonly founders: readonly NodeId[] | undefined;
+  /** A broker with peers (false: a one-member cluster with no peer port, whose groups elect themselves at once). */
+  readonly clustered: boolean;
   readonly clock: () => number;
   readonly logger: Logger;
   /** Started with --recover-store: a cut Raft log is accepted (what the store holds beyond it is rewritten from the machine). */
@@ -123,12 +126,12 @@ export class Partition {
 
   static async start(host: PartitionHost, start: PartitionStart): Promise<Partition> {
     const partition = new Partition(start.id, host, start);
-    const single = host.voters.length === 1;
+    const single = !host.clustered;
     let signalLeader: (() => void) | undefined;
     const led = new Promise<void>((resolve) => (signalLeader = resolve));
     partition.node = await RaftNode.start({
       groupId: groupIdOf(start.id), nodeId: host.nodeId, storage: host.raftStorage, transport: host.transport, ticker: host.ticker,
-      founders: host.voters, stateMachine: partition,
+      founders: host.founders, stateMachine: partition,
       // A one-voter group has nobody to wait for: it elects itself within a few ticks.
       ...(single ? { electionTicks: 2, heartbeatTicks: 1 } : {}),
       snapshotEvery: PARTITION_SNAPSHOT_EVERY, snapshotTrailingEntries: PARTITION_TRAILING_ENTRIES,
@@ -173,6 +176,11 @@ export class Partition {
     return this.node.status();
   }
 
+  /** The partition's Raft group, for membership changes and leadership transfers (cluster/reconciler.ts). */
+  get raftGroup(): RaftNode {
+    return this.node;
+  }
+
   enqueue(event: CommandEvent, ticket: AppendTicket, index: number, forwarded = false, producer?: ProducerBatch): void {
     if (this.closed) throw new FloError('FLO_ERR_SHUTTING_DOWN', 'the broker is shutting down');
     const bytes = groupEventBytes(event);
@@ -198,7 +206,7 @@ export class Partition {
 
   /** Turns what is pending into commands (each within MAX_COMMIT_BATCH_BYTES) and proposes them as one append. */
   private propose(): void {
-    if (this.host.voters.length > 1 && !this.node.isLeader) {
+    if (this.host.clustered && !this.node.isLeader) {
       this.routeToLeader();
       return;
     }
@@ -237,7 +245,7 @@ export class Partition {
         } else if (this.waiting.get(firstIndex + i)?.slots === command.slots) {
           this.waiting.delete(firstIndex + i);
           // In the log already: with peers it may still commit there, whatever stopped it here.
-          const answer = this.host.voters.length > 1
+          const answer = this.host.clustered
             ? new FloError('FLO_ERR_OUTCOME_UNKNOWN', `partition ${this.id}: ${reason.message}; the append was already in the log and may still be stored by the other members`)
             : reason;
           for (const slot of command.slots) this.settleSlot(slot, answer);
@@ -517,7 +525,7 @@ export class Partition {
     const target = PartitionMachine.restore(data);
     if (index > this.storeApplied) {
       // One voter has nobody to copy from: its log was compacted past its own store, which only damage does.
-      if (this.host.voters.length === 1 || this.host.fetchEvents === undefined) {
+      if (!this.host.clustered || this.host.fetchEvents === undefined) {
         throw this.host.store.damaged(`partition ${this.id}: the raft log is compacted to index ${index}, past what the event store holds (${this.storeApplied})`);
       }
       const catchUp = this.writing.then(async () => {
@@ -527,6 +535,10 @@ export class Partition {
           // Running, the machine is what the store holds (its writes are awaited); at start it is empty and the store says.
           from: running ? { nextOffset: this.machine.nextOffset, lastTimestamp: this.machine.lastTimestamp } : storedState(this.host.store, this.id),
           leader: () => (running ? this.node.status().leader : null),
+          replicas: () => {
+            const conf = running ? this.node.status().conf : { voters: this.host.founders ?? [], learners: [] };
+            return [...conf.voters, ...conf.learners];
+          },
         });
         this.storedEnd = Math.max(this.storedEnd, end);
         this.storeApplied = index;

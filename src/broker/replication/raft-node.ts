@@ -101,7 +101,7 @@ export interface RaftNodeStatus {
   /** Last index this member has made durable: what it may count towards a quorum. */
   readonly persistedIndex: number;
   readonly conf: ConfState;
-  /** The leader's view of each voter's log (its own included), or null when this member does not lead. */
+  /** The leader's view of each voter's and learner's log (its own included), or null when this member does not lead. */
   readonly progress: VoterProgress[] | null;
 }
 
@@ -113,6 +113,8 @@ export interface VoterProgress {
   /** Next index the leader will send it. */
   readonly next: number;
   readonly state: 'probe' | 'replicate' | 'snapshot';
+  /** A learner: receives the log, does not vote or count towards commit (a replica still catching up). */
+  readonly learner: boolean;
 }
 
 const ROLE_LABELS = ['follower', 'pre-candidate', 'candidate', 'leader'] as const;
@@ -230,9 +232,10 @@ export class RaftNode {
 
   private voterProgress(): VoterProgress[] {
     const rows: VoterProgress[] = [];
-    for (const member of this.core.conf.voters) {
+    const { voters, learners } = this.core.conf;
+    for (const member of [...voters, ...learners]) {
       const pr = this.core.progress.get(member);
-      if (pr !== undefined) rows.push({ member, match: pr.match, next: pr.next, state: PROGRESS_LABELS[pr.state] });
+      if (pr !== undefined) rows.push({ member, match: pr.match, next: pr.next, state: PROGRESS_LABELS[pr.state], learner: !voters.includes(member) });
     }
     return rows;
   }

@@ -16,9 +16,10 @@ export type Repair = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'
 
 /**
  * Entries that do not make a dir "not empty": ext4 creates lost+found at a filesystem's root, and a
- * cluster member writes its membership (cluster/founding.ts) before its store is created.
+ * cluster member writes its membership (cluster/founding.ts), and a joining one its incarnation
+ * (cluster/joining.ts), before its store is created.
  */
-const IGNORED_ENTRIES = new Set(['lost+found', 'cluster.json', 'cluster.json.tmp']);
+const IGNORED_ENTRIES = new Set(['lost+found', 'cluster.json', 'cluster.json.tmp', 'incarnation', 'incarnation.tmp']);
 const SCAN_BATCH = 256;
 
 export type DataDirKind = { kind: 'new' } | { kind: 'leveldb' } | { kind: 'foreign'; entries: string[] };

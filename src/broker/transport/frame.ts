@@ -22,7 +22,8 @@ export const FRAME_INFO = 4;
 export const FRAME_REQUEST = 5;
 export const FRAME_REPLY = 6;
 /** An INFO frame is a few addresses: anything longer is not one. */
-export const MAX_INFO_BYTES = 4096;
+/** INFO is JSON; a join answer lists every member (up to 1024), so it may be larger than the other frames of a handshake. */
+export const MAX_INFO_BYTES = 128 * 1024;
 /** Identifies a Flo peer connection, version 2 ("FLO2": authenticated handshake); anything else is not one of ours. */
 export const HELLO_MAGIC = 0x464c4f32;
 
@@ -52,6 +53,30 @@ export interface MemberInfo {
   readonly members?: readonly number[] | null;
   /** Its partition count (every member must have the same). */
   readonly partitions?: number | null;
+  /** Once formed: how long ago its cluster formed, by its own clock (null: unknown, formed by an older version). */
+  readonly formedAgoMs?: number | null;
+  /** On a discovery connection from a broker without an id: it asks to join the cluster. */
+  readonly join?: JoinRequest | null;
+  /** The answer to a join: the id the controller gave it and what it needs to start. */
+  readonly joined?: JoinAnswer | null;
+  /** A join refused, with the error code and why. */
+  readonly refusal?: { readonly code: string; readonly message: string } | null;
+}
+
+export interface JoinRequest {
+  /** Random, kept in the joiner's data dir: a retried join gets the same id. */
+  readonly incarnation: string;
+  readonly peer: string;
+  readonly url: string | null;
+}
+
+export interface JoinAnswer {
+  readonly id: number;
+  readonly founders: ReadonlyArray<{ readonly id: number; readonly peer: string }>;
+  /** Every member not removed, with the address to reach it. */
+  readonly members: ReadonlyArray<{ readonly id: number; readonly peer: string }>;
+  readonly replicationFactor: number;
+  readonly partitions: number;
 }
 
 export function encodeInfo(info: MemberInfo): Buffer {
@@ -99,10 +124,23 @@ function decodeInfo(payload: Buffer): MemberInfo {
   if (typeof info !== 'object' || info === null || !text(info.url) || !text(info.peer) || typeof info.probe !== 'boolean') throw new ProtocolError('bad INFO fields');
   const count = (value: unknown): value is number | null | undefined => value === undefined || value === null || (Number.isSafeInteger(value) && (value as number) >= 0);
   const members = info.members;
-  if (!count(info.founders) || !count(info.partitions) || !(members === undefined || members === null || (Array.isArray(members) && members.length <= 1024 && members.every((id) => Number.isSafeInteger(id) && id > 0)))) {
+  if (!count(info.founders) || !count(info.partitions) || !count(info.formedAgoMs) || !(members === undefined || members === null || (Array.isArray(members) && members.length <= 1024 && members.every((id) => Number.isSafeInteger(id) && id > 0)))) {
     throw new ProtocolError('bad INFO fields');
   }
-  return { url: info.url, peer: info.peer, probe: info.probe, founders: info.founders ?? null, members: members ?? null, partitions: info.partitions ?? null };
+  const short = (value: unknown, max: number): value is string => typeof value === 'string' && value.length > 0 && value.length <= max;
+  const join = info.join as Partial<JoinRequest> | null | undefined;
+  if (join != null && !(short(join.incarnation, 64) && short(join.peer, 1024) && (join.url === null || short(join.url, 1024)))) throw new ProtocolError('bad INFO join');
+  const joined = info.joined as Partial<JoinAnswer> | null | undefined;
+  const memberList = (list: unknown): boolean => Array.isArray(list) && list.length <= 1024
+    && list.every((m: { id?: unknown; peer?: unknown }) => Number.isSafeInteger(m?.id) && (m.id as number) > 0 && short(m.peer, 1024));
+  if (joined != null && !(Number.isSafeInteger(joined.id) && (joined.id as number) > 0 && memberList(joined.founders) && memberList(joined.members)
+    && Number.isSafeInteger(joined.replicationFactor) && Number.isSafeInteger(joined.partitions))) throw new ProtocolError('bad INFO joined');
+  const refusal = info.refusal as { code?: unknown; message?: unknown } | null | undefined;
+  if (refusal != null && !(short(refusal.code, 64) && short(refusal.message, 2048))) throw new ProtocolError('bad INFO refusal');
+  return {
+    url: info.url, peer: info.peer, probe: info.probe, founders: info.founders ?? null, members: members ?? null, partitions: info.partitions ?? null, formedAgoMs: info.formedAgoMs ?? null,
+    join: (join ?? null) as JoinRequest | null, joined: (joined ?? null) as JoinAnswer | null, refusal: (refusal ?? null) as MemberInfo['refusal'],
+  };
 }
 
 export function encodeHello(nodeId: NodeId, nonce: Uint8Array, clusterId: string): Buffer {

@@ -10,7 +10,7 @@ import { FloError, isErrorCode, type ErrorCode } from '../../common/errors.js';
 import type { Message, NodeId } from '../raft/messages.js';
 import {
   FRAME_HELLO, FRAME_INFO, FRAME_PROOF, FRAME_RAFT, FRAME_REPLY, FRAME_REQUEST, FrameDecoder, MAX_HANDSHAKE_FRAME_BYTES, MAX_PEER_FRAME_BYTES, ProtocolError,
-  encodeHello, encodeInfo, encodeProof, encodeRaftFrame, encodeReply, encodeRequest, type Frame, type MemberInfo,
+  encodeHello, encodeInfo, encodeProof, encodeRaftFrame, encodeReply, encodeRequest, type Frame, type JoinAnswer, type JoinRequest, type MemberInfo,
 } from './frame.js';
 import { OPEN_CLUSTER, handshakeProof, newNonce, verifyProof, type PeerAuth } from './handshake.js';
 import { HANDSHAKE_TIMEOUT_MS, PeerLink, type PeerAddress } from './peer-link.js';
@@ -44,6 +44,8 @@ export interface TcpTransportOptions {
   readonly acceptProbes?: boolean;
   /** What this broker tells peers about itself (its URL may be known only once it listens). */
   readonly selfInfo?: () => Omit<MemberInfo, 'probe'>;
+  /** Answers a join asked on a discovery connection (a broker without an id); without it joins are refused. */
+  readonly onJoin?: (request: JoinRequest) => Promise<JoinAnswer>;
 }
 
 /** Serves a peer's REQUEST; what it throws is sent back as the request's error. */
@@ -75,7 +77,10 @@ export interface TransportStats {
 }
 
 export class TcpTransport implements RaftTransport {
-  readonly nodeId: NodeId;
+  private ownId: NodeId;
+  get nodeId(): NodeId {
+    return this.ownId;
+  }
   private readonly links = new Map<NodeId, PeerLink>();
   private readonly handlers = new Map<number, MessageHandler>();
   private readonly server: net.Server;
@@ -94,7 +99,7 @@ export class TcpTransport implements RaftTransport {
 
   private constructor(options: TcpTransportOptions) {
     this.options = options;
-    this.nodeId = options.nodeId;
+    this.ownId = options.nodeId;
     this.maxQueueBytes = options.maxQueueBytes;
     this.auth = options.auth ?? OPEN_CLUSTER;
     this.logger = options.logger;
@@ -111,6 +116,12 @@ export class TcpTransport implements RaftTransport {
     const address = transport.server.address();
     if (address !== null && typeof address === 'object') transport.port = address.port;
     return transport;
+  }
+
+  /** A broker that joined learns its id after listening (it answered only probes until now, as node 0). */
+  assignNodeId(id: NodeId): void {
+    if (this.nodeId !== 0 || this.links.size > 0) throw new FloError('FLO_ERR_INTERNAL', 'the node id is set once, before any peer is added');
+    this.ownId = id;
   }
 
   addPeer(id: NodeId, address: PeerAddress): void {
@@ -280,52 +291,7 @@ export class TcpTransport implements RaftTransport {
    * there and how to reach it. The connection is closed after; it carries no Raft.
    */
   probe(address: PeerAddress, timeoutMs: number): Promise<{ id: NodeId; info: MemberInfo }> {
-    return new Promise((resolve, reject) => {
-      const socket = net.connect({ host: address.host, port: address.port, noDelay: true });
-      const fail = (reason: string): void => {
-        socket.destroy();
-        reject(new FloError('FLO_ERR_CONNECTION', `peer ${address.host}:${address.port}: ${reason}`));
-      };
-      socket.setTimeout(timeoutMs, () => fail('no answer in time'));
-      socket.on('error', (error) => fail(error.message));
-      const dialerNonce = newNonce();
-      socket.once('connect', () => socket.write(encodeHello(this.nodeId, dialerNonce, this.auth.clusterId)));
-      const decoder = new FrameDecoder();
-      let acceptor: { id: NodeId; nonce: Buffer } | null = null;
-      let proven = false;
-      socket.on('data', (chunk: Buffer) => {
-        let frames: Frame[];
-        try {
-          frames = decoder.push(chunk);
-        } catch (error) {
-          fail((error as Error).message);
-          return;
-        }
-        for (const frame of frames) {
-          if (acceptor === null) {
-            if (frame.kind !== FRAME_HELLO) return fail('expected HELLO');
-            if (frame.clusterId !== this.auth.clusterId) return fail(`belongs to cluster "${frame.clusterId}", not "${this.auth.clusterId}"`);
-            acceptor = { id: frame.nodeId, nonce: frame.nonce };
-            continue;
-          }
-          const transcript = { dialer: this.nodeId, acceptor: acceptor.id, dialerNonce, acceptorNonce: acceptor.nonce };
-          if (!proven) {
-            if (frame.kind !== FRAME_PROOF || !verifyProof(this.auth, 'acceptor', transcript, frame.proof)) return fail('failed authentication (different cluster secret?)');
-            proven = true;
-            socket.write(Buffer.concat([encodeProof(handshakeProof(this.auth, 'dialer', transcript)), encodeInfo(this.selfInfo(true))]));
-            continue;
-          }
-          if (frame.kind !== FRAME_INFO) continue;
-          socket.setTimeout(0);
-          socket.removeAllListeners('error');
-          socket.on('error', () => undefined);
-          socket.end();
-          resolve({ id: acceptor.id, info: frame.info });
-          return;
-        }
-      });
-      socket.on('close', () => fail('closed during discovery'));
-    });
+    return dialForInfo(address, this.nodeId, this.auth, this.selfInfo(true), timeoutMs);
   }
 
   private onFrame(peer: NodeId, frame: Frame): void {
@@ -388,11 +354,16 @@ export class TcpTransport implements RaftTransport {
             this.refuse(socket, `node ${proven.peerId} sent no INFO after its proof`);
             return;
           }
-          this.infos.set(proven.peerId, frame.info);
           if (frame.info.probe) {
-            socket.end(encodeInfo(this.selfInfo(false)));
+            if (frame.info.join != null) {
+              // The controller may take a few seconds (an election): the handshake deadline no longer applies.
+              clearTimeout(handshakeDeadline);
+              this.answerJoin(socket, frame.info.join);
+            }
+            else socket.end(encodeInfo(this.selfInfo(false)));
             return;
           }
+          this.infos.set(proven.peerId, frame.info);
           if (proven.peer === null) {
             // While a cluster forms, a founder may dial before this broker has taken it as a member: it redials.
             this.refuse(socket, `node ${proven.peerId} is not (yet) a member that dials this broker; it will dial again`, 'info');
@@ -437,6 +408,21 @@ export class TcpTransport implements RaftTransport {
     });
   }
 
+  /** A broker without an id asked to join: the controller decides; the answer (or refusal) ends the connection. */
+  private answerJoin(socket: net.Socket, request: JoinRequest): void {
+    const onJoin = this.options.onJoin;
+    const answer = onJoin === undefined
+      ? Promise.reject(new FloError('FLO_ERR_MEMBERSHIP_REFUSED', 'this broker takes no joins (it is not a cluster member)'))
+      : onJoin(request);
+    answer.then(
+      (joined) => socket.end(encodeInfo({ ...this.selfInfo(false), joined })),
+      (error: unknown) => {
+        const code = error instanceof FloError ? error.code : 'FLO_ERR_INTERNAL';
+        socket.end(encodeInfo({ ...this.selfInfo(false), refusal: { code, message: ((error as Error).message || 'join refused').slice(0, 2000) } }));
+      },
+    );
+  }
+
   private refuse(socket: net.Socket, reason: string, level: 'warn' | 'info' = 'warn'): void {
     this.stats.protocolErrors++;
     this.stats.refused++;
@@ -450,4 +436,62 @@ export class TcpTransport implements RaftTransport {
     for (const socket of this.accepted) socket.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
+}
+
+/**
+ * Dials `address` once as node `nodeId` (0: a broker that has no id yet), proves the cluster secret both
+ * ways, sends `info` and resolves with the id and INFO of the broker that answers. A discovery or join
+ * connection: it carries no Raft and is closed after the answer.
+ */
+export function dialForInfo(address: PeerAddress, nodeId: NodeId, auth: PeerAuth, info: MemberInfo, timeoutMs: number): Promise<{ id: NodeId; info: MemberInfo }> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: address.host, port: address.port, noDelay: true });
+    let settled = false;
+    const fail = (reason: string): void => {
+      socket.destroy();
+      if (settled) return;
+      settled = true;
+      reject(new FloError('FLO_ERR_CONNECTION', `peer ${address.host}:${address.port}: ${reason}`));
+    };
+    socket.setTimeout(timeoutMs, () => fail('no answer in time'));
+    socket.on('error', (error) => fail(error.message));
+    const dialerNonce = newNonce();
+    socket.once('connect', () => socket.write(encodeHello(nodeId, dialerNonce, auth.clusterId)));
+    const decoder = new FrameDecoder();
+    let acceptor: { id: NodeId; nonce: Buffer } | null = null;
+    let proven = false;
+    socket.on('data', (chunk: Buffer) => {
+      let frames: Frame[];
+      try {
+        frames = decoder.push(chunk);
+      } catch (error) {
+        fail((error as Error).message);
+        return;
+      }
+      for (const frame of frames) {
+        if (acceptor === null) {
+          if (frame.kind !== FRAME_HELLO) return fail('expected HELLO');
+          if (frame.clusterId !== auth.clusterId) return fail(`belongs to cluster "${frame.clusterId}", not "${auth.clusterId}"`);
+          acceptor = { id: frame.nodeId, nonce: frame.nonce };
+          continue;
+        }
+        const transcript = { dialer: nodeId, acceptor: acceptor.id, dialerNonce, acceptorNonce: acceptor.nonce };
+        if (!proven) {
+          if (frame.kind !== FRAME_PROOF || !verifyProof(auth, 'acceptor', transcript, frame.proof)) return fail('failed authentication (different cluster secret?)');
+          proven = true;
+          socket.write(Buffer.concat([encodeProof(handshakeProof(auth, 'dialer', transcript)), encodeInfo(info)]));
+          continue;
+        }
+        if (frame.kind !== FRAME_INFO) continue;
+        settled = true;
+        socket.setTimeout(0);
+        socket.removeAllListeners('error');
+        socket.on('error', () => undefined);
+        socket.end();
+        resolve({ id: acceptor.id, info: frame.info });
+        return;
+      }
+    });
+    socket.on('close', () => fail('closed during discovery'));
+  });
 }

@@ -1,0 +1,98 @@
+// How a broker with an empty data dir becomes a member of a running cluster
+// (`--join <any member's peer address>`). It proves the cluster secret to that
+// member on a discovery connection and asks to join; the member has the
+// controller register it, which gives it a new id (ids only grow, so a broker
+// whose disk was lost comes back as a new member, never as the old one). The
+// answer — its id, the founders, the members to dial — goes to `cluster.json`
+// before anything else, so from then on it starts like any member.
+//
+// A random incarnation is written to the data dir before asking: a join retried
+// after a lost answer or a crash is recognised and given the same id.
+import { randomUUID } from 'node:crypto';
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { replaceFileDurably } from '../../common/durable-file.js';
+import { FloError, isErrorCode } from '../../common/errors.js';
+import type { MemberInfo } from '../transport/frame.js';
+import type { PeerAuth } from '../transport/handshake.js';
+import type { PeerAddress } from '../transport/peer-link.js';
+import { dialForInfo } from '../transport/tcp-transport.js';
+import { formatPeerAddress, readMembership, refuseSingleBrokerData, writeMembership, type ClusterMembership } from './founding.js';
+
+export const INCARNATION_FILE = 'incarnation';
+const JOIN_TIMEOUT_MS = 20_000;
+const JOIN_RETRY_MS = 500;
+const WAITING_LOG_MS = 5_000;
+
+export interface JoinOptions {
+  readonly dataDir: string;
+  /** Any member's peer address. */
+  readonly seed: PeerAddress;
+  readonly auth: PeerAuth;
+  /** How the members will dial this broker, and its client URL if known yet. */
+  readonly peer: string;
+  readonly url: string | null;
+  readonly logger: Logger;
+  readonly signal?: AbortSignal | undefined;
+}
+
+/** Registers this broker with the cluster at `seed`; resolves with the membership it saved. */
+export async function joinCluster(options: JoinOptions): Promise<ClusterMembership & { self: number; partitions: number; dial: Array<{ id: number; peer: string }> }> {
+  await refuseSingleBrokerData(options.dataDir, [INCARNATION_FILE]);
+  const incarnation = await ownIncarnation(options.dataDir);
+  const seed = formatPeerAddress(options.seed);
+  let lastLog = performance.now();
+  let lastError = '';
+  for (;;) {
+    if (options.signal?.aborted) throw new FloError('FLO_ERR_SHUTTING_DOWN', 'stopped while joining the cluster');
+    let info: MemberInfo | undefined;
+    try {
+      ({ info } = await dialForInfo(options.seed, 0, options.auth, { url: options.url, peer: options.peer, probe: true, join: { incarnation, peer: options.peer, url: options.url } }, JOIN_TIMEOUT_MS));
+    } catch (error) {
+      lastError = (error as Error).message;
+    }
+    if (info?.refusal != null) {
+      const code = isErrorCode(info.refusal.code) ? info.refusal.code : 'FLO_ERR_MEMBERSHIP_REFUSED';
+      const error = new FloError(code, `the member at ${seed} refused the join: ${info.refusal.message}`);
+      if (!error.retryable) throw error;
+      lastError = error.message;
+    } else if (info?.joined != null) {
+      const answer = info.joined;
+      const membership = { clusterId: options.auth.clusterId, members: answer.founders, replicationFactor: answer.replicationFactor, self: answer.id, partitions: answer.partitions };
+      await writeMembership(options.dataDir, membership);
+      options.logger.info({ id: answer.id, seed, members: answer.members.map((member) => member.id) }, 'joined the cluster: catching up as a learner');
+      return { ...membership, dial: [...answer.members] };
+    } else if (info !== undefined) {
+      lastError = `the broker at ${seed} answered without a join decision (an older version?)`;
+    }
+    if (performance.now() - lastLog > WAITING_LOG_MS) {
+      lastLog = performance.now();
+      options.logger.info({ seed, reason: lastError }, 'joining the cluster: waiting for the member at --join to take this broker');
+    }
+    await new Promise((resolve) => setTimeout(resolve, JOIN_RETRY_MS));
+  }
+}
+
+/** The id this data dir got when it joined, checked against the flags; undefined when it has not joined yet. */
+export async function joinedMembership(dataDir: string, nodeId: number | undefined): Promise<ClusterMembership | undefined> {
+  const saved = await readMembership(dataDir);
+  if (saved?.self === undefined) return undefined;
+  if (nodeId !== undefined && nodeId !== saved.self) {
+    throw new FloError('FLO_ERR_DATA_DIR_MISMATCH', `${dataDir} joined the cluster as node ${saved.self}, not ${nodeId}: drop --node-id (a joined broker keeps the id the cluster gave it)`);
+  }
+  return saved;
+}
+
+async function ownIncarnation(dataDir: string): Promise<string> {
+  try {
+    const text = (await readFile(join(dataDir, INCARNATION_FILE), 'utf8')).trim();
+    if (/^[0-9a-f-]{36}$/.test(text)) return text;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  const incarnation = randomUUID();
+  await mkdir(dataDir, { recursive: true });
+  await replaceFileDurably(dataDir, INCARNATION_FILE, incarnation + '\n');
+  return incarnation;
+}
