@@ -4,7 +4,9 @@
 // write outages: the longest time without an acknowledgement in the whole
 // cluster, and in one namespace (one partition), each with the fault it
 // started under (or after, within 5 s), so a leader kill and a partition heal
-// can be told apart.
+// can be told apart; and per fault kind, the longest write outage in one
+// namespace across a kill (the moment the broker died) and across the heal of a
+// partition (the moment its links came back), with how much of it came after.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CampaignFigures } from './campaign.js';
@@ -44,7 +46,54 @@ function longestGap(ops: readonly AppendOp[]): { ms: number; atMs: number } {
   return best;
 }
 
-export async function runFigures(dir: string): Promise<{ figures: CampaignFigures; valid: boolean; cluster: Outage; namespace: Outage; subscriptions: number }> {
+/** A write outage in one namespace that spans one fault moment (a kill, a heal). */
+export interface OutageAcross {
+  /** From the namespace's last acknowledgement before the moment to its first after it. */
+  ms: number;
+  /** Of that, after the moment: how long writes took to come back once the broker died / the links healed. */
+  afterMs: number;
+  namespace: string;
+  /** The fault: kind, targets and the moment (ms into the run). */
+  fault: string;
+}
+
+/**
+ * For each fault the timeline carried out whose kind matches, its moment — the kill itself
+ * (`start`) or the heal (`end`) — and in every namespace that acknowledged something after it,
+ * the outage spanning it; the longest such outage, or undefined without any.
+ */
+export function longestOutageAcross(history: readonly AppendOp[], timeline: readonly TimelineEntry[], kind: (kind: string) => boolean, moment: 'start' | 'end'): OutageAcross | undefined {
+  const acks = new Map<string, number[]>();
+  for (const op of history) {
+    if (op.type !== 'ok') continue;
+    let times = acks.get(op.namespace);
+    if (!times) acks.set(op.namespace, (times = []));
+    times.push(op.timeMs);
+  }
+  for (const times of acks.values()) times.sort((a, b) => a - b);
+  let best: OutageAcross | undefined;
+  for (const entry of timeline) {
+    if (entry.phase !== moment || !kind(entry.kind)) continue;
+    const atMs = entry.timeMs;
+    for (const [namespace, times] of acks) {
+      // First acknowledgement after the moment (binary search); the one before it is the last before.
+      let low = 0;
+      let high = times.length;
+      while (low < high) {
+        const middle = (low + high) >>> 1;
+        if (times[middle]! <= atMs) low = middle + 1;
+        else high = middle;
+      }
+      if (low === times.length) continue;
+      const before = low === 0 ? 0 : times[low - 1]!;
+      const ms = times[low]! - before;
+      if (!best || ms > best.ms) best = { ms, afterMs: times[low]! - atMs, namespace, fault: `${entry.kind} ${entry.targets.join(',')} at ${atMs} ms` };
+    }
+  }
+  return best;
+}
+
+export async function runFigures(dir: string): Promise<{ figures: CampaignFigures; valid: boolean; cluster: Outage; namespace: Outage; subscriptions: number; afterKill?: OutageAcross; afterPartitionHeal?: OutageAcross }> {
   const verdict = JSON.parse(await readFile(join(dir, 'verdict.json'), 'utf8')) as { valid: boolean; figures: CampaignFigures };
   const timeline = parseJsonLines<TimelineEntry>(await readFile(join(dir, 'timeline.jsonl'), 'utf8'));
   const history = parseJsonLines<AppendOp>(await readFile(join(dir, 'cluster', 'history.jsonl'), 'utf8'));
@@ -63,12 +112,15 @@ export async function runFigures(dir: string): Promise<{ figures: CampaignFigure
   namespace.during = faultAt(timeline, namespace.atMs);
   // One record per (re)start of a live subscriber: more than one per subscriber means it had to start over.
   const subscriptions = (JSON.parse(await readFile(join(dir, 'cluster', 'subscriptions.json'), 'utf8')) as unknown[]).length;
-  return { figures: verdict.figures, valid: verdict.valid, cluster: { ...whole, during: faultAt(timeline, whole.atMs) }, namespace, subscriptions };
+  const afterKill = longestOutageAcross(history, timeline, (kind) => kind === 'kill', 'start');
+  const afterPartitionHeal = longestOutageAcross(history, timeline, (kind) => kind.startsWith('partition-'), 'end');
+  return { figures: verdict.figures, valid: verdict.valid, cluster: { ...whole, during: faultAt(timeline, whole.atMs) }, namespace, subscriptions, afterKill, afterPartitionHeal };
 }
 
 async function main(): Promise<void> {
   for (const dir of process.argv.slice(2)) {
-    const { figures, valid, cluster, namespace, subscriptions } = await runFigures(dir);
+    const { figures, valid, cluster, namespace, subscriptions, afterKill, afterPartitionHeal } = await runFigures(dir);
+    const across = (outage: OutageAcross | undefined): string => outage ? `${outage.ms} ms in ${outage.namespace}, ${outage.afterMs} ms of it after (${outage.fault})` : 'none';
     const anomalies = Object.entries(figures.anomalies).filter(([, count]) => count > 0).map(([kind, count]) => `${kind} ${count}`).join(', ') || 'none';
     console.log(JSON.stringify({
       dir, seed: figures.seed, minutes: figures.minutes, valid, faults: figures.faults, acknowledged: figures.acknowledged, unknown: figures.unknown, unseen: figures.unseen,
@@ -76,6 +128,8 @@ async function main(): Promise<void> {
       refusedRestarts: figures.refusedRestarts.length, liveness: figures.liveness.length, subscriptionRecords: subscriptions,
       longestClusterOutage: `${cluster.ms} ms at ${cluster.atMs} ms (${cluster.during})`,
       longestNamespaceOutage: `${namespace.ms} ms in ${namespace.namespace} at ${namespace.atMs} ms (${namespace.during})`,
+      longestOutageAcrossKill: across(afterKill),
+      longestOutageAcrossPartitionHeal: across(afterPartitionHeal),
     }));
   }
 }
