@@ -23,7 +23,7 @@ export interface ProduceRun {
   stop: () => Promise<void>;
 }
 
-function produceContinuously(brokerUrl: string): ProduceRun {
+export function produceContinuously(brokerUrl: string): ProduceRun {
   const run: ProduceRun = { acked: new Map(), failures: [], requests: 0, failedPayloads: [], stop: async () => undefined };
   let stopping = false;
   const writers = Array.from({ length: WRITERS }, async (_, writer) => {
@@ -46,7 +46,7 @@ function produceContinuously(brokerUrl: string): ProduceRun {
 }
 
 /** Every acked event stored with its payload; each namespace in request order; nothing twice. */
-function checkStored(events: readonly { id: string; namespace: string; data?: string }[], acked: Map<string, string>, where: string): void {
+export function checkStored(events: readonly { id: string; namespace: string; data?: string }[], acked: Map<string, string>, where: string): void {
   const byId = new Map(events.map((e) => [e.id, e.data]));
   expect(byId.size, `${where}: ids are unique`).toBe(events.length);
   const missing = [...acked].filter(([id, data]) => byId.get(id) !== data);
@@ -60,7 +60,7 @@ function checkStored(events: readonly { id: string; namespace: string; data?: st
   }
 }
 
-function summarize(label: string, run: ProduceRun): void {
+export function summarize(label: string, run: ProduceRun): void {
   const codes = new Map<string, number>();
   for (const failure of run.failures) codes.set(failureLabel(failure), (codes.get(failureLabel(failure)) ?? 0) + 1);
   const slowest = Math.max(0, ...run.failures.map((f) => f.elapsedMs));

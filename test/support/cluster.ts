@@ -14,13 +14,13 @@ export interface ClusterPartitionStatus {
   leaderUrl: string | null;
   replicas: string[];
   nextOffset: number;
-  raft: { role: string; term: number; leader: number | null; commitIndex: number; appliedIndex: number; voters: number[] };
+  raft: { role: string; term: number; leader: number | null; commitIndex: number; appliedIndex: number; voters: number[]; learners?: number[] };
 }
 
 export interface ClusterStatus {
   mode: string;
   nodeId: string;
-  brokers: Array<{ nodeId: string; member: number; url: string | null; peer: string | null; reachable: boolean; self: boolean; ready: boolean | null }>;
+  brokers: Array<{ nodeId: string; member: number; url: string | null; peer: string | null; reachable: boolean; self: boolean; ready: boolean | null; state?: string; partitions?: number; leaders?: number }>;
   partitions: ClusterPartitionStatus[];
 }
 

@@ -89,9 +89,11 @@ export class ClusterAdmin {
     const controllerLeader = this.deps.controller.leader;
     if (controllerLeader === null) problems.push({ what: 'the controller has no leader' });
     for (const member of this.members()) {
-      if (member.state !== 'removed' && !member.reachable) problems.push({ what: `node ${member.member} (${member.state}) does not answer this broker` });
+      // A drained member holds nothing: it may be stopped already, waiting to be removed.
+      const drained = member.state === 'draining' && member.partitions === 0;
+      if (member.state !== 'removed' && !drained && !member.reachable) problems.push({ what: `node ${member.member} (${member.state}) does not answer this broker` });
       if (member.state === 'joining') problems.push({ what: `node ${member.member} is still joining (its replicas are catching up)` });
-      if (member.state === 'draining') problems.push({ what: `node ${member.member} is draining: ${member.partitions} partition${member.partitions === 1 ? '' : 's'} left` });
+      if (member.state === 'draining' && !drained) problems.push({ what: `node ${member.member} is draining: ${member.partitions} partition${member.partitions === 1 ? '' : 's'} left` });
     }
     const statuses = this.partitionStatuses();
     let leaderless = 0;

@@ -28,7 +28,10 @@ export type ControllerCommand =
   | { readonly op: 'drain'; readonly id: NodeId }
   | { readonly op: 'remove'; readonly id: NodeId; readonly force: boolean };
 
-export type ControllerOutcome = { readonly ok: true; readonly id: NodeId } | { readonly ok: false; readonly reason: string; readonly code: 'FLO_ERR_MEMBER_NOT_FOUND' | 'FLO_ERR_MEMBERSHIP_REFUSED' };
+/** A command's result; `index` is the controller log entry it was decided at (set by the proposer). */
+export type ControllerOutcome =
+  | { readonly ok: true; readonly id: NodeId; readonly index?: number }
+  | { readonly ok: false; readonly reason: string; readonly code: 'FLO_ERR_MEMBER_NOT_FOUND' | 'FLO_ERR_MEMBERSHIP_REFUSED'; readonly index?: number };
 
 /** Members that hold (or are gaining) replicas: the desired voters of every group. */
 export function holdsReplicas(state: MemberState): boolean {

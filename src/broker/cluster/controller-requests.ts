@@ -27,15 +27,16 @@ export function encodeControllerReply(outcome: ControllerOutcome): Buffer {
 }
 
 export function decodeControllerReply(payload: Buffer): ControllerOutcome {
-  let parsed: Partial<{ ok: boolean; id: number; reason: string; code: string }>;
+  let parsed: Partial<{ ok: boolean; id: number; reason: string; code: string; index: number }>;
   try {
     parsed = JSON.parse(payload.toString('utf8')) as typeof parsed;
   } catch {
     throw new FloError('FLO_ERR_PROTOCOL', 'malformed controller reply');
   }
-  if (parsed.ok === true && Number.isSafeInteger(parsed.id)) return { ok: true, id: parsed.id! };
+  const index = Number.isSafeInteger(parsed.index) && parsed.index! > 0 ? { index: parsed.index! } : {};
+  if (parsed.ok === true && Number.isSafeInteger(parsed.id)) return { ok: true, id: parsed.id!, ...index };
   if (parsed.ok === false && typeof parsed.reason === 'string' && (parsed.code === 'FLO_ERR_MEMBER_NOT_FOUND' || parsed.code === 'FLO_ERR_MEMBERSHIP_REFUSED')) {
-    return { ok: false, code: parsed.code, reason: parsed.reason };
+    return { ok: false, code: parsed.code, reason: parsed.reason, ...index };
   }
   throw new FloError('FLO_ERR_PROTOCOL', 'malformed controller reply');
 }

@@ -19,6 +19,8 @@ export const CONTROLLER_GROUP = 0;
 /** How long a membership request may look for a controller leader and wait for its entry to apply. */
 export const CONTROLLER_REQUEST_MS = 15_000;
 const CONTROLLER_SNAPSHOT_EVERY = 64;
+/** How long a broker that forwarded a command waits to apply it itself before answering. */
+const FOLLOWER_APPLY_WAIT_MS = 3_000;
 /** Outcomes kept for entries applied here, so a proposer that learns its index late still finds its answer. */
 const OUTCOMES_KEPT = 1024;
 
@@ -141,7 +143,12 @@ export class Controller implements StateMachine {
         if (this.node.isLeader) return await this.proposeHere(command, deadline);
         const leader = this.leader;
         // Every command is idempotent (a join by its incarnation), so one resent after a lost answer does no harm.
-        if (leader !== null && leader !== this.node.nodeId) return await this.options.forward(leader, command);
+        if (leader !== null && leader !== this.node.nodeId) {
+          const answer = await this.options.forward(leader, command);
+          // Answer with the table as it is after the change here too (a reader of this broker must see it).
+          if (answer.index !== undefined) await this.waitApplied(answer.index, performance.now() + FOLLOWER_APPLY_WAIT_MS).catch(() => undefined);
+          return answer;
+        }
       } catch (error) {
         lastError = error;
         if (!isRetryable(error)) throw error;
@@ -162,7 +169,7 @@ export class Controller implements StateMachine {
     await this.waitApplied(index, deadline);
     const outcome = this.outcomes.get(index);
     if (outcome === undefined) throw new FloError('FLO_ERR_OUTCOME_UNKNOWN', `controller entry ${index} was applied without an outcome (a snapshot replaced it); ask again`);
-    return outcome;
+    return { ...outcome, index };
   }
 
   private waitApplied(index: number, deadline: number): Promise<void> {

@@ -20,10 +20,11 @@ import type { TcpTransport } from '../transport/tcp-transport.js';
 export const CLUSTER_FILE = 'cluster.json';
 const CLUSTER_FILE_FORMAT = 1;
 /**
- * A founder with an empty data dir is let in only while its cluster is this new: every founder writes
- * its membership within moments of the others, so a cluster formed longer ago formed without this data
- * dir — it is a founder whose disk was lost, and starting it as that founder would have it vote and
- * acknowledge with none of what it acknowledged before (Raft's safety rests on durable votes and logs).
+ * A founder with an empty data dir is let in only while its cluster is this new, and only if no founder
+ * has replicated with it yet: every founder writes its membership within moments of the others, so a
+ * cluster formed longer ago formed without this data dir — it is a founder whose disk was lost, and
+ * starting it as that founder would have it vote and acknowledge with none of what it acknowledged
+ * before (Raft's safety rests on durable votes and logs).
  */
 export const FORMING_GRACE_MS = 60_000;
 /** Pause between rounds of probing founders that did not answer yet. */
@@ -207,9 +208,11 @@ async function probeFounders(options: FoundingOptions): Promise<Map<string, Node
       checkAnswer(peer, answer.info, options);
       if (answer.info.members) {
         const ago = answer.info.formedAgoMs ?? Infinity;
-        if (ago > FORMING_GRACE_MS) {
+        if (ago > FORMING_GRACE_MS || answer.info.seen === true) {
+          const why = answer.info.seen === true ? `the broker at ${peer} has already replicated with node ${options.nodeId}`
+            : `the cluster formed ${Number.isFinite(ago) ? `${Math.round(ago / 1000)} s ago` : 'a while ago'} (the broker at ${peer} says so)`;
           throw new FloError('FLO_ERR_DATA_DIR_MISMATCH',
-            `the cluster formed ${Number.isFinite(ago) ? `${Math.round(ago / 1000)} s ago` : 'a while ago'} (the broker at ${peer} says so) without this data dir: a founder whose data was lost must not come back as itself. Start it with an empty data dir and --join ${peer} (it gets a new id), then remove node ${options.nodeId} (DELETE /v1/admin/members/${options.nodeId}?force=true)`);
+            `${why}, and this data dir is empty: a founder whose data was lost must not come back as itself (it would vote without what it acknowledged). Start it with an empty data dir and --join ${peer} (it gets a new id), then remove node ${options.nodeId} (DELETE /v1/admin/members/${options.nodeId}?force=true)`);
         }
         formedElsewhere.set(peer, answer.info.members);
       }

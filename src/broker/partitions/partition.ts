@@ -47,6 +47,8 @@ export { NO_LEADER_WAIT_MS } from './leader-forwarding.js';
 const LEADER_LOST_GRACE_MS = 2_000;
 /** Leader changes an append may ride out (each provably lost it) before it is refused. */
 const MAX_APPEND_ATTEMPTS = 5;
+/** While this broker hands a partition's leadership over, pending appends wait this long between looks. */
+const TRANSFER_RECHECK_MS = 10;
 
 
 /** What the event log gives its partitions. */
@@ -208,6 +210,17 @@ export class Partition {
   private propose(): void {
     if (this.host.clustered && !this.node.isLeader) {
       this.routeToLeader();
+      return;
+    }
+    if (this.node.transferring) {
+      // A planned handover (balancing, a drain) takes a few ms: wait for it rather than fail what is pending.
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setTimeout(() => {
+          this.scheduled = false;
+          this.propose();
+        }, TRANSFER_RECHECK_MS).unref();
+      }
       return;
     }
     const commands: Array<{ data: Buffer; slots: Slot[] }> = [];
@@ -455,8 +468,13 @@ export class Partition {
    */
   private retryLost(slots: readonly Slot[], reason: Error): void {
     for (const slot of slots) {
-      if (slot.forwarded || this.closed || this.stopped || ++slot.attempts >= MAX_APPEND_ATTEMPTS) this.settleSlot(slot, reason);
-      else this.requeue(slot);
+      if (slot.forwarded || this.closed || this.stopped) this.settleSlot(slot, reason);
+      else if (++slot.attempts >= MAX_APPEND_ATTEMPTS) {
+        // The client of this broker never sees NOT_LEADER (which broker leads is ours to find): it sees "unavailable, retry".
+        this.settleSlot(slot, isNotLeader(reason)
+          ? new FloError('FLO_ERR_UNAVAILABLE', `partition ${this.id}: its leadership changed ${slot.attempts} times while the append waited; nothing was stored, retry (${reason.message})`)
+          : reason);
+      } else this.requeue(slot);
     }
     this.settleIdle();
   }

@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { FloError } from '../../common/errors.js';
 import { RaftCore } from '../raft/core.js';
 import type { ConfChange } from '../raft/membership.js';
-import { EntryType, Role, type ConfState, type Entry, type NodeId, type Ready, type SoftState } from '../raft/messages.js';
+import { EntryType, NO_NODE, Role, type ConfState, type Entry, type NodeId, type Ready, type SoftState } from '../raft/messages.js';
 import type { ProposeResult } from '../raft/proposals.js';
 import { SeededRandom } from '../raft/random.js';
 import type { MemoryStorage } from '../raft/storage.js';
@@ -242,6 +242,11 @@ export class RaftNode {
 
   get isLeader(): boolean {
     return this.core.role === Role.Leader;
+  }
+
+  /** Leading, but handing leadership over: proposals are refused until the transfer ends (an election timeout at most). */
+  get transferring(): boolean {
+    return this.core.role === Role.Leader && this.core.leadTransferee !== NO_NODE;
   }
 
   private submit(propose: () => ProposeResult, untilApplied = false): Promise<number> {

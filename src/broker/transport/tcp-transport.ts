@@ -93,6 +93,8 @@ export class TcpTransport implements RaftTransport {
   private readonly logger: Logger | undefined;
   private readonly options: TcpTransportOptions;
   private readonly infos = new Map<NodeId, MemberInfo>();
+  /** Peers that sent this broker Raft messages since it started (a probe from one of them after a wipe is told so). */
+  private readonly everConnected = new Set<NodeId>();
   private requestHandler: RequestHandler | undefined;
   private readonly requests = new Map<number, PendingRequest>();
   private nextRequestId = 1;
@@ -309,6 +311,7 @@ export class TcpTransport implements RaftTransport {
     }
     if (frame.kind !== FRAME_RAFT) return;
     this.stats.framesReceived++;
+    this.everConnected.add(peer);
     const m = frame.message;
     if (m.from !== peer || m.to !== this.nodeId) {
       // A message must come from the connection's authenticated peer and be for us.
@@ -355,12 +358,13 @@ export class TcpTransport implements RaftTransport {
             return;
           }
           if (frame.info.probe) {
-            if (frame.info.join != null) {
+            if (frame.info.join == null) {
+              socket.end(encodeInfo({ ...this.selfInfo(false), seen: this.everConnected.has(proven.peerId) }));
+            } else {
               // The controller may take a few seconds (an election): the handshake deadline no longer applies.
               clearTimeout(handshakeDeadline);
               this.answerJoin(socket, frame.info.join);
             }
-            else socket.end(encodeInfo(this.selfInfo(false)));
             return;
           }
           this.infos.set(proven.peerId, frame.info);
