@@ -86,13 +86,48 @@ export interface ClusterInfo {
     nodeId: string; url?: string | null; ready: boolean | null;
     /** Raft member id, peer address, whether the answering broker reaches it, and which one answered (issue 9 on). */
     member?: number; peer?: string | null; reachable?: boolean; self?: boolean;
+    /** From the controller's table (issue 10 on): joining | active | draining | removed, partitions held and led. */
+    state?: MemberSummary['state']; partitions?: number; leaders?: number;
   }>;
+  /** The member leading the controller group, if known (cluster mode). */
+  controllerLeader?: number | null;
   partitions: Array<{
     /** leader is null during an election; leaderUrl is the leader's advertised URL (cluster mode). */
     partition: number; leader: string | null; leaderUrl?: string | null; replicas: string[]; nextOffset: number; events: number; bytes: number;
     /** The partition's Raft group as the answering broker sees it (absent from brokers before issue 9). */
     raft?: { group: number; member: number; role: string; term: number; leader: number | null; commitIndex: number; appliedIndex: number; voters: number[] };
   }>;
+}
+
+export interface ClusterHealth {
+  healthy: boolean;
+  controllerLeader: number | null;
+  partitions: { total: number; leaderless: number; underReplicated: number };
+  /** What is not healthy, one line each. */
+  problems: string[];
+}
+
+export interface MemberSummary {
+  member: number;
+  state: 'joining' | 'active' | 'draining' | 'removed';
+  self: boolean;
+  peer: string;
+  url: string | null;
+  reachable: boolean;
+  partitions: number;
+  leaders: number;
+}
+
+export interface RestartCheck {
+  member: number;
+  safe: boolean;
+  problems: string[];
+  caughtUp: boolean | null;
+}
+
+function memberId(id: number): string {
+  if (!Number.isSafeInteger(id) || id < 1) throw new FloError('FLO_ERR_REQUEST_INVALID', `a member id is a positive whole number, not ${String(id)}`);
+  return String(id);
 }
 
 export interface RetentionRuleSpec {
@@ -204,6 +239,26 @@ export class FloClient {
   /** The cluster as one broker sees it (the first reachable one). */
   cluster(): Promise<ClusterInfo> {
     return this.requestAnyBroker('/v1/cluster');
+  }
+
+  /** Every member answering, every partition led and fully replicated, a controller leader (GET /v1/cluster/health). */
+  clusterHealth(): Promise<ClusterHealth> {
+    return this.requestAnyBroker('/v1/cluster/health');
+  }
+
+  /** Starts draining a member: its replicas and leaderships move off it (idempotent; watch cluster() for progress). */
+  drainMember(id: number): Promise<{ member: MemberSummary }> {
+    return this.requestAnyBroker(`/v1/admin/members/${memberId(id)}/drain`, { method: 'POST' });
+  }
+
+  /** Removes a drained member; `force` removes one that is gone for good while it still holds replicas. */
+  removeMember(id: number, options: { force?: boolean } = {}): Promise<{ member: MemberSummary }> {
+    return this.requestAnyBroker(`/v1/admin/members/${memberId(id)}${options.force ? '?force=true' : ''}`, { method: 'DELETE' });
+  }
+
+  /** Whether restarting member `id` now keeps every group's quorum; `caughtUp` is judged best by the member itself. */
+  restartCheck(id: number): Promise<RestartCheck> {
+    return this.requestAnyBroker(`/v1/admin/members/${memberId(id)}/restart-check`);
   }
 
   getRetention(): Promise<{ rules: RetentionRuleSpec[] }> {

@@ -18,7 +18,8 @@ export async function startCluster(size = 3, extraArgs: string[] = []): Promise<
   const brokers = await Promise.all(peerPorts.map((peerPort, i) =>
     startServer(`${dir.path}/d${i + 1}`, ['--node-id', String(i + 1), '--peers', peers, '--peer-port', String(peerPort), ...extraArgs])));
   const urls = brokers.map((broker) => broker.url);
-  await waitFor(async () => (await Promise.all(urls.map(leadersKnown))).every(Boolean), 'every broker to know every partition leader', 20_000);
+  // Balanced first: tests then start from leaders that stay put (the balancer moves none that sit where preferred).
+  await waitFor(async () => (await Promise.all(urls.map(leadersBalanced))).every(Boolean), 'every broker to see every partition led by its preferred leader', 30_000);
   return {
     brokers,
     urls,
@@ -32,7 +33,7 @@ export async function startCluster(size = 3, extraArgs: string[] = []): Promise<
 interface ClusterView {
   nodeId: string;
   brokers: Array<{ nodeId: string; url: string | null }>;
-  partitions: Array<{ partition: number; leader: string | null; leaderUrl: string | null }>;
+  partitions: Array<{ partition: number; leader: string | null; leaderUrl: string | null; preferredLeader: string | null }>;
 }
 
 export async function clusterView(url: string): Promise<ClusterView> {
@@ -40,9 +41,9 @@ export async function clusterView(url: string): Promise<ClusterView> {
   return (await response.json()) as ClusterView;
 }
 
-async function leadersKnown(url: string): Promise<boolean> {
+async function leadersBalanced(url: string): Promise<boolean> {
   try {
-    return (await clusterView(url)).partitions.every((p) => p.leader !== null);
+    return (await clusterView(url)).partitions.every((p) => p.leader !== null && p.leader === p.preferredLeader);
   } catch {
     return false;
   }

@@ -12,6 +12,8 @@ export interface ClusterPartitionStatus {
   partition: number;
   leader: string | null;
   leaderUrl: string | null;
+  /** Where the balancer moves leadership (every partition led there: the cluster is balanced). */
+  preferredLeader?: string | null;
   replicas: string[];
   nextOffset: number;
   raft: { role: string; term: number; leader: number | null; commitIndex: number; appliedIndex: number; voters: number[]; learners?: number[] };
@@ -125,7 +127,7 @@ export class TestCluster {
     liveClusters.add(cluster);
     for (const broker of brokers) broker.spawn();
     try {
-      await cluster.waitFormed();
+      await cluster.waitFormed(undefined, FORM_TIMEOUT_MS, { balanced: true });
     } catch (error) {
       await cluster.close();
       throw error;
@@ -199,7 +201,7 @@ export class TestCluster {
   }
 
   /** Every running broker (or those named) ready, and seeing the same leader, one of them, for every partition. */
-  async waitFormed(nodeIds: number[] = this.running().map((b) => b.nodeId), timeoutMs = FORM_TIMEOUT_MS): Promise<ClusterStatus[]> {
+  async waitFormed(nodeIds: number[] = this.running().map((b) => b.nodeId), timeoutMs = FORM_TIMEOUT_MS, options: { balanced?: boolean } = {}): Promise<ClusterStatus[]> {
     return waitFor(async () => {
       for (const id of nodeIds) {
         const child = (this.own(id)).child;
@@ -210,9 +212,11 @@ export class TestCluster {
       const formed = statuses as ClusterStatus[];
       const leaders = formed[0]!.partitions.map((p) => p.leader);
       const agreed = leaders.every((leader, partition) => leader !== null && nodeIds.includes(Number(leader))
-        && formed.every((status) => status.partitions[partition]!.leader === leader));
+        && formed.every((status) => status.partitions[partition]!.leader === leader)
+        // A new cluster first settles its leaders where the balancer wants them, so a test starts from leaders that stay put.
+        && (!options.balanced || formed[0]!.partitions[partition]!.preferredLeader === leader));
       return agreed ? formed : false;
-    }, `brokers ${nodeIds.join(', ')} to be ready with one leader per partition`, timeoutMs);
+    }, `brokers ${nodeIds.join(', ')} to be ready with one leader per partition${options.balanced ? ', each partition\'s preferred one' : ''}`, timeoutMs);
   }
 
   /** The broker leading the most partitions, and how many it leads. */

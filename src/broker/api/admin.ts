@@ -3,6 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import { FloError } from '../../common/errors.js';
 import type { ClusterAdmin } from '../cluster/cluster-admin.js';
+import { membershipRoutes } from './membership-routes.js';
 import type { MemberState } from '../cluster/controller-machine.js';
 import type { EventLog } from '../event-log.js';
 import { parseRetentionRules, type RetentionRule } from '../partitions/retention.js';
@@ -31,6 +32,8 @@ export interface ClusterView {
   /** Drain, remove, health and restart checks (once the controller runs). */
   admin(): ClusterAdmin | undefined;
   controllerLeader(): number | null;
+  /** The member leadership of a partition's group is balanced to (null before the controller runs). */
+  preferredLeader(partition: number): number | null;
   /** Why this member should not get client traffic yet (joining, removed), or null. */
   unready(): string | null;
 }
@@ -101,46 +104,14 @@ export function adminRoutes(app: FastifyInstance, context: AdminContext): void {
         const status = raft[partition]!;
         const leaderUrl = status.leader === null ? null : members.find((m) => m.member === status.leader)?.url ?? null;
         return {
-          partition, leader: nodeIdOf(status.leader), leaderUrl, replicas: status.voters.map((v) => nodeIdOf(v)!), nextOffset,
+          partition, leader: nodeIdOf(status.leader), leaderUrl, preferredLeader: nodeIdOf(cluster.preferredLeader(partition)), replicas: status.voters.map((v) => nodeIdOf(v)!), nextOffset,
           events: sizes[partition]!.events, bytes: sizes[partition]!.bytes, raft: status,
         };
       }),
     };
   });
 
-  app.get('/v1/cluster/health', async () => {
-    const failure = log.storageFailure;
-    const admin = context.cluster?.admin();
-    if (context.cluster === undefined) {
-      const problems = failure ? [`storage failed: ${failure.message}`] : [];
-      return { healthy: problems.length === 0, controllerLeader: null, partitions: { total: log.partitions, leaderless: 0, underReplicated: 0 }, problems };
-    }
-    if (admin === undefined) throw new FloError('FLO_ERR_UNAVAILABLE', 'the controller is still starting');
-    const health = admin.health();
-    if (failure) health.problems.unshift(`storage failed on this broker: ${failure.message}`);
-    return { ...health, healthy: health.healthy && !failure };
-  });
-
-  const memberParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', pattern: '^[1-9][0-9]{0,9}$' } } } as const;
-  const adminOf = (): ClusterAdmin => {
-    const admin = context.cluster?.admin();
-    if (context.cluster === undefined) throw new FloError('FLO_ERR_MEMBERSHIP_REFUSED', 'this broker runs without peers (a one-member cluster started without --peers): it has no members to drain or remove');
-    if (admin === undefined) throw new FloError('FLO_ERR_UNAVAILABLE', 'the controller is still starting');
-    return admin;
-  };
-  app.post<{ Params: { id: string } }>('/v1/admin/members/:id/drain', { schema: { params: memberParams } }, async (request, reply) => {
-    const member = await adminOf().drain(Number(request.params.id));
-    request.log.info({ member: member.member }, 'drain requested');
-    return reply.code(202).send({ member });
-  });
-  app.delete<{ Params: { id: string }; Querystring: { force?: string } }>('/v1/admin/members/:id', {
-    schema: { params: memberParams, querystring: { type: 'object', additionalProperties: false, properties: { force: { type: 'string', enum: ['true', 'false'] } } } },
-  }, async (request) => {
-    const member = await adminOf().remove(Number(request.params.id), request.query.force === 'true');
-    request.log.info({ member: member.member, force: request.query.force === 'true' }, 'member removed');
-    return { member };
-  });
-  app.get<{ Params: { id: string } }>('/v1/admin/members/:id/restart-check', { schema: { params: memberParams } }, async (request) => adminOf().restartCheck(Number(request.params.id)));
+  membershipRoutes(app, context);
 
   app.get('/v1/admin/retention', async () => ({ rules: log.retentionRules.map((rule) => rule.input) }));
   app.put<{ Body: { rules: unknown } }>('/v1/admin/retention', {

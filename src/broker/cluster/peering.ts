@@ -11,6 +11,7 @@ import { FloError } from '../../common/errors.js';
 import type { ClusterView, MemberView } from '../api/admin.js';
 import type { EventLog, ReplicationOptions } from '../event-log.js';
 import { NO_PRODUCER } from '../partitions/commands.js';
+import { groupIdOf } from '../partitions/partition-keys.js';
 import type { NodeId } from '../raft/messages.js';
 import type { PeerAddress } from '../transport/peer-link.js';
 import { TcpTransport } from '../transport/tcp-transport.js';
@@ -21,7 +22,7 @@ import type { MemberRecord } from './controller-machine.js';
 import { decodeControllerReply, decodeControllerRequest, encodeControllerReply, encodeControllerRequest, isControllerRequest } from './controller-requests.js';
 import { foundCluster, formatPeerAddress, parsePeerAddress, readMembership, type ClusterMembership } from './founding.js';
 import { joinCluster, joinedMembership } from './joining.js';
-import { Reconciler, type ReconciledGroup } from './reconciler.js';
+import { Reconciler, preferredLeader, type ReconciledGroup } from './reconciler.js';
 import { FETCH_BYTES, decodeFetch, decodeSegments, encodeFetch, encodeSegments, isFetch } from './catch-up.js';
 import {
   FORWARD_TIMEOUT_MS, decodeForward, decodeForwardedCommand, encodeForwardedCommand, encodeOffsets, forwardAppend, isForwardedCommand, safeToRetry,
@@ -237,6 +238,7 @@ export class Peering {
       },
       admin: () => this.admin,
       controllerLeader: () => this.controller?.leader ?? null,
+      preferredLeader: (partition) => (this.controller === undefined ? null : preferredLeader(groupIdOf(partition), this.controller.replicaHolders()) ?? null),
       unready: () => (this.removed ? `node ${this.nodeId} was removed from the cluster`
         : this.isJoining ? `node ${this.nodeId} is joining the cluster: its replicas are catching up`
           : this.controller?.member(this.nodeId)?.state === 'draining' ? `node ${this.nodeId} is draining: its replicas are moving off it` : null),

@@ -21,7 +21,7 @@ export const CAUGHT_UP_ENTRIES = 100;
 export const MAX_CHANGES_IN_FLIGHT = 4;
 const PASS_MS = 250;
 /** At most one leadership transfer for balance per this interval, per broker. */
-const BALANCE_EVERY_MS = 2_000;
+const BALANCE_EVERY_MS = 500;
 
 export type GroupAction =
   | { readonly kind: 'change'; readonly change: ConfChange; readonly why: string }

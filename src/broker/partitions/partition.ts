@@ -30,7 +30,7 @@ import { commitGroupPosition } from './group-commit.js';
 import { appliedKey, groupIdOf, storedState, withDeadline } from './partition-keys.js';
 import { chunksForLeader, forwardToLeader } from './leader-forwarding.js';
 import { catchUpPartition } from './catch-up-writer.js';
-import { appendCommand, pendingKey, type AppendTicket, type ProducerBatch, type Slot } from './slots.js';
+import { commandsOf, pendingKey, type AppendTicket, type ProducerBatch, type Slot } from './slots.js';
 import { layoutOutcome } from './store-layout.js';
 
 export { MAX_GROUP_BYTES } from './store-layout.js';
@@ -223,29 +223,8 @@ export class Partition {
       }
       return;
     }
-    const commands: Array<{ data: Buffer; slots: Slot[] }> = [];
-    let slots: Slot[] = [];
-    let bytes = 0;
-    const timestamp = this.host.clock();
-    const seal = (): void => {
-      commands.push({ data: appendCommand(timestamp, slots), slots });
-      slots = [];
-      bytes = 0;
-    };
-    for (const run of this.pending.values()) {
-      if (run[0]?.producer !== undefined) {
-        // A producer's batch is one command as sent: a retry must match it (firstSequence, count) exactly.
-        commands.push({ data: appendCommand(timestamp, run), slots: run });
-        continue;
-      }
-      for (const slot of run) {
-        if (slots.length > 0 && bytes + slot.bytes > MAX_COMMIT_BATCH_BYTES) seal();
-        slots.push(slot);
-        bytes += slot.bytes;
-      }
-    }
+    const commands = commandsOf(this.pending.values(), this.host.clock(), MAX_COMMIT_BATCH_BYTES);
     this.pending.clear();
-    if (slots.length > 0) seal();
     if (commands.length === 0) return;
     let firstIndex: number | undefined;
     const refuse = (error: unknown): void => {

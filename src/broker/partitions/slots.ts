@@ -47,3 +47,31 @@ export function appendCommand(timestamp: number, slots: readonly Slot[]): Buffer
   return encodeCommand({ kind: COMMAND_APPEND, timestamp, producerId: producer?.id ?? NO_PRODUCER, firstSequence: producer?.firstSequence ?? 0, events: slots.map((slot) => slot.event) });
 }
 
+
+/**
+ * What is pending as append commands: plain slots merged (each command within `maxBytes`), an
+ * idempotent producer's batch one command as sent (a retry must match it, firstSequence and count, exactly).
+ */
+export function commandsOf(runs: Iterable<readonly Slot[]>, timestamp: number, maxBytes: number): Array<{ data: Buffer; slots: Slot[] }> {
+  const commands: Array<{ data: Buffer; slots: Slot[] }> = [];
+  let slots: Slot[] = [];
+  let bytes = 0;
+  const seal = (): void => {
+    commands.push({ data: appendCommand(timestamp, slots), slots });
+    slots = [];
+    bytes = 0;
+  };
+  for (const run of runs) {
+    if (run[0]?.producer !== undefined) {
+      commands.push({ data: appendCommand(timestamp, run), slots: run as Slot[] });
+      continue;
+    }
+    for (const slot of run) {
+      if (slots.length > 0 && bytes + slot.bytes > maxBytes) seal();
+      slots.push(slot);
+      bytes += slot.bytes;
+    }
+  }
+  if (slots.length > 0) seal();
+  return commands;
+}

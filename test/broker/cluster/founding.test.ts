@@ -2,6 +2,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CLUSTER_FILE, foundCluster, parsePeerAddress, readMembership, type FoundingOptions } from '../../../src/broker/cluster/founding.js';
+import type { MemberInfo } from '../../../src/broker/transport/frame.js';
 import { silentLogger, tempDir as makeTempDir } from '../../support/temp.js';
 
 const made: Array<() => Promise<void>> = [];
@@ -17,12 +18,12 @@ async function tempDir(): Promise<string> {
 const peers = ['127.0.0.1:4001', '127.0.0.1:4002', '127.0.0.1:4003'].map((peer) => parsePeerAddress(peer));
 
 /** A transport whose probe answers with the id configured for each port (undefined: nobody listens there yet). */
-function fakeProbe(ids: Record<number, number | undefined>): FoundingOptions['transport'] {
+function fakeProbe(ids: Record<number, number | undefined>, info: Partial<MemberInfo> = {}): FoundingOptions['transport'] {
   return {
     probe: async (address) => {
       const id = ids[address.port];
       if (id === undefined) throw new Error('connection refused');
-      return { id, info: { url: null, peer: null, probe: false } };
+      return { id, info: { url: null, peer: null, probe: false, ...info } };
     },
   };
 }
@@ -32,6 +33,19 @@ function options(dataDir: string, ids: Record<number, number | undefined>, extra
 }
 
 describe('founding a cluster', () => {
+  it('refuses an empty founder once its cluster formed over a minute ago or a member has replicated with it: it lost its data', async () => {
+    const formed = { members: [1, 2, 3] };
+    await expect(foundCluster({ ...options(await tempDir(), {}), transport: fakeProbe({ 4001: 1, 4002: 2, 4003: 3 }, { ...formed, formedAgoMs: 120_000 }) }))
+      .rejects.toThrow(/formed 120 s ago .* --join 127\.0\.0\.1:400\d .*DELETE \/v1\/admin\/members\/1\?force=true/);
+    await expect(foundCluster({ ...options(await tempDir(), {}), transport: fakeProbe({ 4001: 1, 4002: 2, 4003: 3 }, { ...formed, formedAgoMs: 2_000, seen: true }) }))
+      .rejects.toThrow(/has already replicated with node 1/);
+    // Formed by an older version (no age): treated as formed long ago.
+    await expect(foundCluster({ ...options(await tempDir(), {}), transport: fakeProbe({ 4001: 1, 4002: 2, 4003: 3 }, { ...formed }) })).rejects.toThrow(/a while ago/);
+    // A founder that is merely late (formed moments ago, never replicated with it) still forms.
+    const late = await foundCluster({ ...options(await tempDir(), {}), transport: fakeProbe({ 4001: 1, 4002: 2, 4003: 3 }, { ...formed, formedAgoMs: 2_000, seen: false }) });
+    expect(late.members.map((member) => member.id)).toEqual([1, 2, 3]);
+  });
+
   it('parses host:port, [v6]:port and DNS names, and names the flag on anything else', () => {
     expect(parsePeerAddress('flo-0.flo.ns.svc:4000')).toEqual({ host: 'flo-0.flo.ns.svc', port: 4000 });
     expect(parsePeerAddress('[::1]:4001')).toEqual({ host: '::1', port: 4001 });
