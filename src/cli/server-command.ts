@@ -35,6 +35,7 @@ interface ServerFlags {
   nodeId?: string;
   peers?: string[];
   join?: string;
+  ordinalNodeId?: boolean;
   peerHost?: string;
   peerPort: number;
   advertiseUrl?: string;
@@ -85,6 +86,7 @@ export function serverCommand(): Command {
     .addOption(new Option('--node-id <n>', 'this broker\'s member id, a positive integer kept in the data dir and never reused (required with --peers; alone: generated once)').env('FLO_NODE_ID').argParser(parseNodeId))
     .addOption(new Option('--peers <list>', 'founding members\' peer addresses host:port, comma-separated, the same list on every founder, its own included; without it the broker is a one-member cluster').env('FLO_PEERS').argParser(parseList))
     .addOption(new Option('--join <host:port>', 'join the running cluster of the member at this peer address: an empty data dir is given a new id (no --node-id, no --peers needed); a data dir that joined before just starts').env('FLO_JOIN'))
+    .addOption(new Option('--ordinal-node-id', 'a founder takes its --node-id from the ordinal ending its pod name (FLO_POD_NAME or HOSTNAME, e.g. flo-2 → 3); a broker not in --peers joins (--join) and is given an id (for StatefulSets, where every pod has the same flags)').env('FLO_ORDINAL_NODE_ID'))
     .addOption(new Option('--peer-port <port>', 'port of the Raft/peer listener (with --peers)').env('FLO_PEER_PORT').default(4000).argParser(parsePort))
     .addOption(new Option('--peer-host <host>', 'address of the peer listener (default: --host)').env('FLO_PEER_HOST'))
     .addOption(new Option('--advertise-url <url>', 'the URL clients use to reach this broker (default: the address it listens on)').env('FLO_ADVERTISE_URL'))
@@ -167,10 +169,12 @@ async function clusterOptions(flags: ServerFlags): Promise<ClusterOptions | unde
     if (stray !== undefined) throw new FloError('FLO_ERR_CONFIG_INVALID', `--${stray.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs --peers (FLO_PEERS) or --join (FLO_JOIN): a broker without peers is a one-member cluster`);
     return undefined;
   }
-  if (flags.nodeId === undefined && !joining) throw new FloError('FLO_ERR_CONFIG_INVALID', '--peers needs --node-id (FLO_NODE_ID): each founder\'s own positive integer, e.g. --node-id 1 (a broker that joins a running cluster with --join is given one)');
+  const fromOrdinal = flags.ordinalNodeId === true && flags.nodeId === undefined ? ordinalNodeId() : undefined;
+  if (flags.nodeId === undefined && fromOrdinal === undefined && !joining) throw new FloError('FLO_ERR_CONFIG_INVALID', '--peers needs --node-id (FLO_NODE_ID): each founder\'s own positive integer, e.g. --node-id 1 (a broker that joins a running cluster with --join is given one)');
   const secret = await loadClusterSecret(flags.clusterSecretFile, process.env.FLO_CLUSTER_SECRET);
   return {
-    nodeId: flags.nodeId === undefined ? undefined : Number(flags.nodeId),
+    nodeId: flags.nodeId === undefined ? fromOrdinal : Number(flags.nodeId),
+    nodeIdFromOrdinal: fromOrdinal !== undefined,
     join: joining ? parsePeerAddress(flags.join!, '--join') : undefined,
     peers: (flags.peers ?? []).map((peer) => parsePeerAddress(peer)),
     peerHost: flags.peerHost,
@@ -181,6 +185,14 @@ async function clusterOptions(flags: ServerFlags): Promise<ClusterOptions | unde
     clusterId: flags.clusterId,
     secret,
   };
+}
+
+/** 1 + the ordinal a StatefulSet puts at the end of its pod names ("flo-2" → 3). */
+function ordinalNodeId(): number {
+  const name = process.env.FLO_POD_NAME ?? process.env.HOSTNAME ?? '';
+  const match = /-(\d{1,9})$/.exec(name);
+  if (match === null) throw new FloError('FLO_ERR_CONFIG_INVALID', `--ordinal-node-id: the pod name "${name}" (FLO_POD_NAME, else HOSTNAME) does not end in -<ordinal>`);
+  return Number(match[1]) + 1;
 }
 
 function parseRetentionFlag(text: string): ReturnType<typeof parseRetentionRules> {

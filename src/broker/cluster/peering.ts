@@ -35,6 +35,8 @@ export interface ClusterOptions {
   readonly nodeId?: number | undefined;
   /** The founders' peer addresses, the same list on every founder, this broker's own included (empty when joining). */
   readonly peers: readonly PeerAddress[];
+  /** The id came from the pod's ordinal: it names this broker only if it is a founder (a joiner is given another). */
+  readonly nodeIdFromOrdinal?: boolean | undefined;
   /** Join the running cluster of the member at this peer address (an empty data dir gets a new id). */
   readonly join?: PeerAddress | undefined;
   readonly peerHost?: string | undefined;
@@ -66,7 +68,7 @@ export class Peering {
   /** Listens for peers, then forms, joins or reads the membership; rejects if the founders disagree on ids. */
   static async start(options: ClusterOptions & { dataDir: string; host: string; logger: Logger; url: () => string | undefined; partitions: number }): Promise<Peering> {
     if (options.nodeId !== undefined) checkNodeId(options.nodeId);
-    const joined = await joinedMembership(options.dataDir, options.nodeId);
+    const joined = await joinedMembership(options.dataDir, options.nodeIdFromOrdinal ? undefined : options.nodeId);
     if (joined === undefined && options.join === undefined) {
       if (options.peers.length === 0) throw new FloError('FLO_ERR_CONFIG_INVALID', '--peers needs at least this broker\'s own peer address');
       if (options.nodeId === undefined) throw new FloError('FLO_ERR_CONFIG_INVALID', '--peers needs --node-id (FLO_NODE_ID): each founder\'s own positive integer; a broker that joins a running cluster (--join) is given one');
@@ -81,7 +83,8 @@ export class Peering {
     const auth = { clusterId, secret: options.secret };
     const started: { peering?: Peering } = {};
     const transport = await TcpTransport.listen({
-      nodeId: joined?.self ?? options.nodeId ?? 0, host: peerHost, port: options.peerPort, acceptProbes: true, logger, auth,
+      // A broker that may join listens as node 0 until it is given an id (or knows it founds).
+      nodeId: joined?.self ?? (options.join !== undefined && options.nodeIdFromOrdinal ? 0 : options.nodeId ?? 0), host: peerHost, port: options.peerPort, acceptProbes: true, logger, auth,
       selfInfo: () => ({
         // While forming, the store is new: its partition count is the flag's (or the default).
         url: options.advertiseUrl ?? options.url() ?? null, peer: advertisedPeer ?? null, partitions: formed === undefined ? options.partitions : null,
@@ -106,13 +109,16 @@ export class Peering {
         membership = joined;
         nodeId = joined.self!;
         dial = [...joined.members];
-      } else if (options.join !== undefined && formed === undefined) {
+      } else if (options.join !== undefined && formed === undefined && !options.peers.map(formatPeerAddress).includes(advertisedPeer)) {
+        // Given both (one command line for every pod of a StatefulSet): a broker named in --peers founds, any other joins.
         const answer = await joinCluster({ dataDir: options.dataDir, seed: options.join, auth, peer: advertisedPeer, url: options.advertiseUrl ?? null, logger });
         membership = answer;
         nodeId = answer.self;
         dial = answer.dial;
         transport.assignNodeId(nodeId);
       } else {
+        if (options.nodeId === undefined) throw new FloError('FLO_ERR_CONFIG_INVALID', `this broker (${advertisedPeer}) is one of --peers, a founder: it needs --node-id (FLO_NODE_ID)`);
+        if (transport.nodeId === 0) transport.assignNodeId(options.nodeId);
         membership = await foundCluster({
           dataDir: options.dataDir, nodeId: options.nodeId!, clusterId, founders: options.peers,
           replicationFactor: options.replicationFactor, transport, logger, partitions: options.partitions,
