@@ -60,16 +60,26 @@ function perNamespace(events: readonly ObservedEvent[]): string {
 }
 
 /**
- * Final reads from every broker, repeated (bounded) until they agree: a follower may still be
+ * The brokers a final read can be asked: those running. One that is not (it could not restart)
+ * is a liveness failure of the run, and the others are still read and judged.
+ */
+export function finalReadBrokers(brokers: readonly BrokerProcess[], liveness: string[]): BrokerProcess[] {
+  for (const broker of brokers) if (!broker.running) liveness.push(`${broker.name} is not running after the heal: no final read from it`);
+  return brokers.filter((broker) => broker.running);
+}
+
+/**
+ * Final reads from every running broker, repeated (bounded) until they agree: a follower may still be
  * applying what was committed just before the heal. What is left different is divergence.
  */
 async function convergedReads(rig: ClusterRig, liveness: string[], timeoutMs = 30_000): Promise<FinalRead[]> {
   const deadline = Date.now() + timeoutMs;
   const maxPages = 100 + rig.recorder.ops.length;
+  const brokers = finalReadBrokers(rig.cluster.brokers, liveness);
   for (;;) {
-    const reads = await Promise.all(rig.cluster.brokers.map(async (broker) => ({ broker: broker.name, events: await readEverything(broker.url, CLUSTER_GLOB, maxPages) })));
+    const reads = await Promise.all(brokers.map(async (broker) => ({ broker: broker.name, events: await readEverything(broker.url, CLUSTER_GLOB, maxPages) })));
     const shapes = new Set(reads.map((read) => perNamespace(read.events)));
-    if (shapes.size === 1) return reads;
+    if (shapes.size <= 1) return reads;
     if (Date.now() > deadline) {
       liveness.push(`the brokers' final reads still differ ${timeoutMs / 1000} s after the heal (${reads.map((read) => `${read.broker}: ${read.events.length}`).join(', ')})`);
       return reads;

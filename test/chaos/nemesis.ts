@@ -11,7 +11,7 @@ import type { FaultKind, FaultStep, Schedule } from './schedule.js';
 export interface TimelineEntry {
   timeMs: number;
   kind: FaultKind | 'heal' | 'run';
-  phase: 'start' | 'end' | 'error' | 'refused';
+  phase: 'start' | 'end' | 'error' | 'refused' | 'skipped';
   targets: string[];
   detail?: string;
 }
@@ -49,9 +49,27 @@ export class Nemesis {
       await sleep(step.gapMs);
       // Restarts make the real timeline run later than the nominal one: stop at the end of the fault window.
       if (this.options.aborted() || Date.now() + step.durationMs > windowEndMs) return;
+      const skip = this.whySkip(step);
+      if (skip !== undefined) {
+        this.log({ kind: step.kind, phase: 'skipped', targets: step.targets.map((index) => this.options.brokers[index]!.name), detail: skip });
+        continue;
+      }
       await this.apply(step);
       this.executed[step.kind] = (this.executed[step.kind] ?? 0) + 1;
     }
+  }
+
+  /**
+   * Damage is done on a stopped minority only, so the others hold every committed entry: with
+   * brokers already down (one that could not restart), stopping the target too could stop a
+   * majority, and the step is skipped (logged as such, not counted).
+   */
+  private whySkip(step: FaultStep): string | undefined {
+    if (!step.kind.startsWith('damage-')) return undefined;
+    const brokers = this.options.brokers;
+    const down = brokers.filter((broker, index) => !broker.running && !step.targets.includes(index)).map((broker) => broker.name);
+    if (down.length + step.targets.length <= Math.floor((brokers.length - 1) / 2)) return undefined;
+    return `${down.join(', ')} not running: stopping ${step.targets.map((index) => brokers[index]!.name).join(', ')} as well would stop a majority`;
   }
 
   private async apply(step: FaultStep): Promise<void> {
@@ -143,13 +161,22 @@ export class Nemesis {
     }
   }
 
-  /** Ends every fault: resumes paused brokers and starts stopped ones. */
+  /**
+   * Ends every fault: resumes paused brokers and starts stopped ones. A broker that still cannot
+   * start is logged as an error (a liveness failure of the run) and left down, so the run goes on
+   * to judge what the others serve instead of ending without a verdict.
+   */
   async heal(): Promise<void> {
     this.log({ kind: 'heal', phase: 'start', targets: this.options.brokers.map((broker) => broker.name) });
     this.options.mesh?.heal();
     for (const broker of this.options.brokers) {
       broker.resume();
-      if (!broker.running) await this.startOrRecover('heal', broker);
+      if (broker.running) continue;
+      try {
+        await this.startOrRecover('heal', broker);
+      } catch (error) {
+        this.log({ kind: 'heal', phase: 'error', targets: [broker.name], detail: (error as Error).message });
+      }
     }
     this.log({ kind: 'heal', phase: 'end', targets: this.options.brokers.map((broker) => broker.name) });
   }

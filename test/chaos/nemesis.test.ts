@@ -1,0 +1,77 @@
+// The nemesis with brokers that cannot come back: the heal still ends (the run
+// then judges what the others serve), and damage is never done while it would
+// stop a majority (chaos seed 412: a broker that could not restart, then damage
+// on another, left no quorum; a failed start at the heal ended the run without
+// a verdict).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { BrokerProcess } from './brokers.js';
+import { finalReadBrokers } from './cluster-campaign.js';
+import { Nemesis, type TimelineEntry } from './nemesis.js';
+import type { FaultStep, Schedule } from './schedule.js';
+
+/** An empty data dir: damage finds nothing to damage there. */
+const emptyDataDir = mkdtempSync(join(tmpdir(), 'flo-chaos-nemesis-'));
+afterAll(() => rmSync(emptyDataDir, { recursive: true, force: true }));
+
+/** Stands in for a broker process: `startable` false makes every start fail, as a store the broker cannot open. */
+function fakeBroker(name: string, options: { running: boolean; startable: boolean }): BrokerProcess & { kills: number } {
+  const broker = {
+    name, dataDir: emptyDataDir, running: options.running, kills: 0,
+    async start(): Promise<void> {
+      if (!options.startable) throw new Error(`${name} exited during start`);
+      broker.running = true;
+    },
+    async kill(): Promise<void> {
+      broker.kills++;
+      broker.running = false;
+    },
+    pause(): void {},
+    resume(): void {},
+    logTail: (): string => 'flo: cannot open the store (FLO_ERR_STORAGE)',
+  };
+  return broker as unknown as BrokerProcess & { kills: number };
+}
+
+function scheduleOf(steps: FaultStep[]): Schedule {
+  return { seed: 1, durationMs: 60_000, faultWindowEndMs: 60_000, mix: {} as Schedule['mix'], steps };
+}
+
+describe('nemesis with a broker that cannot restart', () => {
+  it('ends the heal, logging the broker that stays down as an error', async () => {
+    const timeline: TimelineEntry[] = [];
+    const brokers = [fakeBroker('b0', { running: true, startable: true }), fakeBroker('b1', { running: false, startable: false }), fakeBroker('b2', { running: false, startable: true })];
+    const nemesis = new Nemesis({ schedule: scheduleOf([]), brokers, startedAtMs: Date.now(), timeline, aborted: () => false });
+    await nemesis.heal();
+    expect(timeline.filter((entry) => entry.phase === 'error')).toMatchObject([{ kind: 'heal', targets: ['b1'] }]);
+    expect(brokers[2]!.running).toBe(true);
+    expect(timeline.at(-1)).toMatchObject({ kind: 'heal', phase: 'end' });
+  });
+
+  it('skips damage that would stop a majority, and does it on a minority', async () => {
+    const damage: FaultStep = { atMs: 0, gapMs: 0, kind: 'damage-bitflip', targets: [0], durationMs: 1, damagePick: 7 };
+    const timeline: TimelineEntry[] = [];
+    const three = [fakeBroker('b0', { running: true, startable: true }), fakeBroker('b1', { running: false, startable: false }), fakeBroker('b2', { running: true, startable: true })];
+    const nemesis = new Nemesis({ schedule: scheduleOf([damage]), brokers: three, startedAtMs: Date.now(), timeline, aborted: () => false });
+    await nemesis.run();
+    expect(three[0]!.kills).toBe(0);
+    expect(nemesis.executed).toEqual({});
+    expect(timeline).toMatchObject([{ kind: 'damage-bitflip', phase: 'skipped', targets: ['b0'] }]);
+
+    // Five brokers, one down: damaging a second stops 2 of 5, still a minority.
+    const five = [0, 1, 2, 3, 4].map((index) => fakeBroker(`b${index}`, { running: index !== 1, startable: index !== 1 }));
+    const onFive = new Nemesis({ schedule: scheduleOf([damage]), brokers: five, startedAtMs: Date.now(), timeline: [], aborted: () => false });
+    await onFive.run();
+    expect(five[0]!.kills).toBe(1);
+    expect(onFive.executed).toEqual({ 'damage-bitflip': 1 });
+  });
+
+  it('reads back from the running brokers only, the others a liveness failure', () => {
+    const liveness: string[] = [];
+    const brokers = [fakeBroker('b0', { running: true, startable: true }), fakeBroker('b1', { running: false, startable: false })];
+    expect(finalReadBrokers(brokers, liveness).map((broker) => broker.name)).toEqual(['b0']);
+    expect(liveness).toEqual(['b1 is not running after the heal: no final read from it']);
+  });
+});
