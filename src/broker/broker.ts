@@ -15,6 +15,7 @@ import { buildApp, type AppOptions } from './api/app.js';
 import { readMembership } from './cluster/founding.js';
 import { Peering, type ClusterOptions } from './cluster/peering.js';
 import { checkLimits } from './api/limits.js';
+import { listenError } from './listen-error.js';
 import { isLoopbackHost } from './api/origin.js';
 import { EventLog, type EventLogOptions } from './event-log.js';
 import { parseRetentionRules, type RetentionRule, type RetentionRuleInput } from './partitions/retention.js';
@@ -172,15 +173,6 @@ async function checkPortFree(port: number, host: string): Promise<void> {
   } finally {
     await new Promise<void>((resolve) => probe.close(() => resolve()));
   }
-}
-
-/** EADDRINUSE and friends as one-line FloErrors; anything else unchanged. */
-function listenError(error: unknown, port: number, host: string): unknown {
-  const code = (error as { code?: string }).code;
-  if (code === 'EADDRINUSE') return new FloError('FLO_ERR_ADDRESS_IN_USE', `port ${port} on ${host} is in use: is another flo server running?`, { cause: error });
-  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') return new FloError('FLO_ERR_CONFIG_INVALID', `cannot listen on ${host}: no such local address`, { cause: error });
-  if (code === 'EACCES') return new FloError('FLO_ERR_CONFIG_INVALID', `no permission to listen on port ${port} of ${host} (ports below 1024 need privileges)`, { cause: error });
-  return error;
 }
 
 /** Rules saved by an older version may break a bound added since: say so, and how to replace them, rather than guess. */

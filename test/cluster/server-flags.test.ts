@@ -4,10 +4,11 @@
 // --node-id, a bad --peers entry, a cluster-only flag without --peers.
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestCluster, distinctFreePorts } from '../support/cluster.js';
-import { CLI_PATH, startServer } from '../support/server-process.js';
+import { CLI_PATH, freePort, startServer } from '../support/server-process.js';
 import { tempDir } from '../support/temp.js';
 import { postEvents } from './http.js';
 
@@ -94,5 +95,20 @@ describe('flo server cluster flags', () => {
     const result = await runServer(['-d', dataDir, ...args]);
     expectOneLineRefusal(result, pattern);
     expect(existsSync(dataDir), 'a refused start created the data dir').toBe(false);
+  });
+
+  it('names the peer port when it is taken, and the peer host when it is not a local address', async () => {
+    const busy = createServer();
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+    const port = (busy.address() as AddressInfo).port;
+    try {
+      const taken = await runServer(['-d', join(dir.path, 'peer-busy'), '-p', String(await freePort()), '--node-id', '1', '--peer-port', String(port), '--peers', `127.0.0.1:${port}`]);
+      expectOneLineRefusal(taken, new RegExp(`port ${port} on 127\\.0\\.0\\.1 is in use \\(--peer-port\\).*FLO_ERR_ADDRESS_IN_USE`));
+    } finally {
+      busy.close();
+    }
+    // Binding to an address this machine does not have sends nothing anywhere: it fails at bind.
+    const foreign = await runServer(['-d', join(dir.path, 'peer-foreign'), '-p', String(await freePort()), '--node-id', '1', '--peer-host', '192.0.2.1', '--peer-port', String(await freePort()), '--peers', '127.0.0.1:4999']);
+    expectOneLineRefusal(foreign, /cannot listen on 192\.0\.2\.1 \(--peer-host\): no such local address.*FLO_ERR_CONFIG_INVALID/);
   });
 });

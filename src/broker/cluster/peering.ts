@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import { FloError } from '../../common/errors.js';
 import type { ClusterView, MemberView } from '../api/admin.js';
 import type { EventLog, ReplicationOptions } from '../event-log.js';
+import { listenError } from '../listen-error.js';
 import { NO_PRODUCER } from '../partitions/commands.js';
 import { groupIdOf } from '../partitions/partition-keys.js';
 import type { NodeId } from '../raft/messages.js';
@@ -97,7 +98,8 @@ export class Peering {
         return peering.answerJoin(request);
       },
     }).catch((error: unknown) => {
-      throw new FloError('FLO_ERR_ADDRESS_IN_USE', `cannot listen for peers on ${peerHost}:${options.peerPort} (--peer-port): ${(error as Error).message}`, { cause: error });
+      // The transport wraps the socket error; its code says whether the port is taken, the address foreign, or privileged.
+      throw listenError((error as Error).cause ?? error, options.peerPort, peerHost, '--peer-port');
     });
     advertisedPeer ??= formatPeerAddress({ host: peerHost === '0.0.0.0' ? '127.0.0.1' : peerHost, port: transport.port });
     try {
