@@ -133,6 +133,8 @@ export class Broker {
 
   /** Stops accepting requests, lets accepted appends commit, closes subscriptions and storage. */
   async close(): Promise<void> {
+    // Leadership first, while requests are still served: what waits at this broker moves to the new leaders.
+    await this.peering?.prepareStop().catch((error: unknown) => this.logger.warn({ err: error }, 'leadership hand-off failed; stopping anyway'));
     const closingApp = this.app.close();
     await this.log.close();
     await this.peering?.close();

@@ -30,6 +30,8 @@ import {
 } from './forwarding.js';
 
 export const DEFAULT_CLUSTER_ID = 'flo';
+/** How long a graceful stop waits for the groups it leads to take another leader. */
+const HAND_OFF_MS = 3_000;
 
 export interface ClusterOptions {
   /** This broker's member id: a positive integer, kept in its data dir, never reused. A broker that joins is given one. */
@@ -60,6 +62,8 @@ export class Peering {
   private admin: ClusterAdmin | undefined;
   /** Set once this broker applied its own removal: it serves nothing more. */
   private removed = false;
+  /** Set by prepareStop(): told to peers in INFO. */
+  private stopping = false;
 
   private constructor(
     readonly transport: TcpTransport, readonly membership: ClusterMembership, readonly nodeId: NodeId,
@@ -91,6 +95,7 @@ export class Peering {
         url: options.advertiseUrl ?? options.url() ?? null, peer: advertisedPeer ?? null, partitions: formed === undefined ? options.partitions : null,
         founders: formed === undefined ? options.peers.length : null, members: formed?.members.map((member) => member.id) ?? null,
         formedAgoMs: formed === undefined ? null : formed.formedAt === undefined ? null : Math.max(0, Date.now() - formed.formedAt),
+        stopping: started.peering?.stopping ?? false,
       }),
       onJoin: (request) => {
         const peering = started.peering;
@@ -172,6 +177,7 @@ export class Peering {
         });
         this.reconciler = new Reconciler({
           groups, desired: () => controller.replicaHolders(), balanced: (groupId) => groupId !== CONTROLLER_GROUP, logger: this.logger,
+          mayLead: (id) => this.transport.memberInfo(id)?.stopping !== true,
           afterPass: () => this.activateJoined(groups()),
         });
         return {
@@ -211,6 +217,19 @@ export class Peering {
       const producer = command.producerId === NO_PRODUCER ? undefined : { id: command.producerId, firstSequence: command.firstSequence };
       return encodeOffsets(await this.log.acceptForwarded(partition, command.events, producer));
     });
+  }
+
+  /**
+   * A graceful stop: tell the peers this broker is stopping (they hand it no leadership), then hand
+   * every group it leads to another voter, so producers wait a leader transfer, not an election timeout.
+   */
+  async prepareStop(timeoutMs = HAND_OFF_MS): Promise<void> {
+    if (this.reconciler === undefined) return;
+    this.stopping = true;
+    this.transport.announce();
+    const started = performance.now();
+    const left = await this.reconciler.handOff(timeoutMs);
+    this.logger.info({ ms: Math.round(performance.now() - started), stillLeading: left }, 'stopping: leadership handed off');
   }
 
   /** The broker listens now: its URL goes to every peer. */

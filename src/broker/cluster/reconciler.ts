@@ -65,6 +65,8 @@ export function preferredLeader(groupId: number, members: readonly NodeId[]): No
 
 export interface ReconciledGroup {
   readonly groupId: number;
+  /** Leading, but handing leadership over. */
+  readonly transferring: boolean;
   status(): RaftNodeStatus;
   changeMembership(change: ConfChange): Promise<number>;
   transferLeadership(target: NodeId): void;
@@ -77,6 +79,8 @@ export interface ReconcilerOptions {
   readonly desired: () => readonly NodeId[];
   /** Partition groups whose leadership is balanced (the controller's is left where it is). */
   readonly balanced: (groupId: number) => boolean;
+  /** Whether a member may be handed leadership now (false for one that said it is stopping). */
+  readonly mayLead: (id: NodeId) => boolean;
   /** Called on the controller's leader after each pass: promote joiners that are voters everywhere. */
   readonly afterPass?: () => void;
   readonly logger: Logger;
@@ -127,7 +131,7 @@ export class Reconciler {
   /** Hands leadership to the group's preferred leader when that one is a voter that has caught up. */
   private balance(group: ReconciledGroup, status: RaftNodeStatus, desired: ReadonlySet<NodeId>): boolean {
     const preferred = preferredLeader(group.groupId, [...desired]);
-    if (preferred === undefined || preferred === status.nodeId || !status.conf.voters.includes(preferred)) return false;
+    if (preferred === undefined || preferred === status.nodeId || !status.conf.voters.includes(preferred) || !this.options.mayLead(preferred)) return false;
     // The leader's own row is never in 'replicate' (it does not replicate to itself): only the others count.
     const everyVoterCaughtUp = (status.progress ?? []).every((row) => row.learner || row.member === status.nodeId || (row.state === 'replicate' && row.match + CAUGHT_UP_ENTRIES >= status.commitIndex));
     if (!everyVoterCaughtUp) return false;
@@ -141,6 +145,31 @@ export class Reconciler {
       this.options.logger.info({ group: group.groupId, to, why }, 'transferring leadership');
     } catch (error) {
       this.options.logger.debug({ group: group.groupId, to, err: error }, 'leadership transfer not started');
+    }
+  }
+
+  /**
+   * Before a graceful stop: hands every group this broker leads to a caught-up voter that may lead, and
+   * resolves once it leads none (or after `timeoutMs`), so no group waits an election timeout for it.
+   */
+  async handOff(timeoutMs: number): Promise<number> {
+    this.close();
+    const deadline = performance.now() + timeoutMs;
+    let asked = 0;
+    for (;;) {
+      const led = this.options.groups().filter((group) => group.status().role === 'leader' && group.status().conf.voters.length > 1);
+      if (led.length === 0 || performance.now() > deadline) return led.length;
+      for (const group of led) {
+        const status = group.status();
+        const heir = (status.progress ?? [])
+          .filter((row) => !row.learner && row.member !== status.nodeId && this.options.mayLead(row.member) && row.state === 'replicate')
+          .sort((a, b) => b.match - a.match || a.member - b.member)[0];
+        if (heir !== undefined && !group.transferring) {
+          asked++;
+          this.transfer(group, heir.member, 'this broker is stopping');
+        }
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
     }
   }
 

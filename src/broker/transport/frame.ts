@@ -53,6 +53,8 @@ export interface MemberInfo {
   readonly members?: readonly number[] | null;
   /** Its partition count (every member must have the same). */
   readonly partitions?: number | null;
+  /** The sender is stopping: hand it no leadership. */
+  readonly stopping?: boolean | null;
   /** In answer to a probe: whether this broker has had a Raft connection with the prober's id since it started. */
   readonly seen?: boolean | null;
   /** Once formed: how long ago its cluster formed, by its own clock (null: unknown, formed by an older version). */
@@ -126,7 +128,7 @@ function decodeInfo(payload: Buffer): MemberInfo {
   if (typeof info !== 'object' || info === null || !text(info.url) || !text(info.peer) || typeof info.probe !== 'boolean') throw new ProtocolError('bad INFO fields');
   const count = (value: unknown): value is number | null | undefined => value === undefined || value === null || (Number.isSafeInteger(value) && (value as number) >= 0);
   const members = info.members;
-  if (!count(info.founders) || !count(info.partitions) || !count(info.formedAgoMs) || !(info.seen == null || typeof info.seen === 'boolean') || !(members === undefined || members === null || (Array.isArray(members) && members.length <= 1024 && members.every((id) => Number.isSafeInteger(id) && id > 0)))) {
+  if (!count(info.founders) || !count(info.partitions) || !count(info.formedAgoMs) || !(info.seen == null || typeof info.seen === 'boolean') || !(info.stopping == null || typeof info.stopping === 'boolean') || !(members === undefined || members === null || (Array.isArray(members) && members.length <= 1024 && members.every((id) => Number.isSafeInteger(id) && id > 0)))) {
     throw new ProtocolError('bad INFO fields');
   }
   const short = (value: unknown, max: number): value is string => typeof value === 'string' && value.length > 0 && value.length <= max;
@@ -140,7 +142,7 @@ function decodeInfo(payload: Buffer): MemberInfo {
   const refusal = info.refusal as { code?: unknown; message?: unknown } | null | undefined;
   if (refusal != null && !(short(refusal.code, 64) && short(refusal.message, 2048))) throw new ProtocolError('bad INFO refusal');
   return {
-    url: info.url, peer: info.peer, probe: info.probe, founders: info.founders ?? null, members: members ?? null, partitions: info.partitions ?? null, formedAgoMs: info.formedAgoMs ?? null, seen: info.seen ?? null,
+    url: info.url, peer: info.peer, probe: info.probe, founders: info.founders ?? null, members: members ?? null, partitions: info.partitions ?? null, formedAgoMs: info.formedAgoMs ?? null, seen: info.seen ?? null, stopping: info.stopping ?? null,
     join: (join ?? null) as JoinRequest | null, joined: (joined ?? null) as JoinAnswer | null, refusal: (refusal ?? null) as MemberInfo['refusal'],
   };
 }
