@@ -155,7 +155,6 @@ export class Reconciler {
   async handOff(timeoutMs: number): Promise<number> {
     this.close();
     const deadline = performance.now() + timeoutMs;
-    let asked = 0;
     for (;;) {
       const led = this.options.groups().filter((group) => group.status().role === 'leader' && group.status().conf.voters.length > 1);
       if (led.length === 0 || performance.now() > deadline) return led.length;
@@ -164,10 +163,7 @@ export class Reconciler {
         const heir = (status.progress ?? [])
           .filter((row) => !row.learner && row.member !== status.nodeId && this.options.mayLead(row.member) && row.state === 'replicate')
           .sort((a, b) => b.match - a.match || a.member - b.member)[0];
-        if (heir !== undefined && !group.transferring) {
-          asked++;
-          this.transfer(group, heir.member, 'this broker is stopping');
-        }
+        if (heir !== undefined && !group.transferring) this.transfer(group, heir.member, 'this broker is stopping');
       }
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
