@@ -12,7 +12,7 @@ import { sealGroup, unsealGroup } from './checksum.js';
 import * as keys from './keys.js';
 import { NamespaceDictionary } from './namespace-dictionary.js';
 import { AckMark } from './ack-mark.js';
-import { isCorruption, isLocked } from './level-errors.js';
+import { isCorruption, isLocked, isTableUnreadable } from './level-errors.js';
 import { OffsetLedger, writeOffsetMarks } from './offset-marks.js';
 import { RaftStorage } from './raft-storage.js';
 import { checkedStates, RECOVERY_HELP, type StartUpOptions } from './start-up.js';
@@ -114,11 +114,30 @@ export class EventStore {
           `the store in ${dataDir} failed verification; refusing to start: ${damagedTables.join('; ')}. Restore the data dir from a backup, or start once with --recover-store to keep what can still be read (${RECOVERY_HELP})`);
       }
     }
-    const db: Db = new ClassicLevel<Buffer, Buffer>(dataDir, { keyEncoding: 'buffer', valueEncoding: 'buffer', createIfMissing: found.kind === 'new', ...LEVEL_TUNING });
+    try {
+      return await EventStore.openVerified(dataDir, found.kind === 'new', damagedTables, options);
+    } catch (error) {
+      // A table LevelDB cannot read (cut short, or a block it trips over): --recover-store has LevelDB
+      // rebuild its manifest from what the tables and logs still hold, then verification runs again.
+      if (!options.recover || !(error instanceof FloError) || error.code !== 'FLO_ERR_STORAGE_CORRUPT' || !(isCorruption(error) || isTableUnreadable(error))) throw error;
+      await ClassicLevel.repair(dataDir);
+      try {
+        return await EventStore.openVerified(dataDir, false, [...damagedTables, `LevelDB repaired the store after: ${describe(error.cause ?? error)}`], options);
+      } catch (again) {
+        throw new FloError('FLO_ERR_STORAGE_CORRUPT',
+          `--recover-store had LevelDB repair the store in ${dataDir} (it had found: ${describe(error.cause ?? error)}), and what is left cannot be used either: ${(again as Error).message}. ` +
+          `Restore the data dir from a backup; a cluster member's events are on the other members: move this dir away and start it with an empty one and --join <a member's peer address> (docs/cluster.md, "Membership")`, { cause: again });
+      }
+    }
+  }
+
+  private static async openVerified(dataDir: string, create: boolean, damagedTables: string[], options: OpenOptions): Promise<EventStore> {
+    const db: Db = new ClassicLevel<Buffer, Buffer>(dataDir, { keyEncoding: 'buffer', valueEncoding: 'buffer', createIfMissing: create, ...LEVEL_TUNING });
     try {
       await db.open();
     } catch (error) {
       const locked = isLocked(error);
+      if (!locked && (isCorruption(error) || isTableUnreadable(error))) throw damageRefusal(dataDir, 'opened', error);
       const hint = locked ? ' (it is locked: is another flo server using it?)' : ` (${RECOVERY_HELP})`;
       throw new FloError('FLO_ERR_STORAGE', `cannot open data directory ${dataDir}${hint}: ${describe(error)}`, { cause: error });
     }
@@ -145,10 +164,8 @@ export class EventStore {
     } catch (error) {
       await db.close();
       if (error instanceof FloError) throw error;
-      if (!isCorruption(error)) throw new FloError('FLO_ERR_STORAGE', `cannot open the store in ${dataDir}: ${describe(error)}`, { cause: error });
-      // Damage LevelDB itself trips over (a block or key it cannot parse): no scan can get past it, so recovery cannot help either.
-      throw new FloError('FLO_ERR_STORAGE_CORRUPT',
-        `LevelDB found damage while the store in ${dataDir} was verified (${describe(error)}); refusing to start. Restore the data dir from a backup (${RECOVERY_HELP})`, { cause: error });
+      if (!isCorruption(error) && !isTableUnreadable(error)) throw new FloError('FLO_ERR_STORAGE', `cannot open the store in ${dataDir}: ${describe(error)}`, { cause: error });
+      throw damageRefusal(dataDir, 'verified', error);
     }
   }
 
@@ -418,3 +435,9 @@ function describe(error: unknown): string {
 }
 
 export type { Operation as StoreOperation };
+
+/** Damage LevelDB itself ran into: refused, naming both ways out (a backup, or --recover-store, which has LevelDB repair the store first). */
+function damageRefusal(dataDir: string, when: 'opened' | 'verified', error: unknown): FloError {
+  return new FloError('FLO_ERR_STORAGE_CORRUPT',
+    `LevelDB found damage while the store in ${dataDir} was ${when} (${describe(error)}); refusing to start. Restore the data dir from a backup, or start once with --recover-store to keep what can still be read (${RECOVERY_HELP})`, { cause: error });
+}

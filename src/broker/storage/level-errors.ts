@@ -9,6 +9,14 @@ export function isCorruption(error: unknown): boolean {
   return causeChain(error).some((at) => at.code === 'LEVEL_CORRUPTION' || at.message.startsWith('Corruption: '));
 }
 
+/**
+ * A table file LevelDB cannot read: one cut short makes its reader fail with EINVAL ("IO error: <file>.ldb:
+ * Invalid argument") rather than a corruption status. Named by LevelDB's prefix and the table's extension.
+ */
+export function isTableUnreadable(error: unknown): boolean {
+  return causeChain(error).some((at) => /^IO error: \S+\.(ldb|sst): Invalid argument/.test(at.message));
+}
+
 export function isLocked(error: unknown): boolean {
   return causeChain(error).some((at) => at.code === 'LEVEL_LOCKED' || /^IO error: lock /.test(at.message));
 }
