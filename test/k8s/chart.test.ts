@@ -51,15 +51,19 @@ describe('Helm chart charts/flo', () => {
     expect(pod.serviceAccountName).toBe('flo');
   });
 
-  it('grants least privilege: no wildcards, no secrets, write access only to owned kinds', () => {
+  it('grants least privilege: no wildcards, Secrets create-only (never read), write access only to owned kinds', () => {
     const docs = renderChart();
     const rules = (find(docs, 'ClusterRole') as unknown as { rules: Rule[] }).rules;
     for (const rule of rules) {
       expect([...rule.apiGroups, ...rule.resources, ...rule.verbs]).not.toContain('*');
-      expect(rule.resources).not.toContain('secrets');
+      // The generated cluster secret is created once; the operator never reads a Secret.
+      if (rule.resources.includes('secrets')) expect(rule).toEqual({ apiGroups: [''], resources: ['secrets'], verbs: ['create'] });
     }
     const writable = rules.filter((rule) => rule.verbs.includes('create') || rule.verbs.includes('update')).flatMap((rule) => rule.resources);
-    expect(writable.sort()).toEqual(['configmaps', 'events', 'floclusters/finalizers', 'floclusters/status', 'poddisruptionbudgets', 'services', 'statefulsets'].sort());
+    expect(writable.sort()).toEqual(['configmaps', 'events', 'floclusters/finalizers', 'floclusters/status', 'poddisruptionbudgets', 'secrets', 'services', 'statefulsets'].sort());
+    // Claims: deleted (or marked) only after their broker was drained and removed on a scale-down.
+    expect(rules.find((rule) => rule.resources.includes('persistentvolumeclaims'))?.verbs).toEqual(['get', 'list', 'patch', 'delete']);
+    expect(rules.find((rule) => rule.resources.includes('floclusters'))?.verbs).toEqual(['get', 'list', 'watch', 'patch']);
     const leases = (find(docs, 'Role') as unknown as { metadata: { namespace: string }; rules: Rule[] });
     expect(leases.metadata.namespace).toBe('flo-system');
     expect(leases.rules).toEqual([{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] }]);

@@ -1,13 +1,17 @@
-import type { V1Container } from '@kubernetes/client-node';
+import type { V1Container, V1EnvVar } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { buildDesired, retentionJson, selectorString } from '../../src/operator/builders/index.js';
+import { buildClusterSecret, buildDesired, buildPodDisruptionBudget, maxUnavailableFor, retentionJson, selectorString } from '../../src/operator/builders/index.js';
 import { specProblems, withDefaults, type FloCluster, type FloClusterSpec } from '../../src/operator/crd/types.js';
 
-function cluster(spec: FloClusterSpec, name = 'events'): FloCluster {
+function cluster(spec: FloClusterSpec, name = 'events', founders?: number): FloCluster {
   return {
     apiVersion: 'flo.dev/v1alpha1', kind: 'FloCluster',
-    metadata: { name, namespace: 'prod', uid: 'uid-1', generation: 1 }, spec,
+    metadata: { name, namespace: 'prod', uid: 'uid-1', generation: 1, ...(founders === undefined ? {} : { annotations: { 'flo.dev/founders': String(founders) } }) }, spec,
   };
+}
+
+function envOf(c: FloCluster): V1EnvVar[] {
+  return buildDesired(c).statefulSet.spec!.template.spec!.containers[0]!.env!;
 }
 
 describe('FloCluster builders', () => {
@@ -37,21 +41,46 @@ describe('FloCluster builders', () => {
     expect(clientService.spec?.selector).toEqual(peerService.spec?.selector);
   });
 
-  it('keep the pod template unchanged when only replicas or retention change (no rolling restart)', () => {
-    const small = buildDesired(cluster({ replicas: 1, replicationFactor: 1, retention: [] })).statefulSet;
-    const large = buildDesired(cluster({ replicas: 5, replicationFactor: 1, retention: [{ namespace: '/x', maxEvents: 5 }] })).statefulSet;
+  it('keep the pod template unchanged when only replicas or retention change (no rolling restart): the founders are recorded once', () => {
+    const small = buildDesired(cluster({ replicas: 3, retention: [] }, 'events', 3)).statefulSet;
+    const large = buildDesired(cluster({ replicas: 5, retention: [{ namespace: '/x', maxEvents: 5 }] }, 'events', 3)).statefulSet;
     expect(large.spec?.template).toEqual(small.spec?.template);
     expect(large.spec?.replicas).toBe(5);
+    // A scale-down under way: the StatefulSet runs what the operator decided, not the spec.
+    expect(buildDesired(cluster({ replicas: 3 }, 'events', 3), undefined, 4).statefulSet.spec?.replicas).toBe(4);
   });
 
-  it('put no node identity and no peer list in the broker environment', () => {
-    const env = buildDesired(cluster({ replicas: 3 })).statefulSet.spec!.template.spec!.containers[0]!.env!;
-    const names = env.map((variable) => variable.name);
-    expect(names).not.toContain('FLO_NODE_ID');
-    expect(names.some((name) => /PEERS$|SEEDS/.test(name) && name !== 'FLO_PEERS_SERVICE')).toBe(false);
-    expect(env.find((variable) => variable.name === 'FLO_PEERS_SERVICE')?.value).toBe('events-peers.prod.svc.cluster.local');
+  it('give every pod the same cluster flags: the founders as peers, join through pod 0, ordinal ids for founders only, advertised pod DNS names', () => {
+    const env = envOf(cluster({ replicas: 5 }, 'events', 3));
+    const value = (name: string): string | undefined => env.find((variable) => variable.name === name)?.value;
+    const peers = 'events-peers.prod.svc.cluster.local';
+    expect(env[0]).toEqual({ name: 'FLO_POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } });
+    expect(value('FLO_PEERS')).toBe(`events-0.${peers}:4000,events-1.${peers}:4000,events-2.${peers}:4000`);
+    expect(value('FLO_JOIN')).toBe(`events-0.${peers}:4000`);
+    expect(value('FLO_ORDINAL_NODE_ID')).toBe('true');
+    expect(value('FLO_ADVERTISE_PEER')).toBe(`$(FLO_POD_NAME).${peers}:4000`);
+    expect(value('FLO_ADVERTISE_URL')).toBe(`http://$(FLO_POD_NAME).${peers}:3000`);
+    expect(value('FLO_CLUSTER_ID')).toBe('events.prod');
+    expect(env.map((variable) => variable.name)).not.toContain('FLO_NODE_ID');
+    expect(env.find((variable) => variable.name === 'FLO_CLUSTER_SECRET')?.valueFrom?.secretKeyRef).toEqual({ name: 'events-cluster-secret', key: 'secret' });
+    expect(envOf(cluster({ replicas: 3, clusterSecret: { name: 'mine' } }, 'events', 3)).find((variable) => variable.name === 'FLO_CLUSTER_SECRET')?.valueFrom?.secretKeyRef).toEqual({ name: 'mine', key: 'secret' });
+    expect(value('FLO_PEERS_SERVICE')).toBe(peers);
     expect(env.find((variable) => variable.name === 'FLO_RETENTION')?.valueFrom?.configMapKeyRef).toEqual({ name: 'events-config', key: 'retention.json' });
-    expect(env.find((variable) => variable.name === 'FLO_HOST')?.value).toBe('0.0.0.0');
+    expect(value('FLO_HOST')).toBe('0.0.0.0');
+    // Before the first reconcile recorded them, the founders are the replicas at creation.
+    expect(envOf(cluster({ replicas: 2 })).find((variable) => variable.name === 'FLO_PEERS')?.value?.split(',')).toHaveLength(2);
+    // Single-node brokers made by an older operator (founders 0) keep their environment: their data dirs refuse --peers.
+    expect(envOf(cluster({ replicas: 1 }, 'events', 0)).map((variable) => variable.name).filter((name) => /PEERS$|JOIN|CLUSTER/.test(name))).toEqual([]);
+  });
+
+  it('generate a random cluster secret of at least 16 characters, without an ownerReference (create-only RBAC)', () => {
+    const one = buildClusterSecret(cluster({}));
+    const two = buildClusterSecret(cluster({}));
+    const secret = Buffer.from(one.data!['secret']!, 'base64').toString('utf8');
+    expect(secret.length).toBeGreaterThanOrEqual(16);
+    expect(one.data).not.toEqual(two.data);
+    expect(one.metadata).toMatchObject({ name: 'events-cluster-secret', namespace: 'prod' });
+    expect(one.metadata?.ownerReferences).toBeUndefined();
   });
 
   it('harden the broker container and probe /readyz and /healthz', () => {
@@ -147,11 +176,22 @@ describe('FloCluster builders', () => {
     expect(retentionJson([])).toBe('[]');
   });
 
-  it('allow one voluntary disruption at a time', () => {
+  it('derive the PodDisruptionBudget from the replication factor (the founders)', () => {
     expect(buildDesired(cluster({ replicas: 3 })).podDisruptionBudget.spec).toEqual({
       maxUnavailable: 1, selector: { matchLabels: { 'app.kubernetes.io/name': 'flo', 'app.kubernetes.io/instance': 'events', 'app.kubernetes.io/component': 'broker' } },
     });
+    expect(maxUnavailableFor(3)).toBe(1);
+    expect(maxUnavailableFor(5)).toBe(1);
+    // Two copies: either broker away stops writes, so a voluntary disruption waits.
+    expect(buildPodDisruptionBudget(cluster({ replicas: 4 }, 'events', 2)).spec?.maxUnavailable).toBe(0);
+    expect(buildPodDisruptionBudget(cluster({ replicas: 1 }, 'events', 1)).spec?.maxUnavailable).toBe(1);
     expect(selectorString(cluster({}))).toBe('app.kubernetes.io/name=flo,app.kubernetes.io/instance=events,app.kubernetes.io/component=broker');
+  });
+
+  it('open the peer port on the broker container and the headless Service', () => {
+    const { statefulSet, peerService } = buildDesired(cluster({ replicas: 3 }));
+    expect(statefulSet.spec!.template.spec!.containers[0]!.ports).toContainEqual({ name: 'peer', containerPort: 4000, protocol: 'TCP' });
+    expect(peerService.spec?.ports).toContainEqual({ name: 'peer', port: 4000, targetPort: 'peer', protocol: 'TCP' });
   });
 });
 
@@ -167,8 +207,11 @@ describe('spec defaults', () => {
     expect(specProblems(withDefaults({ replicas: 1, replicationFactor: 1, image: 'flo' }))).toEqual([]);
   });
 
-  it('refuse more than one broker until partitions are replicated, and a cluster without an image', () => {
-    expect(specProblems(withDefaults({ replicas: 3, replicationFactor: 3, image: 'flo' }))).toEqual([expect.stringMatching(/^replicas 3 refused: brokers do not replicate partitions yet/)]);
+  it('accept several brokers, refuse a replication factor other than the founders, growing single-node brokers, and a cluster without an image', () => {
+    expect(specProblems(withDefaults({ replicas: 5, image: 'flo' }), 3)).toEqual([]);
+    expect(specProblems(withDefaults({ replicas: 5, replicationFactor: 3, image: 'flo' }), 3, 3)).toEqual([]);
+    expect(specProblems(withDefaults({ replicas: 5, replicationFactor: 2, image: 'flo' }), 3, 2)).toEqual([expect.stringMatching(/^replicationFactor 2 refused: .* founded with \(3\)/)]);
+    expect(specProblems(withDefaults({ replicas: 3, image: 'flo' }), 0)).toEqual([expect.stringMatching(/^replicas 3 refused: this cluster's brokers were created by an older operator as single-node brokers/)]);
     expect(specProblems(withDefaults({ replicas: 1 }))).toEqual([expect.stringMatching(/^no broker image: set spec.image, or run the operator with --broker-image/)]);
     expect(specProblems(withDefaults({ replicas: 1 }, { clusterDomain: 'cluster.local', brokerImage: 'flo' }))).toEqual([]);
   });

@@ -8,14 +8,55 @@ const cluster: FloCluster = {
 };
 
 function observed(partial: Partial<Observation>): Observation {
-  return { desiredReplicas: 3, replicas: 3, readyReplicas: 3, rolledOut: true, brokers: [], retentionApplied: true, ...partial };
+  return {
+    desiredReplicas: 3, replicas: 3, readyReplicas: 3, rolledOut: true, brokers: [], retentionApplied: true,
+    founders: 3, replicating: true, activeMembers: 3, healthy: true, partitions: { total: 4, leaderless: 0, underReplicated: 0 }, ...partial,
+  };
 }
 
 describe('status from observation', () => {
+  it('never reports brokers that do not replicate Ready: single-node brokers beyond one, or members of different clusters', () => {
+    for (const partial of [{ replicating: false }, { founders: 0, healthy: true }]) {
+      const status = computeStatus(cluster, observed(partial), undefined, 't1');
+      expect(status.phase, JSON.stringify(partial)).toBe('Degraded');
+      expect(status.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'NotReplicating' });
+      expect(status.conditions?.find((c) => c.type === 'Degraded')).toMatchObject({ status: 'True', reason: 'NotReplicating' });
+    }
+    // One single-node broker of an older operator is a working cluster of one.
+    const one = { ...cluster, spec: { replicas: 1 } };
+    expect(computeStatus(one, observed({ founders: 0, desiredReplicas: 1, replicas: 1, readyReplicas: 1, brokers: [{ pod: 'c-0', ready: true }], replicating: undefined, activeMembers: undefined }), undefined, 't1').phase).toBe('Ready');
+  });
+
+  it('is not Ready while the cluster is unhealthy, not every broker is an active member, or health is unknown', () => {
+    const unhealthy = computeStatus(cluster, observed({ healthy: false, healthProblems: ['partition 2 has no leader'] }), undefined, 't1');
+    expect(unhealthy.phase).toBe('Progressing');
+    expect(unhealthy.conditions?.find((c) => c.type === 'Healthy')).toMatchObject({ status: 'False', reason: 'ClusterUnhealthy', message: 'partition 2 has no leader' });
+    expect(computeStatus(cluster, observed({ activeMembers: 2 }), undefined, 't1').conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', message: '2 of 3 brokers are active members' });
+    const unknown = computeStatus(cluster, observed({ healthy: undefined }), undefined, 't1');
+    expect(unknown.conditions?.find((c) => c.type === 'Healthy')?.status).toBe('Unknown');
+    expect(unknown.phase).not.toBe('Ready');
+    expect(computeStatus(cluster, observed({ unanswered: ['c-2'] }), undefined, 't1').conditions?.find((c) => c.type === 'Healthy')?.message).toContain('c-2 do not answer');
+  });
+
+  it('reports a blocked scale-down with the brokers\' reason, and the operation in progress', () => {
+    const status = computeStatus(cluster, observed({
+      desiredReplicas: 2, scaleDownBlocked: 'draining node 3 would leave 2 members, fewer than the replication factor 3',
+      operation: { type: 'ScaleDown', fromReplicas: 3, toReplicas: 2, member: 3, message: 'draining broker 3 (pod 2)' },
+    }), undefined, 't1');
+    expect(status.conditions?.find((c) => c.type === 'ScaleDownBlocked')).toMatchObject({ status: 'True', reason: 'BelowReplicationFactor' });
+    expect(status.conditions?.find((c) => c.type === 'ScaleDownBlocked')?.message).toContain('fewer than the replication factor 3');
+    expect(status.conditions?.find((c) => c.type === 'Progressing')).toMatchObject({ status: 'True', reason: 'ScalingDown', message: 'draining broker 3 (pod 2)' });
+    expect(status.operation).toMatchObject({ type: 'ScaleDown', member: 3 });
+    expect(status.phase).not.toBe('Ready');
+  });
+
   it('is Ready only when every desired broker is ready and the rollout is done', () => {
     const status = computeStatus(cluster, observed({}), undefined, 't1');
     expect(status.phase).toBe('Ready');
-    expect(status.conditions?.map((c) => `${c.type}=${c.status}/${c.reason}`)).toEqual(['Degraded=False/AsExpected', 'Progressing=False/Reconciled', 'Ready=True/BrokersReady']);
+    expect(status.conditions?.map((c) => `${c.type}=${c.status}/${c.reason}`)).toEqual([
+      'Degraded=False/AsExpected', 'Healthy=True/ClusterHealthy', 'Progressing=False/Reconciled', 'Ready=True/BrokersReady', 'ScaleDownBlocked=False/NotBlocked',
+    ]);
+    expect(status.partitions).toEqual({ total: 4, leaderless: 0, underReplicated: 0 });
     expect(status).toMatchObject({ observedGeneration: 4, readyReplicas: 3, endpoint: 'http://c.ns.svc:3000', retentionGeneration: 4 });
     expect(computeStatus(cluster, observed({ rolledOut: false }), undefined, 't1').conditions?.find((c) => c.type === 'Progressing')?.reason).toBe('RollingUpdate');
   });

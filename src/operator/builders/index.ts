@@ -17,18 +17,20 @@ export interface DesiredObjects {
   podDisruptionBudget: V1PodDisruptionBudget;
 }
 
-export function buildDesired(cluster: FloCluster, settings: OperatorSettings = DEFAULT_SETTINGS): DesiredObjects {
+/** `statefulSetReplicas`: what the StatefulSet runs now (the spec's replicas unless a scale-down is under way). */
+export function buildDesired(cluster: FloCluster, settings: OperatorSettings = DEFAULT_SETTINGS, statefulSetReplicas?: number): DesiredObjects {
   return {
     configMap: buildConfigMap(cluster),
     peerService: buildPeerService(cluster),
     clientService: buildClientService(cluster),
-    statefulSet: buildStatefulSet(cluster, settings),
+    statefulSet: buildStatefulSet(cluster, settings, statefulSetReplicas),
     podDisruptionBudget: buildPodDisruptionBudget(cluster),
   };
 }
 
 export { buildConfigMap, retentionJson, RETENTION_KEY } from './config-map.js';
-export { buildPodDisruptionBudget } from './pdb.js';
+export { buildPodDisruptionBudget, maxUnavailableFor } from './pdb.js';
 export { buildClientService, buildPeerService } from './services.js';
-export { buildStatefulSet } from './stateful-set.js';
+export { buildStatefulSet, clusterSecretRef, foundersOf } from './stateful-set.js';
+export { buildClusterSecret } from './cluster-secret.js';
 export * from './names.js';

@@ -19,6 +19,7 @@ export interface OwnedNames {
   clientService: string;
   configMap: string;
   podDisruptionBudget: string;
+  clusterSecret: string;
 }
 
 export function ownedNames(clusterName: string): OwnedNames {
@@ -28,6 +29,7 @@ export function ownedNames(clusterName: string): OwnedNames {
     clientService: clusterName,
     configMap: `${clusterName}-config`,
     podDisruptionBudget: clusterName,
+    clusterSecret: `${clusterName}-cluster-secret`,
   };
 }
 

@@ -3,7 +3,7 @@
 // a client Service that only routes to ready brokers.
 
 import type { V1Service } from '@kubernetes/client-node';
-import { BROKER_HTTP_PORT, withDefaults, type FloCluster } from '../crd/types.js';
+import { BROKER_HTTP_PORT, BROKER_PEER_PORT, withDefaults, type FloCluster } from '../crd/types.js';
 import { commonLabels, ownedNames, ownerReference, selectorLabels } from './names.js';
 
 export function buildPeerService(cluster: FloCluster): V1Service {
@@ -20,7 +20,10 @@ export function buildPeerService(cluster: FloCluster): V1Service {
       clusterIP: 'None',
       publishNotReadyAddresses: true,
       selector: selectorLabels(cluster),
-      ports: [{ name: 'http', port: BROKER_HTTP_PORT, targetPort: 'http', protocol: 'TCP' }],
+      ports: [
+        { name: 'http', port: BROKER_HTTP_PORT, targetPort: 'http', protocol: 'TCP' },
+        { name: 'peer', port: BROKER_PEER_PORT, targetPort: 'peer', protocol: 'TCP' },
+      ],
     },
   };
 }

@@ -1,20 +1,22 @@
 // Desired StatefulSet of brokers. Invariants that matter in production:
-// - no peer list in the template: brokers find peers through the headless Service DNS,
-//   so scaling changes only `replicas` and never rolls the whole cluster;
-// - no node identity in the template: the broker creates its id in its data dir on first
-//   start and keeps it there; an ordinal is only a DNS name and is never an identity;
+// - one command line for every pod, fixed for the cluster's life: the founders' peer list
+//   (`FLO_PEERS`, the pods that existed at creation, recorded on the FloCluster) never changes,
+//   so scaling changes only `replicas` and never rolls the whole cluster; a pod beyond the
+//   founders joins (`FLO_JOIN`) and is given a new member id by the cluster;
+// - the ordinal gives a founder its first id only (`--ordinal-node-id`); the id then lives in
+//   the data dir, and the operator always asks a broker for its id, never derives it;
 // - retention comes from the ConfigMap by reference, so a retention change does not restart pods;
 // - non-root, read-only root filesystem, every capability dropped — by default; the spec
 //   may replace either security context, because some platforms (OpenShift) choose the UID;
-// - a volume is never deleted on a scale-down: its broker may still hold events that no
-//   other broker has (partitions are not replicated yet).
+// - the StatefulSet never deletes a volume on a scale-down (`whenScaled: Retain`): the operator
+//   scales down one drained broker at a time and deletes its claim itself, last.
 
 import type { V1Container, V1EnvVar, V1PodSpec, V1StatefulSet } from '@kubernetes/client-node';
 import {
-  BROKER_DATA_DIR, BROKER_HTTP_PORT, DEFAULT_SETTINGS, withDefaults, type FloCluster, type OperatorSettings, type ResolvedSpec,
+  BROKER_DATA_DIR, BROKER_HTTP_PORT, BROKER_PEER_PORT, CLUSTER_SECRET_KEY, DEFAULT_SETTINGS, recordedFounders, withDefaults, type FloCluster, type OperatorSettings, type ResolvedSpec,
 } from '../crd/types.js';
 import { RETENTION_KEY } from './config-map.js';
-import { commonLabels, ownedNames, ownerReference, peerServiceHost, selectorLabels } from './names.js';
+import { brokerHost, commonLabels, ownedNames, ownerReference, peerServiceHost, selectorLabels } from './names.js';
 
 /** User and group the broker runs as by default (matches the Dockerfile's USER). */
 export const BROKER_UID = 10001;
@@ -29,10 +31,44 @@ export const DEFAULT_TERMINATION_GRACE_SECONDS = 30;
 export const BROKER_CONTAINER = 'broker';
 export const DATA_VOLUME = 'data';
 
+/** Founders of the cluster: as recorded on the FloCluster, else (before the first reconcile) its replicas now. */
+export function foundersOf(cluster: FloCluster): number {
+  return recordedFounders(cluster) ?? withDefaults(cluster.spec).replicas;
+}
+
+/** The Secret holding the cluster secret: the one the spec names, else the one the operator creates. */
+export function clusterSecretRef(cluster: FloCluster): { name: string; key: string } {
+  const named = cluster.spec.clusterSecret;
+  return named === undefined ? { name: ownedNames(cluster.metadata.name).clusterSecret, key: CLUSTER_SECRET_KEY } : { name: named.name, key: named.key ?? CLUSTER_SECRET_KEY };
+}
+
+/** The cluster flags, the same for every pod (Kubernetes expands `$(FLO_POD_NAME)` per pod). */
+function clusterEnv(cluster: FloCluster, settings: OperatorSettings): V1EnvVar[] {
+  const founders = foundersOf(cluster);
+  // 0: a StatefulSet of single-node brokers made by an older operator; their data dirs refuse --peers.
+  if (founders === 0) return [];
+  const peerHost = peerServiceHost(cluster, settings.clusterDomain);
+  const founderAddresses = Array.from({ length: founders }, (_, ordinal) => `${brokerHost(cluster, `${cluster.metadata.name}-${ordinal}`, settings.clusterDomain)}:${BROKER_PEER_PORT}`);
+  const secret = clusterSecretRef(cluster);
+  return [
+    { name: 'FLO_PEER_PORT', value: String(BROKER_PEER_PORT) },
+    { name: 'FLO_PEERS', value: founderAddresses.join(',') },
+    // Pod 0 founded the cluster; any member would do, and a broker named in FLO_PEERS founds instead.
+    { name: 'FLO_JOIN', value: founderAddresses[0]! },
+    { name: 'FLO_ORDINAL_NODE_ID', value: 'true' },
+    { name: 'FLO_ADVERTISE_PEER', value: `$(FLO_POD_NAME).${peerHost}:${BROKER_PEER_PORT}` },
+    { name: 'FLO_ADVERTISE_URL', value: `http://$(FLO_POD_NAME).${peerHost}:${BROKER_HTTP_PORT}` },
+    { name: 'FLO_CLUSTER_ID', value: `${cluster.metadata.name}.${cluster.metadata.namespace}` },
+    { name: 'FLO_CLUSTER_SECRET', valueFrom: { secretKeyRef: { name: secret.name, key: secret.key } } },
+  ];
+}
+
 /** Environment variables the operator sets; the CRD refuses extra env of the same names. */
 function brokerEnv(cluster: FloCluster, spec: ResolvedSpec, settings: OperatorSettings): V1EnvVar[] {
   const names = ownedNames(cluster.metadata.name);
   return [
+    // First: later values refer to it as $(FLO_POD_NAME), which Kubernetes expands only from earlier entries.
+    { name: 'FLO_POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
     { name: 'FLO_HOST', value: '0.0.0.0' },
     { name: 'FLO_PORT', value: String(BROKER_HTTP_PORT) },
     { name: 'FLO_DATA_DIR', value: BROKER_DATA_DIR },
@@ -40,9 +76,9 @@ function brokerEnv(cluster: FloCluster, spec: ResolvedSpec, settings: OperatorSe
     { name: 'FLO_DURABILITY', value: spec.durability },
     { name: 'FLO_LOG_LEVEL', value: spec.logLevel },
     { name: 'FLO_RETENTION', valueFrom: { configMapKeyRef: { name: names.configMap, key: RETENTION_KEY } } },
-    { name: 'FLO_POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
     { name: 'FLO_POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
     { name: 'FLO_PEERS_SERVICE', value: peerServiceHost(cluster, settings.clusterDomain) },
+    ...clusterEnv(cluster, settings),
     ...authEnv(cluster),
   ];
 }
@@ -73,7 +109,7 @@ function brokerContainer(cluster: FloCluster, spec: ResolvedSpec, settings: Oper
     imagePullPolicy: spec.imagePullPolicy,
     args: ['server'],
     env: [...brokerEnv(cluster, spec, settings), ...(spec.pod.env ?? []) as V1EnvVar[]],
-    ports: [{ name: 'http', containerPort: BROKER_HTTP_PORT, protocol: 'TCP' }],
+    ports: [{ name: 'http', containerPort: BROKER_HTTP_PORT, protocol: 'TCP' }, { name: 'peer', containerPort: BROKER_PEER_PORT, protocol: 'TCP' }],
     readinessProbe: { httpGet: { path: '/readyz', port: 'http' }, periodSeconds: 5, failureThreshold: 2, timeoutSeconds: 2 },
     startupProbe: {
       httpGet: { path: '/healthz', port: 'http' },
@@ -108,7 +144,11 @@ function podSpec(cluster: FloCluster, spec: ResolvedSpec, settings: OperatorSett
   } as V1PodSpec;
 }
 
-export function buildStatefulSet(cluster: FloCluster, settings: OperatorSettings = DEFAULT_SETTINGS): V1StatefulSet {
+/**
+ * `replicas`: what the StatefulSet should run now; the spec's replicas unless a scale-down is
+ * under way (the operator shrinks it one drained broker at a time).
+ */
+export function buildStatefulSet(cluster: FloCluster, settings: OperatorSettings = DEFAULT_SETTINGS, replicas?: number): V1StatefulSet {
   const spec = withDefaults(cluster.spec, settings);
   const names = ownedNames(cluster.metadata.name);
   return {
@@ -121,7 +161,7 @@ export function buildStatefulSet(cluster: FloCluster, settings: OperatorSettings
       ownerReferences: [ownerReference(cluster)],
     },
     spec: {
-      replicas: spec.replicas,
+      replicas: replicas ?? spec.replicas,
       serviceName: names.peerService,
       // Parallel: brokers of a replicated cluster must start together to form a quorum.
       podManagementPolicy: 'Parallel',

@@ -15,11 +15,24 @@ export const BROKER_HTTP_PORT = 3000;
 export const BROKER_DATA_DIR = '/var/lib/flo';
 /** DNS domain of the cluster when the operator is not told otherwise (kubelet's --cluster-domain default). */
 export const DEFAULT_CLUSTER_DOMAIN = 'cluster.local';
+/** Port of every broker's Raft/peer listener (brokers dial each other's pod DNS name on it). */
+export const BROKER_PEER_PORT = 4000;
 /**
- * Brokers a FloCluster may have until partitions are replicated: more brokers would each
- * keep separate data behind one Service, so a consumer would see only part of the stream.
+ * Annotation on a FloCluster recording how many brokers founded it (the replicas at creation),
+ * written once: the founders' list (`--peers`) must never change after the cluster formed, so
+ * later scaling never changes it. `0` marks a cluster whose StatefulSet was created by an older
+ * operator without peers (single-node brokers, which cannot grow).
  */
-export const MAX_UNREPLICATED_REPLICAS = 1;
+export const FOUNDERS_ANNOTATION = 'flo.dev/founders';
+/** Key of the cluster secret in the Secret the operator creates (or the default key of one the spec names). */
+export const CLUSTER_SECRET_KEY = 'secret';
+
+/** Founders recorded on the FloCluster, or undefined before the first reconcile recorded them. */
+export function recordedFounders(cluster: Pick<FloCluster, 'metadata'>): number | undefined {
+  const text = cluster.metadata.annotations?.[FOUNDERS_ANNOTATION];
+  if (text === undefined || !/^\d{1,3}$/.test(text)) return undefined;
+  return Number(text);
+}
 
 /** Settings of the operator process that shape every cluster's objects (flags, not spec). */
 export interface OperatorSettings {
@@ -52,6 +65,8 @@ export interface FloClusterSpec {
   durability?: 'fsync' | 'os';
   logLevel?: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
   auth?: { tokensSecret?: { name: string; key?: string } };
+  /** Secret holding the cluster secret brokers prove to each other; the operator creates `<name>-cluster-secret` when absent. */
+  clusterSecret?: { name: string; key?: string };
   pod?: {
     annotations?: Record<string, string>;
     labels?: Record<string, string>;
@@ -70,7 +85,7 @@ export interface FloClusterSpec {
   service?: { type?: 'ClusterIP' | 'NodePort' | 'LoadBalancer'; port?: number; annotations?: Record<string, string> };
 }
 
-export type ConditionType = 'Ready' | 'Progressing' | 'Degraded';
+export type ConditionType = 'Ready' | 'Healthy' | 'Progressing' | 'ScaleDownBlocked' | 'Degraded';
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
 
 export interface FloCondition {
@@ -82,10 +97,36 @@ export interface FloCondition {
   lastTransitionTime: string;
 }
 
+export type MemberState = 'joining' | 'active' | 'draining' | 'removed';
+
 export interface BrokerStatus {
   pod: string;
+  ordinal?: number;
+  /** Member id, as the broker itself reports it (never derived from the ordinal). */
+  id?: number;
+  /** The same id as a string (what `/v1/cluster` calls nodeId). */
   nodeId?: string;
+  state?: MemberState;
+  /** Partitions it holds a replica of, and leads. */
+  partitions?: number;
+  leaders?: number;
   ready: boolean;
+}
+
+export interface PartitionSummary {
+  total: number;
+  leaderless: number;
+  underReplicated: number;
+}
+
+/** The scale operation in progress, if any. */
+export interface OperationStatus {
+  type: 'ScaleUp' | 'ScaleDown';
+  fromReplicas: number;
+  toReplicas: number;
+  /** Member being drained or removed (scale-down). */
+  member?: number;
+  message: string;
 }
 
 export type FloPhase = 'Pending' | 'Progressing' | 'Ready' | 'Degraded';
@@ -99,6 +140,12 @@ export interface FloClusterStatus {
   endpoint?: string;
   retentionGeneration?: number;
   brokers?: BrokerStatus[];
+  /** Brokers the cluster was founded with (the founders' list never changes). */
+  founders?: number;
+  replicationFactor?: number;
+  controllerLeader?: number;
+  partitions?: PartitionSummary;
+  operation?: OperationStatus;
   conditions?: FloCondition[];
 }
 
@@ -109,6 +156,7 @@ export interface FloClusterMetadata {
   generation?: number;
   resourceVersion?: string;
   labels?: Record<string, string>;
+  annotations?: Record<string, string>;
   deletionTimestamp?: string;
 }
 
@@ -178,14 +226,17 @@ export function withDefaults(spec: FloClusterSpec, settings: OperatorSettings = 
 }
 
 /** Problems the schema cannot express or that an old CRD might let through; empty when valid. */
-export function specProblems(spec: ResolvedSpec): string[] {
+export function specProblems(spec: ResolvedSpec, founders?: number, explicitReplicationFactor?: number): string[] {
   const problems: string[] = [];
   if (spec.replicationFactor > spec.replicas) {
     problems.push(`replicationFactor ${spec.replicationFactor} exceeds replicas ${spec.replicas}`);
   }
   if (!Number.isInteger(spec.replicas) || spec.replicas < 1) problems.push('replicas must be a positive integer');
-  if (spec.replicas > MAX_UNREPLICATED_REPLICAS) {
-    problems.push(`replicas ${spec.replicas} refused: brokers do not replicate partitions yet, so each broker would keep separate data behind one Service; use replicas: ${MAX_UNREPLICATED_REPLICAS}`);
+  if (founders === 0 && spec.replicas > 1) {
+    problems.push(`replicas ${spec.replicas} refused: this cluster's brokers were created by an older operator as single-node brokers without peers, which cannot replicate; only replicas: 1 is possible (replay its events into a new FloCluster to grow)`);
+  }
+  if (founders !== undefined && founders > 0 && explicitReplicationFactor !== undefined && explicitReplicationFactor !== founders) {
+    problems.push(`replicationFactor ${explicitReplicationFactor} refused: this version replicates every partition to every broker, and the replication factor is the number of brokers the cluster was founded with (${founders}); leave it out or set ${founders}`);
   }
   if (spec.image === '') {
     problems.push('no broker image: set spec.image, or run the operator with --broker-image (no public Flo image is published; build one, see docs/kubernetes.md)');

@@ -1,4 +1,5 @@
-// HTTP calls from the operator to brokers: readiness, identity and the retention admin API.
+// HTTP calls from the operator to brokers: readiness, identity, the cluster view and health,
+// membership changes (drain, remove) and the retention admin API.
 // Brokers are addressed by their pod DNS names through the headless Service. Name
 // resolution goes through one seam, `lookup` (node's dns.lookup signature): the system
 // resolver in a cluster; a map of DNS names to loopback addresses in the simulator.
@@ -6,7 +7,53 @@
 import { request } from 'node:http';
 import { lookup as systemLookup, type LookupAddress } from 'node:dns';
 import { readFileSync } from 'node:fs';
-import type { RetentionRule } from '../crd/types.js';
+import type { MemberState, PartitionSummary, RetentionRule } from '../crd/types.js';
+
+/** One member as a broker reports it in GET /v1/cluster. */
+export interface ClusterMember {
+  member: number;
+  self: boolean;
+  peer: string | null;
+  url: string | null;
+  reachable: boolean;
+  state?: MemberState;
+  partitions?: number;
+  leaders?: number;
+}
+
+/** The part of GET /v1/cluster the operator reads. */
+export interface ClusterView {
+  mode: 'cluster' | 'single-node';
+  clusterId?: string;
+  /** The answering broker's member id. */
+  member: number;
+  controllerLeader?: number | null;
+  replicationFactor: number;
+  brokers: ClusterMember[];
+}
+
+/** GET /v1/cluster/health. */
+export interface ClusterHealth {
+  healthy: boolean;
+  controllerLeader: number | null;
+  partitions: PartitionSummary;
+  problems: string[];
+}
+
+/** A broker refused a membership change (409 FLO_ERR_MEMBERSHIP_REFUSED): the detail says why. */
+export class MembershipRefusedError extends Error {
+  constructor(readonly detail: string) {
+    super(detail);
+  }
+}
+
+function problemDetail(body: unknown): string {
+  if (typeof body === 'object' && body !== null) {
+    const detail = (body as { detail?: unknown; title?: unknown }).detail ?? (body as { title?: unknown }).title;
+    if (typeof detail === 'string') return detail;
+  }
+  return JSON.stringify(body);
+}
 
 /** How long one broker call may take before the operator gives up on it this round. */
 export const BROKER_CALL_TIMEOUT_MS = 3000;
@@ -101,6 +148,32 @@ export class BrokerClient {
     const reply = await this.call(host, port, 'GET', '/v1/cluster');
     const id = typeof reply.body === 'object' && reply.body !== null ? (reply.body as { nodeId?: unknown }).nodeId : undefined;
     return typeof id === 'string' ? id : undefined;
+  }
+
+  async cluster(host: string, port: number): Promise<ClusterView> {
+    const reply = await this.call(host, port, 'GET', '/v1/cluster');
+    if (reply.status !== 200 || typeof reply.body !== 'object' || reply.body === null) throw new Error(`broker ${host} answered /v1/cluster with ${reply.status}`);
+    return reply.body as ClusterView;
+  }
+
+  async health(host: string, port: number): Promise<ClusterHealth> {
+    const reply = await this.call(host, port, 'GET', '/v1/cluster/health');
+    if (reply.status !== 200 || typeof reply.body !== 'object' || reply.body === null) throw new Error(`broker ${host} answered /v1/cluster/health with ${reply.status}: ${problemDetail(reply.body)}`);
+    return reply.body as ClusterHealth;
+  }
+
+  /** Starts (or confirms) the drain of a member; MembershipRefusedError when the cluster cannot spare it. */
+  async drain(host: string, port: number, member: number): Promise<void> {
+    const reply = await this.call(host, port, 'POST', `/v1/admin/members/${member}/drain`);
+    if (reply.status === 409) throw new MembershipRefusedError(problemDetail(reply.body));
+    if (reply.status !== 202 && reply.status !== 200) throw new Error(`broker ${host} refused to drain member ${member} (${reply.status}): ${problemDetail(reply.body)}`);
+  }
+
+  /** Removes a drained member for good (its id is never reused); true also when it was gone already. */
+  async removeMember(host: string, port: number, member: number): Promise<void> {
+    const reply = await this.call(host, port, 'DELETE', `/v1/admin/members/${member}`);
+    if (reply.status === 409) throw new MembershipRefusedError(problemDetail(reply.body));
+    if (reply.status !== 200 && reply.status !== 404) throw new Error(`broker ${host} refused to remove member ${member} (${reply.status}): ${problemDetail(reply.body)}`);
   }
 
   async putRetention(host: string, port: number, rules: readonly RetentionRule[]): Promise<void> {

@@ -1,25 +1,29 @@
 // Level-triggered reconcile of one FloCluster, as an ordered list of named steps:
-// ConfigMap, peer Service, client Service, StatefulSet, PodDisruptionBudget, observe
-// brokers, push retention. The first failing step stops the chain; status is always
-// written last from what was observed, so it never claims more than is true.
+// record the founders, cluster Secret, ConfigMap, peer Service, client Service, observe the
+// brokers (pods, member table, health, claims), scale (drain / remove / claims, scaling.ts),
+// StatefulSet, PodDisruptionBudget, push retention. The first failing step stops the chain;
+// status is always written last from what was observed, so it never claims more than is true.
 
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { brokerHost, buildDesired, ownedNames, retentionJson, selectorString } from '../builders/index.js';
+import { brokerHost, buildClusterSecret, buildDesired, ownedNames, retentionJson } from '../builders/index.js';
 import {
-  BROKER_HTTP_PORT, DEFAULT_SETTINGS, FLO_GROUP, FLO_PLURAL, FLO_VERSION, specProblems, withDefaults, type BrokerStatus, type FloCluster, type OperatorSettings,
+  BROKER_HTTP_PORT, BROKER_PEER_PORT, DEFAULT_SETTINGS, FLO_GROUP, FLO_PLURAL, FLO_VERSION, FOUNDERS_ANNOTATION, recordedFounders, specProblems, withDefaults,
+  type FloCluster, type OperatorSettings,
 } from '../crd/types.js';
-import { MERGE_PATCH, errorMessage, isConflict, isNotFound, type KubeClients } from '../kube/clients.js';
+import { MERGE_PATCH, errorMessage, isConflict, isNotFound, statusCode, type KubeClients } from '../kube/clients.js';
 import type { EventRecorder } from '../kube/events.js';
 import type { OperatorMetrics } from '../metrics.js';
 import { computeStatus, type Failure, type Observation } from '../status/conditions.js';
-import type { BrokerClient } from './broker-client.js';
+import { MembershipRefusedError, type BrokerClient } from './broker-client.js';
 import { ensureObject, type EnsureResult, type ObjectAccess, type OwnedObject } from './ensure.js';
+import { observeCluster, type ClusterObservation } from './observe.js';
 import { configMapAccess, podDisruptionBudgetAccess, serviceAccess, statefulSetAccess } from './owned-kinds.js';
+import { planScale, REMOVED_MEMBER_ANNOTATION, type ScalePlan } from './scaling.js';
 
 /** How soon a cluster that is not yet ready is looked at again (broker readiness is not a Kubernetes event). */
 export const DEFAULT_NOT_READY_REQUEUE_MS = 2000;
-/** Most broker identities and retention confirmations remembered (one per broker process). */
+/** Most retention confirmations remembered (one per broker process). */
 export const MAX_REMEMBERED_BROKERS = 10_000;
 
 export interface ReconcileOutcome {
@@ -45,27 +49,7 @@ class StepError extends Error {
   }
 }
 
-function podOrdinal(pod: V1Pod): number {
-  return Number(/-(\d+)$/.exec(pod.metadata?.name ?? '')?.[1] ?? -1);
-}
-
-function podReady(pod: V1Pod): boolean {
-  return pod.metadata?.deletionTimestamp === undefined
-    && (pod.status?.conditions ?? []).some((condition) => condition.type === 'Ready' && condition.status === 'True');
-}
-
-/** Identity of one broker process: the pod and how often its container has restarted. */
-function processKey(pod: V1Pod): string {
-  return `${pod.metadata?.uid ?? ''}:${pod.status?.containerStatuses?.[0]?.restartCount ?? 0}`;
-}
-
-function remember<V>(map: Map<string, V>, key: string, value: V): void {
-  if (map.size >= MAX_REMEMBERED_BROKERS) map.delete(map.keys().next().value!);
-  map.set(key, value);
-}
-
 export class Reconciler {
-  private readonly nodeIds = new Map<string, string>();
   private readonly appliedRetention = new Map<string, string>();
 
   private readonly settings: OperatorSettings;
@@ -85,23 +69,42 @@ export class Reconciler {
     }
     if (cluster.metadata.deletionTimestamp !== undefined) return { gone: true };
     let failure: Failure | undefined;
-    const problems = specProblems(withDefaults(cluster.spec, this.settings));
-    if (problems.length > 0) {
-      failure = { step: 'ValidateSpec', message: problems.join('; '), invalidSpec: true };
-      await this.deps.events.record(cluster, 'Warning', 'InvalidSpec', problems.join('; '));
-    } else {
-      try {
-        await this.applyOwned(cluster);
-      } catch (error) {
-        if (error instanceof StepError && isConflict(error.cause)) throw error.cause;
-        failure = this.stepFailure(error);
-        await this.deps.events.record(cluster, 'Warning', 'ReconcileFailed', failure.message);
+    let plan: ScalePlan | undefined;
+    let observed: ClusterObservation | undefined;
+    let retentionApplied = false;
+    try {
+      await this.step('RecordFounders', () => this.recordFounders(cluster));
+      const problems = specProblems(withDefaults(cluster.spec, this.settings), recordedFounders(cluster), cluster.spec.replicationFactor);
+      if (problems.length > 0) {
+        failure = { step: 'ValidateSpec', message: problems.join('; '), invalidSpec: true };
+        await this.deps.events.record(cluster, 'Warning', 'InvalidSpec', problems.join('; '));
+      } else {
+        await this.applyBase(cluster);
+        observed = await this.step('Observe', () => this.observe(cluster));
+        plan = planScale(observed.scale);
+        await this.step('Scale', () => this.carryOut(cluster, observed!, plan!));
+        const desired = buildDesired(cluster, this.settings, plan.statefulSetReplicas);
+        await this.ensure(cluster, 'StatefulSet', statefulSetAccess(this.deps.clients), desired.statefulSet as OwnedObject);
+        await this.ensure(cluster, 'PodDisruptionBudget', podDisruptionBudgetAccess(this.deps.clients), desired.podDisruptionBudget as OwnedObject);
+        retentionApplied = await this.pushRetention(cluster, observed);
       }
+    } catch (error) {
+      if (error instanceof StepError && isConflict(error.cause)) throw error.cause;
+      failure = this.stepFailure(error);
+      await this.deps.events.record(cluster, 'Warning', 'ReconcileFailed', failure.message);
     }
-    const observed = await this.observe(cluster, failure === undefined);
-    await this.writeStatus(cluster, computeStatus(cluster, observed, failure, new Date().toISOString().replace(/\.\d{3}Z$/, 'Z')));
+    observed ??= await this.observe(cluster).catch(() => undefined);
+    const observation: Observation = observed === undefined
+      ? { desiredReplicas: withDefaults(cluster.spec).replicas, replicas: 0, readyReplicas: 0, rolledOut: false, brokers: [], retentionApplied: false }
+      : { ...observed.status, retentionApplied };
+    if (plan !== undefined) {
+      if (plan.operation !== undefined) observation.operation = plan.operation;
+      if (plan.blocked !== undefined) observation.scaleDownBlocked = plan.blocked;
+    }
+    await this.writeStatus(cluster, computeStatus(cluster, observation, failure, new Date().toISOString().replace(/\.\d{3}Z$/, 'Z')));
     if (failure !== undefined && failure.invalidSpec !== true) throw new Error(`${failure.step}: ${failure.message}`);
-    const settled = observed.readyReplicas >= observed.desiredReplicas && observed.rolledOut && observed.retentionApplied;
+    const settled = observation.readyReplicas >= observation.desiredReplicas && observation.rolledOut && observation.retentionApplied
+      && plan?.waiting !== true && observation.healthy !== false;
     return settled ? {} : { requeueAfterMs: this.deps.notReadyRequeueMs ?? DEFAULT_NOT_READY_REQUEUE_MS };
   }
 
@@ -111,9 +114,9 @@ export class Reconciler {
     return { step, message: errorMessage(error instanceof StepError ? error.cause : error) };
   }
 
-  private async step(name: string, run: () => Promise<void>): Promise<void> {
+  private async step<T>(name: string, run: () => Promise<T>): Promise<T> {
     try {
-      await run();
+      return await run();
     } catch (error) {
       throw new StepError(name, error);
     }
@@ -130,81 +133,115 @@ export class Reconciler {
     });
   }
 
-  private async applyOwned(cluster: FloCluster): Promise<void> {
+  /**
+   * Writes the founders' count on the FloCluster once: the replicas at creation, or, for a cluster
+   * whose StatefulSet already exists, what its pods were started with (0: single-node brokers).
+   */
+  private async recordFounders(cluster: FloCluster): Promise<void> {
+    if (recordedFounders(cluster) !== undefined) return;
+    const { namespace, name } = cluster.metadata;
+    let founders = withDefaults(cluster.spec).replicas;
+    try {
+      const sts = await this.deps.clients.apps.readNamespacedStatefulSet({ name: ownedNames(name).statefulSet, namespace });
+      const peers = sts.spec?.template.spec?.containers[0]?.env?.find((variable) => variable.name === 'FLO_PEERS')?.value;
+      founders = peers === undefined || peers === '' ? 0 : peers.split(',').length;
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+    const annotations = { ...cluster.metadata.annotations, [FOUNDERS_ANNOTATION]: String(founders) };
+    await this.deps.clients.custom.patchNamespacedCustomObject({
+      group: FLO_GROUP, version: FLO_VERSION, namespace, plural: FLO_PLURAL, name, body: { metadata: { annotations: { [FOUNDERS_ANNOTATION]: String(founders) } } },
+    }, MERGE_PATCH);
+    cluster.metadata.annotations = annotations;
+    this.deps.log.info({ cluster: `${namespace}/${name}`, founders }, 'founders recorded');
+  }
+
+  /** Everything but the StatefulSet and PDB, which wait for the scale decision. */
+  private async applyBase(cluster: FloCluster): Promise<void> {
     const desired = buildDesired(cluster, this.settings);
     const clients = this.deps.clients;
+    await this.step('ClusterSecret', () => this.ensureClusterSecret(cluster));
     await this.ensure(cluster, 'ConfigMap', configMapAccess(clients), desired.configMap as OwnedObject);
     await this.ensure(cluster, 'PeerService', serviceAccess(clients), desired.peerService as OwnedObject);
     await this.ensure(cluster, 'ClientService', serviceAccess(clients), desired.clientService as OwnedObject);
-    await this.ensure(cluster, 'StatefulSet', statefulSetAccess(clients), desired.statefulSet as OwnedObject);
-    await this.ensure(cluster, 'PodDisruptionBudget', podDisruptionBudgetAccess(clients), desired.podDisruptionBudget as OwnedObject);
   }
 
-  private brokerHost(cluster: FloCluster, pod: V1Pod): string {
-    return brokerHost(cluster, pod.metadata?.name ?? '', this.settings.clusterDomain);
-  }
-
-  /** Reads the StatefulSet and pods, asks each ready pod's broker whether it is ready, and pushes retention. */
-  private async observe(cluster: FloCluster, pushRetention: boolean): Promise<Observation> {
-    const spec = withDefaults(cluster.spec);
-    const { namespace } = cluster.metadata;
-    const names = ownedNames(cluster.metadata.name);
-    const observation: Observation = { desiredReplicas: spec.replicas, replicas: 0, readyReplicas: 0, rolledOut: false, brokers: [], retentionApplied: false };
+  /** Creates the generated cluster secret unless the spec names one; never reads it (409: it exists). */
+  private async ensureClusterSecret(cluster: FloCluster): Promise<void> {
+    if (cluster.spec.clusterSecret !== undefined || recordedFounders(cluster) === 0) return;
     try {
-      const sts = await this.deps.clients.apps.readNamespacedStatefulSet({ name: names.statefulSet, namespace });
-      const status = sts.status;
-      observation.replicas = status?.replicas ?? 0;
-      observation.rolledOut = (status?.observedGeneration ?? 0) >= (sts.metadata?.generation ?? 0)
-        && (status?.updatedReplicas ?? 0) >= spec.replicas && (status?.currentRevision ?? '') === (status?.updateRevision ?? '');
-      const pods = (await this.deps.clients.core.listNamespacedPod({ namespace, labelSelector: selectorString(cluster) })).items
-        .filter((pod) => podOrdinal(pod) >= 0).sort((a, b) => podOrdinal(a) - podOrdinal(b));
-      observation.brokers = await Promise.all(pods.map((pod) => this.observeBroker(cluster, pod)));
-      observation.readyReplicas = observation.brokers.filter((broker) => broker.ready).length;
-      observation.retentionApplied = pushRetention && await this.pushRetention(cluster, pods, observation.brokers);
+      await this.deps.clients.core.createNamespacedSecret({ namespace: cluster.metadata.namespace, body: buildClusterSecret(cluster) });
+      await this.deps.events.record(cluster, 'Normal', 'Created', `Created Secret ${ownedNames(cluster.metadata.name).clusterSecret} (the brokers' cluster secret)`);
     } catch (error) {
-      if (!isNotFound(error)) this.deps.log.warn({ err: error, cluster: `${namespace}/${cluster.metadata.name}` }, 'could not observe brokers');
+      if (statusCode(error) !== 409) throw error;
     }
-    return observation;
   }
 
-  private async observeBroker(cluster: FloCluster, pod: V1Pod): Promise<BrokerStatus> {
-    const podName = pod.metadata?.name ?? '';
-    if (!podReady(pod)) return { pod: podName, ready: false, ...this.knownNodeId(pod) };
-    const host = this.brokerHost(cluster, pod);
-    const ready = await this.deps.brokers.ready(host, BROKER_HTTP_PORT);
-    if (ready && !this.nodeIds.has(processKey(pod))) {
-      try {
-        const nodeId = await this.deps.brokers.nodeId(host, BROKER_HTTP_PORT);
-        if (nodeId !== undefined) remember(this.nodeIds, processKey(pod), nodeId);
-      } catch (error) {
-        this.deps.log.debug({ err: error, pod: podName }, 'broker identity not available yet');
+  private brokerHost(cluster: FloCluster, podName: string): string {
+    return brokerHost(cluster, podName, this.settings.clusterDomain);
+  }
+
+  private observe(cluster: FloCluster): Promise<ClusterObservation> {
+    return observeCluster({
+      clients: this.deps.clients, brokers: this.deps.brokers, log: this.deps.log,
+      host: (podName) => this.brokerHost(cluster, podName),
+      peerOf: (ordinal) => `${this.brokerHost(cluster, `${cluster.metadata.name}-${ordinal}`)}:${BROKER_PEER_PORT}`,
+    }, cluster);
+  }
+
+  /** Carries out the scale plan's membership and claim actions; a refused drain blocks the scale-down. */
+  private async carryOut(cluster: FloCluster, observed: ClusterObservation, plan: ScalePlan): Promise<void> {
+    const witness = observed.witness;
+    const { namespace } = cluster.metadata;
+    for (const action of plan.actions) {
+      if (action.kind === 'drain' || action.kind === 'remove') {
+        if (witness === undefined) return;
+        try {
+          if (action.kind === 'drain') await this.deps.brokers.drain(witness, BROKER_HTTP_PORT, action.member);
+          else await this.deps.brokers.removeMember(witness, BROKER_HTTP_PORT, action.member);
+        } catch (error) {
+          if (!(error instanceof MembershipRefusedError)) throw error;
+          plan.blocked = error.detail;
+          plan.statefulSetReplicas = Math.max(plan.statefulSetReplicas, observed.scale.statefulSetReplicas ?? 0);
+          await this.deps.events.record(cluster, 'Warning', 'ScaleDownBlocked', `${action.kind} of broker ${action.member} refused: ${error.detail}`);
+          return;
+        }
+        await this.deps.events.record(cluster, 'Normal', action.kind === 'drain' ? 'DrainStarted' : 'BrokerRemoved',
+          action.kind === 'drain' ? `Draining broker ${action.member}: its replicas and leaderships move to the others` : `Removed broker ${action.member} from the cluster (its id is never reused)`);
+      } else if (action.kind === 'deleteClaim') {
+        try {
+          await this.deps.clients.core.deleteNamespacedPersistentVolumeClaim({ name: action.claim, namespace });
+          await this.deps.events.record(cluster, 'Normal', 'ClaimDeleted', `Deleted PersistentVolumeClaim ${action.claim} of removed broker ${action.member ?? '?'}`);
+        } catch (error) {
+          if (!isNotFound(error)) throw error;
+        }
+      } else {
+        await this.deps.clients.core.patchNamespacedPersistentVolumeClaim({
+          name: action.claim, namespace, body: { metadata: { annotations: { [REMOVED_MEMBER_ANNOTATION]: String(action.member) } } },
+        }, MERGE_PATCH);
+        await this.deps.events.record(cluster, 'Normal', 'ClaimKept', `Kept PersistentVolumeClaim ${action.claim} of removed broker ${action.member} (storage.deleteClaim is false); it is deleted before its ordinal is used again`);
       }
     }
-    return { pod: podName, ready, ...this.knownNodeId(pod) };
-  }
-
-  private knownNodeId(pod: V1Pod): { nodeId?: string } {
-    const nodeId = this.nodeIds.get(processKey(pod));
-    return nodeId === undefined ? {} : { nodeId };
   }
 
   /** Sends the spec's retention rules to every ready broker that has not confirmed them; true when all have. */
-  private async pushRetention(cluster: FloCluster, pods: V1Pod[], brokers: BrokerStatus[]): Promise<boolean> {
+  private async pushRetention(cluster: FloCluster, observed: ClusterObservation): Promise<boolean> {
     const rules = withDefaults(cluster.spec).retention;
     const wanted = retentionJson(rules);
+    const pods = observed.pods;
     let pushed = 0;
     let allApplied = true;
     // A new broker starts with the ConfigMap's rules; confirming "no rules" to it is not news.
     const newsworthy = rules.length > 0 || pods.some((pod) => (this.appliedRetention.get(processKey(pod)) ?? '[]') !== '[]');
     for (const pod of pods) {
-      const broker = brokers.find((candidate) => candidate.pod === pod.metadata?.name);
+      const broker = observed.status.brokers.find((candidate) => candidate.pod === pod.metadata?.name);
       if (broker?.ready !== true) {
         allApplied = false;
         continue;
       }
       if (this.appliedRetention.get(processKey(pod)) === wanted) continue;
       try {
-        await this.deps.brokers.putRetention(this.brokerHost(cluster, pod), BROKER_HTTP_PORT, JSON.parse(wanted) as typeof rules);
+        await this.deps.brokers.putRetention(this.brokerHost(cluster, pod.metadata?.name ?? ''), BROKER_HTTP_PORT, JSON.parse(wanted) as typeof rules);
         remember(this.appliedRetention, processKey(pod), wanted);
         pushed += 1;
       } catch (error) {
@@ -221,12 +258,23 @@ export class Reconciler {
     try {
       await this.deps.clients.custom.patchNamespacedCustomObjectStatus({
         group: FLO_GROUP, version: FLO_VERSION, namespace: cluster.metadata.namespace, plural: FLO_PLURAL, name: cluster.metadata.name,
-        body: { status },
+        // A merge patch keeps fields it does not name: a field now absent is sent as null.
+        body: { status: { operation: null, controllerLeader: null, partitions: null, ...status } },
       }, MERGE_PATCH);
     } catch (error) {
       if (!isNotFound(error)) throw error;
     }
   }
+}
+
+/** Identity of one broker process: the pod and how often its container has restarted. */
+function processKey(pod: V1Pod): string {
+  return `${pod.metadata?.uid ?? ''}:${pod.status?.containerStatuses?.[0]?.restartCount ?? 0}`;
+}
+
+function remember<V>(map: Map<string, V>, key: string, value: V): void {
+  if (map.size >= MAX_REMEMBERED_BROKERS) map.delete(map.keys().next().value!);
+  map.set(key, value);
 }
 
 function sortKeys(value: unknown): unknown {

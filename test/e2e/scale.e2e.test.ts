@@ -1,0 +1,221 @@
+// Scaling a FloCluster of real brokers under load, with the real kubectl: 3 → 5 → 3 while a
+// producer writes through the client Service (the operator restarted in the middle of the
+// scale-down), then a scale-down below the replication factor that is blocked. Every
+// acknowledged event must be held, once, by every remaining broker.
+import { randomInt } from 'node:crypto';
+import { request } from 'node:http';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Operator } from '../../src/operator/operator.js';
+import { kubectlOk, waitFor } from '../k8s/helpers.js';
+import type { Lookup } from '../k8s/node/network.js';
+import { brokerBuilt, clusterHttp, CRD_PATH, startHarness, TEST_BROKER_IMAGE, type Harness } from './support.js';
+
+const FLO = `apiVersion: flo.dev/v1alpha1
+kind: FloCluster
+metadata:
+  name: grow
+spec:
+  replicas: 3
+  partitions: 4
+  storage: {size: 1Gi, deleteClaim: true}
+`;
+const PEERS = 'grow-peers.default.svc.cluster.local';
+
+interface Condition { type: string; status: string; reason: string; message: string }
+interface Broker { pod: string; ordinal?: number; id?: number; state?: string; partitions?: number; leaders?: number; ready: boolean }
+interface Status {
+  phase?: string; readyReplicas?: number; replicas?: number; founders?: number; replicationFactor?: number; controllerLeader?: number;
+  partitions?: { total: number; leaderless: number; underReplicated: number };
+  operation?: { type: string; member?: number; message: string };
+  conditions?: Condition[]; brokers?: Broker[];
+}
+interface ReadEvent { id: string; namespace: string; data: string }
+
+/** One idempotent produce through a cluster DNS name: the same producer id and sequence on every retry. */
+function produce(lookup: Lookup, producerId: number, sequence: number): Promise<number> {
+  const payload = JSON.stringify({ namespace: `/orders/${sequence % 8}`, data: `seq-${sequence}` });
+  return new Promise((resolve) => {
+    const req = request({
+      host: 'grow.default.svc', port: 3000, path: '/v1/events', method: 'POST', lookup: lookup as never, timeout: 5000,
+      headers: { 'content-type': 'application/json', 'flo-producer-id': String(producerId), 'flo-producer-sequence': String(sequence) },
+    }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', () => resolve(0));
+    req.end(payload);
+  });
+}
+
+/** Writes one event after another until stopped; an event counts as acknowledged only once answered 201. */
+function startProducer(lookup: Lookup): { acknowledged: Set<number>; attempts: () => number; stop: () => Promise<void> } {
+  const producerId = randomInt(1, 2 ** 40);
+  const acknowledged = new Set<number>();
+  let stopped = false;
+  let attempts = 0;
+  const loop = (async () => {
+    for (let sequence = 0; !stopped; sequence++) {
+      // Bounded retries of one event: 600 × ~50 ms covers any leader change or pod restart here.
+      for (let attempt = 0; attempt < 600; attempt++) {
+        attempts++;
+        const status = await produce(lookup, producerId, sequence);
+        if (status === 201) {
+          acknowledged.add(sequence);
+          break;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      if (!acknowledged.has(sequence)) throw new Error(`event ${sequence} never acknowledged`);
+      await new Promise((resolve) => setTimeout(resolve, 15));
+    }
+  })();
+  return { acknowledged, attempts: () => attempts, stop: async () => { stopped = true; await loop; } };
+}
+
+/** Every event one broker holds, read from its own replica (its pod DNS name), page by page. */
+async function readAll(lookup: Lookup, pod: string): Promise<ReadEvent[]> {
+  const events: ReadEvent[] = [];
+  let from = 'earliest';
+  for (let page = 0; page < 1000; page++) {
+    const reply = await clusterHttp(lookup, `http://${pod}.${PEERS}:3000/v1/events?namespace=/orders/**&from=${encodeURIComponent(from)}&limit=1000`);
+    const body = reply.body as { events: ReadEvent[]; cursor: string; endOfStream: boolean };
+    if (reply.status !== 200) throw new Error(`read from ${pod}: ${reply.status} ${JSON.stringify(reply.body)}`);
+    events.push(...body.events);
+    if (body.events.length === 0 || body.endOfStream) break;
+    from = body.cursor;
+  }
+  return events;
+}
+
+function sequences(events: readonly ReadEvent[]): number[] {
+  return events.map((event) => Number(event.data.slice('seq-'.length)));
+}
+
+describe.skipIf(!brokerBuilt())('scaling a FloCluster of real brokers under load', () => {
+  let harness: Harness;
+  let kc: string;
+  let operator: Operator;
+  const ok = (args: string[], input?: string): Promise<string> => kubectlOk(kc, args, input);
+  const status = async (): Promise<Status> => JSON.parse(await ok(['get', 'flo', 'grow', '-o', 'jsonpath={.status}']) || '{}') as Status;
+  const condition = (s: Status, type: string): Condition | undefined => s.conditions?.find((c) => c.type === type);
+  const settled = (s: Status, replicas: number): boolean => s.phase === 'Ready' && s.readyReplicas === replicas && s.brokers?.length === replicas
+    && s.brokers.every((broker) => broker.state === 'active') && condition(s, 'Healthy')?.status === 'True' && s.operation === undefined;
+
+  beforeAll(async () => {
+    harness = await startHarness();
+    kc = harness.cluster.kubeconfigPath;
+    operator = harness.operator;
+    await ok(['apply', '-f', CRD_PATH]);
+    await ok(['wait', '--for=condition=Established', 'crd/floclusters.flo.dev', '--timeout=10s']);
+    await operator.start();
+  });
+  afterAll(async () => {
+    await operator?.stop();
+    await harness?.cluster.close();
+  });
+
+  it('scales 3 → 5 → 3 while a producer writes through the client Service: nothing acknowledged lost, every remaining broker holds every event once', async () => {
+    await ok(['apply', '-f', '-'], FLO);
+    const formed = await waitFor('three brokers Ready and healthy', async () => { const s = await status(); return settled(s, 3) ? s : undefined; }, 90_000, 250);
+    expect(formed).toMatchObject({ founders: 3, replicationFactor: 3, partitions: { total: 4, leaderless: 0, underReplicated: 0 } });
+    expect(formed.brokers?.map((b) => [b.pod, b.id])).toEqual([['grow-0', 1], ['grow-1', 2], ['grow-2', 3]]);
+    expect(await ok(['get', 'flo', 'grow', '-o', 'jsonpath={.metadata.annotations.flo\\.dev/founders}'])).toBe('3');
+
+    const producer = startProducer(harness.cluster.lookup);
+    await waitFor('the producer writing', () => producer.acknowledged.size >= 20, 30_000);
+
+    await ok(['scale', 'flocluster/grow', '--replicas=5']);
+    const seenUp = new Set<string>();
+    const grown = await waitFor('five brokers Ready and healthy', async () => {
+      const s = await status();
+      if (s.operation !== undefined) seenUp.add(s.operation.type);
+      return settled(s, 5) ? s : undefined;
+    }, 150_000, 250);
+    expect(seenUp.has('ScaleUp')).toBe(true);
+    // The founders keep ids 1-3; the joiners were given new ids by the cluster, in the order they
+    // asked (pods start in parallel): an ordinal is never an identity.
+    expect(grown.brokers?.slice(0, 3).map((b) => b.id)).toEqual([1, 2, 3]);
+    expect(grown.brokers?.slice(3).map((b) => b.id).sort()).toEqual([4, 5]);
+    const highest = grown.brokers![4]!.id!;
+    expect(grown.brokers?.every((b) => b.partitions === 4)).toBe(true);
+    expect(await ok(['get', 'sts', 'grow', '-o', 'jsonpath={.spec.replicas}'])).toBe('5');
+    // The founders' list did not change with the scale: no rolling restart of the first three.
+    expect(await ok(['get', 'pod', 'grow-0', '-o', 'jsonpath={.status.containerStatuses[0].restartCount}'])).toBe('0');
+    const afterGrow = producer.acknowledged.size;
+
+    await ok(['scale', 'flocluster/grow', '--replicas=3']);
+    // Kill the operator once the first drain is under way; a new one picks up from what it observes.
+    const draining = await waitFor('the scale-down draining the broker of grow-4', async () => {
+      const s = await status();
+      return s.operation?.type === 'ScaleDown' && s.operation.member === highest ? s : undefined;
+    }, 60_000, 100);
+    expect(draining.operation?.message).toContain(`broker ${highest}`);
+    await operator.stop();
+    operator = new Operator({
+      kubeConfig: harness.kubeConfig, logger: pino({ level: process.env['FLO_TEST_LOG'] ?? 'silent' }), identity: 'test-operator-2', brokerImage: TEST_BROKER_IMAGE,
+      resyncMs: 2000, notReadyRequeueMs: 300, brokerLookup: harness.cluster.lookup, queue: { baseBackoffMs: 100, maxBackoffMs: 2000 },
+    });
+    await operator.start();
+    const seenDown: string[] = [];
+    const shrunk = await waitFor('three brokers Ready and healthy again', async () => {
+      const s = await status();
+      if (s.operation?.message !== undefined && seenDown.at(-1) !== s.operation.message) seenDown.push(s.operation.message);
+      return settled(s, 3) && (await ok(['get', 'pods', '-o', 'name'])).split('\n').filter(Boolean).length === 3 ? s : undefined;
+    }, 180_000, 250);
+    expect(shrunk.brokers?.map((b) => [b.pod, b.id])).toEqual([['grow-0', 1], ['grow-1', 2], ['grow-2', 3]]);
+    expect(await ok(['get', 'sts', 'grow', '-o', 'jsonpath={.spec.replicas}'])).toBe('3');
+    // deleteClaim: the removed brokers' claims went last; the remaining ones stay.
+    await waitFor('claims of removed brokers deleted', async () => {
+      const claims = (await ok(['get', 'pvc', '-o', 'name'])).split('\n').filter(Boolean).sort();
+      return claims.join(',') === 'persistentvolumeclaim/data-grow-0,persistentvolumeclaim/data-grow-1,persistentvolumeclaim/data-grow-2';
+    }, 30_000, 250);
+    const view = (await clusterHttp(harness.cluster.lookup, `http://grow-0.${PEERS}:3000/v1/cluster`)).body as { brokers: { member: number; state: string }[] };
+    expect(view.brokers.map((b) => [b.member, b.state])).toEqual([[1, 'active'], [2, 'active'], [3, 'active'], [4, 'removed'], [5, 'removed']]);
+    const reasons = await ok(['get', 'events', '--field-selector', 'involvedObject.name=grow', '-o', 'jsonpath={.items[*].reason}']);
+    expect(reasons).toContain('DrainStarted');
+    expect(reasons).toContain('BrokerRemoved');
+    expect(reasons).toContain('ClaimDeleted');
+
+    await producer.stop();
+    const acknowledged = [...producer.acknowledged].sort((a, b) => a - b);
+    expect(acknowledged.length).toBeGreaterThan(afterGrow);
+    console.log(`scale 3→5→3: ${acknowledged.length} events acknowledged in ${producer.attempts()} attempts; scale-down steps: ${seenDown.join(' | ')}`);
+    for (const pod of ['grow-0', 'grow-1', 'grow-2']) {
+      const held = await waitFor(`${pod} holding every acknowledged event`, async () => {
+        const events = await readAll(harness.cluster.lookup, pod);
+        return events.length >= acknowledged.length ? events : undefined;
+      }, 20_000, 250);
+      const seqs = sequences(held);
+      expect(new Set(seqs).size, `${pod}: no duplicates`).toBe(seqs.length);
+      const missing = acknowledged.filter((sequence) => !seqs.includes(sequence));
+      expect(missing, `${pod}: acknowledged events missing`).toEqual([]);
+    }
+  }, 480_000);
+
+  it('blocks a scale-down below the replication factor with the brokers\' reason, and keeps every broker and event', async () => {
+    const before = await readAll(harness.cluster.lookup, 'grow-0');
+    await ok(['scale', 'flocluster/grow', '--replicas=2']);
+    const blocked = await waitFor('ScaleDownBlocked', async () => {
+      const s = await status();
+      return condition(s, 'ScaleDownBlocked')?.status === 'True' ? s : undefined;
+    }, 60_000, 250);
+    const reason = condition(blocked, 'ScaleDownBlocked')!;
+    expect(reason.reason).toBe('BelowReplicationFactor');
+    expect(reason.message).toMatch(/replication factor/);
+    expect(condition(blocked, 'Ready')?.status).toBe('False');
+    // Nothing was drained or stopped.
+    expect(await ok(['get', 'sts', 'grow', '-o', 'jsonpath={.spec.replicas}'])).toBe('3');
+    expect(blocked.brokers?.map((b) => [b.id, b.state])).toEqual([[1, 'active'], [2, 'active'], [3, 'active']]);
+    expect(await ok(['get', 'events', '--field-selector', 'involvedObject.name=grow', '-o', 'jsonpath={.items[*].reason}'])).toContain('ScaleDownBlocked');
+    for (const pod of ['grow-0', 'grow-1', 'grow-2']) expect(sequences(await readAll(harness.cluster.lookup, pod)).sort((a, b) => a - b)).toEqual(sequences(before).sort((a, b) => a - b));
+
+    await ok(['scale', 'flocluster/grow', '--replicas=3']);
+    const back = await waitFor('unblocked and Ready on three', async () => {
+      const s = await status();
+      return condition(s, 'ScaleDownBlocked')?.status === 'False' && settled(s, 3) ? s : undefined;
+    }, 60_000, 250);
+    expect(back.brokers?.map((b) => b.id)).toEqual([1, 2, 3]);
+  }, 180_000);
+});
