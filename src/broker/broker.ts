@@ -1,7 +1,9 @@
 // A broker: the event log plus the HTTP/WebSocket API, listening or not. The
 // server command and the embedded entry point both start one of these, so an
 // application embedding Flo runs exactly the code a `flo server` runs.
+import { mkdir, open, readdir, rename } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { FloEvent, forEachRecordEvent } from '../common/event.js';
@@ -13,6 +15,7 @@ import { DEFAULT_PARTITIONS } from '../common/bounds.js';
 import { FloError } from '../common/errors.js';
 import { buildApp, type AppOptions } from './api/app.js';
 import { readMembership } from './cluster/founding.js';
+import { DAMAGED_PREFIX } from './storage/verify.js';
 import { Peering, type ClusterOptions } from './cluster/peering.js';
 import { checkLimits } from './api/limits.js';
 import { listenError } from './listen-error.js';
@@ -50,6 +53,22 @@ export class Broker {
   private constructor(readonly log: EventLog, readonly app: FastifyInstance, readonly logger: Logger, private readonly peering: Peering | undefined) {}
 
   static async start(options: BrokerOptions): Promise<Broker> {
+    try {
+      return await Broker.startOnce(options);
+    } catch (error) {
+      const cluster = options.cluster;
+      if (!(error instanceof FloError) || error.code !== 'FLO_ERR_STORAGE_CORRUPT' || cluster?.rebuildWhenDamaged !== true || cluster.join === undefined || cluster.replaces !== undefined) throw error;
+      // A member's store that fails verification is never served or voted on: its events are on the others.
+      const membership = await readMembership(options.dataDir).catch(() => undefined);
+      const oldId = membership?.self ?? cluster.nodeId;
+      const aside = await moveAside(options.dataDir);
+      (options.logger ?? createLogger({ level: 'warn' })).error({ err: error, movedTo: aside, oldId },
+        'the store failed verification: moved it aside, joining the cluster again as a new member (the old id is retired, its replicas rebuilt from the others)');
+      return Broker.startOnce({ ...options, cluster: { ...cluster, nodeId: undefined, nodeIdFromOrdinal: false, replaces: oldId } });
+    }
+  }
+
+  private static async startOnce(options: BrokerOptions): Promise<Broker> {
     const logger = options.logger ?? createLogger({ level: 'warn' });
     const host = options.host ?? '127.0.0.1';
     // Before the data dir is created or opened: a start that cannot listen leaves nothing behind.
@@ -151,6 +170,31 @@ export class Broker {
     if (!authenticated && !isLoopbackHost(host)) {
       this.logger.warn({ host }, 'broker listens beyond loopback WITHOUT authentication: anyone who can reach it may read, write and delete events (set FLO_AUTH_TOKENS_FILE, see docs/api.md)');
     }
+  }
+}
+
+/**
+ * Moves everything in the data dir into `damaged-<time>/` inside it (the data dir may be a mount point,
+ * which cannot be renamed), fsyncing both directories: the damaged copy is kept for inspection, never deleted.
+ */
+async function moveAside(dataDir: string): Promise<string> {
+  const aside = join(dataDir, `${DAMAGED_PREFIX}${new Date().toISOString().replace(/[:.]/g, '-')}`);
+  await mkdir(aside);
+  for (const name of await readdir(dataDir)) {
+    if (name.startsWith(DAMAGED_PREFIX) || name === 'lost+found') continue;
+    await rename(join(dataDir, name), join(aside, name));
+  }
+  await syncDir(aside);
+  await syncDir(dataDir);
+  return aside;
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }
 

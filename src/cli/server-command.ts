@@ -36,6 +36,7 @@ interface ServerFlags {
   peers?: string[];
   join?: string;
   ordinalNodeId?: boolean;
+  rebuildWhenDamaged?: boolean;
   peerHost?: string;
   peerPort: number;
   advertiseUrl?: string;
@@ -87,6 +88,7 @@ export function serverCommand(): Command {
     .addOption(new Option('--peers <list>', 'founding members\' peer addresses host:port, comma-separated, the same list on every founder, its own included; without it the broker is a one-member cluster').env('FLO_PEERS').argParser(parseList))
     .addOption(new Option('--join <host:port>', 'join the running cluster of the member at this peer address: an empty data dir is given a new id (no --node-id, no --peers needed); a data dir that joined before just starts').env('FLO_JOIN'))
     .addOption(new Option('--ordinal-node-id', 'a founder takes its --node-id from the ordinal ending its pod name (FLO_POD_NAME or HOSTNAME, e.g. flo-2 → 3); a broker not in --peers joins (--join) and is given an id (for StatefulSets, where every pod has the same flags)').env('FLO_ORDINAL_NODE_ID'))
+    .addOption(new Option('--rebuild-when-damaged', 'with --join: a store that fails verification at start is moved into damaged-<time>/ in the data dir and the broker joins again as a new member, retiring its old id (its replicas are rebuilt from the others)').env('FLO_REBUILD_WHEN_DAMAGED'))
     .addOption(new Option('--peer-port <port>', 'port of the Raft/peer listener (with --peers)').env('FLO_PEER_PORT').default(4000).argParser(parsePort))
     .addOption(new Option('--peer-host <host>', 'address of the peer listener (default: --host)').env('FLO_PEER_HOST'))
     .addOption(new Option('--advertise-url <url>', 'the URL clients use to reach this broker (default: the address it listens on)').env('FLO_ADVERTISE_URL'))
@@ -171,10 +173,12 @@ async function clusterOptions(flags: ServerFlags): Promise<ClusterOptions | unde
   }
   const fromOrdinal = flags.ordinalNodeId === true && flags.nodeId === undefined ? ordinalNodeId() : undefined;
   if (flags.nodeId === undefined && fromOrdinal === undefined && !joining) throw new FloError('FLO_ERR_CONFIG_INVALID', '--peers needs --node-id (FLO_NODE_ID): each founder\'s own positive integer, e.g. --node-id 1 (a broker that joins a running cluster with --join is given one)');
+  if (flags.rebuildWhenDamaged === true && !joining) throw new FloError('FLO_ERR_CONFIG_INVALID', '--rebuild-when-damaged needs --join (FLO_JOIN): the member it joins again through');
   const secret = await loadClusterSecret(flags.clusterSecretFile, process.env.FLO_CLUSTER_SECRET);
   return {
     nodeId: flags.nodeId === undefined ? fromOrdinal : Number(flags.nodeId),
     nodeIdFromOrdinal: fromOrdinal !== undefined,
+    rebuildWhenDamaged: flags.rebuildWhenDamaged === true,
     join: joining ? parsePeerAddress(flags.join!, '--join') : undefined,
     peers: (flags.peers ?? []).map((peer) => parsePeerAddress(peer)),
     peerHost: flags.peerHost,

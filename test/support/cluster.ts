@@ -22,6 +22,7 @@ export interface ClusterPartitionStatus {
 export interface ClusterStatus {
   mode: string;
   nodeId: string;
+  member?: number;
   brokers: Array<{ nodeId: string; member: number; url: string | null; peer: string | null; reachable: boolean; self: boolean; ready: boolean | null; state?: string; partitions?: number; leaders?: number }>;
   partitions: ClusterPartitionStatus[];
 }
@@ -70,9 +71,9 @@ class Broker implements ClusterBroker {
     return this.child !== undefined;
   }
 
-  spawn(): void {
+  spawn(extraArgs: string[] = []): void {
     if (this.child !== undefined) throw new Error(`broker ${this.nodeId} is already running (pid ${this.child.pid})`);
-    const child = spawn(process.execPath, [CLI_PATH, 'server', ...this.args()], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FLO_PRETTY: '' } });
+    const child = spawn(process.execPath, [CLI_PATH, 'server', ...this.args(), ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FLO_PRETTY: '' } });
     const append = (chunk: Buffer): void => void (this.log += chunk.toString());
     child.stdout!.on('data', append);
     child.stderr!.on('data', append);
@@ -190,8 +191,8 @@ export class TestCluster {
   }
 
   /** Starts a stopped broker again on its ports and data dir; does not wait (see waitFormed). */
-  restart(nodeId: number): void {
-    this.own(nodeId).spawn();
+  restart(nodeId: number, extraArgs: string[] = []): void {
+    this.own(nodeId).spawn(extraArgs);
   }
 
   async status(nodeId: number): Promise<ClusterStatus> {

@@ -23,7 +23,7 @@ export interface MemberRecord {
 }
 
 export type ControllerCommand =
-  | { readonly op: 'join'; readonly incarnation: string; readonly peer: string; readonly url: string | null }
+  | { readonly op: 'join'; readonly incarnation: string; readonly peer: string; readonly url: string | null; readonly replaces?: NodeId }
   | { readonly op: 'activate'; readonly id: NodeId }
   | { readonly op: 'drain'; readonly id: NodeId }
   | { readonly op: 'remove'; readonly id: NodeId; readonly force: boolean };
@@ -73,6 +73,9 @@ export class ControllerMachine {
         }
         const id = this.nextId++;
         this.members.set(id, { id, peer: command.peer, url: command.url, state: 'joining', incarnation: command.incarnation });
+        // A broker that lost its store comes back as a new member and retires its old id in the same step.
+        const replaced = command.replaces === undefined ? undefined : this.members.get(command.replaces);
+        if (replaced !== undefined && replaced.state !== 'removed') this.members.set(replaced.id, { ...replaced, state: 'removed' });
         return { ok: true, id };
       }
       case 'activate': {
@@ -139,7 +142,7 @@ export function decodeControllerCommand(data: Uint8Array): ControllerCommand {
   const id = (value: unknown): boolean => Number.isSafeInteger(value) && (value as number) > 0;
   const text = (value: unknown, max: number): boolean => typeof value === 'string' && value.length > 0 && value.length <= max;
   const valid = typeof parsed === 'object' && parsed !== null && OPS.has(parsed.op as string) && (
-    parsed.op === 'join' ? text(parsed.incarnation, 64) && text(parsed.peer, 1024) && (parsed.url === null || text(parsed.url, 1024))
+    parsed.op === 'join' ? text(parsed.incarnation, 64) && text(parsed.peer, 1024) && (parsed.url === null || text(parsed.url, 1024)) && (parsed.replaces === undefined || id(parsed.replaces))
       : parsed.op === 'remove' ? id(parsed.id) && typeof parsed.force === 'boolean'
         : id(parsed.id));
   if (!valid) throw new Error('not a controller command');

@@ -165,7 +165,7 @@ function checkSaved(saved: ClusterMembership, options: FoundingOptions): Cluster
   return saved;
 }
 
-export async function refuseSingleBrokerData(dataDir: string, allowed: readonly string[] = []): Promise<void> {
+export async function refuseSingleBrokerData(dataDir: string, allowed: readonly string[] = [], allowedPrefix?: string): Promise<void> {
   let entries: string[];
   try {
     entries = await readdir(dataDir);
@@ -173,7 +173,7 @@ export async function refuseSingleBrokerData(dataDir: string, allowed: readonly 
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw error;
   }
-  if (entries.some((name) => !name.startsWith(CLUSTER_FILE) && !allowed.includes(name))) {
+  if (entries.some((name) => !name.startsWith(CLUSTER_FILE) && !allowed.includes(name) && !(allowedPrefix !== undefined && name.startsWith(allowedPrefix)))) {
     throw new FloError('FLO_ERR_DATA_DIR_MISMATCH',
       `${dataDir} holds data of a broker that is not a cluster member (no ${CLUSTER_FILE}): a cluster member starts from an empty data dir. To bring those events into the cluster, replay them out of this broker (flo consume) and produce them into the cluster`);
   }

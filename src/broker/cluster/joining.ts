@@ -18,6 +18,7 @@ import type { MemberInfo } from '../transport/frame.js';
 import type { PeerAuth } from '../transport/handshake.js';
 import type { PeerAddress } from '../transport/peer-link.js';
 import { dialForInfo } from '../transport/tcp-transport.js';
+import { DAMAGED_PREFIX } from '../storage/verify.js';
 import { formatPeerAddress, readMembership, refuseSingleBrokerData, writeMembership, type ClusterMembership } from './founding.js';
 
 export const INCARNATION_FILE = 'incarnation';
@@ -33,13 +34,15 @@ export interface JoinOptions {
   /** How the members will dial this broker, and its client URL if known yet. */
   readonly peer: string;
   readonly url: string | null;
+  /** This broker's id before its store was found damaged (docs/cluster.md, "Membership"). */
+  readonly replaces?: number | undefined;
   readonly logger: Logger;
   readonly signal?: AbortSignal | undefined;
 }
 
 /** Registers this broker with the cluster at `seed`; resolves with the membership it saved. */
 export async function joinCluster(options: JoinOptions): Promise<ClusterMembership & { self: number; partitions: number; dial: Array<{ id: number; peer: string }> }> {
-  await refuseSingleBrokerData(options.dataDir, [INCARNATION_FILE]);
+  await refuseSingleBrokerData(options.dataDir, [INCARNATION_FILE, `${INCARNATION_FILE}.tmp`], DAMAGED_PREFIX);
   const incarnation = await ownIncarnation(options.dataDir);
   const seed = formatPeerAddress(options.seed);
   let lastLog = performance.now();
@@ -48,7 +51,7 @@ export async function joinCluster(options: JoinOptions): Promise<ClusterMembersh
     if (options.signal?.aborted) throw new FloError('FLO_ERR_SHUTTING_DOWN', 'stopped while joining the cluster');
     let info: MemberInfo | undefined;
     try {
-      ({ info } = await dialForInfo(options.seed, 0, options.auth, { url: options.url, peer: options.peer, probe: true, join: { incarnation, peer: options.peer, url: options.url } }, JOIN_TIMEOUT_MS));
+      ({ info } = await dialForInfo(options.seed, 0, options.auth, { url: options.url, peer: options.peer, probe: true, join: { incarnation, peer: options.peer, url: options.url, replaces: options.replaces ?? null } }, JOIN_TIMEOUT_MS));
     } catch (error) {
       lastError = (error as Error).message;
     }

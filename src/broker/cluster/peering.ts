@@ -38,6 +38,10 @@ export interface ClusterOptions {
   readonly nodeId?: number | undefined;
   /** The founders' peer addresses, the same list on every founder, this broker's own included (empty when joining). */
   readonly peers: readonly PeerAddress[];
+  /** A store found damaged at start is moved aside and this broker joins anew through --join, retiring its old id. */
+  readonly rebuildWhenDamaged?: boolean | undefined;
+  /** Set by the broker when it rebuilds: the id it had. */
+  readonly replaces?: number | undefined;
   /** The id came from the pod's ordinal: it names this broker only if it is a founder (a joiner is given another). */
   readonly nodeIdFromOrdinal?: boolean | undefined;
   /** Join the running cluster of the member at this peer address (an empty data dir gets a new id). */
@@ -116,9 +120,9 @@ export class Peering {
         membership = joined;
         nodeId = joined.self!;
         dial = [...joined.members];
-      } else if (options.join !== undefined && formed === undefined && !options.peers.map(formatPeerAddress).includes(advertisedPeer)) {
+      } else if (options.join !== undefined && formed === undefined && (options.replaces !== undefined || !options.peers.map(formatPeerAddress).includes(advertisedPeer))) {
         // Given both (one command line for every pod of a StatefulSet): a broker named in --peers founds, any other joins.
-        const answer = await joinCluster({ dataDir: options.dataDir, seed: options.join, auth, peer: advertisedPeer, url: options.advertiseUrl ?? null, logger });
+        const answer = await joinCluster({ dataDir: options.dataDir, seed: options.join, auth, peer: advertisedPeer, url: options.advertiseUrl ?? null, logger, replaces: options.replaces });
         membership = answer;
         nodeId = answer.self;
         dial = answer.dial;
@@ -287,10 +291,10 @@ export class Peering {
     const controller = this.controller;
     if (controller === undefined || this.log === undefined) throw new FloError('FLO_ERR_UNAVAILABLE', 'this broker is still starting; ask again shortly');
     parsePeerAddress(request.peer, 'the joining broker\'s peer address');
-    const outcome = await controller.request({ op: 'join', incarnation: request.incarnation, peer: request.peer, url: request.url });
+    const outcome = await controller.request({ op: 'join', incarnation: request.incarnation, peer: request.peer, url: request.url, ...(request.replaces == null ? {} : { replaces: request.replaces }) });
     if (!outcome.ok) throw outcomeError(outcome);
     const members = controller.members().filter((member) => member.state !== 'removed' && member.id !== outcome.id).map((member) => ({ id: member.id, peer: member.peer }));
-    this.logger.info({ id: outcome.id, peer: request.peer }, 'a broker joined the cluster');
+    this.logger.info({ id: outcome.id, peer: request.peer, replaces: request.replaces ?? undefined }, 'a broker joined the cluster');
     return { id: outcome.id, founders: this.membership.members, members, replicationFactor: controller.replicationFactor, partitions: this.log.partitions };
   }
 

@@ -20,6 +20,8 @@ export type Repair = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'
  * (cluster/joining.ts), before its store is created.
  */
 const IGNORED_ENTRIES = new Set(['lost+found', 'cluster.json', 'cluster.json.tmp', 'incarnation', 'incarnation.tmp']);
+/** A store that failed verification, moved aside by a member that rebuilt itself from the others (broker.ts). */
+export const DAMAGED_PREFIX = 'damaged-';
 const SCAN_BATCH = 256;
 
 export type DataDirKind = { kind: 'new' } | { kind: 'leveldb' } | { kind: 'foreign'; entries: string[] };
@@ -28,7 +30,7 @@ export type DataDirKind = { kind: 'new' } | { kind: 'leveldb' } | { kind: 'forei
 export async function inspectDataDir(dataDir: string): Promise<DataDirKind> {
   let entries: string[];
   try {
-    entries = (await readdir(dataDir)).filter((entry) => !IGNORED_ENTRIES.has(entry));
+    entries = (await readdir(dataDir)).filter((entry) => !IGNORED_ENTRIES.has(entry) && !entry.startsWith(DAMAGED_PREFIX));
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'new' };
     throw error;

@@ -72,6 +72,8 @@ export interface JoinRequest {
   readonly incarnation: string;
   readonly peer: string;
   readonly url: string | null;
+  /** The id this broker had before its store was found damaged: retired as it joins anew. */
+  readonly replaces?: number | null;
 }
 
 export interface JoinAnswer {
@@ -133,7 +135,8 @@ function decodeInfo(payload: Buffer): MemberInfo {
   }
   const short = (value: unknown, max: number): value is string => typeof value === 'string' && value.length > 0 && value.length <= max;
   const join = info.join as Partial<JoinRequest> | null | undefined;
-  if (join != null && !(short(join.incarnation, 64) && short(join.peer, 1024) && (join.url === null || short(join.url, 1024)))) throw new ProtocolError('bad INFO join');
+  if (join != null && !(short(join.incarnation, 64) && short(join.peer, 1024) && (join.url === null || short(join.url, 1024))
+    && (join.replaces == null || (Number.isSafeInteger(join.replaces) && join.replaces > 0)))) throw new ProtocolError('bad INFO join');
   const joined = info.joined as Partial<JoinAnswer> | null | undefined;
   const memberList = (list: unknown): boolean => Array.isArray(list) && list.length <= 1024
     && list.every((m: { id?: unknown; peer?: unknown }) => Number.isSafeInteger(m?.id) && (m.id as number) > 0 && short(m.peer, 1024));
