@@ -119,14 +119,36 @@ describe.skipIf(!brokerBuilt())('FloCluster end to end against the simulator wit
     expect(await ok(['get', 'events', '-o', 'jsonpath={.items[*].reason}'])).toContain('Updated');
   });
 
-  it('refuses a scale beyond one broker until brokers replicate, and stays Ready on one', async () => {
-    // Each broker would keep its own events behind the one Service: a consumer would see a part.
-    const scaled = await kubectl(kc, ['scale', 'flocluster/demo', '--replicas=3']);
-    expect(scaled.code).not.toBe(0);
-    expect(scaled.stderr).toContain('replicas above 1 are refused until brokers replicate partitions');
-    expect(await ok(['get', 'sts', 'demo', '-o', 'jsonpath={.spec.replicas}'])).toBe('1');
-    expect((await status()).phase).toBe('Ready');
+  it('scales the one-broker cluster to two, whose new broker joins and holds every event, and back to one', async () => {
+    // The one founder stays the founders' list; the second pod joins and is given id 2 by the cluster.
+    const before = await clusterHttp(harness.cluster.lookup, 'http://demo-0.demo-peers.default.svc.cluster.local:3000/v1/events?namespace=/orders/**&from=earliest&limit=10');
+    await ok(['scale', 'flocluster/demo', '--replicas=2']);
+    const two = await waitFor('two active brokers, Ready', async () => {
+      const s = await status();
+      return s.phase === 'Ready' && s.readyReplicas === 2 && s.brokers?.length === 2 && s.brokers.every((b) => (b as { state?: string }).state === 'active') ? s : undefined;
+    }, 60_000, 200);
+    expect(two.brokers?.map((b) => b.nodeId)).toEqual([expect.any(String), '2']);
+    const joined = await clusterHttp(harness.cluster.lookup, 'http://demo-1.demo-peers.default.svc.cluster.local:3000/v1/events?namespace=/orders/**&from=earliest&limit=10');
+    expect((joined.body as { events: unknown[] }).events).toEqual((before.body as { events: unknown[] }).events);
+    await ok(['scale', 'flocluster/demo', '--replicas=1']);
+    await waitFor('back on one broker, Ready', async () => {
+      const s = await status();
+      return s.phase === 'Ready' && s.readyReplicas === 1 && s.brokers?.length === 1 && (await ok(['get', 'sts', 'demo', '-o', 'jsonpath={.spec.replicas}'])) === '1' ? s : undefined;
+    }, 60_000, 200);
     expect(await ok(['get', 'flo', 'demo'])).toMatch(/demo\s+1\s+1\s+Ready/);
+    // deleteClaim is false: the removed broker's claim is kept, marked as a removed member's.
+    const keptClaim = await ok(['get', 'pvc', 'data-demo-1', '-o', 'jsonpath={.metadata.uid}']);
+    expect(await ok(['get', 'pvc', 'data-demo-1', '-o', 'jsonpath={.metadata.annotations.flo\\.dev/removed-member}'])).toBe('2');
+    // Growing again: a removed member's data dir can never rejoin, so that claim goes first and the pod joins as id 3.
+    await ok(['scale', 'flocluster/demo', '--replicas=2']);
+    const again = await waitFor('two active brokers again', async () => {
+      const s = await status();
+      return s.phase === 'Ready' && s.readyReplicas === 2 && s.brokers?.length === 2 && s.brokers.every((b) => (b as { state?: string }).state === 'active') ? s : undefined;
+    }, 60_000, 200);
+    expect(again.brokers?.[1]?.nodeId).toBe('3');
+    expect(await ok(['get', 'pvc', 'data-demo-1', '-o', 'jsonpath={.metadata.uid}'])).not.toBe(keptClaim);
+    await ok(['scale', 'flocluster/demo', '--replicas=1']);
+    await waitFor('on one broker again', async () => (await status()).phase === 'Ready' && (await ok(['get', 'pods', '-o', 'name'])).trim() === 'pod/demo-0', 60_000, 200);
   });
 
   it('rolls the brokers one by one when the pod template changes, keeping their data', async () => {
