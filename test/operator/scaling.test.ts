@@ -1,0 +1,90 @@
+// The scale plan, step by step, from observations alone: what a running operator and one
+// restarted in the middle both decide (resumable, never draining twice or skipping a step).
+import { describe, expect, it } from 'vitest';
+import type { ClusterHealth, ClusterMember } from '../../src/operator/reconcile/broker-client.js';
+import { memberAt, planScale, type ScaleObservation } from '../../src/operator/reconcile/scaling.js';
+
+const peer = (ordinal: number): string => `flo-${ordinal}.flo-peers.ns.svc.cluster.local:4000`;
+const member = (id: number, ordinal: number, state: ClusterMember['state'], partitions = 4): ClusterMember => ({
+  member: id, self: false, peer: peer(ordinal), url: null, reachable: true, state, partitions, leaders: 0,
+});
+const HEALTHY: ClusterHealth = { healthy: true, controllerLeader: 1, partitions: { total: 4, leaderless: 0, underReplicated: 0 }, problems: [] };
+
+function observation(partial: Partial<ScaleObservation>): ScaleObservation {
+  return {
+    specReplicas: 3, statefulSetReplicas: 5, podOrdinals: [0, 1, 2, 3, 4],
+    // Joiners got ids in the order they asked: pod 3 is id 5, pod 4 is id 4.
+    members: [member(1, 0, 'active'), member(2, 1, 'active'), member(3, 2, 'active'), member(5, 3, 'active'), member(4, 4, 'active')],
+    health: HEALTHY, selfIds: new Map([[0, 1], [1, 2], [2, 3], [3, 5], [4, 4]]), peerOf: peer,
+    claims: [0, 1, 2, 3, 4].map((ordinal) => ({ name: `data-flo-${ordinal}`, ordinal })), deleteClaim: true, ...partial,
+  };
+}
+
+describe('scale-down plan', () => {
+  it('drains the broker of the highest ordinal, by the id that broker reports, and keeps the StatefulSet', () => {
+    const plan = planScale(observation({}));
+    expect(plan.actions).toEqual([{ kind: 'drain', member: 4 }]);
+    expect(plan.statefulSetReplicas).toBe(5);
+    expect(plan.operation).toMatchObject({ type: 'ScaleDown', member: 4, fromReplicas: 5, toReplicas: 3 });
+  });
+
+  it('prefers the broker\'s own answer to the table\'s peer address, and falls back to the peer address when the pod is silent', () => {
+    const members = [member(1, 0, 'active'), member(9, 4, 'removed'), member(4, 4, 'active')];
+    expect(memberAt(observation({ members }), 4)?.member).toBe(4);
+    expect(memberAt(observation({ members, selfIds: new Map() }), 4)?.member).toBe(4);
+  });
+
+  it('waits while the drain moves replicas, and while the cluster is not healthy after it', () => {
+    const draining = observation({ members: [member(1, 0, 'active'), member(2, 1, 'active'), member(3, 2, 'active'), member(5, 3, 'active'), member(4, 4, 'draining', 2)] });
+    expect(planScale(draining)).toMatchObject({ statefulSetReplicas: 5, actions: [], waiting: true });
+    expect(planScale(draining).operation?.message).toContain('2 partitions left');
+    const drained = { ...draining, members: draining.members!.map((m) => (m.member === 4 ? { ...m, partitions: 0 } : m)) };
+    const sick = planScale({ ...drained, health: { ...HEALTHY, healthy: false, problems: ['partition 1 has no leader'] } });
+    expect(sick).toMatchObject({ statefulSetReplicas: 5, actions: [] });
+    expect(sick.operation?.message).toContain('partition 1 has no leader');
+    expect(planScale({ ...drained, health: undefined }).statefulSetReplicas).toBe(5);
+    // Drained and healthy: only now one broker fewer; the member is not removed while its pod runs.
+    expect(planScale(drained)).toMatchObject({ statefulSetReplicas: 4, actions: [] });
+  });
+
+  it('removes the member once its pod is gone, deletes its claim after that, and only then drains the next one', () => {
+    const base = { statefulSetReplicas: 4, podOrdinals: [0, 1, 2, 3, 4] };
+    const members = [member(1, 0, 'active'), member(2, 1, 'active'), member(3, 2, 'active'), member(5, 3, 'active'), member(4, 4, 'draining', 0)];
+    expect(planScale(observation({ ...base, members }))).toMatchObject({ statefulSetReplicas: 4, actions: [] });
+    const podGone = planScale(observation({ ...base, podOrdinals: [0, 1, 2, 3], members }));
+    expect(podGone.actions).toEqual([{ kind: 'remove', member: 4 }]);
+    expect(podGone.statefulSetReplicas).toBe(4);
+    const removed = members.map((m) => (m.member === 4 ? { ...m, state: 'removed' as const } : m));
+    const next = planScale(observation({ ...base, podOrdinals: [0, 1, 2, 3], members: removed }));
+    expect(next.actions).toEqual([{ kind: 'deleteClaim', claim: 'data-flo-4', member: 4 }, { kind: 'drain', member: 5 }]);
+    // Without deleteClaim the claim is kept, marked as a removed broker's.
+    expect(planScale(observation({ ...base, podOrdinals: [0, 1, 2, 3], members: removed, deleteClaim: false })).actions[0]).toEqual({ kind: 'markClaim', claim: 'data-flo-4', member: 4 });
+  });
+
+  it('changes nothing without a member table, and drains nothing for a pod that holds no member', () => {
+    expect(planScale(observation({ members: undefined }))).toMatchObject({ statefulSetReplicas: 5, actions: [] });
+    const noMember = observation({ members: [member(1, 0, 'active'), member(2, 1, 'active'), member(3, 2, 'active'), member(5, 3, 'active')], selfIds: new Map([[0, 1]]) });
+    expect(planScale(noMember)).toMatchObject({ statefulSetReplicas: 4, actions: [] });
+  });
+
+  it('drains a member whose pod someone removed without a drain', () => {
+    const plan = planScale(observation({ specReplicas: 4, statefulSetReplicas: 4, podOrdinals: [0, 1, 2, 3] }));
+    expect(plan.actions).toEqual([{ kind: 'drain', member: 4 }]);
+  });
+});
+
+describe('scale-up plan', () => {
+  it('grows the StatefulSet at once when nothing is left over', () => {
+    const plan = planScale(observation({ specReplicas: 5, statefulSetReplicas: 3, podOrdinals: [0, 1, 2], members: [member(1, 0, 'active'), member(2, 1, 'active'), member(3, 2, 'active')], claims: [] }));
+    expect(plan).toMatchObject({ statefulSetReplicas: 5, actions: [], operation: { type: 'ScaleUp', fromReplicas: 3, toReplicas: 5 } });
+  });
+
+  it('deletes a removed broker\'s kept claim before reusing its ordinal, and grows once it is gone', () => {
+    const members = [member(1, 0, 'active'), member(2, 1, 'active'), member(3, 2, 'active'), member(4, 3, 'removed')];
+    const kept = observation({ specReplicas: 4, statefulSetReplicas: 3, podOrdinals: [0, 1, 2], members, deleteClaim: false, claims: [{ name: 'data-flo-3', ordinal: 3, removedMember: 4 }] });
+    expect(planScale(kept)).toMatchObject({ statefulSetReplicas: 3, actions: [{ kind: 'deleteClaim', claim: 'data-flo-3', member: 4 }] });
+    // Not yet marked (the operator stopped between the removal and the mark): deleted too, never reused.
+    expect(planScale({ ...kept, claims: [{ name: 'data-flo-3', ordinal: 3 }] })).toMatchObject({ statefulSetReplicas: 3, actions: [{ kind: 'deleteClaim', claim: 'data-flo-3', member: 4 }] });
+    expect(planScale({ ...kept, claims: [] }).statefulSetReplicas).toBe(4);
+  });
+});
