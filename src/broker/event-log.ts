@@ -13,6 +13,7 @@ import { deferred } from '../common/deferred.js';
 import { isEventId } from '../common/ids.js';
 import { MAX_PARENT_ID_BYTES, forEachGroupEvent, type DecodedInput } from '../common/wire.js';
 import { BrokerMetrics } from './metrics.js';
+import { PartialAppendError, asFloError } from './partial-append.js';
 import type { AppendTicket, ProducerBatch } from './partitions/partition.js';
 import type { EventSegment } from './cluster/catch-up.js';
 import type { CommandEvent } from './partitions/commands.js';
@@ -215,22 +216,58 @@ export class EventLog {
     }
     this.partitionSet.checkCapacity(bytes);
     const dictionary = this.store.dictionary;
-    const { promise, resolve, reject } = deferred<void>();
-    const ticket: AppendTicket = { partitions: new Uint16Array(inputs.length), offsets: new Float64Array(inputs.length), remaining: inputs.length, resolve, reject };
     if (producer !== undefined) checkProducer(producer, inputs.length);
-    // Per partition, the producer's batch is numbered by its first event's place in the request.
-    const batches = producer === undefined ? undefined : new Map<number, ProducerBatch>();
+    // One ticket per partition: a partition that fails (no quorum, a lost leader) fails only its own events.
+    const tickets = new Map<number, { ticket: AppendTicket; indexes: number[]; done: Promise<void> }>();
     for (let i = 0; i < inputs.length; i++) {
-      const input = inputs[i]!;
-      const partition = dictionary.partitionFor(input.namespace);
-      let batch = batches?.get(partition);
-      if (batches !== undefined && batch === undefined) batches.set(partition, (batch = { id: producer!.id, firstSequence: producer!.sequence + i }));
-      this.partitionSet.enqueue(partition, { namespace: input.namespace, parentId: input.parentId, data: input.data }, ticket, i, batch);
+      const partition = dictionary.partitionFor(inputs[i]!.namespace);
+      let entry = tickets.get(partition);
+      if (entry === undefined) {
+        const { promise, resolve, reject } = deferred<void>();
+        // Observed at once: if a later enqueue throws, this one's rejection must not go unhandled.
+        promise.catch(() => undefined);
+        entry = { ticket: { partitions: new Uint16Array(0), offsets: new Float64Array(0), remaining: 0, resolve, reject }, indexes: [], done: promise };
+        tickets.set(partition, entry);
+      }
+      entry.indexes.push(i);
     }
-    await promise;
+    const result: AppendResult = { partitions: new Uint16Array(inputs.length), offsets: new Float64Array(inputs.length) };
+    for (const [partition, entry] of tickets) {
+      const count = entry.indexes.length;
+      entry.ticket = { ...entry.ticket, partitions: new Uint16Array(count), offsets: new Float64Array(count), remaining: count };
+      // Per partition, the producer's batch is numbered by its first event's place in the request.
+      const batch: ProducerBatch | undefined = producer === undefined ? undefined : { id: producer.id, firstSequence: producer.sequence + entry.indexes[0]! };
+      entry.indexes.forEach((at, k) => {
+        const input = inputs[at]!;
+        this.partitionSet.enqueue(partition, { namespace: input.namespace, parentId: input.parentId, data: input.data }, entry.ticket, k, batch);
+      });
+    }
+    const failures: Array<{ index: number; error: FloError }> = [];
+    await Promise.all([...tickets.values()].map(async (entry) => {
+      try {
+        await entry.done;
+        entry.indexes.forEach((at, k) => {
+          result.partitions[at] = entry.ticket.partitions[k]!;
+          result.offsets[at] = entry.ticket.offsets[k]!;
+        });
+      } catch (error) {
+        const failure = asFloError(error);
+        for (const at of entry.indexes) failures.push({ index: at, error: failure });
+      }
+    }));
+    if (failures.length > 0) {
+      failures.sort((a, b) => a.index - b.index);
+      // Nothing stored: the request failed as a whole, as a one-partition request always does.
+      if (failures.length === inputs.length) throw failures[0]!.error;
+      let failedBytes = 0;
+      for (const failure of failures) failedBytes += inputs[failure.index]!.data.length;
+      this.metrics.producedEvents.inc(inputs.length - failures.length);
+      this.metrics.producedBytes.inc(bytes - failedBytes);
+      throw new PartialAppendError(result, failures);
+    }
     this.metrics.producedEvents.inc(inputs.length);
     this.metrics.producedBytes.inc(bytes);
-    return { partitions: ticket.partitions, offsets: ticket.offsets };
+    return result;
   }
 
   /** Where a consumer group's position lives: the partition its name hashes to. */

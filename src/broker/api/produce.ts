@@ -11,6 +11,7 @@ import { encodeProduceAck, encodeProduceFailure, splitProduceRequest } from '../
 import { formatEventId } from '../../common/ids.js';
 import { BATCH_MEDIA_TYPE } from '../../common/wire.js';
 import type { AppendResult, EventLog, ProducerSequence } from '../event-log.js';
+import { PartialAppendError } from '../partial-append.js';
 import { eventsFromBatch, eventsFromJsonBody, eventsFromNdjson } from './event-input.js';
 import { problemOf, reportedError } from './problem.js';
 
@@ -60,7 +61,15 @@ export function produceRoutes(app: FastifyInstance, log: EventLog): void {
 
   app.post('/v1/events', { schema: { body: produceBodySchema }, preParsing: refuseContentEncoding }, async (request, reply) => {
     const { events, single } = decodeBody(request);
-    const result = await log.append(events, producerOf(request));
+    let result: AppendResult;
+    try {
+      result = await log.append(events, producerOf(request));
+    } catch (error) {
+      if (!(error instanceof PartialAppendError)) throw error;
+      // Some partitions stored their events, others failed: say which, so nothing stored is sent again blindly.
+      request.log.warn({ stored: events.length - error.failures.length, failed: error.failures.length, code: error.code }, 'produce partly stored');
+      return reply.status(207).send(partialBody(error, request.url));
+    }
     const ids = idsOf(result);
     await reply.status(201).send(single ? { id: ids[0] } : { ids });
   });
@@ -109,6 +118,13 @@ function decodeBody(request: FastifyRequest): ReturnType<typeof eventsFromJsonBo
   return eventsFromJsonBody(request.body);
 }
 
+/** 207: `ids` with null for each event not stored, and per failed event its index and problem. */
+function partialBody(error: PartialAppendError, instance?: string): { ids: Array<string | null>; failed: Array<{ index: number; problem: ReturnType<typeof problemOf> }> } {
+  const ids: Array<string | null> = [];
+  for (let i = 0; i < error.result.offsets.length; i++) ids.push(error.stored(i) ? formatEventId(error.result.partitions[i]!, error.result.offsets[i]!) : null);
+  return { ids, failed: error.failures.map((failure) => ({ index: failure.index, problem: problemOf(failure.error, instance) })) };
+}
+
 function idsOf(result: AppendResult): string[] {
   const ids = new Array<string>(result.offsets.length);
   for (let i = 0; i < ids.length; i++) ids[i] = formatEventId(result.partitions[i]!, result.offsets[i]!);
@@ -132,7 +148,11 @@ function serveProduceSocket(socket: WebSocket, log: EventLog, logger: FastifyBas
       if (inFlight >= MAX_PRODUCE_REQUESTS_IN_FLIGHT) socket.pause();
       appended.then(
         (result) => socket.send(encodeProduceAck(requestId, result.partitions, result.offsets)),
-        (error: unknown) => fail(requestId, error),
+        (error: unknown) => {
+          // The problem names what failed; `ids` and `failed` (as in the 207 of POST /v1/events) what was stored.
+          if (error instanceof PartialAppendError) socket.send(encodeProduceFailure(requestId, JSON.stringify({ ...problemOf(error), ...partialBody(error) })));
+          else fail(requestId, error);
+        },
       ).finally(() => {
         inFlight--;
         if (socket.isPaused && inFlight < MAX_PRODUCE_REQUESTS_IN_FLIGHT / 2) socket.resume();
