@@ -37,7 +37,7 @@ describe('API simulator driven by the real kubectl', () => {
   it('creates a FloCluster with apply, fills defaults, and prints the printer columns', async () => {
     expect(await ok(['apply', '-f', '-'], flo('alpha', '  replicas: 1'))).toContain('flocluster.flo.dev/alpha created');
     const table = await ok(['get', 'floclusters']);
-    expect(table.split('\n')[0]).toMatch(/^NAME\s+REPLICAS\s+READY\s+PHASE\s+AGE$/);
+    expect(table.split('\n')[0]).toMatch(/^NAME\s+REPLICAS\s+READY\s+PHASE\s+HEALTHY\s+OPERATION\s+AGE$/);
     expect(table).toMatch(/alpha\s+1\s+/);
     const spec = JSON.parse(await ok(['get', 'flo', 'alpha', '-o', 'jsonpath={.spec}'])) as Record<string, unknown>;
     expect(spec).toMatchObject({ replicas: 1, partitions: 8, durability: 'fsync', storage: { size: '10Gi', deleteClaim: false } });
@@ -82,9 +82,12 @@ describe('API simulator driven by the real kubectl', () => {
   it('scales through the scale subresource', async () => {
     await ok(['apply', '-f', '-'], flo('delta', '  replicas: 1'));
     expect(await ok(['scale', 'flocluster/delta', '--replicas=1'])).toContain('scaled');
-    // The CRD's rules apply to the scale subresource too: more than one broker is refused for now.
-    expect((await run(['scale', 'flocluster/delta', '--replicas=3'])).stderr).toContain('replicas above 1 are refused until brokers replicate partitions');
-    expect(await ok(['get', 'flo', 'delta', '-o', 'jsonpath={.spec.replicas} {.metadata.generation}'])).toBe('1 1');
+    expect(await ok(['scale', 'flocluster/delta', '--replicas=3'])).toContain('scaled');
+    expect(await ok(['get', 'flo', 'delta', '-o', 'jsonpath={.spec.replicas} {.metadata.generation}'])).toBe('3 2');
+    // The CRD's rules apply to the scale subresource too: not below an explicit replication factor.
+    await ok(['patch', 'flo', 'delta', '--type=merge', '-p', '{"spec":{"replicationFactor":3}}']);
+    expect((await run(['scale', 'flocluster/delta', '--replicas=2'])).stderr).toContain('replicationFactor must not exceed replicas');
+    expect(await ok(['get', 'flo', 'delta', '-o', 'jsonpath={.spec.replicas}'])).toBe('3');
     const refused = await run(['scale', 'flocluster/delta', '--replicas=0']);
     expect(refused.stderr).toContain('should be greater than or equal to 1');
   });

@@ -100,8 +100,12 @@ describe('FloCluster schema rules', () => {
     expect((await dryRun({ auth: { tokensSecret: { name: 'flo-tokens' } } })).code).toBe(0);
   });
 
-  it('refuses more than one broker, and names that would make invalid Services or StatefulSets', async () => {
-    expect((await dryRun({ replicas: 2 })).stderr).toContain('spec.replicas: Invalid value: "object": replicas above 1 are refused until brokers replicate partitions');
+  it('accepts several brokers, refuses cluster env set by hand, and names that would make invalid Services or StatefulSets', async () => {
+    expect((await dryRun({ replicas: 5 })).code).toBe(0);
+    expect((await dryRun({ replicas: 3, clusterSecret: { name: 'peer-secret' } })).code).toBe(0);
+    for (const name of ['FLO_PEERS', 'FLO_JOIN', 'FLO_CLUSTER_SECRET', 'FLO_NODE_ID']) {
+      expect((await dryRun({ pod: { env: [{ name, value: 'x' }] } })).stderr, name).toContain('this variable is set by the operator from the FloCluster spec');
+    }
     expect((await dryRun({}, 'web.v2')).stderr).toContain('the name of a FloCluster must be a DNS label');
     expect((await dryRun({}, 'x'.repeat(53))).stderr).toContain('the name of a FloCluster must be at most 52 characters');
     expect((await dryRun({}, 'x'.repeat(52))).code).toBe(0);
