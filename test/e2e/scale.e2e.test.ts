@@ -33,8 +33,8 @@ interface Status {
 interface ReadEvent { id: string; namespace: string; data: string }
 
 /** One idempotent produce through a cluster DNS name: the same producer id and sequence on every retry. */
-function produce(lookup: Lookup, producerId: number, sequence: number): Promise<number> {
-  const payload = JSON.stringify({ namespace: `/orders/${sequence % 8}`, data: `seq-${sequence}` });
+function produce(lookup: Lookup, run: string, producerId: number, sequence: number): Promise<number> {
+  const payload = JSON.stringify({ namespace: `/orders/${sequence % 8}`, data: `${run}-${sequence}` });
   return new Promise((resolve) => {
     const req = request({
       host: 'grow.default.svc', port: 3000, path: '/v1/events', method: 'POST', lookup: lookup as never, timeout: 5000,
@@ -50,7 +50,7 @@ function produce(lookup: Lookup, producerId: number, sequence: number): Promise<
 }
 
 /** Writes one event after another until stopped; an event counts as acknowledged only once answered 201. */
-function startProducer(lookup: Lookup): { acknowledged: Set<number>; attempts: () => number; stop: () => Promise<void> } {
+function startProducer(lookup: Lookup, run: string): { acknowledged: Set<number>; attempts: () => number; stop: () => Promise<void> } {
   const producerId = randomInt(1, 2 ** 40);
   const acknowledged = new Set<number>();
   let stopped = false;
@@ -60,7 +60,7 @@ function startProducer(lookup: Lookup): { acknowledged: Set<number>; attempts: (
       // Bounded retries of one event: 600 × ~50 ms covers any leader change or pod restart here.
       for (let attempt = 0; attempt < 600; attempt++) {
         attempts++;
-        const status = await produce(lookup, producerId, sequence);
+        const status = await produce(lookup, run, producerId, sequence);
         if (status === 201) {
           acknowledged.add(sequence);
           break;
@@ -89,8 +89,9 @@ async function readAll(lookup: Lookup, pod: string): Promise<ReadEvent[]> {
   return events;
 }
 
-function sequences(events: readonly ReadEvent[]): number[] {
-  return events.map((event) => Number(event.data.slice('seq-'.length)));
+/** The sequence numbers of one producer run's events (data `<run>-<sequence>`). */
+function sequences(events: readonly ReadEvent[], run: string): number[] {
+  return events.filter((event) => event.data.startsWith(`${run}-`)).map((event) => Number(event.data.slice(run.length + 1)));
 }
 
 describe.skipIf(!brokerBuilt())('scaling a FloCluster of real brokers under load', () => {
@@ -123,7 +124,7 @@ describe.skipIf(!brokerBuilt())('scaling a FloCluster of real brokers under load
     expect(formed.brokers?.map((b) => [b.pod, b.id])).toEqual([['grow-0', 1], ['grow-1', 2], ['grow-2', 3]]);
     expect(await ok(['get', 'flo', 'grow', '-o', 'jsonpath={.metadata.annotations.flo\\.dev/founders}'])).toBe('3');
 
-    const producer = startProducer(harness.cluster.lookup);
+    const producer = startProducer(harness.cluster.lookup, 'grow');
     await waitFor('the producer writing', () => producer.acknowledged.size >= 20, 30_000);
 
     await ok(['scale', 'flocluster/grow', '--replicas=5']);
@@ -187,12 +188,40 @@ describe.skipIf(!brokerBuilt())('scaling a FloCluster of real brokers under load
         const events = await readAll(harness.cluster.lookup, pod);
         return events.length >= acknowledged.length ? events : undefined;
       }, 20_000, 250);
-      const seqs = sequences(held);
+      const seqs = sequences(held, 'grow');
       expect(new Set(seqs).size, `${pod}: no duplicates`).toBe(seqs.length);
       const missing = acknowledged.filter((sequence) => !seqs.includes(sequence));
       expect(missing, `${pod}: acknowledged events missing`).toEqual([]);
     }
   }, 480_000);
+
+  it('finishes a scale-down whose draining broker\'s pod is deleted in the middle, losing nothing', async () => {
+    await ok(['scale', 'flocluster/grow', '--replicas=4']);
+    const four = await waitFor('four brokers Ready', async () => { const s = await status(); return settled(s, 4) ? s : undefined; }, 90_000, 250);
+    const joiner = four.brokers![3]!.id!;
+    expect(joiner).toBe(6);
+    const producer = startProducer(harness.cluster.lookup, 'podloss');
+    await waitFor('the producer writing', () => producer.acknowledged.size >= 10, 30_000);
+    await ok(['scale', 'flocluster/grow', '--replicas=3']);
+    await waitFor('the drain of grow-3 under way', async () => (await status()).operation?.member === joiner, 30_000, 50);
+    const uid = await ok(['get', 'pod', 'grow-3', '-o', 'jsonpath={.metadata.uid}']);
+    await ok(['delete', 'pod', 'grow-3', '--wait=false']);
+    const done = await waitFor('three brokers Ready again', async () => {
+      const s = await status();
+      return settled(s, 3) && (await ok(['get', 'pods', '-o', 'name'])).split('\n').filter(Boolean).length === 3 ? s : undefined;
+    }, 120_000, 250);
+    expect(done.brokers?.map((b) => b.id)).toEqual([1, 2, 3]);
+    expect(uid).not.toBe('');
+    await producer.stop();
+    const acknowledged = [...producer.acknowledged];
+    for (const pod of ['grow-0', 'grow-1', 'grow-2']) {
+      const seqs = sequences(await readAll(harness.cluster.lookup, pod), 'podloss');
+      expect(new Set(seqs).size, `${pod}: no duplicates`).toBe(seqs.length);
+      expect(acknowledged.filter((sequence) => !seqs.includes(sequence)), `${pod}: acknowledged events missing`).toEqual([]);
+    }
+    const view = (await clusterHttp(harness.cluster.lookup, `http://grow-0.${PEERS}:3000/v1/cluster`)).body as { brokers: { member: number; state: string }[] };
+    expect(view.brokers.find((b) => b.member === joiner)?.state).toBe('removed');
+  }, 240_000);
 
   it('blocks a scale-down below the replication factor with the brokers\' reason, and keeps every broker and event', async () => {
     const before = await readAll(harness.cluster.lookup, 'grow-0');
@@ -209,7 +238,7 @@ describe.skipIf(!brokerBuilt())('scaling a FloCluster of real brokers under load
     expect(await ok(['get', 'sts', 'grow', '-o', 'jsonpath={.spec.replicas}'])).toBe('3');
     expect(blocked.brokers?.map((b) => [b.id, b.state])).toEqual([[1, 'active'], [2, 'active'], [3, 'active']]);
     expect(await ok(['get', 'events', '--field-selector', 'involvedObject.name=grow', '-o', 'jsonpath={.items[*].reason}'])).toContain('ScaleDownBlocked');
-    for (const pod of ['grow-0', 'grow-1', 'grow-2']) expect(sequences(await readAll(harness.cluster.lookup, pod)).sort((a, b) => a - b)).toEqual(sequences(before).sort((a, b) => a - b));
+    for (const pod of ['grow-0', 'grow-1', 'grow-2']) expect((await readAll(harness.cluster.lookup, pod)).map((event) => event.id).sort()).toEqual(before.map((event) => event.id).sort());
 
     await ok(['scale', 'flocluster/grow', '--replicas=3']);
     const back = await waitFor('unblocked and Ready on three', async () => {
