@@ -74,7 +74,7 @@ export class ControllerMachine {
         const id = this.nextId++;
         this.members.set(id, { id, peer: command.peer, url: command.url, state: 'joining', incarnation: command.incarnation });
         // A broker that lost its store comes back as a new member and retires its old id in the same step.
-        const replaced = command.replaces === undefined ? undefined : this.members.get(command.replaces);
+        const replaced = command.replaces === undefined || command.replaces === id ? undefined : this.members.get(command.replaces);
         if (replaced !== undefined && replaced.state !== 'removed') this.members.set(replaced.id, { ...replaced, state: 'removed' });
         return { ok: true, id };
       }
