@@ -16,6 +16,7 @@ import { summarize, ANOMALY_KINDS, type AnomalyKind, type Verdict } from './chec
 import { HistoryRecorder, type AppendOp } from './history.js';
 import { Nemesis, type TimelineEntry } from './nemesis.js';
 import { availableKinds, buildSchedule, type FaultKind, type Topology } from './schedule.js';
+import { openInvokes, settlesWithin } from './bounded.js';
 import { finishClusterRig, startClusterRig, type ClusterRig } from './cluster-campaign.js';
 import { LiveSubscriber, readEverything, Workload, type WorkloadOptions } from './workload.js';
 
@@ -100,6 +101,9 @@ interface BrokerRig {
   subscribers: LiveSubscriber[];
   glob: string;
 }
+
+/** How long the writers may take to stop after the heal: an idempotent writer's retries last at most 45 s. */
+const WRITERS_STOP_MS = 90_000;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 
@@ -254,7 +258,11 @@ async function runClusterCampaign(input: ClusterRunInput): Promise<CampaignResul
     await nemesis.run();
     await sleep(startedAtMs + options.durationMs - Date.now());
     await nemesis.heal();
-    await Promise.all(rig.workloads.map((workload) => workload.stop()));
+    // Idempotent writers finish their retries (at most 45 s each); beyond that a writer is hung.
+    if (!(await settlesWithin(Promise.all(rig.workloads.map((workload) => workload.stop())), WRITERS_STOP_MS))) {
+      const open = openInvokes(rig.recorder.ops);
+      liveness.push(`writers still waiting ${WRITERS_STOP_MS / 1000} s after the heal on ${open.length} append(s): ${open.slice(0, 5).map((op) => `${op.value} (invoked at ${op.timeMs} ms)`).join(', ')}`);
+    }
     timeline.push({ timeMs: Date.now() - startedAtMs, kind: 'run', phase: 'end', targets: [] });
     const verdict = await finishClusterRig(rig, dir, liveness);
     // Stopped before finish() removes their data dirs; a broker that fails its clean stop is a finding too.
@@ -268,7 +276,7 @@ async function runClusterCampaign(input: ClusterRunInput): Promise<CampaignResul
     throw new Error(`chaos run failed (${(error as Error).message}); run folder ${dir}; replay with: ${replayCommand(options)}`, { cause: error });
   } finally {
     input.offSignals();
-    for (const subscriber of rig?.subscribers ?? []) await subscriber.close();
+    for (const subscriber of rig?.subscribers ?? []) await settlesWithin(subscriber.close(), 10_000);
     await Promise.all(started.map((broker) => broker.stop()));
     await rig?.cluster.close();
     await writeFile(join(dir, RUN_FILES.timeline), timeline.map((entry) => JSON.stringify(entry)).join('\n') + '\n');

@@ -8,6 +8,7 @@
 import { join } from 'node:path';
 import type { SeededRandom } from '../../src/broker/raft/random.js';
 import { checkRunFolder, writeRunArtifacts } from './artifacts.js';
+import { settlesWithin } from './bounded.js';
 import type { BrokerProcess } from './brokers.js';
 import type { CampaignOptions } from './campaign.js';
 import type { Verdict } from './checker.js';
@@ -101,7 +102,9 @@ export async function finishClusterRig(rig: ClusterRig, dir: string, liveness: s
   await rig.cluster.waitAgreed(30_000).catch((error: unknown) => liveness.push(`after the heal: ${(error as Error).message}`));
   const finalReads = await convergedReads(rig, liveness);
   await awaitSubscribers(rig, Math.max(...finalReads.map((read) => read.events.length)), liveness);
-  for (const subscriber of rig.subscribers) await subscriber.close();
+  for (const subscriber of rig.subscribers) {
+    if (!(await settlesWithin(subscriber.close(), 10_000))) liveness.push(`${subscriber.current?.subscriber ?? 'a subscriber'} did not close within 10 s`);
+  }
   const logDir = join(dir, 'cluster');
   await writeRunArtifacts(logDir, {
     history: rig.recorder.ops,
