@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { rm } from 'node:fs/promises';
 import { TestCluster, type ClusterBroker, type ClusterStatus } from '../support/cluster.js';
 import { waitFor } from '../support/temp.js';
-import { checkStored, produceContinuously, summarize, type ProduceRun } from './failover.js';
+import { checkStored, holdsEvery, produceContinuously, summarize, type ProduceRun } from './failover.js';
 import { byPartition, readAll, request, type Answer } from './http.js';
 
 const PARTITIONS = ['--partitions', '4'];
@@ -57,8 +57,9 @@ async function waitSettled(broker: ClusterBroker, members: number[], what: strin
 async function checkEverywhere(brokers: readonly ClusterBroker[], run: ProduceRun, label: string): Promise<void> {
   const stored = await Promise.all(brokers.map((broker) => waitFor(async () => {
     const page = await readAll(broker.url, { namespace: '/failover/**' });
-    return page.events.length >= run.acked.size ? page.events : false;
-  }, `broker ${broker.nodeId} to hold every acknowledged event`, 30_000)));
+    return holdsEvery(page.events, run.acked) ? page.events : false;
+  }, `broker ${broker.nodeId} to hold every acknowledged event`, 30_000)
+    .catch(async (error: Error) => (await readAll(broker.url, { namespace: '/failover/**' }).catch(() => { throw error; })).events)));
   stored.forEach((events, i) => checkStored(events, run.acked, `${label}: broker ${brokers[i]!.nodeId}`));
   for (const events of stored) expect(byPartition(events)).toEqual(byPartition(stored[0]!));
 }

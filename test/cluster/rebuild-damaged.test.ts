@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TestCluster } from '../support/cluster.js';
 import { waitFor } from '../support/temp.js';
-import { checkStored, produceContinuously, summarize } from './failover.js';
+import { checkStored, holdsEvery, produceContinuously, summarize } from './failover.js';
 import { readAll, request } from './http.js';
 
 let cluster: TestCluster | undefined;
@@ -58,7 +58,7 @@ describe('a member whose store was damaged while it was down', () => {
     expect((await readdir(cluster.broker(3).dataDir)).some((name) => name.startsWith('damaged-')), 'the damaged store is kept aside').toBe(true);
     const rebuilt = await waitFor(async () => {
       const page = await readAll(cluster!.broker(3).url, { namespace: '/failover/**' });
-      return page.events.length >= run.acked.size ? page.events : false;
+      return holdsEvery(page.events, run.acked) ? page.events : false;
     }, 'the rebuilt member to hold every acknowledged event', 30_000);
     checkStored(rebuilt, run.acked, 'rebuilt member');
     expect((await cluster.status(3)).member).toBe(4);
