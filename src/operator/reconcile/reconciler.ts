@@ -83,6 +83,10 @@ export class Reconciler {
         observed = await this.step('Observe', () => this.observe(cluster));
         plan = planScale(observed.scale);
         await this.step('Scale', () => this.carryOut(cluster, observed!, plan!));
+        const running = observed.scale.statefulSetReplicas;
+        if (running !== undefined && plan.statefulSetReplicas > running) {
+          await this.deps.events.record(cluster, 'Normal', 'ScalingUp', `Scaling up from ${running} to ${plan.statefulSetReplicas} brokers: the new ones join the cluster`);
+        }
         const desired = buildDesired(cluster, this.settings, plan.statefulSetReplicas);
         await this.ensure(cluster, 'StatefulSet', statefulSetAccess(this.deps.clients), desired.statefulSet as OwnedObject);
         await this.ensure(cluster, 'PodDisruptionBudget', podDisruptionBudgetAccess(this.deps.clients), desired.podDisruptionBudget as OwnedObject);
