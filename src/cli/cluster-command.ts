@@ -48,7 +48,11 @@ export function clusterCommand(): Command {
       if (flags.json) print(health);
       else {
         const { total, leaderless, underReplicated } = health.partitions;
-        process.stdout.write(`${health.healthy ? 'healthy' : 'NOT HEALTHY'}: ${total} partitions, ${leaderless} without a leader, ${underReplicated} under-replicated; controller leader ${health.controllerLeader ?? 'none'}\n`);
+        const info = await client.cluster();
+        const controller = info.mode === 'cluster' ? `controller leader ${health.controllerLeader ?? 'none'}` : 'a one-member cluster (no controller)';
+        const active = info.brokers.filter((broker) => broker.state === 'active').map((broker) => broker.member);
+        const members = info.mode === 'cluster' ? `; members active: ${active.join(', ') || 'none'}` : '';
+        process.stdout.write(`${health.healthy ? 'healthy' : 'NOT HEALTHY'}: ${total} partitions, ${leaderless} without a leader, ${underReplicated} under-replicated; ${controller}${members}\n`);
         for (const problem of health.problems) process.stdout.write(`  - ${problem}\n`);
       }
       if (!health.healthy) process.exitCode = 1;
@@ -73,7 +77,7 @@ export function clusterCommand(): Command {
         if (Date.now() > deadline) throw new Error(`node ${id} still holds ${left} partitions after ${DRAIN_WAIT_MS / 60_000} minutes (see flo cluster health)`);
         await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS));
       }
-      process.stdout.write(`node ${id}: drained; remove it with: flo cluster remove ${id}\n`);
+      process.stdout.write(`node ${id}: drained; remove it with: flo cluster remove ${id} --url ${flags.url}\n`);
     }));
 
   addBrokerOptions(cluster.command('remove').description('remove a drained member for good (its id is never used again)')
@@ -105,8 +109,10 @@ function formatStatus(info: ClusterInfo): string {
   const lines = [`mode: ${info.mode}   replication factor: ${info.replicationFactor}   durability: ${info.durability}   answered by: ${info.nodeId}`, 'brokers:'];
   for (const broker of info.brokers) {
     // Readiness is known only for the broker that answered; for the others, whether it reaches them.
-    const state = broker.self === false ? (broker.reachable ? 'reachable' : 'UNREACHABLE') : broker.ready ? 'ready' : 'not ready';
-    const member = broker.state === undefined ? '' : `  ${broker.state.padEnd(8)}  ${String(broker.partitions ?? 0).padStart(3)} replicas  ${String(broker.leaders ?? 0).padStart(3)} led`;
+    // A removed member is no longer dialled, so "unreachable" would say nothing about it.
+    const state = broker.state === 'removed' ? '-' : broker.self === false ? (broker.reachable ? 'reachable' : 'UNREACHABLE') : broker.ready ? 'ready' : 'not ready';
+    const shown = broker.state === 'draining' && (broker.partitions ?? 0) === 0 ? 'drained' : broker.state;
+    const member = shown === undefined ? '' : `  ${shown.padEnd(8)}  ${String(broker.partitions ?? 0).padStart(3)} replicas  ${String(broker.leaders ?? 0).padStart(3)} led`;
     lines.push(`  ${broker.nodeId.padEnd(4)}  ${(broker.url ?? '-').padEnd(26)}  peer ${(broker.peer ?? '-').padEnd(22)}  ${state.padEnd(11)}${member}${broker.self ? '  (this broker)' : ''}`);
   }
   lines.push('partition  leader          next offset      events        bytes  role        term      commit  replicas (lag)');

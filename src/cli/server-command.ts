@@ -89,7 +89,7 @@ export function serverCommand(): Command {
     .addOption(new Option('--join <host:port>', 'join the running cluster of the member at this peer address: an empty data dir is given a new id (no --node-id, no --peers needed); a data dir that joined before just starts').env('FLO_JOIN'))
     .addOption(new Option('--ordinal-node-id', 'a founder takes its --node-id from the ordinal ending its pod name (FLO_POD_NAME or HOSTNAME, e.g. flo-2 → 3); a broker not in --peers joins (--join) and is given an id (for StatefulSets, where every pod has the same flags)').env('FLO_ORDINAL_NODE_ID'))
     .addOption(new Option('--rebuild-when-damaged', 'with --join: a store that fails verification at start is moved into damaged-<time>/ in the data dir and the broker joins again as a new member, retiring its old id (its replicas are rebuilt from the others)').env('FLO_REBUILD_WHEN_DAMAGED'))
-    .addOption(new Option('--peer-port <port>', 'port of the Raft/peer listener (with --peers)').env('FLO_PEER_PORT').default(4000).argParser(parsePort))
+    .addOption(new Option('--peer-port <port>', 'port of the Raft/peer listener (with --peers or --join)').env('FLO_PEER_PORT').default(4000).argParser(parsePort))
     .addOption(new Option('--peer-host <host>', 'address of the peer listener (default: --host)').env('FLO_PEER_HOST'))
     .addOption(new Option('--advertise-url <url>', 'the URL clients use to reach this broker (default: the address it listens on)').env('FLO_ADVERTISE_URL'))
     .addOption(new Option('--advertise-peer <host:port>', 'the address other brokers dial to reach this one (default: peer host:port)').env('FLO_ADVERTISE_PEER'))

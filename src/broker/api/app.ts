@@ -75,6 +75,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     authenticator.check(request.headers.authorization, requiredRole(request.method, request.routeOptions.url));
     checkUrlEncoding(request);
     checkUpgrade(request, websocketRoutes);
+    refuseDataWhileUnready(request.routeOptions.url, options.cluster);
     const release = bodies.admit(request.headers);
     if (release) reply.raw.once('close', release);
   });
@@ -135,4 +136,17 @@ function addJsTypeKeyword<T>(ajv: T): T {
     },
   });
   return ajv;
+}
+
+/** Routes that read or write events and group positions (not the cluster view, probes or admin calls). */
+const DATA_ROUTE = /^\/v1\/(events|subscribe|produce|groups)(\/|$)/;
+
+/**
+ * A member that is joining (still catching up), draining, drained or removed would answer from a replica
+ * that is missing events or no longer kept: it refuses, so the client goes to another broker.
+ */
+function refuseDataWhileUnready(routeUrl: string | undefined, cluster: AppOptions['cluster']): void {
+  if (routeUrl === undefined || !DATA_ROUTE.test(routeUrl)) return;
+  const unready = cluster?.unready();
+  if (unready) throw new FloError('FLO_ERR_UNAVAILABLE', `${unready}: it serves no events; use another broker of the cluster`);
 }

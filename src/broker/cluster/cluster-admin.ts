@@ -74,7 +74,7 @@ export class ClusterAdmin {
       const held = this.allStatuses().filter((status) => holds(status, id)).length;
       const record = this.deps.controller.member(id);
       if (record !== undefined && record.state !== 'removed' && held > 0) {
-        throw new FloError('FLO_ERR_MEMBERSHIP_REFUSED', `node ${id} still holds replicas of ${held} raft group${held === 1 ? '' : 's'}${record.state === 'draining' ? ' (its drain is still moving them)' : ': drain it first'}; force=true removes a broker that is gone for good`);
+        throw new FloError('FLO_ERR_MEMBERSHIP_REFUSED', `node ${id} still holds replicas of ${held} raft group${held === 1 ? '' : 's'}${record.state === 'draining' ? ' (its drain is still moving them)' : ': drain it first'}; only a broker gone for good is removed with force (flo cluster remove --force, or ?force=true)`);
       }
     }
     const outcome = await this.deps.controller.request({ op: 'remove', id, force });

@@ -86,7 +86,8 @@ export class ControllerMachine {
       }
       case 'drain': {
         const member = this.members.get(command.id);
-        if (member === undefined || member.state === 'removed') return notFound(command.id);
+        if (member === undefined) return notFound(command.id);
+        if (member.state === 'removed') return { ok: false, code: 'FLO_ERR_MEMBER_NOT_FOUND', reason: `node ${member.id} was removed from the cluster` };
         if (member.state === 'draining') return { ok: true, id: member.id };
         const remaining = this.replicaHolders().filter((id) => id !== member.id).length;
         if (remaining < this.replicationFactor) {

@@ -32,6 +32,8 @@ import {
 export const DEFAULT_CLUSTER_ID = 'flo';
 /** How long a graceful stop waits for the groups it leads to take another leader. */
 const HAND_OFF_MS = 3_000;
+/** How long a stopping broker lets its "stopping" reach the peers before it picks heirs. */
+const STOPPING_NOTICE_MS = 100;
 
 export interface ClusterOptions {
   /** This broker's member id: a positive integer, kept in its data dir, never reused. A broker that joins is given one. */
@@ -231,6 +233,9 @@ export class Peering {
     if (this.reconciler === undefined) return;
     this.stopping = true;
     this.transport.announce();
+    // When the whole cluster stops at once (Ctrl-C on `npm run cluster`), each broker first hears the
+    // others say so, and hands nothing to a broker that is stopping too.
+    await new Promise((resolve) => setTimeout(resolve, STOPPING_NOTICE_MS));
     const started = performance.now();
     const left = await this.reconciler.handOff(timeoutMs);
     this.logger.info({ ms: Math.round(performance.now() - started), stillLeading: left }, 'stopping: leadership handed off');
