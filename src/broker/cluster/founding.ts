@@ -87,6 +87,8 @@ export async function readMembership(dataDir: string): Promise<ClusterMembership
     && (parsed.self === undefined || (Number.isSafeInteger(parsed.self) && (parsed.self as number) > 0))
     && (parsed.partitions === undefined || (Number.isSafeInteger(parsed.partitions) && (parsed.partitions as number) > 0));
   if (!valid) throw new FloError('FLO_ERR_STORAGE_CORRUPT', `${join(dataDir, CLUSTER_FILE)} is not a membership this broker reads`);
+  const ids = members.map((member) => member.id as number);
+  if (new Set(ids).size !== ids.length) throw new FloError('FLO_ERR_STORAGE_CORRUPT', `${join(dataDir, CLUSTER_FILE)} lists a member id twice (${ids.join(', ')}): restore it from another member's data dir`);
   return {
     clusterId: parsed.clusterId as string,
     members: members.map((member) => ({ id: member.id as number, peer: member.peer as string })),

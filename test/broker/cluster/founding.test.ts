@@ -84,6 +84,12 @@ describe('founding a cluster', () => {
     await expect(foundCluster(options(await tempDir(), { 4001: 1, 4002: 2, 4003: 3 }, { replicationFactor: 4 }))).rejects.toThrow(/from 1 to the number of founders/);
   });
 
+  it('refuses a hand-edited cluster.json that lists one member id twice', async () => {
+    const dir = await tempDir();
+    await writeFile(join(dir, CLUSTER_FILE), JSON.stringify({ format: 1, clusterId: 'flo', replicationFactor: 2, members: [{ id: 1, peer: '127.0.0.1:4001' }, { id: 1, peer: '127.0.0.1:4002' }] }));
+    await expect(readMembership(dir)).rejects.toThrow(/lists a member id twice \(1, 1\)/);
+  });
+
   it('refuses a data dir that holds a one-broker store, another member\'s membership, or a damaged cluster.json', async () => {
     const single = await tempDir();
     await writeFile(join(single, 'CURRENT'), 'MANIFEST-000001\n');
