@@ -9,7 +9,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type FloClient } from '../../src/client/index.js';
 import { Operator } from '../../src/operator/operator.js';
-import { kubectlOk, waitFor } from '../k8s/helpers.js';
+import { kubectl, kubectlOk, waitFor } from '../k8s/helpers.js';
 import type { Lookup } from '../k8s/node/network.js';
 import { brokerBuilt, clusterHttp, CRD_PATH, startHarness, TEST_BROKER_IMAGE, type Harness } from './support.js';
 
@@ -283,4 +283,37 @@ describe.skipIf(!brokerBuilt())('scaling a FloCluster of real brokers under load
     }, 60_000, 250);
     expect(back.brokers?.map((b) => b.id)).toEqual([1, 2, 3]);
   }, 180_000);
+
+  it('restarts the brokers onto a changed template one at a time, each only once the last one caught up and the cluster keeps a quorum, losing nothing', async () => {
+    const uids = async (): Promise<string[]> => Promise.all(['grow-0', 'grow-1', 'grow-2'].map(async (pod) => (await kubectl(kc, ['get', 'pod', pod, '-o', 'jsonpath={.metadata.uid}'])).stdout));
+    const before = await uids();
+    const producer = startProducer(harness.cluster.lookup, 'roll');
+    await waitFor('the producer writing', () => producer.acknowledged.size >= 10, 30_000);
+    await ok(['patch', 'flo', 'grow', '--type=merge', '-p', '{"spec":{"logLevel":"debug"}}']);
+    let mostDown = 0;
+    let sawRoll = false;
+    const restartedOrder: number[] = [];
+    await waitFor('every broker restarted and the cluster Ready', async () => {
+      const s = await status();
+      if (s.operation?.type === 'RollingRestart') sawRoll = true;
+      mostDown = Math.max(mostDown, (s.brokers ?? []).filter((broker) => !broker.ready).length + Math.max(0, 3 - (s.brokers?.length ?? 0)));
+      const now = await uids();
+      now.forEach((uid, ordinal) => { if (uid !== '' && uid !== before[ordinal] && !restartedOrder.includes(ordinal)) restartedOrder.push(ordinal); });
+      return restartedOrder.length === 3 && settled(s, 3) ? s : undefined;
+    }, 150_000, 100);
+    await producer.stop();
+    expect(sawRoll).toBe(true);
+    expect(restartedOrder).toEqual([2, 1, 0]);
+    // Never more than one broker away at once.
+    expect(mostDown).toBeLessThanOrEqual(1);
+    const messages = await ok(['get', 'events', '--field-selector', 'involvedObject.name=grow,reason=RestartingBroker', '-o', 'jsonpath={.items[*].message}']);
+    for (const pod of ['grow-2', 'grow-1', 'grow-0']) expect(messages).toContain(`Restarting pod ${pod}`);
+    expect(await ok(['get', 'sts', 'grow', '-o', 'jsonpath={.spec.updateStrategy.rollingUpdate.partition}'])).toBe('0');
+    const acknowledged = [...producer.acknowledged];
+    for (const pod of ['grow-0', 'grow-1', 'grow-2']) {
+      const seqs = sequences(await readAll(harness.cluster.lookup, pod), 'roll');
+      expect(new Set(seqs).size, `${pod}: no duplicates`).toBe(seqs.length);
+      expect(acknowledged.filter((sequence) => !seqs.includes(sequence)), `${pod}: acknowledged events missing`).toEqual([]);
+    }
+  }, 240_000);
 });

@@ -18,12 +18,12 @@ export interface DesiredObjects {
 }
 
 /** `statefulSetReplicas`: what the StatefulSet runs now (the spec's replicas unless a scale-down is under way). */
-export function buildDesired(cluster: FloCluster, settings: OperatorSettings = DEFAULT_SETTINGS, statefulSetReplicas?: number): DesiredObjects {
+export function buildDesired(cluster: FloCluster, settings: OperatorSettings = DEFAULT_SETTINGS, statefulSetReplicas?: number, partition?: number): DesiredObjects {
   return {
     configMap: buildConfigMap(cluster),
     peerService: buildPeerService(cluster),
     clientService: buildClientService(cluster),
-    statefulSet: buildStatefulSet(cluster, settings, statefulSetReplicas),
+    statefulSet: buildStatefulSet(cluster, settings, statefulSetReplicas, partition),
     podDisruptionBudget: buildPodDisruptionBudget(cluster),
   };
 }

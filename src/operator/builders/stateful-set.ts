@@ -146,9 +146,10 @@ function podSpec(cluster: FloCluster, spec: ResolvedSpec, settings: OperatorSett
 
 /**
  * `replicas`: what the StatefulSet should run now; the spec's replicas unless a scale-down is
- * under way (the operator shrinks it one drained broker at a time).
+ * under way (the operator shrinks it one drained broker at a time). `partition`: pods below it
+ * keep their revision (a rolling restart releases one broker at a time).
  */
-export function buildStatefulSet(cluster: FloCluster, settings: OperatorSettings = DEFAULT_SETTINGS, replicas?: number): V1StatefulSet {
+export function buildStatefulSet(cluster: FloCluster, settings: OperatorSettings = DEFAULT_SETTINGS, replicas?: number, partition = 0): V1StatefulSet {
   const spec = withDefaults(cluster.spec, settings);
   const names = ownedNames(cluster.metadata.name);
   return {
@@ -166,7 +167,8 @@ export function buildStatefulSet(cluster: FloCluster, settings: OperatorSettings
       // Parallel: brokers of a replicated cluster must start together to form a quorum.
       podManagementPolicy: 'Parallel',
       selector: { matchLabels: selectorLabels(cluster) },
-      updateStrategy: { type: 'RollingUpdate', rollingUpdate: { partition: 0 } },
+      // The operator owns the order of restarts: it lowers the partition one healthy broker at a time (rolling.ts).
+      updateStrategy: { type: 'RollingUpdate', rollingUpdate: { partition } },
       persistentVolumeClaimRetentionPolicy: { whenDeleted: spec.storage.deleteClaim ? 'Delete' : 'Retain', whenScaled: 'Retain' },
       template: {
         metadata: {

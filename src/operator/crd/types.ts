@@ -121,7 +121,7 @@ export interface PartitionSummary {
 
 /** The scale operation in progress, if any. */
 export interface OperationStatus {
-  type: 'ScaleUp' | 'ScaleDown';
+  type: 'ScaleUp' | 'ScaleDown' | 'RollingRestart';
   fromReplicas: number;
   toReplicas: number;
   /** Member being drained or removed (scale-down). */

@@ -176,6 +176,13 @@ export class BrokerClient {
     if (reply.status !== 200 && reply.status !== 404) throw new Error(`broker ${host} refused to remove member ${member} (${reply.status}): ${problemDetail(reply.body)}`);
   }
 
+  /** GET /v1/admin/members/{id}/restart-check on this broker. */
+  async restartCheck(host: string, port: number, member: number): Promise<{ safe: boolean; problems: string[]; caughtUp: boolean | null }> {
+    const reply = await this.call(host, port, 'GET', `/v1/admin/members/${member}/restart-check`);
+    if (reply.status !== 200 || typeof reply.body !== 'object' || reply.body === null) throw new Error(`broker ${host} answered restart-check with ${reply.status}: ${problemDetail(reply.body)}`);
+    return reply.body as { safe: boolean; problems: string[]; caughtUp: boolean | null };
+  }
+
   async putRetention(host: string, port: number, rules: readonly RetentionRule[]): Promise<void> {
     const reply = await this.call(host, port, 'PUT', '/v1/admin/retention', { rules });
     if (reply.status < 200 || reply.status >= 300) {

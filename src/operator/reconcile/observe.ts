@@ -4,7 +4,7 @@
 // reports them, and the brokers' claims. Nothing here is remembered between reconciles, so
 // an operator restarted in the middle of a scale sees exactly what a running one would.
 
-import type { V1Pod } from '@kubernetes/client-node';
+import type { V1Pod, V1StatefulSet } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { ownedNames, selectorString } from '../builders/index.js';
 import { BROKER_HTTP_PORT, recordedFounders, withDefaults, type BrokerStatus, type FloCluster } from '../crd/types.js';
@@ -29,6 +29,7 @@ export interface ClusterObservation {
   /** Host of the broker whose member table and health were read (membership requests go there). */
   witness?: string;
   pods: V1Pod[];
+  statefulSet?: V1StatefulSet;
 }
 
 export function podOrdinal(pod: V1Pod): number {
@@ -154,5 +155,5 @@ export async function observeCluster(deps: ObserveDeps, cluster: FloCluster): Pr
   } else if (founders === 0 && answers.length > 0 && answers.every((answer) => answer.view?.mode === 'single-node')) {
     status.healthy = answers.every((answer) => answer.ready);
   }
-  return { status, scale, ...(witnessHost === undefined ? {} : { witness: witnessHost }), pods };
+  return { status, scale, ...(witnessHost === undefined ? {} : { witness: witnessHost }), pods, statefulSet: sts };
 }

@@ -17,9 +17,11 @@ import type { OperatorMetrics } from '../metrics.js';
 import { computeStatus, type Failure, type Observation } from '../status/conditions.js';
 import { MembershipRefusedError, type BrokerClient } from './broker-client.js';
 import { ensureObject, type EnsureResult, type ObjectAccess, type OwnedObject } from './ensure.js';
-import { observeCluster, type ClusterObservation } from './observe.js';
+import { observeCluster, podOrdinal, type ClusterObservation } from './observe.js';
 import { configMapAccess, podDisruptionBudgetAccess, serviceAccess, statefulSetAccess } from './owned-kinds.js';
+import { nextToRestart, planRoll, type RollPlan } from './rolling.js';
 import { planScale, REMOVED_MEMBER_ANNOTATION, type ScalePlan } from './scaling.js';
+import { isSubset } from './ensure.js';
 
 /** How soon a cluster that is not yet ready is looked at again (broker readiness is not a Kubernetes event). */
 export const DEFAULT_NOT_READY_REQUEUE_MS = 2000;
@@ -70,6 +72,7 @@ export class Reconciler {
     if (cluster.metadata.deletionTimestamp !== undefined) return { gone: true };
     let failure: Failure | undefined;
     let plan: ScalePlan | undefined;
+    let rollPlan: RollPlan | undefined;
     let observed: ClusterObservation | undefined;
     let retentionApplied = false;
     try {
@@ -87,7 +90,9 @@ export class Reconciler {
         if (running !== undefined && plan.statefulSetReplicas > running) {
           await this.deps.events.record(cluster, 'Normal', 'ScalingUp', `Scaling up from ${running} to ${plan.statefulSetReplicas} brokers: the new ones join the cluster`);
         }
-        const desired = buildDesired(cluster, this.settings, plan.statefulSetReplicas);
+        const roll = await this.step('RollingRestart', () => this.planRoll(cluster, observed!, plan!));
+        rollPlan = roll;
+        const desired = buildDesired(cluster, this.settings, plan.statefulSetReplicas, roll.partition);
         await this.ensure(cluster, 'StatefulSet', statefulSetAccess(this.deps.clients), desired.statefulSet as OwnedObject);
         await this.ensure(cluster, 'PodDisruptionBudget', podDisruptionBudgetAccess(this.deps.clients), desired.podDisruptionBudget as OwnedObject);
         retentionApplied = await this.pushRetention(cluster, observed);
@@ -102,13 +107,14 @@ export class Reconciler {
       ? { desiredReplicas: withDefaults(cluster.spec).replicas, replicas: 0, readyReplicas: 0, rolledOut: false, brokers: [], retentionApplied: false }
       : { ...observed.status, retentionApplied };
     if (plan !== undefined) {
-      if (plan.operation !== undefined) observation.operation = plan.operation;
+      const operation = plan.operation ?? rollPlan?.operation;
+      if (operation !== undefined) observation.operation = operation;
       if (plan.blocked !== undefined) observation.scaleDownBlocked = plan.blocked;
     }
     await this.writeStatus(cluster, computeStatus(cluster, observation, failure, new Date().toISOString().replace(/\.\d{3}Z$/, 'Z')));
     if (failure !== undefined && failure.invalidSpec !== true) throw new Error(`${failure.step}: ${failure.message}`);
     const settled = observation.readyReplicas >= observation.desiredReplicas && observation.rolledOut && observation.retentionApplied
-      && plan?.waiting !== true && observation.healthy !== false;
+      && plan?.waiting !== true && rollPlan?.waiting !== true && observation.healthy !== false;
     return settled ? {} : { requeueAfterMs: this.deps.notReadyRequeueMs ?? DEFAULT_NOT_READY_REQUEUE_MS };
   }
 
@@ -191,6 +197,38 @@ export class Reconciler {
       host: (podName) => this.brokerHost(cluster, podName),
       peerOf: (ordinal) => `${this.brokerHost(cluster, `${cluster.metadata.name}-${ordinal}`)}:${BROKER_PEER_PORT}`,
     }, cluster);
+  }
+
+  /** Decides the StatefulSet's partition: which brokers may restart onto a changed template now (rolling.ts). */
+  private async planRoll(cluster: FloCluster, observed: ClusterObservation, plan: ScalePlan): Promise<RollPlan> {
+    const live = observed.statefulSet;
+    const desired = buildDesired(cluster, this.settings, plan.statefulSetReplicas).statefulSet;
+    const pods = observed.pods.map((pod) => ({
+      ordinal: podOrdinal(pod), ready: observed.status.brokers.find((broker) => broker.pod === pod.metadata?.name)?.ready === true,
+      ...(pod.metadata?.labels?.['controller-revision-hash'] === undefined ? {} : { revision: pod.metadata.labels['controller-revision-hash'] }),
+    }));
+    const base = {
+      templateChanged: live !== undefined && !isSubset(desired.spec?.template, live.spec?.template),
+      replicas: plan.statefulSetReplicas, partition: live?.spec?.updateStrategy?.rollingUpdate?.partition ?? 0,
+      updateRevision: live?.status?.updateRevision, pods, caughtUp: new Map<number, boolean>(),
+      healthy: observed.status.healthy, members: observed.status.activeMembers ?? 0, scaling: plan.operation !== undefined,
+    };
+    const next = live === undefined || base.templateChanged ? undefined : nextToRestart(base);
+    if (next === undefined || base.partition <= next) return planRoll(base);
+    // Only while a roll waits to release the next broker: ask the restarted ones whether they caught up, and the cluster whether `next` may stop.
+    const idOf = (ordinal: number): number | undefined => observed.scale.selfIds.get(ordinal);
+    for (const pod of observed.pods.filter((candidate) => podOrdinal(candidate) > next && podOrdinal(candidate) < plan.statefulSetReplicas)) {
+      const id = idOf(podOrdinal(pod));
+      if (id === undefined) continue;
+      const check = await this.deps.brokers.restartCheck(this.brokerHost(cluster, pod.metadata?.name ?? ''), BROKER_HTTP_PORT, id).catch(() => undefined);
+      if (check?.caughtUp === true) base.caughtUp.set(podOrdinal(pod), true);
+    }
+    const nextId = idOf(next);
+    const nextSafe = nextId === undefined || observed.witness === undefined ? undefined
+      : await this.deps.brokers.restartCheck(observed.witness, BROKER_HTTP_PORT, nextId).catch(() => undefined);
+    const rolled = planRoll({ ...base, ...(nextSafe === undefined ? {} : { nextSafe: { safe: nextSafe.safe, problems: nextSafe.problems } }) });
+    if (rolled.partition === next) await this.deps.events.record(cluster, 'Normal', 'RestartingBroker', `Restarting pod ${cluster.metadata.name}-${next} (broker ${nextId ?? '?'}) onto the new pod template: every restarted broker caught up and the cluster keeps a quorum without it`);
+    return rolled;
   }
 
   /** Carries out the scale plan's membership and claim actions; a refused drain blocks the scale-down. */
