@@ -3,7 +3,7 @@
 # create a kind cluster, build the image and load it into the cluster (no public Flo
 # image is published), install the chart with the example FloCluster (the real API server
 # checks the CRD's structural schema here), run `helm test`, produce and consume through
-# the client Service from a pod, then scale the example 1 → 3 → 1 and check that every broker
+# the client Service from a pod, then scale the example 1 → 3, roll it, scale it to 1, and check that every broker
 # holds every event produced before, during and after (each read from the broker's own pod
 # DNS name). Deletes the cluster on exit unless FLO_KIND_KEEP=1. Needs: docker, kind, kubectl, helm.
 set -euo pipefail
@@ -83,10 +83,18 @@ wait_brokers 3
 kubectl -n "$NAMESPACE" get flocluster/flo -o wide
 check_every_broker 101
 
+step "rolling restart of 3 brokers (a template change), one at a time, nothing lost"
+kubectl -n "$NAMESPACE" patch flocluster/flo --type=merge -p '{"spec":{"logLevel":"debug"}}'
+flo_pod 'for i in $(seq 1 50); do flo produce --url http://flo:3000 -n /kind/during-roll -d "during $i" >/dev/null; done'
+kubectl -n "$NAMESPACE" rollout status statefulset/flo --timeout="$TIMEOUT"
+wait_brokers 3
+kubectl -n "$NAMESPACE" get events --field-selector reason=RestartingBroker
+check_every_broker 151
+
 step "scale 3 → 1: drained one broker at a time, nothing lost"
 kubectl -n "$NAMESPACE" scale flocluster/flo --replicas=1
 flo_pod 'for i in $(seq 1 50); do flo produce --url http://flo:3000 -n /kind/during-down -d "during $i" >/dev/null; done'
 wait_brokers 1
-check_every_broker 151
+check_every_broker 201
 
 step "all checks passed"
