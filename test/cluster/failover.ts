@@ -74,7 +74,7 @@ export function summarize(label: string, run: ProduceRun): void {
   console.log(`${label}: ${run.requests} requests, ${run.acked.size} events acknowledged, ${run.failures.length} failed ${JSON.stringify(Object.fromEntries(codes))}, slowest failure ${slowest} ms`);
 }
 
-async function tail(brokerUrl: string): Promise<{ events: FloEvent[]; close: () => Promise<void> }> {
+export async function tail(brokerUrl: string): Promise<{ events: FloEvent[]; close: () => Promise<void> }> {
   const client = await connect(brokerUrl);
   const events: FloEvent[] = [];
   const subscription = client.subscribe({ namespace: '/failover/**', from: 'earliest' });

@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { rm } from 'node:fs/promises';
 import { TestCluster, type ClusterBroker, type ClusterStatus } from '../support/cluster.js';
 import { waitFor } from '../support/temp.js';
-import { checkStored, holdsEvery, produceContinuously, summarize, type ProduceRun } from './failover.js';
+import { checkStored, holdsEvery, produceContinuously, summarize, tail, type ProduceRun } from './failover.js';
 import { byPartition, readAll, request, type Answer } from './http.js';
 
 const PARTITIONS = ['--partitions', '4'];
@@ -99,6 +99,8 @@ describe('cluster membership under load', () => {
     cluster = await TestCluster.start({ brokers: 3, args: PARTITIONS });
     const fourth = await cluster.join();
     await waitSettled(cluster.broker(2), [1, 2, 3, 4], 'broker 4 to become active');
+    // A tail on the broker being drained: told to resume elsewhere once it drains, it must miss nothing.
+    const subscriber = await tail(cluster.broker(1).url);
     const run = produceContinuously(cluster.broker(2).url);
     try {
       await waitFor(() => run.acked.size >= 200, 'events acknowledged before the drain', 20_000);
@@ -126,6 +128,12 @@ describe('cluster membership under load', () => {
     // The drained broker takes no client traffic: its readiness says why.
     expect((await request(`${cluster.broker(1).url}/readyz`)).status).toBe(503);
     await checkEverywhere([cluster.broker(2), cluster.broker(3), fourth], run, 'drain and remove');
+    await waitFor(() => holdsEvery(subscriber.events.map((e) => ({ id: e.id, data: e.text() })), run.acked), 'the tail that started on the drained broker to see every acknowledged event', 30_000)
+      .catch((error: Error) => {
+        const seen = new Set(subscriber.events.map((e) => e.id));
+        throw new Error(`${error.message}: ${[...run.acked.keys()].filter((id) => !seen.has(id)).length} of ${run.acked.size} never delivered`);
+      });
+    await subscriber.close();
     expect((await admin(cluster.broker(2), 'POST', '/v1/admin/members/9/drain')).status).toBe(404);
   });
 

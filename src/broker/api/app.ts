@@ -81,7 +81,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   produceRoutes(app, options.log);
   readRoutes(app, options.log);
-  subscribeRoutes(app, options.log, new SubscriberBuffers(options.subscriberLimits));
+  subscribeRoutes(app, options.log, new SubscriberBuffers(options.subscriberLimits), () => options.cluster?.unready() ?? null);
   groupRoutes(app, options.log);
   adminRoutes(app, options);
   return app;

@@ -41,14 +41,24 @@ const subscribeQuerySchema = {
 } as const;
 
 /** `buffers` bounds what stalled readers may hold (tests pass small limits). */
-export function subscribeRoutes(app: FastifyInstance, log: EventLog, buffers = new SubscriberBuffers()): void {
+export function subscribeRoutes(app: FastifyInstance, log: EventLog, buffers = new SubscriberBuffers(), unready?: () => string | null): void {
   buffers.observe({ bufferedBytes: (total) => log.metrics.subscriberBufferedBytes.set(total), cut: () => log.metrics.subscribersCut.inc() });
   let active = 0;
   // On shutdown every subscription ends at once, even one whose reader stopped reading.
-  const live = new Set<{ abort: () => void }>();
+  const live = new Set<{ abort: () => void; refuse: (problem: ProblemBody) => void }>();
   app.addHook('preClose', async () => {
+    clearInterval(watch);
     for (const subscription of live) subscription.abort();
   });
+  // A member that starts draining (or is removed) gets no more events: its tails are told to resume
+  // elsewhere, with a retryable problem, rather than wait on a replica that no longer grows.
+  const watch = setInterval(() => {
+    const why = live.size > 0 ? unready?.() : null;
+    if (!why) return;
+    const problem = problemOf(new FloError('FLO_ERR_UNAVAILABLE', `${why}: resume the subscription on another broker`));
+    for (const subscription of [...live]) subscription.refuse(problem);
+  }, UNREADY_CHECK_MS);
+  watch.unref();
   const admit = (): (() => void) => {
     if (active >= MAX_SUBSCRIPTIONS) throw new FloError('FLO_ERR_OVERLOADED', `the broker serves at most ${MAX_SUBSCRIPTIONS} subscriptions`);
     active++;
@@ -63,13 +73,27 @@ export function subscribeRoutes(app: FastifyInstance, log: EventLog, buffers = n
     url: '/v1/subscribe',
     schema: { querystring: subscribeQuerySchema },
     handler: (request, reply) => {
-      const entry = { abort: () => reply.raw.destroy() };
+      const entry = {
+        abort: () => reply.raw.destroy(),
+        refuse: (problem: ProblemBody) => {
+          live.delete(entry);
+          if (!reply.raw.writableEnded) reply.raw.end(`event: error\ndata: ${JSON.stringify(problem)}\n\n`);
+        },
+      };
       live.add(entry);
       reply.raw.once('close', () => live.delete(entry));
       return serveSse(log, request, reply, admit, buffers);
     },
     wsHandler: (socket, request) => {
-      const entry = { abort: () => socket.terminate() };
+      const entry = {
+        abort: () => socket.terminate(),
+        refuse: (problem: ProblemBody) => {
+          live.delete(entry);
+          if (socket.readyState !== socket.OPEN) return;
+          socket.send(encodeTextFrame(FrameType.ERROR, JSON.stringify(problem)));
+          socket.close(1011, problem.code);
+        },
+      };
       live.add(entry);
       socket.once('close', () => live.delete(entry));
       void serveWebSocket(log, socket, request as FastifyRequest<{ Querystring: SubscribeQuery }>, admit, buffers);
@@ -138,6 +162,9 @@ async function serveWebSocket(log: EventLog, socket: WebSocket, request: Fastify
 }
 
 const FRAME_TYPES = { start: FrameType.START, 'caught-up': FrameType.CAUGHT_UP, end: FrameType.END } as const;
+
+/** How often live subscriptions check whether this member still serves events (draining, removed). */
+const UNREADY_CHECK_MS = 1000;
 
 /** WebSocket close code of a subscriber cut for not reading (4000-4999: application codes). */
 export const WS_CLOSE_TOO_SLOW = 4008;
