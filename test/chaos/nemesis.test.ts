@@ -68,6 +68,22 @@ describe('nemesis with a broker that cannot restart', () => {
     expect(onFive.executed).toEqual({ 'damage-bitflip': 1 });
   });
 
+  it('recovers a refused store whatever the refusal says, by its code (a cut table: "LevelDB found damage")', async () => {
+    const starts: string[][] = [];
+    const broker = fakeBroker('b0', { running: false, startable: true });
+    Object.assign(broker, {
+      async start(args: string[] = []): Promise<void> {
+        starts.push(args);
+        if (!args.includes('--recover-store')) throw new Error('b0 exited during start');
+      },
+      logTail: (): string => 'flo: LevelDB found damage while the store in /d/b0 was verified (IO error: /d/b0/000005.ldb: Invalid argument); refusing to start. Restore the data dir from a backup, or start once with --recover-store (FLO_ERR_STORAGE_CORRUPT)\n--- chaos b0: exited (code 1)\n',
+    });
+    const nemesis = new Nemesis({ schedule: scheduleOf([]), brokers: [broker], startedAtMs: Date.now(), timeline: [], aborted: () => false, recoverRefused: true });
+    await nemesis.heal();
+    expect(starts).toEqual([[], ['--recover-store']]);
+    expect(nemesis.refusedRestarts).toHaveLength(1);
+  });
+
   it('reads back from the running brokers only, the others a liveness failure', () => {
     const liveness: string[] = [];
     const brokers = [fakeBroker('b0', { running: true, startable: true }), fakeBroker('b1', { running: false, startable: false })];

@@ -153,7 +153,8 @@ export class Nemesis {
     try {
       await broker.start();
     } catch (error) {
-      const refusal = /flo: (the store .*FLO_ERR_STORAGE_CORRUPT\))/.exec(broker.logTail())?.[1];
+      // By the code, not the wording: "the store … failed verification", "LevelDB found damage …" (a cut table) and others.
+      const refusal = /^flo: (.*\(FLO_ERR_STORAGE_CORRUPT\))$/m.exec(broker.logTail())?.[1];
       if (refusal === undefined || broker.running || this.options.recoverRefused !== true) throw error;
       this.refusedRestarts.push(`${broker.name} (${kind}): ${refusal.slice(0, 400)}`);
       this.log({ kind, phase: 'refused', targets: [broker.name], detail: refusal.slice(0, 400) });
