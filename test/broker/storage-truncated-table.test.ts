@@ -49,3 +49,28 @@ describe('a table file cut short', () => {
     }
   });
 });
+
+describe('a damaged metadata record', () => {
+  it('is refused as damage, never opened as a store of 0 partitions (chaos seed 412: --recover-store after a bit flip crashed later on it)', async () => {
+    const log = await openLog(dir.path, { partitions: 2 });
+    await log.append([input('/meta/a', 'x')]);
+    await log.close();
+    // A flipped bit turned "partitions":2 into "partitions":0 (0x32 → 0x30); LevelDB reads such a block without checking it.
+    const { ClassicLevel } = await import('classic-level');
+    const { metaKey } = await import('../../src/broker/storage/keys.js');
+    const db = new ClassicLevel<Buffer, Buffer>(dir.path, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+    await db.open();
+    const meta = JSON.parse((await db.get(metaKey('store')))!.toString('utf8')) as Record<string, unknown>;
+    await db.put(metaKey('store'), Buffer.from(JSON.stringify({ ...meta, partitions: 0 })));
+    await db.close();
+    for (const recoverStore of [false, true]) {
+      const refused = await openLog(dir.path, { recoverStore }).then(async (opened) => {
+        await opened.close();
+        return undefined;
+      }, (error: unknown) => error);
+      expect(refused, `recoverStore ${recoverStore}`).toBeInstanceOf(FloError);
+      expect((refused as FloError).code).toBe('FLO_ERR_STORAGE_CORRUPT');
+      expect((refused as FloError).message).toMatch(/metadata record is damaged/);
+    }
+  });
+});

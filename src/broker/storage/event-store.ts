@@ -6,6 +6,7 @@
 // refuses every later write until a restart has verified it (verify.ts), since
 // LevelDB itself goes on accepting writes whose log it may no longer replay.
 import { ClassicLevel } from 'classic-level';
+import { MAX_PARTITIONS } from '../../common/bounds.js';
 import { FloError } from '../../common/errors.js';
 import { readGroupHeader } from '../../common/wire.js';
 import { sealGroup, unsealGroup } from './checksum.js';
@@ -406,7 +407,17 @@ async function loadOrCreateMeta(db: Db, options: OpenOptions): Promise<StoreMeta
     await db.put(keys.metaKey('store'), Buffer.from(JSON.stringify(meta)), { sync: true });
     return meta;
   }
-  const meta = JSON.parse(stored.toString('utf8')) as StoreMeta;
+  let meta: StoreMeta;
+  try {
+    meta = JSON.parse(stored.toString('utf8')) as StoreMeta;
+  } catch {
+    throw new FloError('FLO_ERR_STORAGE_CORRUPT', `${options.dataDir}: Flo's metadata record is damaged (not JSON); refusing to start (${RECOVERY_HELP})`);
+  }
+  // The record may come from a table that failed its checksum (--recover-store reads on): every field is checked.
+  if (typeof meta !== 'object' || meta === null || !Number.isSafeInteger(meta.format)
+    || !Number.isSafeInteger(meta.partitions) || meta.partitions < 1 || meta.partitions > MAX_PARTITIONS || typeof meta.nodeId !== 'string') {
+    throw new FloError('FLO_ERR_STORAGE_CORRUPT', `${options.dataDir}: Flo's metadata record is damaged (${stored.toString('utf8').slice(0, 200)}); refusing to start (${RECOVERY_HELP})`);
+  }
   if (meta.format !== STORE_FORMAT) {
     const why = meta.format < STORE_FORMAT
       ? ` (format ${meta.format} predates ${meta.format === 1 ? 'per-group checksums and ' : ''}the Raft log of every partition: read its events out with the older flo and produce them into a new data dir, docs/operations.md)`
