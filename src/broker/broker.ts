@@ -1,11 +1,12 @@
 // A broker: the event log plus the HTTP/WebSocket API, listening or not. The
 // server command and the embedded entry point both start one of these, so an
 // application embedding Flo runs exactly the code a `flo server` runs.
-import { mkdir, open, readdir, rename } from 'node:fs/promises';
+import { mkdir, readdir, rename } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { syncDirectory } from '../common/durable-file.js';
 import { FloEvent, forEachRecordEvent } from '../common/event.js';
 import { formatEventId } from '../common/ids.js';
 import { createLogger } from '../common/logger.js';
@@ -184,18 +185,9 @@ async function moveAside(dataDir: string): Promise<string> {
     if (name.startsWith(DAMAGED_PREFIX) || name === 'lost+found') continue;
     await rename(join(dataDir, name), join(aside, name));
   }
-  await syncDir(aside);
-  await syncDir(dataDir);
+  await syncDirectory(aside);
+  await syncDirectory(dataDir);
   return aside;
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }
 
 /** A cluster member's data dir started without --peers would run its partitions as one-voter groups: a second history. */

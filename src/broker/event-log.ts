@@ -218,34 +218,34 @@ export class EventLog {
     const dictionary = this.store.dictionary;
     if (producer !== undefined) checkProducer(producer, inputs.length);
     // One ticket per partition: a partition that fails (no quorum, a lost leader) fails only its own events.
-    const tickets = new Map<number, { ticket: AppendTicket; indexes: number[]; done: Promise<void> }>();
+    const indexesOf = new Map<number, number[]>();
     for (let i = 0; i < inputs.length; i++) {
       const partition = dictionary.partitionFor(inputs[i]!.namespace);
-      let entry = tickets.get(partition);
-      if (entry === undefined) {
-        const { promise, resolve, reject } = deferred<void>();
-        // Observed at once: if a later enqueue throws, this one's rejection must not go unhandled.
-        promise.catch(() => undefined);
-        entry = { ticket: { partitions: new Uint16Array(0), offsets: new Float64Array(0), remaining: 0, resolve, reject }, indexes: [], done: promise };
-        tickets.set(partition, entry);
-      }
-      entry.indexes.push(i);
+      const indexes = indexesOf.get(partition);
+      if (indexes === undefined) indexesOf.set(partition, [i]);
+      else indexes.push(i);
     }
-    const result: AppendResult = { partitions: new Uint16Array(inputs.length), offsets: new Float64Array(inputs.length) };
-    for (const [partition, entry] of tickets) {
-      const count = entry.indexes.length;
-      entry.ticket = { ...entry.ticket, partitions: new Uint16Array(count), offsets: new Float64Array(count), remaining: count };
+    const tickets = [...indexesOf].map(([partition, indexes]) => {
+      const { promise, resolve, reject } = deferred<void>();
+      // Observed at once: if a later enqueue throws, this one's rejection must not go unhandled.
+      promise.catch(() => undefined);
+      const ticket: AppendTicket = { partitions: new Uint16Array(indexes.length), offsets: new Float64Array(indexes.length), remaining: indexes.length, resolve, reject };
       // Per partition, the producer's batch is numbered by its first event's place in the request.
-      const batch: ProducerBatch | undefined = producer === undefined ? undefined : { id: producer.id, firstSequence: producer.sequence + entry.indexes[0]! };
-      entry.indexes.forEach((at, k) => {
+      const batch: ProducerBatch | undefined = producer === undefined ? undefined : { id: producer.id, firstSequence: producer.sequence + indexes[0]! };
+      indexes.forEach((at, k) => {
         const input = inputs[at]!;
-        this.partitionSet.enqueue(partition, { namespace: input.namespace, parentId: input.parentId, data: input.data }, entry.ticket, k, batch);
+        this.partitionSet.enqueue(partition, { namespace: input.namespace, parentId: input.parentId, data: input.data }, ticket, k, batch);
       });
-    }
+      return { ticket, indexes, done: promise };
+    });
+    // A request to one partition (what the client sends) answers with its ticket's positions as they are.
+    const single = tickets.length === 1 ? tickets[0]!.ticket : undefined;
+    const result: AppendResult = single ?? { partitions: new Uint16Array(inputs.length), offsets: new Float64Array(inputs.length) };
     const failures: Array<{ index: number; error: FloError }> = [];
-    await Promise.all([...tickets.values()].map(async (entry) => {
+    await Promise.all(tickets.map(async (entry) => {
       try {
         await entry.done;
+        if (single !== undefined) return;
         entry.indexes.forEach((at, k) => {
           result.partitions[at] = entry.ticket.partitions[k]!;
           result.offsets[at] = entry.ticket.offsets[k]!;

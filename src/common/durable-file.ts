@@ -16,6 +16,11 @@ export async function replaceFileDurably(dir: string, name: string, contents: st
     await file.close();
   }
   await rename(temporary, path);
+  await syncDirectory(dir);
+}
+
+/** fsyncs a directory, so the entries created, renamed or removed in it are durable. */
+export async function syncDirectory(dir: string): Promise<void> {
   const directory = await open(dir, 'r');
   try {
     await directory.sync();

@@ -25,7 +25,8 @@ afterAll(async () => {
 const REFUSAL_TIMEOUT_MS = 15_000;
 
 async function runServer(args: string[]): Promise<{ code: number | null; stderr: string; timedOut: boolean }> {
-  const child = spawn(process.execPath, [CLI_PATH, 'server', '--log-level', 'warn', ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, FLO_PRETTY: '' } });
+  // A pod name without an ordinal, whatever this machine's HOSTNAME is (--ordinal-node-id reads it).
+  const child = spawn(process.execPath, [CLI_PATH, 'server', '--log-level', 'warn', ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, FLO_PRETTY: '', FLO_POD_NAME: 'flo' } });
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   let timedOut = false;
@@ -90,6 +91,8 @@ describe('flo server cluster flags', () => {
     { name: 'a --node-id that is not a positive integer', args: ['--node-id', '0', '--peers', '127.0.0.1:4001'], pattern: /--node-id.*positive whole number/ },
     { name: '--replication-factor without --peers', args: ['--replication-factor', '3'], pattern: /--replication-factor needs --peers/ },
     { name: '--cluster-id without --peers', args: ['--cluster-id', 'prod'], pattern: /--cluster-id needs --peers/ },
+    { name: '--rebuild-when-damaged without --join', args: ['--node-id', '1', '--peers', '127.0.0.1:4001', '--rebuild-when-damaged'], pattern: /--rebuild-when-damaged needs --join/ },
+    { name: '--ordinal-node-id on a pod name without an ordinal', args: ['--ordinal-node-id', '--peers', '127.0.0.1:4001'], pattern: /--ordinal-node-id: the pod name .* does not end in -<ordinal>/ },
   ])('refuses $name with one line', async ({ args, pattern }) => {
     const dataDir = join(dir.path, `flags-${Math.random().toString(36).slice(2)}`);
     const result = await runServer(['-d', dataDir, ...args]);

@@ -26,11 +26,11 @@ export interface ServerProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export async function startServer(dataDir: string, extraArgs: string[] = [], port?: number): Promise<ServerProcess> {
+export async function startServer(dataDir: string, extraArgs: string[] = [], port?: number, env: Record<string, string> = {}): Promise<ServerProcess> {
   const chosenPort = port ?? (await freePort());
   const child = spawn(process.execPath, [CLI_PATH, 'server', '-d', dataDir, '-p', String(chosenPort), '--log-level', 'warn', ...extraArgs], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, FLO_PRETTY: '' },
+    env: { ...process.env, FLO_PRETTY: '', ...env },
   });
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));

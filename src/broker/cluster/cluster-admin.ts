@@ -8,7 +8,7 @@ import type { NodeId } from '../raft/messages.js';
 import type { RaftNodeStatus } from '../replication/raft-node.js';
 import { CONTROLLER_GROUP, outcomeError, type Controller } from './controller.js';
 import type { MemberState } from './controller-machine.js';
-import { CAUGHT_UP_ENTRIES, type ReconciledGroup } from './reconciler.js';
+import { CAUGHT_UP_ENTRIES, replicaCaughtUp, type ReconciledGroup } from './reconciler.js';
 
 export interface MemberSummary {
   readonly member: NodeId;
@@ -126,7 +126,7 @@ export class ClusterAdmin {
       const voters = status.conf.voters;
       if (!voters.includes(id)) continue;
       const others = voters.filter((voter) => voter !== id && (voter === this.deps.nodeId || this.deps.reachable(voter)));
-      const lagging = new Set((status.progress ?? []).filter((row) => row.match + CAUGHT_UP_ENTRIES < status.commitIndex).map((row) => row.member));
+      const lagging = new Set((status.progress ?? []).filter((row) => !replicaCaughtUp(row, status)).map((row) => row.member));
       const healthy = others.filter((voter) => !lagging.has(voter));
       const quorum = Math.floor(voters.length / 2) + 1;
       if (healthy.length < quorum) problems.push(`${groupName(group.groupId)}: without node ${id}, ${healthy.length} of ${voters.length} voters are reachable and caught up (a quorum is ${quorum})`);
@@ -139,7 +139,7 @@ export class ClusterAdmin {
       });
     } else {
       const led = this.deps.groups().map((group) => group.status()).filter((status) => status.role === 'leader' && holds(status, id));
-      if (led.length > 0) caughtUp = led.every((status) => (status.progress ?? []).some((row) => row.member === id && row.state === 'replicate' && row.match + CAUGHT_UP_ENTRIES >= status.commitIndex));
+      if (led.length > 0) caughtUp = led.every((status) => (status.progress ?? []).some((row) => row.member === id && replicaCaughtUp(row, status)));
     }
     return { member: id, safe: problems.length === 0, problems, caughtUp };
   }
@@ -161,7 +161,7 @@ function fullyReplicated(status: RaftNodeStatus, holders: ReadonlySet<NodeId>): 
   const voters = new Set(status.conf.voters);
   if (status.conf.learners.length > 0 || voters.size !== holders.size || [...holders].some((id) => !voters.has(id))) return false;
   // Lag is known where the group is led: there, every voter must be caught up.
-  return (status.progress ?? []).every((row) => row.learner || row.match + CAUGHT_UP_ENTRIES >= status.commitIndex);
+  return (status.progress ?? []).every((row) => row.learner || replicaCaughtUp(row, status));
 }
 
 function groupName(groupId: number): string {

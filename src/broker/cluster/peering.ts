@@ -196,11 +196,6 @@ export class Peering {
     };
   }
 
-  /** The membership operations of the admin API (after the event log opened). */
-  get clusterAdmin(): ClusterAdmin | undefined {
-    return this.admin;
-  }
-
   /** From now on forwarded appends are served by `log`. */
   serve(log: EventLog): void {
     this.log = log;
@@ -244,11 +239,6 @@ export class Peering {
   /** The broker listens now: its URL goes to every peer. */
   announce(): void {
     this.transport.announce();
-  }
-
-  /** Whether this broker was removed from the cluster (it then serves nothing). */
-  get isRemoved(): boolean {
-    return this.removed;
   }
 
   /** Joining: registered, but its replicas are still learners catching up (not ready for clients yet). */

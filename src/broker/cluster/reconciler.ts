@@ -13,7 +13,7 @@
 import type { Logger } from 'pino';
 import { ConfChangeType, type ConfChange } from '../raft/membership.js';
 import type { NodeId } from '../raft/messages.js';
-import type { RaftNodeStatus } from '../replication/raft-node.js';
+import type { RaftNodeStatus, VoterProgress } from '../replication/raft-node.js';
 
 /** A learner this close to the leader's commit index counts as caught up. */
 export const CAUGHT_UP_ENTRIES = 100;
@@ -22,6 +22,14 @@ export const MAX_CHANGES_IN_FLIGHT = 4;
 const PASS_MS = 250;
 /** At most one leadership transfer for balance per this interval, per broker. */
 const BALANCE_EVERY_MS = 500;
+
+/**
+ * Whether a leader's progress row shows a replica caught up: replicating, within CAUGHT_UP_ENTRIES of
+ * the commit index. The leader's own row always counts (it is never in 'replicate': it does not send to itself).
+ */
+export function replicaCaughtUp(row: VoterProgress, status: RaftNodeStatus): boolean {
+  return row.member === status.nodeId || (row.state === 'replicate' && row.match + CAUGHT_UP_ENTRIES >= status.commitIndex);
+}
 
 export type GroupAction =
   | { readonly kind: 'change'; readonly change: ConfChange; readonly why: string }
@@ -34,7 +42,7 @@ export function nextGroupAction(status: RaftNodeStatus, desired: ReadonlySet<Nod
   const progress = new Map((status.progress ?? []).map((row) => [row.member, row]));
   const caughtUp = (id: NodeId): boolean => {
     const row = progress.get(id);
-    return row !== undefined && row.state === 'replicate' && row.match + CAUGHT_UP_ENTRIES >= status.commitIndex;
+    return row !== undefined && replicaCaughtUp(row, status);
   };
   for (const id of learners) {
     if (!desired.has(id)) return { kind: 'change', change: { type: ConfChangeType.RemoveNode, nodeId: id }, why: `learner ${id} is no longer a member` };
@@ -132,8 +140,7 @@ export class Reconciler {
   private balance(group: ReconciledGroup, status: RaftNodeStatus, desired: ReadonlySet<NodeId>): boolean {
     const preferred = preferredLeader(group.groupId, [...desired]);
     if (preferred === undefined || preferred === status.nodeId || !status.conf.voters.includes(preferred) || !this.options.mayLead(preferred)) return false;
-    // The leader's own row is never in 'replicate' (it does not replicate to itself): only the others count.
-    const everyVoterCaughtUp = (status.progress ?? []).every((row) => row.learner || row.member === status.nodeId || (row.state === 'replicate' && row.match + CAUGHT_UP_ENTRIES >= status.commitIndex));
+    const everyVoterCaughtUp = (status.progress ?? []).every((row) => row.learner || replicaCaughtUp(row, status));
     if (!everyVoterCaughtUp) return false;
     this.transfer(group, preferred, `balancing leadership: node ${preferred} is the preferred leader`);
     return true;
@@ -161,7 +168,7 @@ export class Reconciler {
       for (const group of led) {
         const status = group.status();
         const heir = (status.progress ?? [])
-          .filter((row) => !row.learner && row.member !== status.nodeId && this.options.mayLead(row.member) && row.state === 'replicate')
+          .filter((row) => !row.learner && row.member !== status.nodeId && this.options.mayLead(row.member) && replicaCaughtUp(row, status))
           .sort((a, b) => b.match - a.match || a.member - b.member)[0];
         if (heir !== undefined && !group.transferring) this.transfer(group, heir.member, 'this broker is stopping');
       }
