@@ -50,7 +50,7 @@ export interface EventLogOptions {
 }
 
 /** What a broker with peers gives its partitions: the PartitionSet options a one-broker cluster leaves out. */
-export type ReplicationOptions = Required<Pick<PartitionSetOptions, 'nodeId' | 'transport' | 'forward' | 'safeToRetry' | 'fetchEvents' | 'forwardCommand'>> & Pick<PartitionSetOptions, 'founders' | 'startController'>;
+export type ReplicationOptions = Required<Pick<PartitionSetOptions, 'nodeId' | 'transport' | 'forward' | 'safeToRetry' | 'fetchEvents' | 'forwardCommand' | 'readIndexAt'>> & Pick<PartitionSetOptions, 'founders' | 'startController'>;
 
 /** An idempotent request: who sends it, and the sequence number of its first event. */
 export interface ProducerSequence {
@@ -305,6 +305,16 @@ export class EventLog {
       }
     }
     return this.partitionSet.acceptForwarded(partition, events, producer);
+  }
+
+  /** The partition's ReadIndex for another broker's replica (this broker must lead it). */
+  leaderReadIndex(partition: number): Promise<number> {
+    return this.partitionSet.leaderReadIndex(partition);
+  }
+
+  /** Resolves once this broker's replica of `partition` holds what the partition had committed when asked. */
+  catchUpToCommitted(partition: number, timeoutMs: number): Promise<void> {
+    return this.partitionSet.catchUpToCommitted(partition, timeoutMs);
   }
 
   /**

@@ -70,6 +70,8 @@ export async function leaveOneBroker(cluster: TestCluster, survivorNodeId: numbe
   }, 'a write to succeed once two of three brokers run', 30_000);
   console.log(`minority (${writesTo}): first write acknowledged ${Date.now() - restartedAt} ms after restarting broker ${second!.nodeId}`);
   const id = (resumed.body as { id: string }).id;
+  // The restarted broker answers reads once it caught up with what the cluster committed (until then: 503).
+  await cluster.waitFormed([survivorNodeId, second!.nodeId]);
   const read = await waitFor(async () => {
     const page = await readAll(second!.url, { namespace: namespaces[0]! });
     return page.events.some((e) => e.id === id) ? page.events : false;

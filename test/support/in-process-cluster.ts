@@ -17,7 +17,9 @@ export async function startInProcessCluster(options: Partial<BrokerOptions> = {}
   const brokers = await Promise.all(peerPorts.map((peerPort, i) => Broker.start({
     logger: silentLogger, partitions: 2, port: 0, ...options, dataDir: dirs[i]!.path, cluster: { nodeId: i + 1, peers, peerPort },
   })));
-  await waitFor(() => brokers.every((broker) => broker.log.raftStatus().every((group) => group.leader !== null)), 'every partition to have a leader', 20_000);
+  // Ready: every partition has a leader and each broker caught up with it since its start (it serves reads).
+  await waitFor(async () => brokers.every((broker) => broker.log.raftStatus().every((group) => group.leader !== null))
+    && (await Promise.all(brokers.map(async (broker) => (await fetch(`${broker.url}/readyz`)).ok))).every(Boolean), 'every partition to have a leader and every broker to be ready', 20_000);
   return {
     brokers,
     close: async () => {

@@ -24,6 +24,8 @@ import { decodeControllerReply, decodeControllerRequest, encodeControllerReply, 
 import { foundCluster, formatPeerAddress, parsePeerAddress, readMembership, type ClusterMembership } from './founding.js';
 import { joinCluster, joinedMembership } from './joining.js';
 import { Reconciler, preferredLeader, type ReconciledGroup } from './reconciler.js';
+import { decodeReadIndexReply, decodeReadIndexRequest, encodeReadIndexReply, encodeReadIndexRequest, isReadIndexRequest } from './read-index-requests.js';
+import { StartCatchUp } from './start-catch-up.js';
 import { FETCH_BYTES, decodeFetch, decodeSegments, encodeFetch, encodeSegments, isFetch } from './catch-up.js';
 import {
   FORWARD_TIMEOUT_MS, decodeForward, decodeForwardedCommand, encodeForwardedCommand, encodeOffsets, forwardAppend, isForwardedCommand, safeToRetry,
@@ -68,6 +70,8 @@ export class Peering {
   private admin: ClusterAdmin | undefined;
   /** Set once this broker applied its own removal: it serves nothing more. */
   private removed = false;
+  /** Until each partition applied its leader's ReadIndex after the start, this broker serves no reads. */
+  private startCatchUp: StartCatchUp | undefined;
   /** Set by prepareStop(): told to peers in INFO. */
   private stopping = false;
 
@@ -170,6 +174,7 @@ export class Peering {
       forwardCommand: async (leader, partition, command) => {
         await this.transport.request(leader, encodeForwardedCommand(partition, command), FORWARD_TIMEOUT_MS);
       },
+      readIndexAt: async (leader, partition) => decodeReadIndexReply(await this.transport.request(leader, encodeReadIndexRequest(partition), FORWARD_TIMEOUT_MS)),
       fetchEvents: async (from, request) => decodeSegments(await this.transport.request(from, encodeFetch({ ...request, maxBytes: FETCH_BYTES }), FORWARD_TIMEOUT_MS)),
       startController: async (shared) => {
         const controller = this.controller = await Controller.start(shared, {
@@ -199,12 +204,14 @@ export class Peering {
   /** From now on forwarded appends are served by `log`. */
   serve(log: EventLog): void {
     this.log = log;
+    this.startCatchUp = new StartCatchUp({ partitions: log.partitions, catchUp: (partition, timeoutMs) => log.catchUpToCommitted(partition, timeoutMs), logger: this.logger });
     this.transport.serve(async (_from, payload) => {
       if (this.log === undefined) throw new FloError('FLO_ERR_SHUTTING_DOWN', 'the broker is not serving');
       if (isControllerRequest(payload)) {
         if (this.controller === undefined) throw new FloError('FLO_ERR_UNAVAILABLE', 'the controller is not running here');
         return encodeControllerReply(await this.controller.requestAsLeader(decodeControllerRequest(payload)));
       }
+      if (isReadIndexRequest(payload)) return encodeReadIndexReply(await this.log.leaderReadIndex(decodeReadIndexRequest(payload)));
       if (isFetch(payload)) {
         const request = decodeFetch(payload);
         return encodeSegments(await this.log.exportEvents(request.partition, request.from, request.to, Math.min(request.maxBytes, FETCH_BYTES)));
@@ -267,7 +274,8 @@ export class Peering {
       preferredLeader: (partition) => (this.controller === undefined ? null : preferredLeader(groupIdOf(partition), this.controller.replicaHolders()) ?? null),
       unready: () => (this.removed ? `node ${this.nodeId} was removed from the cluster`
         : this.isJoining ? `node ${this.nodeId} is joining the cluster: its replicas are catching up`
-          : this.controller?.member(this.nodeId)?.state === 'draining' ? `node ${this.nodeId} is draining: its replicas are moving off it` : null),
+          : this.controller?.member(this.nodeId)?.state === 'draining' ? `node ${this.nodeId} is draining: its replicas are moving off it`
+            : this.startCatchUp?.done === false ? `node ${this.nodeId} is catching up with the cluster since its start (partitions ${this.startCatchUp.pending.join(', ')})` : null),
     };
   }
 
@@ -328,6 +336,7 @@ export class Peering {
   }
 
   async close(): Promise<void> {
+    this.startCatchUp?.close();
     this.log = undefined;
     await this.transport.close();
   }

@@ -17,6 +17,9 @@ import type { RaftTransport } from '../transport/tcp-transport.js';
 import { COMMAND_GROUP, decodeCommand, type CommandEvent } from './commands.js';
 import { Partition, appliedSetting, groupIdOf, type AppendTicket, type PartitionHost, type ProducerBatch } from './partition.js';
 
+/** How often a catch-up looks whether apply has reached the leader's index. */
+const CATCH_UP_RECHECK_MS = 20;
+
 export interface PartitionRaftStatus {
   /** Raft group id (partition + 1). */
   readonly group: number;
@@ -54,6 +57,8 @@ export interface PartitionSetOptions {
   readonly safeToRetry?: PartitionHost['safeToRetry'];
   readonly fetchEvents?: PartitionHost['fetchEvents'];
   readonly forwardCommand?: PartitionHost['forwardCommand'];
+  /** Asks the partition's leader on another broker for its ReadIndex (a broker with peers). */
+  readonly readIndexAt?: ((leader: NodeId, partition: number) => Promise<number>) | undefined;
   /**
    * Starts another group over the same storage, ticker and transport once the partitions run (the
    * cluster's controller); what it returns is closed before the storage is.
@@ -71,7 +76,7 @@ export class PartitionSet {
 
   private controller: { close(): Promise<void> } | undefined;
 
-  private constructor(readonly partitions: readonly Partition[], private readonly raftStorage: RaftStorage, private readonly ticker: GroupTicker, private readonly waiting: { bytes: number }) {}
+  private constructor(readonly partitions: readonly Partition[], private readonly raftStorage: RaftStorage, private readonly ticker: GroupTicker, private readonly waiting: { bytes: number }, private readonly readIndexAt: PartitionSetOptions['readIndexAt']) {}
 
   /** Starts every partition's group, replays what the store lacks and, alone, waits until each leads itself. */
   static async start(options: PartitionSetOptions): Promise<PartitionSet> {
@@ -102,7 +107,7 @@ export class PartitionSet {
       ticker.stop();
       throw failed.reason;
     }
-    const set = new PartitionSet(started, raftStorage, ticker, host.waiting);
+    const set = new PartitionSet(started, raftStorage, ticker, host.waiting, options.readIndexAt);
     if (options.startController !== undefined) {
       try {
         set.controller = await options.startController({ nodeId, storage: raftStorage, transport: host.transport, ticker, logger: options.logger });
@@ -177,6 +182,29 @@ export class PartitionSet {
   proposeTrim(partition: number, cuts: Parameters<Partition['proposeTrim']>[0]): Promise<void> {
     if (this.closed) return Promise.reject(new FloError('FLO_ERR_SHUTTING_DOWN', 'the broker is shutting down'));
     return this.partitions[partition]!.proposeTrim(cuts);
+  }
+
+  /** The partition's ReadIndex, asked of this broker as its leader (refused NOT_LEADER otherwise). */
+  leaderReadIndex(partition: number): Promise<number> {
+    const target = this.partitions[partition];
+    if (target === undefined) return Promise.reject(new FloError('FLO_ERR_REQUEST_INVALID', `no partition ${partition} here`));
+    return target.raftGroup.readIndex();
+  }
+
+  /**
+   * Resolves once this replica of `partition` holds everything the partition had committed when asked:
+   * the leader's ReadIndex (asked of it when it is another broker), then applied here through it.
+   */
+  async catchUpToCommitted(partition: number, timeoutMs: number): Promise<void> {
+    const target = this.partitions[partition]!;
+    const leader = target.status().leader;
+    if (leader === null) throw new FloError('FLO_ERR_UNAVAILABLE', `partition ${partition} has no leader`);
+    const ask = this.readIndexAt;
+    let index: number;
+    if (leader === target.status().nodeId) index = await target.raftGroup.readIndex();
+    else if (ask !== undefined) index = await ask(leader, partition);
+    else throw new FloError('FLO_ERR_UNAVAILABLE', `partition ${partition} is led by broker ${leader}, which this broker cannot ask`);
+    await target.appliedThrough(index, timeoutMs, CATCH_UP_RECHECK_MS);
   }
 
   /** Each partition's next offset as applied here: the end of what readers may see. */

@@ -547,12 +547,13 @@ export class Partition {
     this.machine = target;
   }
 
-  /** Resolves once every entry up to `index` is applied here (bounded wait). */
-  private async appliedThrough(index: number): Promise<void> {
-    const deadline = performance.now() + LEADER_WAIT_MS;
+  /** Resolves once every entry up to `index` is applied here and in the store (bounded wait). */
+  async appliedThrough(index: number, timeoutMs = LEADER_WAIT_MS, recheckMs = 2): Promise<void> {
+    const deadline = performance.now() + timeoutMs;
     while (this.node.status().appliedIndex < index) {
-      if (performance.now() > deadline) throw new FloError('FLO_ERR_TIMEOUT', `partition ${this.id}: replay did not finish in time`);
-      await new Promise((resolve) => setTimeout(resolve, 2));
+      if (this.stopped) throw this.stopped;
+      if (performance.now() > deadline) throw new FloError('FLO_ERR_TIMEOUT', `partition ${this.id}: applied ${this.node.status().appliedIndex} of ${index} in ${timeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, recheckMs));
     }
     await this.writing;
     if (this.stopped) throw this.stopped;
