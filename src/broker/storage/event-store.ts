@@ -5,6 +5,7 @@
 // It fails stop: after any failed write, or a read that finds damage, it
 // refuses every later write until a restart has verified it (verify.ts), since
 // LevelDB itself goes on accepting writes whose log it may no longer replay.
+import { syncLedgerFromEnv, type SyncLedger } from './sync-ledger.js';
 import { ClassicLevel } from 'classic-level';
 import { MAX_PARTITIONS } from '../../common/bounds.js';
 import { FloError } from '../../common/errors.js';
@@ -96,6 +97,7 @@ export class EventStore {
     private readonly ackMark: AckMark,
     /** Per namespace id, its stored events and bytes at open (summed while verifying, not read again). */
     readonly namespaceSizes: ReadonlyMap<number, NamespaceSize>,
+    private readonly syncLedger: SyncLedger | undefined,
   ) {}
 
   static async open(options: OpenOptions): Promise<EventStore> {
@@ -161,7 +163,7 @@ export class EventStore {
       const failures: { store?: EventStore } = {};
       const ackMark = await AckMark.start(dataDir, states.map((state) => state.nextOffset),
         (error) => failures.store?.fail(`writing the acknowledgement mark failed (${describe(error)})`, error));
-      return (failures.store = new EventStore(db, meta, dictionary, ledger, states, options.onFailure, ackMark, namespaceSizes));
+      return (failures.store = new EventStore(db, meta, dictionary, ledger, states, options.onFailure, ackMark, namespaceSizes, syncLedgerFromEnv(dataDir)));
     } catch (error) {
       await db.close();
       if (error instanceof FloError) throw error;
@@ -210,6 +212,7 @@ export class EventStore {
     } catch (error) {
       throw this.fail(`a write to the data directory failed (${describe(error)})`, error);
     }
+    if (sync) this.syncLedger?.noteSynced();
     if (covered && !this.failure) {
       this.ackMark.note(covered);
       this.marked = covered;
