@@ -127,6 +127,7 @@ export class RaftNode {
   private readonly pending: PendingRequests;
   private readonly ticker: GroupTicker;
   private readonly ticked = { tick: (): void => this.tick() };
+  private heartbeatsAlignedInTerm = -1;
   private scheduled = false;
   private looping = false;
   private closed = false;
@@ -282,6 +283,19 @@ export class RaftNode {
   }
 
   /** Acknowledges proposals as soon as the commit index covers them (quorum-durable), before they are applied. */
+  /**
+   * A new leader's heartbeat period starts when it won, so the groups of a broker would beat out of
+   * step: each heartbeat round a separate write to every peer, and with many partitions most of an
+   * idle cluster's CPU. Once per term, the period is moved onto the shared ticker's, so every group
+   * this broker leads beats in the same tick and the transport sends them to a peer as one write.
+   */
+  private alignHeartbeats(): void {
+    const core = this.core;
+    if (core.role !== Role.Leader || this.heartbeatsAlignedInTerm === core.term) return;
+    this.heartbeatsAlignedInTerm = core.term;
+    core.heartbeatElapsed = this.ticker.ticks % core.cfg.heartbeatTicks;
+  }
+
   private resolveCommitted(): void {
     const commit = this.core.log.committed;
     if (commit <= this.resolvedCommit) return;
@@ -291,6 +305,7 @@ export class RaftNode {
 
   private tick(): void {
     if (this.closed) return;
+    this.alignHeartbeats();
     this.core.tick();
     this.pending.expire(() => new FloError('FLO_ERR_TIMEOUT', `raft group ${this.groupId}: not committed in time (outcome unknown)`));
     // Most ticks of an idle group change nothing: scheduling a Ready pass for each would cost every

@@ -21,6 +21,8 @@ const NODE_TIMERS: IntervalTimers = {
 export class GroupTicker {
   private readonly groups = new Set<Tickable>();
   private handle: unknown = null;
+  /** Ticks so far: groups that keep a period (heartbeats) keep it in step with each other by it. */
+  ticks = 0;
 
   constructor(readonly tickMs: number, private readonly timers: IntervalTimers = NODE_TIMERS) {}
 
@@ -45,6 +47,7 @@ export class GroupTicker {
   }
 
   private tickAll(): void {
+    this.ticks++;
     // A copy: a group may stop (and remove itself) while ticking.
     for (const group of [...this.groups]) group.tick();
   }
