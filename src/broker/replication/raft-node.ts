@@ -19,14 +19,17 @@ import { NotLeaderError } from './errors.js';
 import { PendingRequests } from './pending.js';
 import { GroupTicker } from './ticker.js';
 
-/** Default length of one Raft tick. */
-export const DEFAULT_TICK_MS = 10;
 /**
- * Default election timeout of a RaftNode: 50–99 ticks (0.5–1 s), heartbeats every 5 ticks
- * (50 ms), as etcd's defaults. Shorter timeouts fail over faster but depose healthy
+ * Default length of one Raft tick. Every tick wakes the broker and walks every group: at 10 ms an
+ * idle broker with 64 partitions spent a third of its CPU on the 100 wake-ups a second.
+ */
+export const DEFAULT_TICK_MS = 20;
+/**
+ * Default election timeout of a RaftNode: 25–49 ticks (0.5–1 s), heartbeats every 5 ticks
+ * (100 ms, etcd's default heartbeat). Shorter timeouts fail over faster but depose healthy
  * leaders when a busy or shared machine stalls an event loop for a few hundred ms.
  */
-export const DEFAULT_NODE_ELECTION_TICKS = 50;
+export const DEFAULT_NODE_ELECTION_TICKS = 25;
 export const DEFAULT_NODE_HEARTBEAT_TICKS = 5;
 /** A proposal not committed within this time is rejected with FLO_ERR_TIMEOUT (its outcome is unknown). */
 export const DEFAULT_PROPOSAL_TIMEOUT_MS = 10_000;
