@@ -4,6 +4,7 @@
 // port and data dir across restarts. Every live process is registered so that
 // an exit, a failure or Ctrl-C of the harness kills them all (SIGKILL also ends
 // a SIGSTOPped one).
+import { SYNC_LEDGER_ENV } from './lose-unsynced.js';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { cp, rm } from 'node:fs/promises';
@@ -87,6 +88,11 @@ export class BrokerProcess {
     return this.options.dataDir;
   }
 
+  /** Where the broker notes how far its write-ahead log is durable (for kill-lose-unsynced). */
+  get syncLedger(): string {
+    return `${this.options.dataDir}.sync-ledger`;
+  }
+
   get pid(): number | undefined {
     return this.child?.pid;
   }
@@ -108,7 +114,7 @@ export class BrokerProcess {
     this.note(`start #${++this.starts} on port ${this.port}${onceArgs.length > 0 ? ` with ${onceArgs.join(' ')}` : ''}`);
     const log = openSync(this.options.logPath, 'a');
     const args = [this.options.cliPath ?? CLI_PATH, 'server', '-d', this.options.dataDir, '-p', String(this.port), '--log-level', 'info', ...(this.options.extraArgs ?? []), ...onceArgs];
-    const child = spawn(process.execPath, args, { stdio: ['ignore', log, log], detached: true, env: { ...process.env, FLO_PRETTY: '' } });
+    const child = spawn(process.execPath, args, { stdio: ['ignore', log, log], detached: true, env: { ...process.env, FLO_PRETTY: '', [SYNC_LEDGER_ENV]: this.syncLedger } });
     closeSync(log);
     this.note(`pid ${child.pid}`);
     this.child = child;

@@ -19,11 +19,13 @@ import { summarize } from './checker.js';
  * on real bugs: finding 6 (a restarted member's raft group stops, 1 of 3 runs on 2026-12-02).
  */
 const SEED = 55;
+/** The kinds seed 55 was chosen with (kill-lose-unsynced, added later, would change its mix; lose-unsynced.test.ts covers it). */
+const KINDS = ['kill', 'pause', 'partition-isolate', 'partition-halves', 'partition-bridge', 'partition-one-way', 'link-delay', 'link-drop', 'link-blackhole'] as const;
 
 describe('chaos campaign (3-broker cluster)', () => {
   it('loses, duplicates and reorders nothing under kill -9, pauses, partitions and connection resets', async () => {
     const lines: string[] = [];
-    const result = await runCampaign({ seed: SEED, durationMs: 30_000, brokers: 3, distDir: process.env.FLO_CHAOS_DIST, log: (line) => lines.push(line) });
+    const result = await runCampaign({ seed: SEED, durationMs: 30_000, brokers: 3, kinds: KINDS, distDir: process.env.FLO_CHAOS_DIST, log: (line) => lines.push(line) });
     const report = [...lines, ...result.verdicts.map((entry) => `${entry.log}: ${summarize(entry.verdict)}`), `replay: ${result.replayCommand}`].join('\n');
     expect(result.valid, report).toBe(true);
     expect(result.figures.refusedRestarts, report).toEqual([]);

@@ -83,12 +83,13 @@ export function replayCommand(options: Pick<CampaignOptions, 'seed' | 'durationM
 
 /** A run's topology: one cluster unless there is one broker or the run asks for independent ones. */
 export function topologyOf(options: Pick<CampaignOptions, 'brokers' | 'independent'>): Topology {
-  return { brokers: options.brokers, replicated: options.brokers > 1 && options.independent !== true };
+  // Every broker the harness starts notes its fsyncs (BrokerProcess.syncLedger), so its unsynced writes can be lost.
+  return { brokers: options.brokers, replicated: options.brokers > 1 && options.independent !== true, loseUnsyncedHook: true };
 }
 
 /**
  * Kinds a cluster run uses unless told otherwise: damage waits until a damaged replica can
- * rebuild from the others (today it refuses to start, docs/chaos.md), lose-unsynced for its hook.
+ * rebuild from the others (today it refuses to start, docs/chaos.md).
  */
 export function defaultKinds(topology: Topology): FaultKind[] {
   return availableKinds(topology).filter((kind) => !kind.startsWith('damage-'));

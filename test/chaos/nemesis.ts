@@ -3,6 +3,7 @@
 // broker, and partitions through the proxy mesh on the peer links (given one).
 // lose-unsynced needs a broker hook and is refused until it exists; the schedule
 // offers partitions and damage only to replicated clusters.
+import { cutToLastSync } from './lose-unsynced.js';
 import type { BrokerProcess } from './brokers.js';
 import { damageDataDir } from './damage.js';
 import type { ProxyMesh } from './mesh.js';
@@ -127,8 +128,15 @@ export class Nemesis {
         mesh.heal();
         break;
       }
-      case 'kill-lose-unsynced':
-        throw new Error('the kill-lose-unsynced nemesis needs a broker hook that drops writes after the last fsync (docs/chaos.md)');
+      case 'kill-lose-unsynced': {
+        await Promise.all(targets.map((broker) => broker.kill()));
+        const details: string[] = [];
+        for (const broker of targets) details.push(`${broker.name}: ${(await cutToLastSync(broker.dataDir, broker.syncLedger)).detail}`);
+        await sleep(step.durationMs);
+        await this.restart(step.kind, targets);
+        this.log({ kind: step.kind, phase: 'end', targets: names, detail: details.join('; ') });
+        return;
+      }
     }
     this.log({ kind: step.kind, phase: 'end', targets: names });
   }

@@ -3,9 +3,9 @@
 // far LevelDB's write-ahead log is durable (FLO_TEST_SYNC_LEDGER); the test cuts the
 // log back there after the kill. Every acknowledged event must survive, and the
 // broker must start without calling the cut damage.
-import { readFile, readdir, stat, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { cutToLastSync } from '../chaos/lose-unsynced.js';
 import { startServer, type ServerProcess } from '../support/server-process.js';
 import { tempDir } from '../support/temp.js';
 
@@ -14,26 +14,6 @@ afterEach(async () => {
   await server?.stop('SIGKILL');
   server = undefined;
 });
-
-/** Cuts the write-ahead log the ledger's last line names back to its size; the bytes cut. */
-async function loseUnsynced(dataDir: string, ledger: string): Promise<number> {
-  const last = (await readFile(ledger, 'utf8')).trim().split('\n').at(-1)!;
-  const [wal, size] = last.split(' ');
-  const wals = (await readdir(dataDir)).filter((name) => /^\d+\.log$/.test(name)).sort();
-  // A log started after the last fsync holds nothing synced: LevelDB replays an empty one.
-  let cut = 0;
-  for (const name of wals) {
-    const path = join(dataDir, name);
-    const keep = name === wal ? Number(size) : name > wal! ? 0 : undefined;
-    if (keep === undefined) continue;
-    const { size: now } = await stat(path);
-    if (now > keep) {
-      await truncate(path, keep);
-      cut += now - keep;
-    }
-  }
-  return cut;
-}
 
 describe('kill -9 losing unsynced writes', () => {
   it('keeps every acknowledged event and starts cleanly after the write-ahead log is cut back to its last fsync', async () => {
@@ -67,7 +47,7 @@ describe('kill -9 losing unsynced writes', () => {
       stop = true;
       await Promise.all(producers);
       server = undefined;
-      cutTotal += await loseUnsynced(dataDir, ledger);
+      cutTotal += (await cutToLastSync(dataDir, ledger)).cut;
     }
     expect(cutTotal, 'bytes written after the last fsync that the cuts removed (0: the test cut nothing)').toBeGreaterThan(0);
 
