@@ -247,7 +247,12 @@ export class Partition {
     };
     this.node.proposeBatch(commands.map((command) => command.data), (lastIndex, term) => {
       firstIndex = lastIndex - commands.length + 1;
-      commands.forEach((command, i) => this.waiting.set(firstIndex! + i, { term, slots: command.slots }));
+      commands.forEach((command, i) => {
+        // An index this broker proposed at in an earlier term, then lost and led again: that waiter must still be answered.
+        const displaced = this.waiting.get(firstIndex! + i);
+        if (displaced !== undefined) this.abandon(displaced);
+        this.waiting.set(firstIndex! + i, { term, slots: command.slots });
+      });
     }).catch(refuse);
   }
 
@@ -417,19 +422,28 @@ export class Partition {
    */
   leadershipLost(): void {
     if (this.waiting.size === 0) return;
-    const indexes = [...this.waiting.keys()];
+    const lost = [...this.waiting];
     setTimeout(() => {
-      for (const index of indexes) {
-        const waiter = this.waiting.get(index);
-        if (waiter === undefined) continue;
+      for (const [index, waiter] of lost) {
+        // Only the waiter seen at step-down: the index may hold a newer proposal (this broker leads again) by now.
+        if (this.waiting.get(index) !== waiter) continue;
         this.waiting.delete(index);
-        const again = waiter.slots.filter((slot) => slot.producer !== undefined && !slot.forwarded);
-        const unknown = new FloError('FLO_ERR_OUTCOME_UNKNOWN', `partition ${this.id}: its leader lost its quorum before the append committed; it may or may not be stored (retry with a producer id for exactly once)`);
-        for (const slot of waiter.slots) if (!again.includes(slot)) this.settleSlot(slot, unknown);
-        if (again.length > 0) this.retryLost(again, unknown);
+        this.abandon(waiter);
       }
       this.settleIdle();
     }, LEADER_LOST_GRACE_MS).unref();
+  }
+
+  /**
+   * A proposal whose fate this broker can no longer learn (it stopped leading, or it leads again and reuses
+   * the index): answered 503 FLO_ERR_OUTCOME_UNKNOWN, or, for an idempotent producer's batch taken here, sent
+   * again — the machine answers a repeat with the first attempt's offsets if that one committed after all.
+   */
+  private abandon(waiter: { slots: Slot[] }): void {
+    const again = waiter.slots.filter((slot) => slot.producer !== undefined && !slot.forwarded);
+    const unknown = new FloError('FLO_ERR_OUTCOME_UNKNOWN', `partition ${this.id}: its leader lost its quorum before the append committed; it may or may not be stored (retry with a producer id for exactly once)`);
+    for (const slot of waiter.slots) if (!again.includes(slot)) this.settleSlot(slot, unknown);
+    if (again.length > 0) this.retryLost(again, unknown);
   }
 
   /** An entry other than a command took an index a proposal was waiting on: that proposal was lost. */
