@@ -249,8 +249,7 @@ export class Partition {
       firstIndex = lastIndex - commands.length + 1;
       commands.forEach((command, i) => {
         // An index this broker proposed at in an earlier term, then lost and led again: that waiter must still be answered.
-        const displaced = this.waiting.get(firstIndex! + i);
-        if (displaced !== undefined) this.abandon(displaced);
+        this.abandon(this.waiting.get(firstIndex! + i));
         this.waiting.set(firstIndex! + i, { term, slots: command.slots });
       });
     }).catch(refuse);
@@ -424,12 +423,8 @@ export class Partition {
     if (this.waiting.size === 0) return;
     const lost = [...this.waiting];
     setTimeout(() => {
-      for (const [index, waiter] of lost) {
-        // Only the waiter seen at step-down: the index may hold a newer proposal (this broker leads again) by now.
-        if (this.waiting.get(index) !== waiter) continue;
-        this.waiting.delete(index);
-        this.abandon(waiter);
-      }
+      // Only the waiters seen at step-down: an index may hold a newer proposal (this broker leads again) by now.
+      for (const [index, waiter] of lost) if (this.waiting.get(index) === waiter && this.waiting.delete(index)) this.abandon(waiter);
       this.settleIdle();
     }, LEADER_LOST_GRACE_MS).unref();
   }
@@ -439,7 +434,8 @@ export class Partition {
    * the index): answered 503 FLO_ERR_OUTCOME_UNKNOWN, or, for an idempotent producer's batch taken here, sent
    * again — the machine answers a repeat with the first attempt's offsets if that one committed after all.
    */
-  private abandon(waiter: { slots: Slot[] }): void {
+  private abandon(waiter: { slots: Slot[] } | undefined): void {
+    if (waiter === undefined) return;
     const again = waiter.slots.filter((slot) => slot.producer !== undefined && !slot.forwarded);
     const unknown = new FloError('FLO_ERR_OUTCOME_UNKNOWN', `partition ${this.id}: its leader lost its quorum before the append committed; it may or may not be stored (retry with a producer id for exactly once)`);
     for (const slot of waiter.slots) if (!again.includes(slot)) this.settleSlot(slot, unknown);
