@@ -19,6 +19,12 @@ export interface ClientOptions {
   token?: string;
   /** Time to wait for a connection or an HTTP answer. Default 10 s. */
   timeoutMs?: number;
+  /**
+   * How long a produce batch, once sent, waits for the broker's acknowledgement before its outcome
+   * counts as unknown (an idempotent producer then sends it again, elsewhere if the table says so;
+   * otherwise it fails with ProduceOutcomeUnknownError). Default 30 s, above the broker's own bounds.
+   */
+  ackTimeoutMs?: number;
   /** Events queued for sending before produce() refuses more. Default 100,000. */
   maxQueuedEvents?: number;
   /** Produce batches sent and not yet acknowledged. Default 16. */
@@ -56,6 +62,7 @@ export interface ClientOptions {
 export const CLIENT_DEFAULTS = {
   token: '',
   timeoutMs: 10_000,
+  ackTimeoutMs: 30_000,
   maxQueuedEvents: 100_000,
   maxInFlightBatches: 16,
   maxBatchEvents: 256,
@@ -169,6 +176,7 @@ export class FloClient {
       maxBatchBytes: 1024 * 1024,
       maxSendAttempts: this.options.maxProduceAttempts,
       connectTimeoutMs: this.options.timeoutMs,
+      ackTimeoutMs: this.options.ackTimeoutMs,
       token: this.options.token,
       idempotent: this.options.idempotent,
     });

@@ -22,6 +22,7 @@ export class SendFailure extends Error {
 interface InFlight {
   resolve: (ids: string[]) => void;
   reject: (failure: SendFailure) => void;
+  deadline: NodeJS.Timeout;
 }
 
 export class ProduceConnection {
@@ -31,7 +32,7 @@ export class ProduceConnection {
   private nextRequestId = 1;
   private closed = false;
 
-  constructor(readonly url: string, private readonly options: { connectTimeoutMs: number; token?: string | undefined }) {}
+  constructor(readonly url: string, private readonly options: { connectTimeoutMs: number; ackTimeoutMs: number; token?: string | undefined }) {}
 
   get inFlightBatches(): number {
     return this.inFlight.size;
@@ -49,7 +50,11 @@ export class ProduceConnection {
     if (socket.readyState !== WebSocket.OPEN) throw new SendFailure(new FloError('FLO_ERR_CONNECTION', `the connection to ${this.url} closed before the events were sent`), false, this.url);
     const requestId = this.nextRequestId++;
     return new Promise<string[]>((resolve, reject) => {
-      this.inFlight.set(requestId, { resolve, reject });
+      // A broker that keeps the socket open and never answers must not hold the batch for ever: its outcome becomes unknown.
+      const deadline = setTimeout(() => this.settle(requestId, undefined, new SendFailure(new FloError('FLO_ERR_TIMEOUT',
+        `no acknowledgement from ${this.url} in ${this.options.ackTimeoutMs} ms; the events may or may not be stored (outcome unknown)`), true, this.url)), this.options.ackTimeoutMs);
+      deadline.unref();
+      this.inFlight.set(requestId, { resolve, reject, deadline });
       socket.send(encodeProduceRequest(requestId, encodeBatch(events), producer), (error) => {
         // Part of the frame may have reached the broker: the outcome is unknown.
         if (error) this.settle(requestId, undefined, new SendFailure(connectionError(this.url, error), true, this.url));
@@ -109,6 +114,7 @@ export class ProduceConnection {
     const waiter = this.inFlight.get(requestId);
     if (!waiter) return;
     this.inFlight.delete(requestId);
+    clearTimeout(waiter.deadline);
     if (failure) waiter.reject(failure);
     else waiter.resolve(ids!);
   }

@@ -27,6 +27,8 @@ export interface ProducerLimits {
   /** Sends of one event, the first included, while each attempt provably stored nothing. */
   readonly maxSendAttempts: number;
   readonly connectTimeoutMs: number;
+  /** How long a sent batch waits for its acknowledgement before its outcome counts as unknown. */
+  readonly ackTimeoutMs: number;
   /** Bearer token for the WebSocket upgrade. */
   readonly token?: string;
   readonly unknownOutcomePolicy?: UnknownOutcomePolicy;
@@ -188,7 +190,7 @@ export class Producer {
   private send(partition: number, batch: Waiting): void {
     const url = this.topology.produceTarget(partition, this.refusedBy.get(partition));
     let connection = this.connections.get(url);
-    if (!connection) this.connections.set(url, (connection = new ProduceConnection(url, { connectTimeoutMs: this.limits.connectTimeoutMs, token: this.limits.token })));
+    if (!connection) this.connections.set(url, (connection = new ProduceConnection(url, { connectTimeoutMs: this.limits.connectTimeoutMs, ackTimeoutMs: this.limits.ackTimeoutMs, token: this.limits.token })));
     this.inFlightBatches++;
     this.queuedEvents -= batch.events.length;
     for (let i = 0; i < batch.attempts.length; i++) batch.attempts[i]!++;

@@ -15,7 +15,7 @@ import { decodeBatch } from '../../src/common/wire.js';
 import { encodeProduceAck, encodeProduceFailure, splitProduceRequest } from '../../src/common/frames.js';
 import { freePort } from '../support/server-process.js';
 
-type Behaviour = 'ack' | 'drop' | ErrorCode;
+type Behaviour = 'ack' | 'drop' | 'silent' | ErrorCode;
 
 interface FakeBroker {
   url: string;
@@ -39,6 +39,7 @@ async function fakeBroker(nodeId: string, cluster: () => unknown): Promise<FakeB
       broker.received.push(events);
       broker.producers.push(producer);
       if (broker.behaviour === 'drop') return socket.terminate();
+      if (broker.behaviour === 'silent') return; // takes the batch, keeps the socket open, never answers
       if (broker.behaviour === 'ack') {
         socket.send(encodeProduceAck(requestId, new Array<number>(events).fill(0), Array.from({ length: events }, () => nextOffset++)));
         return;
@@ -75,8 +76,8 @@ beforeEach(() => {
   }
 });
 
-async function client(urls: string[], maxProduceAttempts = 8, idempotent = true): Promise<FloClient> {
-  return connect(urls, { timeoutMs: 2_000, closeTimeoutMs: 500, maxProduceAttempts, idempotent });
+async function client(urls: string[], maxProduceAttempts = 8, idempotent = true, ackTimeoutMs = 30_000): Promise<FloClient> {
+  return connect(urls, { timeoutMs: 2_000, closeTimeoutMs: 500, maxProduceAttempts, idempotent, ackTimeoutMs });
 }
 
 describe('a produce the leader refused', () => {
@@ -162,6 +163,30 @@ describe('an idempotent produce (the default) whose outcome is unknown', () => {
     expect(new Set(a.producers.map((p) => p!.id)).size).toBe(1);
     await flo.close();
   });
+});
+
+describe('a produce the broker took and never answered', () => {
+  it('fails without idempotence as outcome unknown once ackTimeoutMs has passed', async () => {
+    a.behaviour = 'silent';
+    const flo = await client([a.url, b.url], 8, false, 300);
+    const started = performance.now();
+    const failure = await flo.produce({ namespace: '/x', data: 'maybe' }).then(() => undefined, (error: unknown) => error);
+    expect(failure).toBeInstanceOf(ProduceOutcomeUnknownError);
+    expect(failure).toMatchObject({ code: 'FLO_ERR_TIMEOUT', message: expect.stringMatching(/no acknowledgement .* in 300 ms/) });
+    expect(performance.now() - started).toBeGreaterThanOrEqual(290);
+    expect([a.received, b.received]).toEqual([[1], []]);
+    await flo.close();
+  }, 10_000);
+
+  it('is sent again, idempotent, with the same producer id and sequence, and stored by the broker that answers', async () => {
+    a.behaviour = 'silent';
+    const flo = await client([a.url, b.url], 8, true, 300);
+    await expect(flo.produce({ namespace: '/x', data: 'once' })).resolves.toMatch(/^0000-/);
+    expect(b.received).toEqual([1]);
+    const sent = [...a.producers, ...b.producers];
+    expect(new Set(sent.map((p) => `${p?.id}:${p?.sequence}`)).size).toBe(1);
+    await flo.close();
+  }, 10_000);
 });
 
 describe('classifyFailure', () => {
