@@ -136,7 +136,8 @@ export class Workload {
     }
     for (let w = 0; w < (options.idempotentHttpWriters ?? 0); w++) this.running.push(this.idempotentWriter(`${options.name}-idem${w}`, (options.producerIdBase ?? 1) + w));
     for (let c = 0; c < options.clientWriters; c++) {
-      const client = new FloClient(options.clientUrls ?? options.url, { timeoutMs: options.requestTimeoutMs, closeTimeoutMs: options.requestTimeoutMs });
+      // No acknowledgement deadline: a broker that never answers a batch must stay visible to the liveness check, not be resent.
+      const client = new FloClient(options.clientUrls ?? options.url, { timeoutMs: options.requestTimeoutMs, closeTimeoutMs: options.requestTimeoutMs, ackTimeoutMs: 24 * 3_600_000 });
       this.clients.push(client);
       for (let k = 0; k < options.clientInFlight; k++) {
         const remember = options.clientUrls === undefined;
