@@ -56,6 +56,26 @@ describe('TCP transport', () => {
     expect(a.connected(2) && b.connected(1)).toBe(true);
   });
 
+  it('never delivers a request it failed as lost with its connection, not even on the next connection', async () => {
+    const [a, b] = await pair();
+    const served: string[] = [];
+    b.serve(async (_from, payload) => {
+      served.push(payload.toString());
+      return Buffer.from('ok');
+    });
+    await until(() => a.connected(2) && b.connected(1));
+    await expect(a.request(2, Buffer.from('first'), 5_000)).resolves.toEqual(Buffer.from('ok'));
+    const link = (a as unknown as { links: Map<number, { socket: net.Socket | null }> }).links.get(2)!;
+    // The socket is backed up (its buffer full), so the frame waits in the link's queue; then the connection goes.
+    Object.defineProperty(link.socket!, 'writableNeedDrain', { get: () => true });
+    const lost = a.request(2, Buffer.from('lost'), 5_000);
+    link.socket!.destroy();
+    await expect(lost).rejects.toMatchObject({ code: 'FLO_ERR_CONNECTION' });
+    await until(() => a.connected(2) && b.connected(1));
+    await expect(a.request(2, Buffer.from('after'), 5_000)).resolves.toEqual(Buffer.from('ok'));
+    expect(served).toEqual(['first', 'after']);
+  });
+
   it('redials after the peer restarts and delivers again', async () => {
     const [a, b] = await pair();
     const port = b.port;

@@ -156,10 +156,7 @@ export class PeerLink {
     });
     socket.on('error', () => undefined); // 'close' follows; the redial handles it
     socket.on('close', () => {
-      if (this.socket === socket) {
-        this.socket = null;
-        this.events.onDisconnected?.(this.peerId);
-      }
+      if (this.socket === socket) this.lost();
       this.scheduleReconnect();
     });
   }
@@ -185,6 +182,7 @@ export class PeerLink {
     this.socket = socket;
     if (previous !== null && previous !== socket) {
       previous.destroy();
+      this.dropQueued();
       this.events.onDisconnected?.(this.peerId);
     }
     this.attempt = 0;
@@ -195,9 +193,24 @@ export class PeerLink {
 
   /** The accepting side: frames from an accepted socket arrive here after its HELLO. */
   detach(socket: net.Socket): void {
-    if (this.socket !== socket) return;
+    if (this.socket === socket) this.lost();
+  }
+
+  /**
+   * The connection went: what it had not written yet is dropped with it. The requests among those frames
+   * are failed as lost (onDisconnected), so writing them on the next connection would deliver a request
+   * its caller was told may not have arrived (a forwarded append stored seconds later, out of order);
+   * Raft messages are resent as needed anyway.
+   */
+  private lost(): void {
     this.socket = null;
+    this.dropQueued();
     this.events.onDisconnected?.(this.peerId);
+  }
+
+  private dropQueued(): void {
+    this.queue = [];
+    this.queuedBytes = 0;
   }
 
   private protocolError(socket: net.Socket, error: unknown): void {
@@ -211,7 +224,6 @@ export class PeerLink {
     if (this.reconnectTimer !== null) clearTimeout(this.reconnectTimer);
     this.socket?.destroy();
     this.socket = null;
-    this.queue = [];
-    this.queuedBytes = 0;
+    this.dropQueued();
   }
 }
