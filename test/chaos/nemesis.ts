@@ -1,8 +1,8 @@
 // Carries out a nemesis schedule on real broker processes and writes the fault
 // timeline: kill -9 + restart, SIGSTOP / SIGCONT, file damage on a stopped
-// broker, and partitions through the proxy mesh on the peer links (given one).
-// lose-unsynced needs a broker hook and is refused until it exists; the schedule
-// offers partitions and damage only to replicated clusters.
+// broker, kill -9 losing what was not fsynced (lose-unsynced.ts), and partitions
+// through the proxy mesh on the peer links (given one); the schedule offers
+// partitions and damage only to replicated clusters.
 import { cutToLastSync } from './lose-unsynced.js';
 import type { BrokerProcess } from './brokers.js';
 import { damageDataDir } from './damage.js';
@@ -90,17 +90,12 @@ export class Nemesis {
         for (const broker of targets) broker.resume();
         break;
       case 'damage-truncate':
-      case 'damage-bitflip': {
-        const details: string[] = [];
-        for (const broker of targets) {
-          await broker.kill();
-          details.push(await damageDataDir(broker.dataDir, step.kind === 'damage-truncate' ? 'truncate' : 'bitflip', step.damagePick ?? 0));
-        }
-        await sleep(step.durationMs);
-        await this.restart(step.kind, targets);
-        this.log({ kind: step.kind, phase: 'end', targets: names, detail: details.join('; ') });
+      case 'damage-bitflip':
+        await this.killAlterRestart(step, targets, (broker) => damageDataDir(broker.dataDir, step.kind === 'damage-truncate' ? 'truncate' : 'bitflip', step.damagePick ?? 0));
         return;
-      }
+      case 'kill-lose-unsynced':
+        await this.killAlterRestart(step, targets, async (broker) => `${broker.name}: ${(await cutToLastSync(broker.dataDir, broker.syncLedger)).detail}`);
+        return;
       case 'partition-isolate':
       case 'partition-halves':
       case 'partition-bridge':
@@ -128,17 +123,20 @@ export class Nemesis {
         mesh.heal();
         break;
       }
-      case 'kill-lose-unsynced': {
-        await Promise.all(targets.map((broker) => broker.kill()));
-        const details: string[] = [];
-        for (const broker of targets) details.push(`${broker.name}: ${(await cutToLastSync(broker.dataDir, broker.syncLedger)).detail}`);
-        await sleep(step.durationMs);
-        await this.restart(step.kind, targets);
-        this.log({ kind: step.kind, phase: 'end', targets: names, detail: details.join('; ') });
-        return;
-      }
     }
     this.log({ kind: step.kind, phase: 'end', targets: names });
+  }
+
+  /** Kills each target, changes its files while it is down (what `alter` says it did goes in the timeline), restarts them. */
+  private async killAlterRestart(step: { kind: FaultKind; durationMs: number }, targets: readonly BrokerProcess[], alter: (broker: BrokerProcess) => Promise<string>): Promise<void> {
+    const details: string[] = [];
+    for (const broker of targets) {
+      await broker.kill();
+      details.push(await alter(broker));
+    }
+    await sleep(step.durationMs);
+    await this.restart(step.kind, targets);
+    this.log({ kind: step.kind, phase: 'end', targets: targets.map((broker) => broker.name), detail: details.join('; ') });
   }
 
   private async restart(kind: FaultKind | 'heal', targets: readonly BrokerProcess[]): Promise<void> {
