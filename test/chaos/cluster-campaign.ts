@@ -69,20 +69,28 @@ export function finalReadBrokers(brokers: readonly BrokerProcess[], liveness: st
   return brokers.filter((broker) => broker.running);
 }
 
+/** One broker's final read, or why it could not be read (a 503 while it catches up, a refused socket). */
+type FinalReadAttempt = FinalRead | { broker: string; error: string };
+
 /**
- * Final reads from every running broker, repeated (bounded) until they agree: a follower may still be
- * applying what was committed just before the heal. What is left different is divergence.
+ * Final reads from every running broker, repeated (bounded) until they all answer and agree: a follower
+ * may still be applying what was committed just before the heal. What is left different is divergence;
+ * a broker that still cannot be read at the deadline is a liveness failure, and the others are judged.
  */
-async function convergedReads(rig: ClusterRig, liveness: string[], timeoutMs = 30_000): Promise<FinalRead[]> {
+export async function convergedReads(brokers: readonly { name: string; url: string }[], maxPages: number, liveness: string[], timeoutMs = 30_000): Promise<FinalRead[]> {
   const deadline = Date.now() + timeoutMs;
-  const maxPages = 100 + rig.recorder.ops.length;
-  const brokers = finalReadBrokers(rig.cluster.brokers, liveness);
   for (;;) {
-    const reads = await Promise.all(brokers.map(async (broker) => ({ broker: broker.name, events: await readEverything(broker.url, CLUSTER_GLOB, maxPages) })));
-    const shapes = new Set(reads.map((read) => perNamespace(read.events)));
-    if (shapes.size <= 1) return reads;
+    const attempts: FinalReadAttempt[] = await Promise.all(brokers.map((broker) => readEverything(broker.url, CLUSTER_GLOB, maxPages).then(
+      (events) => ({ broker: broker.name, events }),
+      (error: unknown) => ({ broker: broker.name, error: (error as Error).message }))));
+    const reads = attempts.filter((attempt): attempt is FinalRead => 'events' in attempt);
+    const failed = attempts.filter((attempt) => 'error' in attempt);
+    if (failed.length === 0 && new Set(reads.map((read) => perNamespace(read.events))).size <= 1) return reads;
     if (Date.now() > deadline) {
-      liveness.push(`the brokers' final reads still differ ${timeoutMs / 1000} s after the heal (${reads.map((read) => `${read.broker}: ${read.events.length}`).join(', ')})`);
+      for (const attempt of failed) if ('error' in attempt) liveness.push(`${attempt.broker} could not be read ${timeoutMs / 1000} s after the heal: ${attempt.error}`);
+      if (new Set(reads.map((read) => perNamespace(read.events))).size > 1) {
+        liveness.push(`the brokers' final reads still differ ${timeoutMs / 1000} s after the heal (${reads.map((read) => `${read.broker}: ${read.events.length}`).join(', ')})`);
+      }
       return reads;
     }
     await sleep(500);
@@ -100,8 +108,8 @@ async function awaitSubscribers(rig: ClusterRig, expected: number, liveness: str
 
 export async function finishClusterRig(rig: ClusterRig, dir: string, liveness: string[]): Promise<Verdict> {
   await rig.cluster.waitAgreed(30_000).catch((error: unknown) => liveness.push(`after the heal: ${(error as Error).message}`));
-  const finalReads = await convergedReads(rig, liveness);
-  await awaitSubscribers(rig, Math.max(...finalReads.map((read) => read.events.length)), liveness);
+  const finalReads = await convergedReads(finalReadBrokers(rig.cluster.brokers, liveness), 100 + rig.recorder.ops.length, liveness);
+  await awaitSubscribers(rig, Math.max(0, ...finalReads.map((read) => read.events.length)), liveness);
   for (const subscriber of rig.subscribers) {
     if (!(await settlesWithin(subscriber.close(), 10_000))) liveness.push(`${subscriber.current?.subscriber ?? 'a subscriber'} did not close within 10 s`);
   }
