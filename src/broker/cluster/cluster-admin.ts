@@ -32,7 +32,11 @@ export interface AdminDeps {
   readonly reachable: (id: NodeId) => boolean;
   /** The URL a member told us over its peer connection. */
   readonly urlOf: (id: NodeId) => string | null;
+  /** How long a removal of a draining member waits for this broker to see its last replica move (default 2 s). */
+  readonly drainSettleMs?: number;
 }
+
+const DRAIN_SETTLE_MS = 2_000;
 
 interface Problem {
   readonly what: string;
@@ -71,7 +75,14 @@ export class ClusterAdmin {
   /** Removes a drained member; with `force`, one that still holds replicas (gone for good): the survivors drop it. */
   async remove(id: NodeId, force: boolean): Promise<MemberSummary> {
     if (!force) {
-      const held = this.allStatuses().filter((status) => holds(status, id)).length;
+      let held = this.allStatuses().filter((status) => holds(status, id)).length;
+      // A drain another broker reports done may reach this one a heartbeat later (a follower learns a
+      // committed configuration with the leader's next message): wait that long before refusing.
+      const settleBy = Date.now() + (this.deps.drainSettleMs ?? DRAIN_SETTLE_MS);
+      while (held > 0 && this.deps.controller.member(id)?.state === 'draining' && Date.now() < settleBy) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        held = this.allStatuses().filter((status) => holds(status, id)).length;
+      }
       const record = this.deps.controller.member(id);
       if (record !== undefined && record.state !== 'removed' && held > 0) {
         throw new FloError('FLO_ERR_MEMBERSHIP_REFUSED', `node ${id} still holds replicas of ${held} raft group${held === 1 ? '' : 's'}${record.state === 'draining' ? ' (its drain is still moving them)' : ': drain it first'}; only a broker gone for good is removed with force (flo cluster remove --force, or ?force=true)`);
