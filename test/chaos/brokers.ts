@@ -71,9 +71,31 @@ export class BrokerProcess {
   private paused = false;
   port = 0;
   starts = 0;
+  private extraArgs: readonly string[];
 
   constructor(private readonly options: BrokerOptions) {
     this.name = `b${options.index}`;
+    this.extraArgs = options.extraArgs ?? [];
+  }
+
+  /** The flags every start passes after the data dir and port. */
+  get flags(): readonly string[] {
+    return this.extraArgs;
+  }
+
+  get index(): number {
+    return this.options.index;
+  }
+
+  /**
+   * From now on the broker starts as a member that joined through `seed`: its store was moved
+   * aside and the cluster gives it a new id, which its data dir keeps (a --node-id would be refused).
+   */
+  rejoinThrough(seed: string): void {
+    const args = [...this.extraArgs];
+    const at = args.indexOf('--node-id');
+    if (at >= 0) args.splice(at, 2);
+    this.extraArgs = [...args, '--join', seed];
   }
 
   get url(): string {
@@ -113,7 +135,7 @@ export class BrokerProcess {
     installExitHook();
     this.note(`start #${++this.starts} on port ${this.port}${onceArgs.length > 0 ? ` with ${onceArgs.join(' ')}` : ''}`);
     const log = openSync(this.options.logPath, 'a');
-    const args = [this.options.cliPath ?? CLI_PATH, 'server', '-d', this.options.dataDir, '-p', String(this.port), '--log-level', 'info', ...(this.options.extraArgs ?? []), ...onceArgs];
+    const args = [this.options.cliPath ?? CLI_PATH, 'server', '-d', this.options.dataDir, '-p', String(this.port), '--log-level', 'info', ...this.extraArgs, ...onceArgs];
     const child = spawn(process.execPath, args, { stdio: ['ignore', log, log], detached: true, env: { ...process.env, FLO_PRETTY: '', [SYNC_LEDGER_ENV]: this.syncLedger } });
     closeSync(log);
     this.note(`pid ${child.pid}`);

@@ -62,7 +62,7 @@ export interface CampaignFigures {
   longestWriteGapMs: number;
   /** Cluster runs: idempotent writers' retries, those answered, those refused as stale, those given up (unknown). */
   idempotent?: { retries: number; answeredAfterRetry: number; staleOnRetry: number; gaveUp: number };
-  /** Restarts a broker refused (store failed verification); the harness then started it with --recover-store. A finding, not a checker anomaly. */
+  /** Restarts a broker refused (store failed verification); the harness then rebuilt it (--rebuild-when-damaged --join). A finding, not a checker anomaly. */
   refusedRestarts: string[];
   liveness: string[];
 }
@@ -252,7 +252,13 @@ async function runClusterCampaign(input: ClusterRunInput): Promise<CampaignResul
     const cliPath = await snapshotCli(cliSnapshotDir(dir), options.distDir);
     rig = await startClusterRig(options, dir, cliPath, input.random, started, pacingMs(options.durationMs) * options.brokers);
     const startedAtMs = Date.now();
-    const nemesis = new Nemesis({ schedule: input.schedule, brokers: rig.cluster.brokers, mesh: rig.cluster.mesh, startedAtMs, timeline, aborted: input.isAborted, recoverRefused: true });
+    const { cluster } = rig;
+    const nemesis = new Nemesis({ schedule: input.schedule, brokers: rig.cluster.brokers, mesh: rig.cluster.mesh, startedAtMs, timeline, aborted: input.isAborted,
+      rejoinSeed: (broker) => {
+        const seed = cluster.brokers.find((other) => other !== broker && other.running);
+        return seed === undefined ? undefined : cluster.mesh.address(broker.index, seed.index);
+      },
+    });
     timeline.push({ timeMs: 0, kind: 'run', phase: 'start', targets: rig.cluster.brokers.map((broker) => broker.name) });
     for (const workload of rig.workloads) workload.start();
     for (const subscriber of rig.subscribers) subscriber.start();
@@ -325,7 +331,7 @@ async function finish(input: FinishInput): Promise<CampaignResult> {
   await writeFile(join(dir, RUN_FILES.verdict), JSON.stringify({ valid, figures, replay: result.replayCommand }, null, 2) + '\n');
   for (const entry of verdicts) input.log(`${entry.log}: ${summarize(entry.verdict)}`);
   for (const line of liveness) input.log(`liveness: ${line}`);
-  for (const line of figures.refusedRestarts) input.log(`refused restart (then --recover-store): ${line}`);
+  for (const line of figures.refusedRestarts) input.log(`refused restart (then rebuilt with --rebuild-when-damaged --join): ${line}`);
   input.log(`faults: ${JSON.stringify(figures.faults)}; longest write gap ${figures.longestWriteGapMs} ms${figures.idempotent ? `; idempotent ${JSON.stringify(figures.idempotent)}` : ''}`);
   if (valid) for (const kept of [join(dir, 'data'), cliSnapshotDir(dir)]) await rm(kept, { recursive: true, force: true });
   else input.log(`chaos run FAILED; data kept in ${dir} (the broker build in ${cliSnapshotDir(dir)}); replay with:\n  ${result.replayCommand}`);

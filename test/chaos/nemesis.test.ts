@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { BrokerProcess } from './brokers.js';
+import { BrokerProcess } from './brokers.js';
 import { finalReadBrokers } from './cluster-campaign.js';
 import { Nemesis, type TimelineEntry } from './nemesis.js';
 import type { FaultStep, Schedule } from './schedule.js';
@@ -39,6 +39,14 @@ function scheduleOf(steps: FaultStep[]): Schedule {
   return { seed: 1, durationMs: 60_000, faultWindowEndMs: 60_000, mix: {} as Schedule['mix'], steps };
 }
 
+describe('a broker process rebuilt as a new member', () => {
+  it('drops its founder id and joins through the seed on every later start', () => {
+    const broker = new BrokerProcess({ index: 0, dataDir: emptyDataDir, logPath: join(emptyDataDir, 'b0.log'), extraArgs: ['--node-id', '1', '--peer-port', '4001', '--peers', 'a,b'] });
+    broker.rejoinThrough('127.0.0.1:9002');
+    expect(broker.flags).toEqual(['--peer-port', '4001', '--peers', 'a,b', '--join', '127.0.0.1:9002']);
+  });
+});
+
 describe('nemesis with a broker that cannot restart', () => {
   it('ends the heal, logging the broker that stays down as an error', async () => {
     const timeline: TimelineEntry[] = [];
@@ -68,19 +76,20 @@ describe('nemesis with a broker that cannot restart', () => {
     expect(onFive.executed).toEqual({ 'damage-bitflip': 1 });
   });
 
-  it('recovers a refused store whatever the refusal says, by its code (a cut table: "LevelDB found damage")', async () => {
+  it('rebuilds a refused store whatever the refusal says, by its code (a cut table: "LevelDB found damage"), and joins on every later start', async () => {
     const starts: string[][] = [];
     const broker = fakeBroker('b0', { running: false, startable: true });
     Object.assign(broker, {
       async start(args: string[] = []): Promise<void> {
-        starts.push(args);
-        if (!args.includes('--recover-store')) throw new Error('b0 exited during start');
+        starts.push([...args]);
+        if (!args.includes('--rebuild-when-damaged')) throw new Error('b0 exited during start');
       },
+      rejoinThrough: (seed: string): void => void starts.push([`rejoin through ${seed}`]),
       logTail: (): string => 'flo: LevelDB found damage while the store in /d/b0 was verified (IO error: /d/b0/000005.ldb: Invalid argument); refusing to start. Restore the data dir from a backup, or start once with --recover-store (FLO_ERR_STORAGE_CORRUPT)\n--- chaos b0: exited (code 1)\n',
     });
-    const nemesis = new Nemesis({ schedule: scheduleOf([]), brokers: [broker], startedAtMs: Date.now(), timeline: [], aborted: () => false, recoverRefused: true });
+    const nemesis = new Nemesis({ schedule: scheduleOf([]), brokers: [broker], startedAtMs: Date.now(), timeline: [], aborted: () => false, rejoinSeed: () => '127.0.0.1:9002' });
     await nemesis.heal();
-    expect(starts).toEqual([[], ['--recover-store']]);
+    expect(starts).toEqual([[], ['rejoin through 127.0.0.1:9002'], ['--rebuild-when-damaged']]);
     expect(nemesis.refusedRestarts).toHaveLength(1);
   });
 

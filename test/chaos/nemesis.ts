@@ -26,8 +26,8 @@ export interface NemesisOptions {
   aborted: () => boolean;
   /** The peer-link proxies of a cluster run. */
   mesh?: ProxyMesh;
-  /** Start a broker whose store was refused once more with --recover-store (see startOrRecover). */
-  recoverRefused?: boolean;
+  /** The member a broker whose store was refused joins again through (see startOrRecover); none: left down. */
+  rejoinSeed?: (broker: BrokerProcess) => string | undefined;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
@@ -35,7 +35,7 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 export class Nemesis {
   /** Steps carried out, by kind. */
   readonly executed: Partial<Record<FaultKind, number>> = {};
-  /** Restarts the broker refused (its store failed verification), each then started once with --recover-store. */
+  /** Restarts the broker refused (its store failed verification), each then rebuilt (see startOrRecover). */
   readonly refusedRestarts: string[] = [];
 
   constructor(private readonly options: NemesisOptions) {}
@@ -151,9 +151,10 @@ export class Nemesis {
   }
 
   /**
-   * A store refused at start (FLO_ERR_STORAGE_CORRUPT) is a finding kept in `refusedRestarts`;
-   * with `recoverRefused` the broker is then started once with --recover-store, as an operator
-   * would, so the run goes on finding other things (the checker still judges every event).
+   * A store refused at start (FLO_ERR_STORAGE_CORRUPT) is a finding kept in `refusedRestarts`; given
+   * a seed, the broker is then started as an operator would start a member whose disk is bad: with
+   * --rebuild-when-damaged --join, so it moves the store aside and joins again as a new member whose
+   * replicas are rebuilt from the others (the checker then judges what it serves like any broker's).
    */
   private async startOrRecover(kind: FaultKind | 'heal', broker: BrokerProcess): Promise<void> {
     try {
@@ -161,10 +162,13 @@ export class Nemesis {
     } catch (error) {
       // By the code, not the wording: "the store … failed verification", "LevelDB found damage …" (a cut table) and others.
       const refusal = /^flo: (.*\(FLO_ERR_STORAGE_CORRUPT\))$/m.exec(broker.logTail())?.[1];
-      if (refusal === undefined || broker.running || this.options.recoverRefused !== true) throw error;
-      this.refusedRestarts.push(`${broker.name} (${kind}): ${refusal.slice(0, 400)}`);
-      this.log({ kind, phase: 'refused', targets: [broker.name], detail: refusal.slice(0, 400) });
-      await broker.start(['--recover-store']);
+      const seed = refusal === undefined || broker.running ? undefined : this.options.rejoinSeed?.(broker);
+      if (seed === undefined) throw error;
+      this.refusedRestarts.push(`${broker.name} (${kind}): ${refusal!.slice(0, 400)}`);
+      this.log({ kind, phase: 'refused', targets: [broker.name], detail: `${refusal!.slice(0, 400)}; rebuilding it: --rebuild-when-damaged --join ${seed}` });
+      // Even if this start fails, the store may be aside already: every later start joins too, never as a founder.
+      broker.rejoinThrough(seed);
+      await broker.start(['--rebuild-when-damaged']);
     }
   }
 
