@@ -3,14 +3,12 @@
 // middle of the scale-down), a scale-down whose draining pod is deleted, then a scale-down below
 // the replication factor that is blocked. Every acknowledged event must be held, once, by every
 // remaining broker, and the consumer must see each namespace exactly as the log holds it.
-import { randomInt } from 'node:crypto';
-import { request } from 'node:http';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type FloClient } from '../../src/client/index.js';
 import { Operator } from '../../src/operator/operator.js';
 import { kubectl, kubectlOk, waitFor } from '../k8s/helpers.js';
-import type { Lookup } from '../k8s/node/network.js';
+import { readAll, sequences, startProducer, type ReadEvent } from './load.js';
 import { brokerBuilt, clusterHttp, CRD_PATH, startHarness, TEST_BROKER_IMAGE, type Harness } from './support.js';
 
 const FLO = `apiVersion: flo.dev/v1alpha1
@@ -31,69 +29,6 @@ interface Status {
   partitions?: { total: number; leaderless: number; underReplicated: number };
   operation?: { type: string; member?: number; message: string };
   conditions?: Condition[]; brokers?: Broker[];
-}
-interface ReadEvent { id: string; namespace: string; data: string }
-
-/** One idempotent produce through a cluster DNS name: the same producer id and sequence on every retry. */
-function produce(lookup: Lookup, run: string, producerId: number, sequence: number): Promise<number> {
-  const payload = JSON.stringify({ namespace: `/orders/${sequence % 8}`, data: `${run}-${sequence}` });
-  return new Promise((resolve) => {
-    const req = request({
-      host: 'grow.default.svc', port: 3000, path: '/v1/events', method: 'POST', lookup: lookup as never, timeout: 5000,
-      headers: { 'content-type': 'application/json', 'flo-producer-id': String(producerId), 'flo-producer-sequence': String(sequence) },
-    }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', () => resolve(0));
-    req.end(payload);
-  });
-}
-
-/** Writes one event after another until stopped; an event counts as acknowledged only once answered 201. */
-function startProducer(lookup: Lookup, run: string): { acknowledged: Set<number>; attempts: () => number; stop: () => Promise<void> } {
-  const producerId = randomInt(1, 2 ** 40);
-  const acknowledged = new Set<number>();
-  let stopped = false;
-  let attempts = 0;
-  const loop = (async () => {
-    for (let sequence = 0; !stopped; sequence++) {
-      // Bounded retries of one event: 600 × ~50 ms covers any leader change or pod restart here.
-      for (let attempt = 0; attempt < 600; attempt++) {
-        attempts++;
-        const status = await produce(lookup, run, producerId, sequence);
-        if (status === 201) {
-          acknowledged.add(sequence);
-          break;
-        }
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-      if (!acknowledged.has(sequence)) throw new Error(`event ${sequence} never acknowledged`);
-      await new Promise((resolve) => setTimeout(resolve, 15));
-    }
-  })();
-  return { acknowledged, attempts: () => attempts, stop: async () => { stopped = true; await loop; } };
-}
-
-/** Every event one broker holds, read from its own replica (its pod DNS name), page by page. */
-async function readAll(lookup: Lookup, pod: string): Promise<ReadEvent[]> {
-  const events: ReadEvent[] = [];
-  let from = 'earliest';
-  for (let page = 0; page < 1000; page++) {
-    const reply = await clusterHttp(lookup, `http://${pod}.${PEERS}:3000/v1/events?namespace=/orders/**&from=${encodeURIComponent(from)}&limit=1000`);
-    const body = reply.body as { events: ReadEvent[]; cursor: string; endOfStream: boolean };
-    if (reply.status !== 200) throw new Error(`read from ${pod}: ${reply.status} ${JSON.stringify(reply.body)}`);
-    events.push(...body.events);
-    if (body.events.length === 0 || body.endOfStream) break;
-    from = body.cursor;
-  }
-  return events;
-}
-
-/** The sequence numbers of one producer run's events (data `<run>-<sequence>`). */
-function sequences(events: readonly ReadEvent[], run: string): number[] {
-  return events.filter((event) => event.data.startsWith(`${run}-`)).map((event) => Number(event.data.slice(run.length + 1)));
 }
 
 /** A tailing consumer through the client Service (its cluster IP: a loopback address here), resuming by cursor after each cut. */
@@ -141,7 +76,7 @@ describe.skipIf(!brokerBuilt())('scaling a FloCluster of real brokers under load
     const consumer = await startConsumer(`http://${serviceIp}:3000`);
     const revision = await ok(['get', 'sts', 'grow', '-o', 'jsonpath={.status.updateRevision}']);
     const founderUid = await ok(['get', 'pod', 'grow-0', '-o', 'jsonpath={.metadata.uid}']);
-    const producer = startProducer(harness.cluster.lookup, 'grow');
+    const producer = startProducer(harness.cluster.lookup, 'grow', 'grow');
     await waitFor('the producer writing', () => producer.acknowledged.size >= 20, 30_000);
 
     await ok(['scale', 'flocluster/grow', '--replicas=5']);
@@ -208,7 +143,7 @@ describe.skipIf(!brokerBuilt())('scaling a FloCluster of real brokers under load
     let log: ReadEvent[] = [];
     for (const pod of ['grow-0', 'grow-1', 'grow-2']) {
       const held = await waitFor(`${pod} holding every acknowledged event`, async () => {
-        const events = await readAll(harness.cluster.lookup, pod);
+        const events = await readAll(harness.cluster.lookup, 'grow', pod);
         return events.length >= acknowledged.length ? events : undefined;
       }, 20_000, 250);
       const seqs = sequences(held, 'grow');
@@ -234,7 +169,7 @@ describe.skipIf(!brokerBuilt())('scaling a FloCluster of real brokers under load
     const four = await waitFor('four brokers Ready', async () => { const s = await status(); return settled(s, 4) ? s : undefined; }, 90_000, 250);
     const joiner = four.brokers![3]!.id!;
     expect(joiner).toBe(6);
-    const producer = startProducer(harness.cluster.lookup, 'podloss');
+    const producer = startProducer(harness.cluster.lookup, 'grow', 'podloss');
     await waitFor('the producer writing', () => producer.acknowledged.size >= 10, 30_000);
     const uid = await ok(['get', 'pod', 'grow-3', '-o', 'jsonpath={.metadata.uid}']);
     // The drain of 4 partitions takes well under a second here: delete the pod as the scale-down starts.
@@ -251,7 +186,7 @@ describe.skipIf(!brokerBuilt())('scaling a FloCluster of real brokers under load
     expect(reasons).toContain(`Removed broker ${joiner} from the cluster`);
     const acknowledged = [...producer.acknowledged];
     for (const pod of ['grow-0', 'grow-1', 'grow-2']) {
-      const seqs = sequences(await readAll(harness.cluster.lookup, pod), 'podloss');
+      const seqs = sequences(await readAll(harness.cluster.lookup, 'grow', pod), 'podloss');
       expect(new Set(seqs).size, `${pod}: no duplicates`).toBe(seqs.length);
       expect(acknowledged.filter((sequence) => !seqs.includes(sequence)), `${pod}: acknowledged events missing`).toEqual([]);
     }
@@ -260,7 +195,7 @@ describe.skipIf(!brokerBuilt())('scaling a FloCluster of real brokers under load
   }, 240_000);
 
   it('blocks a scale-down below the replication factor with the brokers\' reason, and keeps every broker and event', async () => {
-    const before = await readAll(harness.cluster.lookup, 'grow-0');
+    const before = await readAll(harness.cluster.lookup, 'grow', 'grow-0');
     await ok(['scale', 'flocluster/grow', '--replicas=2']);
     const blocked = await waitFor('ScaleDownBlocked', async () => {
       const s = await status();
@@ -274,7 +209,7 @@ describe.skipIf(!brokerBuilt())('scaling a FloCluster of real brokers under load
     expect(await ok(['get', 'sts', 'grow', '-o', 'jsonpath={.spec.replicas}'])).toBe('3');
     expect(blocked.brokers?.map((b) => [b.id, b.state])).toEqual([[1, 'active'], [2, 'active'], [3, 'active']]);
     expect(await ok(['get', 'events', '--field-selector', 'involvedObject.name=grow', '-o', 'jsonpath={.items[*].reason}'])).toContain('ScaleDownBlocked');
-    for (const pod of ['grow-0', 'grow-1', 'grow-2']) expect((await readAll(harness.cluster.lookup, pod)).map((event) => event.id).sort()).toEqual(before.map((event) => event.id).sort());
+    for (const pod of ['grow-0', 'grow-1', 'grow-2']) expect((await readAll(harness.cluster.lookup, 'grow', pod)).map((event) => event.id).sort()).toEqual(before.map((event) => event.id).sort());
 
     await ok(['scale', 'flocluster/grow', '--replicas=3']);
     const back = await waitFor('unblocked and Ready on three', async () => {
@@ -287,7 +222,7 @@ describe.skipIf(!brokerBuilt())('scaling a FloCluster of real brokers under load
   it('restarts the brokers onto a changed template one at a time, each only once the last one caught up and the cluster keeps a quorum, losing nothing', async () => {
     const uids = async (): Promise<string[]> => Promise.all(['grow-0', 'grow-1', 'grow-2'].map(async (pod) => (await kubectl(kc, ['get', 'pod', pod, '-o', 'jsonpath={.metadata.uid}'])).stdout));
     const before = await uids();
-    const producer = startProducer(harness.cluster.lookup, 'roll');
+    const producer = startProducer(harness.cluster.lookup, 'grow', 'roll');
     await waitFor('the producer writing', () => producer.acknowledged.size >= 10, 30_000);
     await ok(['patch', 'flo', 'grow', '--type=merge', '-p', '{"spec":{"logLevel":"debug"}}']);
     let mostDown = 0;
@@ -311,7 +246,7 @@ describe.skipIf(!brokerBuilt())('scaling a FloCluster of real brokers under load
     expect(await ok(['get', 'sts', 'grow', '-o', 'jsonpath={.spec.updateStrategy.rollingUpdate.partition}'])).toBe('0');
     const acknowledged = [...producer.acknowledged];
     for (const pod of ['grow-0', 'grow-1', 'grow-2']) {
-      const seqs = sequences(await readAll(harness.cluster.lookup, pod), 'roll');
+      const seqs = sequences(await readAll(harness.cluster.lookup, 'grow', pod), 'roll');
       expect(new Set(seqs).size, `${pod}: no duplicates`).toBe(seqs.length);
       expect(acknowledged.filter((sequence) => !seqs.includes(sequence)), `${pod}: acknowledged events missing`).toEqual([]);
     }
