@@ -205,6 +205,7 @@ describe.skipIf(!brokerBuilt())('scaling a FloCluster of real brokers under load
     expect(reason.reason).toBe('BelowReplicationFactor');
     expect(reason.message).toMatch(/replication factor/);
     expect(condition(blocked, 'Ready')?.status).toBe('False');
+    expect(blocked.operation?.message).toMatch(/^blocked: the cluster refused to drain broker 3: .*replication factor/);
     // Nothing was drained or stopped.
     expect(await ok(['get', 'sts', 'grow', '-o', 'jsonpath={.spec.replicas}'])).toBe('3');
     expect(blocked.brokers?.map((b) => [b.id, b.state])).toEqual([[1, 'active'], [2, 'active'], [3, 'active']]);

@@ -244,6 +244,8 @@ export class Reconciler {
         } catch (error) {
           if (!(error instanceof MembershipRefusedError)) throw error;
           plan.blocked = error.detail;
+          // The status must not go on saying "draining broker N" for a drain the cluster refused.
+          if (plan.operation !== undefined) plan.operation = { ...plan.operation, message: `blocked: the cluster refused to ${action.kind} broker ${action.member}: ${error.detail}` };
           plan.statefulSetReplicas = Math.max(plan.statefulSetReplicas, observed.scale.statefulSetReplicas ?? 0);
           await this.deps.events.record(cluster, 'Warning', 'ScaleDownBlocked', `${action.kind} of broker ${action.member} refused: ${error.detail}`);
           return;
