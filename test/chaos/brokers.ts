@@ -93,8 +93,11 @@ export class BrokerProcess {
    */
   rejoinThrough(seed: string): void {
     const args = [...this.extraArgs];
-    const at = args.indexOf('--node-id');
-    if (at >= 0) args.splice(at, 2);
+    // Without --peers too: a broker named in it would start as that founder (and be refused with an empty store).
+    for (const flag of ['--node-id', '--peers', '--join']) {
+      const at = args.indexOf(flag);
+      if (at >= 0) args.splice(at, 2);
+    }
     this.extraArgs = [...args, '--join', seed];
   }
 

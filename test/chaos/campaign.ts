@@ -84,7 +84,8 @@ export function replayCommand(options: Pick<CampaignOptions, 'seed' | 'durationM
 /** A run's topology: one cluster unless there is one broker or the run asks for independent ones. */
 export function topologyOf(options: Pick<CampaignOptions, 'brokers' | 'independent'>): Topology {
   // Every broker the harness starts notes its fsyncs (BrokerProcess.syncLedger), so its unsynced writes can be lost.
-  return { brokers: options.brokers, replicated: options.brokers > 1 && options.independent !== true, loseUnsyncedHook: true };
+  const replicated = options.brokers > 1 && options.independent !== true;
+  return { brokers: options.brokers, replicated, loseUnsyncedHook: true, ...(replicated ? { spareSlot: true } : {}) };
 }
 
 /**
@@ -250,10 +251,11 @@ async function runClusterCampaign(input: ClusterRunInput): Promise<CampaignResul
   try {
     await mkdir(join(dir, 'logs'), { recursive: true });
     const cliPath = await snapshotCli(cliSnapshotDir(dir), options.distDir);
-    rig = await startClusterRig(options, dir, cliPath, input.random, started, pacingMs(options.durationMs) * options.brokers);
+    const spare = input.schedule.steps.some((step) => step.kind === 'member-replace');
+    rig = await startClusterRig(options, dir, cliPath, input.random, started, pacingMs(options.durationMs) * options.brokers, spare);
     const startedAtMs = Date.now();
     const { cluster } = rig;
-    const nemesis = new Nemesis({ schedule: input.schedule, brokers: rig.cluster.brokers, mesh: rig.cluster.mesh, startedAtMs, timeline, aborted: input.isAborted,
+    const nemesis = new Nemesis({ schedule: input.schedule, brokers: rig.cluster.brokers, mesh: rig.cluster.mesh, slots: cluster, startedAtMs, timeline, aborted: input.isAborted,
       rejoinSeed: (broker) => {
         const seed = cluster.brokers.find((other) => other !== broker && other.running);
         return seed === undefined ? undefined : cluster.mesh.address(broker.index, seed.index);

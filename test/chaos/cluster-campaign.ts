@@ -32,19 +32,20 @@ function rotated(urls: readonly string[], first: number): string[] {
   return [...urls.slice(first), ...urls.slice(0, first)];
 }
 
-export async function startClusterRig(options: CampaignOptions, dir: string, cliPath: string, random: SeededRandom, started: BrokerProcess[], pacingMs: number): Promise<ClusterRig> {
-  const cluster = await ChaosCluster.start({ brokers: options.brokers, dir, cliPath }, started);
+export async function startClusterRig(options: CampaignOptions, dir: string, cliPath: string, random: SeededRandom, started: BrokerProcess[], pacingMs: number, spare = false): Promise<ClusterRig> {
+  const cluster = await ChaosCluster.start({ brokers: options.brokers, dir, cliPath, spare }, started);
   const recorder = new HistoryRecorder();
   const namespaces = Array.from({ length: options.namespacesPerBroker ?? 8 }, (_, k) => `/chaos/n${k}`);
   // Producer ids distinct per run and per writer (a run never shares a data dir with another).
   const producerIdBase = (1 + random.fork().nextInt(1 << 30)) * 64;
-  const workloads = cluster.brokers.map((broker, index) => new Workload({
+  // Writers and subscribers on the founders; a slot that joins later is reached through the clients' topology.
+  const workloads = cluster.members.map((broker, index) => new Workload({
     name: broker.name, url: broker.url, namespaces, recorder, random: random.fork(), clientUrls: rotated(cluster.urls, index),
     httpWriters: 1, idempotentHttpWriters: 2, clientWriters: 1, clientInFlight: 2, pauseBetweenAppendsMs: pacingMs, requestTimeoutMs: 5_000,
     maxAppendsPerWriter: 200_000, pointReaders: 1, producerIdBase: producerIdBase + index * 8,
     ...options.workload,
   }));
-  const subscribers = cluster.brokers.flatMap((broker, index) => Array.from({ length: options.subscribersPerBroker ?? 1 }, (_, s) =>
+  const subscribers = cluster.members.flatMap((broker, index) => Array.from({ length: options.subscribersPerBroker ?? 1 }, (_, s) =>
     new LiveSubscriber(`${broker.name}-sub${s}`, broker.name, rotated(cluster.urls, index), CLUSTER_GLOB)));
   return { cluster, recorder, workloads, subscribers };
 }
@@ -108,7 +109,7 @@ async function awaitSubscribers(rig: ClusterRig, expected: number, liveness: str
 
 export async function finishClusterRig(rig: ClusterRig, dir: string, liveness: string[]): Promise<Verdict> {
   await rig.cluster.waitAgreed(30_000).catch((error: unknown) => liveness.push(`after the heal: ${(error as Error).message}`));
-  const finalReads = await convergedReads(finalReadBrokers(rig.cluster.brokers, liveness), 100 + rig.recorder.ops.length, liveness);
+  const finalReads = await convergedReads(finalReadBrokers(rig.cluster.members, liveness), 100 + rig.recorder.ops.length, liveness);
   await awaitSubscribers(rig, Math.max(0, ...finalReads.map((read) => read.events.length)), liveness);
   for (const subscriber of rig.subscribers) {
     if (!(await settlesWithin(subscriber.close(), 10_000))) liveness.push(`${subscriber.current?.subscriber ?? 'a subscriber'} did not close within 10 s`);

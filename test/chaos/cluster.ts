@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { distinctFreePorts } from '../support/cluster.js';
 import { waitFor } from '../support/temp.js';
 import { BrokerProcess } from './brokers.js';
+import type { MemberSlots } from './membership.js';
 import { ProxyMesh } from './mesh.js';
 
 export interface ChaosClusterOptions {
@@ -19,6 +20,8 @@ export interface ChaosClusterOptions {
   cliPath: string;
   /** Forming needs every founder up once, then an election per partition. Default 60 s. */
   formTimeoutMs?: number;
+  /** One slot more than the founders, not started: what the member-replace nemesis joins (membership.ts). */
+  spare?: boolean;
 }
 
 interface PartitionView {
@@ -31,30 +34,38 @@ export interface ClusterView {
   partitions: PartitionView[];
 }
 
-export class ChaosCluster {
-  private constructor(readonly brokers: readonly BrokerProcess[], readonly mesh: ProxyMesh) {}
+export class ChaosCluster implements MemberSlots {
+  /** Every slot; `spare`, when there is one, is not a member now (not running, not judged). */
+  private constructor(readonly brokers: readonly BrokerProcess[], readonly mesh: ProxyMesh, public spare: BrokerProcess | undefined) {}
+
+  /** The slots that are members now. */
+  get members(): BrokerProcess[] {
+    return this.brokers.filter((broker) => broker !== this.spare);
+  }
 
   /** Starts the mesh and every broker, adding each broker to `started` at once so a failed start still stops them all. */
   static async start(options: ChaosClusterOptions, started: BrokerProcess[]): Promise<ChaosCluster> {
     const count = options.brokers;
+    const slots = count + (options.spare === true ? 1 : 0);
     await mkdir(join(options.dir, 'logs'), { recursive: true });
-    const ports = await distinctFreePorts(count * 2);
-    const httpPorts = ports.slice(0, count);
-    const peerPorts = ports.slice(count);
+    const ports = await distinctFreePorts(slots * 2);
+    const httpPorts = ports.slice(0, slots);
+    const peerPorts = ports.slice(slots);
     const mesh = await ProxyMesh.start(peerPorts);
     try {
       const brokers = httpPorts.map((port, index) => {
-        const peers = peerPorts.map((peerPort, to) => (to === index ? `127.0.0.1:${peerPort}` : mesh.address(index, to)));
+        const founders = peerPorts.slice(0, count).map((peerPort, to) => (to === index ? `127.0.0.1:${peerPort}` : mesh.address(index, to)));
         return new BrokerProcess({
           index, port, dataDir: join(options.dir, 'data', `b${index}`), logPath: join(options.dir, 'logs', `b${index}.log`), cliPath: options.cliPath,
           readyTimeoutMs: options.formTimeoutMs ?? 60_000,
-          extraArgs: ['--node-id', String(index + 1), '--peer-port', String(peerPorts[index]), '--peers', peers.join(',')],
+          // The spare is given --join when it is used; the members dial it at the peer address it advertises (not through the mesh).
+          extraArgs: index < count ? ['--node-id', String(index + 1), '--peer-port', String(peerPorts[index]), '--peers', founders.join(',')] : ['--peer-port', String(peerPorts[index])],
         });
       });
       started.push(...brokers);
       // Every founder must be up before any can form: start them together.
-      await Promise.all(brokers.map((broker) => broker.start()));
-      const cluster = new ChaosCluster(brokers, mesh);
+      await Promise.all(brokers.slice(0, count).map((broker) => broker.start()));
+      const cluster = new ChaosCluster(brokers, mesh, brokers[count]);
       await cluster.waitAgreed(options.formTimeoutMs ?? 60_000);
       return cluster;
     } catch (error) {
@@ -63,8 +74,9 @@ export class ChaosCluster {
     }
   }
 
+  /** The members' URLs (a spare's is refused until it joins). */
   get urls(): string[] {
-    return this.brokers.map((broker) => broker.url);
+    return this.members.map((broker) => broker.url);
   }
 
   async view(broker: BrokerProcess): Promise<ClusterView | undefined> {
@@ -76,10 +88,10 @@ export class ChaosCluster {
     }
   }
 
-  /** Every broker answering and naming the same leader, one of them, for every partition. */
+  /** Every member answering and naming the same leader, one of them, for every partition. */
   async waitAgreed(timeoutMs: number): Promise<void> {
     await waitFor(async () => {
-      const views = await Promise.all(this.brokers.map((broker) => this.view(broker)));
+      const views = await Promise.all(this.members.map((broker) => this.view(broker)));
       if (views.some((view) => view === undefined)) return false;
       const [first, ...others] = views as ClusterView[];
       return first!.partitions.every((p, i) => p.leader !== null && others.every((view) => view.partitions[i]?.leader === p.leader));

@@ -40,10 +40,12 @@ function scheduleOf(steps: FaultStep[]): Schedule {
 }
 
 describe('a broker process rebuilt as a new member', () => {
-  it('drops its founder id and joins through the seed on every later start', () => {
+  it('drops its founder id and founders list and joins through the seed on every later start', () => {
     const broker = new BrokerProcess({ index: 0, dataDir: emptyDataDir, logPath: join(emptyDataDir, 'b0.log'), extraArgs: ['--node-id', '1', '--peer-port', '4001', '--peers', 'a,b'] });
     broker.rejoinThrough('127.0.0.1:9002');
-    expect(broker.flags).toEqual(['--peer-port', '4001', '--peers', 'a,b', '--join', '127.0.0.1:9002']);
+    expect(broker.flags).toEqual(['--peer-port', '4001', '--join', '127.0.0.1:9002']);
+    broker.rejoinThrough('127.0.0.1:9003');
+    expect(broker.flags).toEqual(['--peer-port', '4001', '--join', '127.0.0.1:9003']);
   });
 });
 
@@ -100,3 +102,29 @@ describe('nemesis with a broker that cannot restart', () => {
     expect(liveness).toEqual(['b1 is not running after the heal: no final read from it']);
   });
 });
+
+describe('nemesis on a cluster with a spare slot', () => {
+  it('acts on the k-th member, skipping the spare, and never starts the spare at the heal', async () => {
+    const brokers = [0, 1, 2, 3].map((index) => fakeBroker(`b${index}`, { running: index !== 1, startable: true }));
+    const kill: FaultStep = { atMs: 0, gapMs: 0, kind: 'kill', targets: [1], durationMs: 1 };
+    const timeline: TimelineEntry[] = [];
+    const slots = { brokers, mesh: undefined as never, spare: brokers[1] };
+    const nemesis = new Nemesis({ schedule: scheduleOf([kill]), brokers, slots, startedAtMs: Date.now(), timeline, aborted: () => false });
+    await nemesis.run();
+    expect(brokers.map((broker) => broker.kills)).toEqual([0, 0, 1, 0]);
+    expect(timeline[0]).toMatchObject({ kind: 'kill', phase: 'start', targets: ['b2'] });
+    await nemesis.heal();
+    expect(brokers[1]!.running).toBe(false);
+  });
+
+  it('skips a member replacement while a member is down', async () => {
+    const brokers = [0, 1, 2, 3].map((index) => fakeBroker(`b${index}`, { running: index !== 3 && index !== 0, startable: false }));
+    const replace: FaultStep = { atMs: 0, gapMs: 0, kind: 'member-replace', targets: [2], durationMs: 1 };
+    const timeline: TimelineEntry[] = [];
+    const nemesis = new Nemesis({ schedule: scheduleOf([replace]), brokers, slots: { brokers, mesh: undefined as never, spare: brokers[3] }, startedAtMs: Date.now(), timeline, aborted: () => false });
+    await nemesis.run();
+    expect(nemesis.executed).toEqual({});
+    expect(timeline).toMatchObject([{ kind: 'member-replace', phase: 'skipped', detail: 'b0 not running: a membership change waits for every member' }]);
+  });
+});
+

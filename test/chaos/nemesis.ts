@@ -6,6 +6,7 @@
 import { cutToLastSync } from './lose-unsynced.js';
 import type { BrokerProcess } from './brokers.js';
 import { damageDataDir } from './damage.js';
+import { replaceMember, type MemberSlots } from './membership.js';
 import type { ProxyMesh } from './mesh.js';
 import type { FaultKind, FaultStep, Schedule } from './schedule.js';
 
@@ -26,6 +27,8 @@ export interface NemesisOptions {
   aborted: () => boolean;
   /** The peer-link proxies of a cluster run. */
   mesh?: ProxyMesh;
+  /** A cluster run with a spare slot (member-replace): schedule targets are then member ranks, mapped to slots. */
+  slots?: MemberSlots;
   /** The member a broker whose store was refused joins again through (see startOrRecover); none: left down. */
   rejoinSeed?: (broker: BrokerProcess) => string | undefined;
 }
@@ -50,13 +53,14 @@ export class Nemesis {
       await sleep(step.gapMs);
       // Restarts make the real timeline run later than the nominal one: stop at the end of the fault window.
       if (this.options.aborted() || Date.now() + step.durationMs > windowEndMs) return;
-      const skip = this.whySkip(step);
+      const onSlots = this.onSlots(step);
+      const skip = this.whySkip(onSlots);
       if (skip !== undefined) {
-        this.log({ kind: step.kind, phase: 'skipped', targets: step.targets.map((index) => this.options.brokers[index]!.name), detail: skip });
+        this.log({ kind: onSlots.kind, phase: 'skipped', targets: onSlots.targets.map((index) => this.options.brokers[index]!.name), detail: skip });
         continue;
       }
-      await this.apply(step);
-      this.executed[step.kind] = (this.executed[step.kind] ?? 0) + 1;
+      await this.apply(onSlots);
+      this.executed[onSlots.kind] = (this.executed[onSlots.kind] ?? 0) + 1;
     }
   }
 
@@ -66,11 +70,29 @@ export class Nemesis {
    * majority, and the step is skipped (logged as such, not counted).
    */
   private whySkip(step: FaultStep): string | undefined {
+    const members = this.memberSlots();
+    if (step.kind === 'member-replace') {
+      const down = members.filter((index) => !this.options.brokers[index]!.running).map((index) => this.options.brokers[index]!.name);
+      if (this.options.slots?.spare === undefined) return 'no spare slot to join';
+      return down.length === 0 ? undefined : `${down.join(', ')} not running: a membership change waits for every member`;
+    }
     if (!step.kind.startsWith('damage-')) return undefined;
     const brokers = this.options.brokers;
-    const down = brokers.filter((broker, index) => !broker.running && !step.targets.includes(index)).map((broker) => broker.name);
-    if (down.length + step.targets.length <= Math.floor((brokers.length - 1) / 2)) return undefined;
+    const down = members.filter((index) => !brokers[index]!.running && !step.targets.includes(index)).map((index) => brokers[index]!.name);
+    if (down.length + step.targets.length <= Math.floor((members.length - 1) / 2)) return undefined;
     return `${down.join(', ')} not running: stopping ${step.targets.map((index) => brokers[index]!.name).join(', ')} as well would stop a majority`;
+  }
+
+  /** Slot indices of the members now, in slot order (every slot when there is no spare). */
+  private memberSlots(): number[] {
+    return this.options.brokers.map((_, index) => index).filter((index) => this.options.brokers[index] !== this.options.slots?.spare);
+  }
+
+  /** The step with its member ranks turned into slot indices. */
+  private onSlots(step: FaultStep): FaultStep {
+    const members = this.memberSlots();
+    const slot = (rank: number): number => members[rank % members.length]!;
+    return { ...step, targets: step.targets.map(slot), ...(step.cuts === undefined ? {} : { cuts: step.cuts.map(([from, to]) => [slot(from), slot(to)] as [number, number]) }) };
   }
 
   private async apply(step: FaultStep): Promise<void> {
@@ -96,6 +118,16 @@ export class Nemesis {
       case 'kill-lose-unsynced':
         await this.killAlterRestart(step, targets, async (broker) => `${broker.name}: ${(await cutToLastSync(broker.dataDir, broker.syncLedger)).detail}`);
         return;
+      case 'member-replace': {
+        const slots = this.options.slots;
+        if (!slots) throw new Error('the member-replace nemesis needs a cluster run with a spare slot');
+        try {
+          this.log({ kind: step.kind, phase: 'end', targets: names, detail: await replaceMember(slots, targets[0]!) });
+        } catch (error) {
+          this.log({ kind: step.kind, phase: 'error', targets: names, detail: (error as Error).message });
+        }
+        return;
+      }
       case 'partition-isolate':
       case 'partition-halves':
       case 'partition-bridge':
@@ -182,7 +214,7 @@ export class Nemesis {
     this.options.mesh?.heal();
     for (const broker of this.options.brokers) {
       broker.resume();
-      if (broker.running) continue;
+      if (broker.running || broker === this.options.slots?.spare) continue;
       try {
         await this.startOrRecover('heal', broker);
       } catch (error) {

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { availableKinds, buildSchedule, FAULT_KINDS, type Topology } from './schedule.js';
 
 const single: Topology = { brokers: 1, replicated: false };
-const cluster: Topology = { brokers: 5, replicated: true, loseUnsyncedHook: true };
+const cluster: Topology = { brokers: 5, replicated: true, loseUnsyncedHook: true, spareSlot: true };
 
 describe('nemesis schedule', () => {
   it('gives the same schedule for the same seed', () => {

@@ -20,6 +20,7 @@ export const FAULT_KINDS = [
   'link-blackhole', // every peer link of one broker accepts and discards (its streams lose bytes)
   'damage-truncate', // on a stopped minority broker: cut the tail off a log file
   'damage-bitflip', // on a stopped minority broker: flip one bit in a data file
+  'member-replace', // the spare slot joins, one member is drained, removed and wiped (membership.ts)
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
@@ -29,6 +30,8 @@ export interface Topology {
   replicated: boolean;
   /** The broker offers the lose-unsynced-writes test hook. */
   loseUnsyncedHook?: boolean;
+  /** The cluster can have one slot more than its members, for member-replace. */
+  spareSlot?: boolean;
 }
 
 export interface FaultStep {
@@ -37,7 +40,10 @@ export interface FaultStep {
   /** Quiet time before this fault, counted from the real end of the previous one (a restart takes time). */
   gapMs: number;
   kind: FaultKind;
-  /** Brokers acted on (killed, paused, damaged); for partitions, every broker with a cut link. */
+  /**
+   * Brokers acted on (killed, paused, damaged, replaced); for partitions, every broker with a cut link.
+   * The k-th member now, by slot order: with a spare slot, member k is not always slot k.
+   */
   targets: number[];
   durationMs: number;
   /** Partitions: directed links [from, to] over which nothing is delivered. */
@@ -72,6 +78,7 @@ export interface ScheduleOptions {
 export function availableKinds(topology: Topology): FaultKind[] {
   return FAULT_KINDS.filter((kind) => {
     if (kind === 'kill-lose-unsynced') return topology.loseUnsyncedHook === true;
+    if (kind === 'member-replace') return topology.replicated && topology.brokers >= 3 && topology.spareSlot === true;
     if (kind.startsWith('partition-') || kind.startsWith('damage-') || kind.startsWith('link-')) return topology.replicated && topology.brokers >= 3;
     return true;
   });
@@ -91,6 +98,8 @@ const DURATION_MS: Record<FaultKind, [number, number]> = {
   'link-blackhole': [1_000, 6_000],
   'damage-truncate': [200, 1_000],
   'damage-bitflip': [200, 1_000],
+  // Nominal: a join and a drain take as long as they take (seconds); the quiet gap follows.
+  'member-replace': [500, 2_000],
 };
 
 const GAP_MS: [number, number] = [300, 2_000];
