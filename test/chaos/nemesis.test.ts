@@ -86,12 +86,13 @@ describe('nemesis with a broker that cannot restart', () => {
         starts.push([...args]);
         if (!args.includes('--rebuild-when-damaged')) throw new Error('b0 exited during start');
       },
+      flags: ['--node-id', '1', '--peers', 'p'],
       rejoinThrough: (seed: string): void => void starts.push([`rejoin through ${seed}`]),
       logTail: (): string => 'flo: LevelDB found damage while the store in /d/b0 was verified (IO error: /d/b0/000005.ldb: Invalid argument); refusing to start. Restore the data dir from a backup, or start once with --recover-store (FLO_ERR_STORAGE_CORRUPT)\n--- chaos b0: exited (code 1)\n',
     });
     const nemesis = new Nemesis({ schedule: scheduleOf([]), brokers: [broker], startedAtMs: Date.now(), timeline: [], aborted: () => false, rejoinSeed: () => '127.0.0.1:9002' });
     await nemesis.heal();
-    expect(starts).toEqual([[], ['rejoin through 127.0.0.1:9002'], ['--rebuild-when-damaged']]);
+    expect(starts).toEqual([[], ['--rebuild-when-damaged', '--join', '127.0.0.1:9002'], ['rejoin through 127.0.0.1:9002']]);
     expect(nemesis.refusedRestarts).toHaveLength(1);
   });
 

@@ -198,9 +198,10 @@ export class Nemesis {
       if (seed === undefined) throw error;
       this.refusedRestarts.push(`${broker.name} (${kind}): ${refusal!.slice(0, 400)}`);
       this.log({ kind, phase: 'refused', targets: [broker.name], detail: `${refusal!.slice(0, 400)}; rebuilding it: --rebuild-when-damaged --join ${seed}` });
-      // Even if this start fails, the store may be aside already: every later start joins too, never as a founder.
+      // A founder's store names no id of its own: this start keeps --node-id and --peers (the id it retires).
+      await broker.start(['--rebuild-when-damaged', ...(broker.flags.includes('--join') ? [] : ['--join', seed])]);
+      // Rebuilt, it is the member the cluster gave a new id, which its data dir keeps.
       broker.rejoinThrough(seed);
-      await broker.start(['--rebuild-when-damaged']);
     }
   }
 
