@@ -6,6 +6,12 @@
 // FLO_ERR_UNAVAILABLE; the client then gets the stale refusal. Seen on 057ddac (1 run of 2), 9a8a1f5
 // (2 of 2), 35c3e68 and 1e58e8f (every run), not on 1acba4a (1 run). `npx tsx bench/repro-forward-reorder.ts`
 // (after npm run build); maxProduceAttempts 1 shows the broker's own answer. Exits 1 when any produce failed.
+// Ruled out on 2026-12-03 (each tried, each still failed 4 of 4 runs, none landed): the client holding a
+// partition's newer batches while older ones are out to another broker; the follower forwarding a producer's
+// batches in sequence order and holding new forwards while its own proposals from its term as leader are
+// undecided. Instrumented, the forwarding broker's first forward of the batch was already stale (the leader
+// had stored ~1,000 newer sequences of that producer in that partition), and no batch had been lost in a
+// leader change (no retryLost). Next: log each attempt of the batch in the client (which broker, which answer).
 import { FloClusterDriver } from './drivers/flo-cluster.js';
 import { connect } from '../src/client/index.js';
 const driver = new FloClusterDriver();
