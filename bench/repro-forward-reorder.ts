@@ -1,17 +1,12 @@
-// Repro (open finding, 2026-12-03): W4's load — 200,000 events of 256 B, 1,000 in flight, through
-// the idempotent client into a fresh 3-broker cluster — has batches refused about 5 s after they
-// were sent: a broker that forwards an idempotent chunk to its partition's leader retries a failed
-// forward every 20 ms while newer chunks of the same producer are forwarded and stored, so the retry
-// is refused as stale ("sequence N is not after its last") until NO_LEADER_WAIT_MS ends it with
-// FLO_ERR_UNAVAILABLE; the client then gets the stale refusal. Seen on 057ddac (1 run of 2), 9a8a1f5
-// (2 of 2), 35c3e68 and 1e58e8f (every run), not on 1acba4a (1 run). `npx tsx bench/repro-forward-reorder.ts`
-// (after npm run build); maxProduceAttempts 1 shows the broker's own answer. Exits 1 when any produce failed.
-// Ruled out on 2026-12-03 (each tried, each still failed 4 of 4 runs, none landed): the client holding a
-// partition's newer batches while older ones are out to another broker; the follower forwarding a producer's
-// batches in sequence order and holding new forwards while its own proposals from its term as leader are
-// undecided. Instrumented, the forwarding broker's first forward of the batch was already stale (the leader
-// had stored ~1,000 newer sequences of that producer in that partition), and no batch had been lost in a
-// leader change (no retryLost). Next: log each attempt of the batch in the client (which broker, which answer).
+// Repro of bench W4's failure on Flo (2026-12-03, fixed in the commit that added ForwardOrder): W4's load —
+// 200,000 events of 256 B, 1,000 in flight, through the idempotent client into a fresh 3-broker cluster —
+// had a few batches refused as stale ("sequence N is not after its last") about 5 s after they were sent.
+// Instrumented: the broker the client sent them to had just handed a partition's leadership over; the
+// chunk taken then found no leader at its first look and slept its 20 ms retry pause, while a newer chunk
+// of the same producer, taken a moment later, was forwarded first, so the new leader stored the newer
+// batch and refused the older one (retried until NO_LEADER_WAIT_MS, then refused to the client as well).
+// Before the fix: every run on 1e58e8f failed (4 of 4, and the bench's 2 of 2), 1 of 2 on 057ddac; after:
+// 0 of 4. `npx tsx bench/repro-forward-reorder.ts` after npm run build; exits 1 when any produce failed.
 import { FloClusterDriver } from './drivers/flo-cluster.js';
 import { connect } from '../src/client/index.js';
 const driver = new FloClusterDriver();

@@ -19,8 +19,30 @@ import { appendCommand, type Slot } from './slots.js';
 export const NO_LEADER_WAIT_MS = 5_000;
 const RETRY_PAUSE_MS = 20;
 
+/**
+ * Chunks of one partition go to its leader in the order they were taken: a chunk waits for the one
+ * before it to be sent (or settled) first. Without this a chunk that found no leader yet (a handover
+ * just ended) slept its retry pause while a newer one, taken a moment later, went first: the leader
+ * stored the producer's newer batch and refused the older as stale (bench W4 at start, while leaders
+ * were balanced: bench/repro-forward-reorder.ts).
+ */
+export class ForwardOrder {
+  private last: Promise<void> = Promise.resolve();
+
+  /** The turn of the next chunk: wait for `turn`, call `sent` once it was handed to the leader (or settled). */
+  next(): { turn: Promise<void>; sent: () => void } {
+    const turn = this.last;
+    let sent!: () => void;
+    this.last = new Promise((resolve) => (sent = resolve));
+    return { turn, sent };
+  }
+}
+
 export interface ForwardJob {
   readonly partition: number;
+  /** This chunk's place among the partition's chunks (ForwardOrder). */
+  readonly turn: Promise<void>;
+  readonly sent: () => void;
   readonly host: PartitionHost;
   readonly applied: AppliedOffsets;
   readonly slots: Slot[];
@@ -68,8 +90,18 @@ export function chunksForLeader(runs: Iterable<Slot[]>, refuse: (slot: Slot) => 
 }
 
 export async function forwardToLeader(job: ForwardJob): Promise<void> {
+  try {
+    await forwardInTurn(job);
+  } finally {
+    job.sent();
+  }
+}
+
+async function forwardInTurn(job: ForwardJob): Promise<void> {
   const { host, slots } = job;
+  // Counted from when the chunk was taken, not from its turn: chunks queued behind one that waited are not kept longer.
   const deadline = performance.now() + NO_LEADER_WAIT_MS;
+  await job.turn;
   let lastError: unknown;
   while (job.halted() === undefined) {
     const leader = job.leader();
@@ -79,7 +111,9 @@ export async function forwardToLeader(job: ForwardJob): Promise<void> {
     }
     if (leader !== null && host.forward !== undefined) {
       try {
-        const offsets = await host.forward(leader, job.partition, appendCommand(host.clock(), slots), slots.length);
+        const reply = host.forward(leader, job.partition, appendCommand(host.clock(), slots), slots.length);
+        job.sent(); // on the wire, in order: the next chunk may go
+        const offsets = await reply;
         let end = 0;
         for (const offset of offsets) end = Math.max(end, offset + 1);
         await job.applied.reach(end);

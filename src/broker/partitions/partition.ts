@@ -28,7 +28,7 @@ import type { EventSegment } from '../cluster/catch-up.js';
 import { AppliedOffsets } from './applied-offsets.js';
 import { commitGroupPosition } from './group-commit.js';
 import { appliedKey, groupIdOf, storedState, withDeadline } from './partition-keys.js';
-import { chunksForLeader, forwardToLeader } from './leader-forwarding.js';
+import { chunksForLeader, ForwardOrder, forwardToLeader } from './leader-forwarding.js';
 import { catchUpPartition } from './catch-up-writer.js';
 import { commandsOf, pendingKey, type AppendTicket, type ProducerBatch, type Slot } from './slots.js';
 import { layoutOutcome } from './store-layout.js';
@@ -116,6 +116,7 @@ export class Partition {
   private readonly applied: AppliedOffsets;
   /** Chunks of appends out at a leader (they count as pending for drain). */
   private forwarding = 0;
+  private readonly forwardOrder = new ForwardOrder();
 
   private constructor(readonly id: number, private readonly host: PartitionHost, start: PartitionStart) {
     this.storeApplied = start.storeApplied;
@@ -208,10 +209,7 @@ export class Partition {
 
   /** Turns what is pending into commands (each within MAX_COMMIT_BATCH_BYTES) and proposes them as one append. */
   private propose(): void {
-    if (this.host.clustered && !this.node.isLeader) {
-      this.routeToLeader();
-      return;
-    }
+    if (this.host.clustered && !this.node.isLeader) return this.routeToLeader();
     if (this.node.transferring) {
       // A planned handover (balancing, a drain) takes a few ms: wait for it rather than fail what is pending.
       if (!this.scheduled) {
@@ -493,7 +491,7 @@ export class Partition {
 
   private forwardChunk(slots: Slot[]): Promise<void> {
     return forwardToLeader({
-      partition: this.id, host: this.host, applied: this.applied, slots,
+      partition: this.id, host: this.host, applied: this.applied, slots, ...this.forwardOrder.next(),
       leader: () => this.node.status().leader,
       halted: () => this.stopped ?? (this.closed ? new FloError('FLO_ERR_SHUTTING_DOWN', 'the broker is shutting down') : undefined),
       requeue: (slot) => this.requeue(slot),
