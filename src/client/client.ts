@@ -164,6 +164,9 @@ export class FloClient {
     this.urls = normalizeBrokerUrls(urls);
     this.url = this.urls[0]!;
     this.options = { ...CLIENT_DEFAULTS, ...options };
+    // setTimeout takes NaN, 0 or a negative delay as "at once": every batch would time out as it is sent.
+    const ack = this.options.ackTimeoutMs;
+    if (!Number.isFinite(ack) || ack < 1 || ack > 2 ** 31 - 1) throw new FloError('FLO_ERR_REQUEST_INVALID', `ackTimeoutMs must be a number of milliseconds from 1 to ${2 ** 31 - 1}, not ${String(ack)}`);
     this.topology = new Topology({
       seeds: this.urls,
       fetchCluster: (url) => requestJson<ClusterAnswer>(url, '/v1/cluster', this.requestOptions()),

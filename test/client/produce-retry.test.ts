@@ -208,3 +208,13 @@ describe('classifyFailure', () => {
     expect(classifyFailure(failure(code, sent))).toBe(kind);
   });
 });
+
+describe('the acknowledgement deadline given', () => {
+  it('is refused when it is not a positive number of milliseconds (it would time every batch out at once)', async () => {
+    const { FloClient } = await import('../../src/client/index.js');
+    for (const ackTimeoutMs of [0, -5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 31]) {
+      expect(() => new FloClient('http://127.0.0.1:1', { ackTimeoutMs }), String(ackTimeoutMs)).toThrow(/ackTimeoutMs must be a number of milliseconds from 1/);
+    }
+    expect(() => new FloClient('http://127.0.0.1:1', { ackTimeoutMs: 1 })).not.toThrow();
+  });
+});

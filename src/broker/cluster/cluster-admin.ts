@@ -75,13 +75,14 @@ export class ClusterAdmin {
   /** Removes a drained member; with `force`, one that still holds replicas (gone for good): the survivors drop it. */
   async remove(id: NodeId, force: boolean): Promise<MemberSummary> {
     if (!force) {
-      let held = this.allStatuses().filter((status) => holds(status, id)).length;
+      const heldNow = (): number => this.allStatuses().filter((status) => holds(status, id)).length;
+      let held = heldNow();
       // A drain another broker reports done may reach this one a heartbeat later (a follower learns a
       // committed configuration with the leader's next message): wait that long before refusing.
       const settleBy = Date.now() + (this.deps.drainSettleMs ?? DRAIN_SETTLE_MS);
       while (held > 0 && this.deps.controller.member(id)?.state === 'draining' && Date.now() < settleBy) {
         await new Promise((resolve) => setTimeout(resolve, 50));
-        held = this.allStatuses().filter((status) => holds(status, id)).length;
+        held = heldNow();
       }
       const record = this.deps.controller.member(id);
       if (record !== undefined && record.state !== 'removed' && held > 0) {
