@@ -8,6 +8,7 @@ import { AppliedOffsets } from '../../src/broker/partitions/applied-offsets.js';
 import { ForwardOrder, forwardToLeader, type ForwardJob } from '../../src/broker/partitions/leader-forwarding.js';
 import type { PartitionHost } from '../../src/broker/partitions/partition.js';
 import type { Slot } from '../../src/broker/partitions/slots.js';
+import { FloError } from '../../src/common/errors.js';
 
 function slot(firstSequence: number): Slot {
   return {
@@ -43,4 +44,23 @@ describe('forwarding a partition\'s chunks to its leader', () => {
     expect(forwards).toBe(2);
     expect(sentSequences).toEqual([100, 200]);
   });
+
+  it('answers a batch the leader refused as stale at once instead of sending it again until the 5 s bound', async () => {
+    let forwards = 0;
+    const host = {
+      nodeId: 1, clock: () => 0,
+      forward: async () => {
+        forwards++;
+        throw new FloError('FLO_ERR_SEQUENCE_STALE', 'partition 0: producer 7: sequence 100 is not after its last (200)');
+      },
+    } as unknown as PartitionHost;
+    const settled: string[] = [];
+    await forwardToLeader({
+      partition: 0, host, applied: new AppliedOffsets(0), slots: [slot(100)], leader: () => 2, ...new ForwardOrder().next(),
+      halted: () => undefined, requeue: () => undefined, settle: (_slot, reason) => settled.push((reason as FloError).code), release: () => undefined,
+    });
+    expect(forwards).toBe(1);
+    expect(settled).toEqual(['FLO_ERR_SEQUENCE_STALE']);
+  });
 });
+

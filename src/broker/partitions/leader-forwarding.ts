@@ -125,8 +125,10 @@ async function forwardInTurn(job: ForwardJob): Promise<void> {
         });
         return;
       } catch (error) {
-        // An idempotent batch may always go again: the machine answers a repeat with the first attempt's offsets.
-        if (!(host.safeToRetry?.(error) ?? false) && slots[0]?.producer === undefined) {
+        // An idempotent batch may always go again (the machine answers a repeat with the first attempt's
+        // offsets), except one the leader refused as stale: the same again can only be refused again.
+        const stale = error instanceof FloError && error.code === 'FLO_ERR_SEQUENCE_STALE';
+        if (stale || (!(host.safeToRetry?.(error) ?? false) && slots[0]?.producer === undefined)) {
           for (const slot of slots) job.settle(slot, error as Error);
           return;
         }
