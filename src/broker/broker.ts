@@ -1,12 +1,9 @@
 // A broker: the event log plus the HTTP/WebSocket API, listening or not. The
 // server command and the embedded entry point both start one of these, so an
 // application embedding Flo runs exactly the code a `flo server` runs.
-import { mkdir, readdir, rename } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { syncDirectory } from '../common/durable-file.js';
 import { FloEvent, forEachRecordEvent } from '../common/event.js';
 import { formatEventId } from '../common/ids.js';
 import { createLogger } from '../common/logger.js';
@@ -16,7 +13,7 @@ import { DEFAULT_PARTITIONS } from '../common/bounds.js';
 import { FloError } from '../common/errors.js';
 import { buildApp, type AppOptions } from './api/app.js';
 import { readMembership } from './cluster/founding.js';
-import { DAMAGED_PREFIX } from './storage/verify.js';
+import { rejoinAfterRefusal } from './cluster/rejoin.js';
 import { Peering, type ClusterOptions } from './cluster/peering.js';
 import { checkLimits } from './api/limits.js';
 import { listenError } from './listen-error.js';
@@ -57,15 +54,9 @@ export class Broker {
     try {
       return await Broker.startOnce(options);
     } catch (error) {
-      const cluster = options.cluster;
-      if (!(error instanceof FloError) || error.code !== 'FLO_ERR_STORAGE_CORRUPT' || cluster?.rebuildWhenDamaged !== true || cluster.join === undefined || cluster.replaces !== undefined) throw error;
-      // A member's store that fails verification is never served or voted on: its events are on the others.
-      const membership = await readMembership(options.dataDir).catch(() => undefined);
-      const oldId = membership?.self ?? cluster.nodeId;
-      const aside = await moveAside(options.dataDir);
-      (options.logger ?? createLogger({ level: 'warn' })).error({ err: error, movedTo: aside, oldId },
-        'the store failed verification: moved it aside, joining the cluster again as a new member (the old id is retired, its replicas rebuilt from the others)');
-      return Broker.startOnce({ ...options, cluster: { ...cluster, nodeId: undefined, nodeIdFromOrdinal: false, replaces: oldId } });
+      const again = await rejoinAfterRefusal(error, options.dataDir, options.cluster, options.logger ?? createLogger({ level: 'warn' }));
+      if (again === undefined) throw error;
+      return Broker.startOnce({ ...options, cluster: again });
     }
   }
 
@@ -172,22 +163,6 @@ export class Broker {
       this.logger.warn({ host }, 'broker listens beyond loopback WITHOUT authentication: anyone who can reach it may read, write and delete events (set FLO_AUTH_TOKENS_FILE, see docs/api.md)');
     }
   }
-}
-
-/**
- * Moves everything in the data dir into `damaged-<time>/` inside it (the data dir may be a mount point,
- * which cannot be renamed), fsyncing both directories: the damaged copy is kept for inspection, never deleted.
- */
-async function moveAside(dataDir: string): Promise<string> {
-  const aside = join(dataDir, `${DAMAGED_PREFIX}${new Date().toISOString().replace(/[:.]/g, '-')}`);
-  await mkdir(aside);
-  for (const name of await readdir(dataDir)) {
-    if (name.startsWith(DAMAGED_PREFIX) || name === 'lost+found') continue;
-    await rename(join(dataDir, name), join(aside, name));
-  }
-  await syncDirectory(aside);
-  await syncDirectory(dataDir);
-  return aside;
 }
 
 /** A cluster member's data dir started without --peers would run its partitions as one-voter groups: a second history. */

@@ -1,13 +1,15 @@
 // A member whose store is damaged while it is down (a table cut short) never
 // serves or votes on it: started with --rebuild-when-damaged and --join, it moves
 // the store aside, joins again as a new member retiring its old id, and ends up
-// holding every acknowledged event, copied from the others.
-import { readdir, stat, truncate } from 'node:fs/promises';
+// holding every acknowledged event, copied from the others. A founder whose data dir
+// was lost (an empty volume) does the same, even when --join names itself (pod 0 on
+// Kubernetes, where every pod has the same FLO_JOIN).
+import { readdir, rm, stat, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TestCluster } from '../support/cluster.js';
 import { waitFor } from '../support/temp.js';
-import { checkStored, holdsEvery, produceContinuously, summarize } from './failover.js';
+import { checkStored, holdsEvery, produceContinuously, summarize, type ProduceRun } from './failover.js';
 import { readAll, request } from './http.js';
 
 let cluster: TestCluster | undefined;
@@ -15,6 +17,27 @@ afterEach(async () => {
   await cluster?.close();
   cluster = undefined;
 });
+
+/** Waits until `observer` reports every broker in `states` (member:state, …) and a healthy cluster, then for more appends. */
+async function waitReplaced(observer: number, states: string, run: ProduceRun, what: string): Promise<void> {
+  await waitFor(async () => {
+    const answer = await request(`${cluster!.broker(observer).url}/v1/cluster/health`);
+    const seen = (await cluster!.status(observer)).brokers.map((b) => `${b.member}:${b.state}`).join(',');
+    return (answer.body as { healthy: boolean }).healthy && seen === states;
+  }, what, 60_000);
+  const acked = run.acked.size;
+  await waitFor(() => run.acked.size >= acked + 300, 'appends acknowledged after the replacement', 20_000);
+}
+
+/** The replacement holds every acknowledged event, once, and is the new member id. */
+async function checkReplacement(nodeId: number, run: ProduceRun, newId: number, label: string): Promise<void> {
+  const held = await waitFor(async () => {
+    const page = await readAll(cluster!.broker(nodeId).url, { namespace: '/failover/**' });
+    return holdsEvery(page.events, run.acked) ? page.events : false;
+  }, `the ${label} to hold every acknowledged event`, 30_000);
+  checkStored(held, run.acked, label);
+  expect((await cluster!.status(nodeId)).member).toBe(newId);
+}
 
 async function cutLargestTable(dataDir: string): Promise<string> {
   const tables = await Promise.all((await readdir(dataDir)).filter((name) => name.endsWith('.ldb')).map(async (name) => ({ path: join(dataDir, name), size: (await stat(join(dataDir, name))).size })));
@@ -40,27 +63,39 @@ describe('a member whose store was damaged while it was down', () => {
       await waitFor(() => cluster!.broker(3).child === undefined, 'the damaged member to refuse to start', 30_000);
       expect(cluster.broker(3).output()).toMatch(/FLO_ERR_STORAGE_CORRUPT/);
 
-      const seed = `127.0.0.1:${cluster.broker(1).peerPort}`;
-      cluster.restart(3, ['--rebuild-when-damaged', '--join', seed]);
-      await waitFor(async () => {
-        const answer = await request(`${cluster!.broker(1).url}/v1/cluster/health`);
-        const status = await cluster!.status(1);
-        const states = status.brokers.map((b) => `${b.member}:${b.state}`).join(',');
-        return (answer.body as { healthy: boolean }).healthy && states === '1:active,2:active,3:removed,4:active' ? true : false;
-      }, 'node 3 retired and its replacement (node 4) active in every group', 60_000);
-      const acked = run.acked.size;
-      await waitFor(() => run.acked.size >= acked + 300, 'appends acknowledged after the rebuild', 20_000);
+      // --join names the damaged member itself: the founders in --peers are asked instead.
+      cluster.restart(3, ['--rebuild-when-damaged', '--join', `127.0.0.1:${cluster.broker(3).peerPort}`]);
+      await waitReplaced(1, '1:active,2:active,3:removed,4:active', run, 'node 3 retired and its replacement (node 4) active in every group');
     } finally {
       await run.stop();
     }
     summarize('rebuild a damaged member', run);
     expect(cluster.broker(3).output()).toMatch(/moved it aside, joining the cluster again as a new member/);
     expect((await readdir(cluster.broker(3).dataDir)).some((name) => name.startsWith('damaged-')), 'the damaged store is kept aside').toBe(true);
-    const rebuilt = await waitFor(async () => {
-      const page = await readAll(cluster!.broker(3).url, { namespace: '/failover/**' });
-      return holdsEvery(page.events, run.acked) ? page.events : false;
-    }, 'the rebuilt member to hold every acknowledged event', 30_000);
-    checkStored(rebuilt, run.acked, 'rebuilt member');
-    expect((await cluster.status(3)).member).toBe(4);
+    await checkReplacement(3, run, 4, 'rebuilt member');
+  });
+});
+
+describe('a founder whose data dir was lost', () => {
+  it('is refused as itself; with --rebuild-when-damaged and --join naming itself it joins through another member as a new id and holds every acknowledged event', { timeout: 120_000 }, async () => {
+    cluster = await TestCluster.start({ brokers: 3, args: ['--partitions', '4'] });
+    const run = produceContinuously(cluster.broker(2).url);
+    const ownPeer = `127.0.0.1:${cluster.broker(1).peerPort}`;
+    try {
+      await waitFor(() => run.acked.size >= 1000, 'events acknowledged before the loss', 30_000);
+      await cluster.kill(1);
+      await rm(cluster.broker(1).dataDir, { recursive: true, force: true });
+      cluster.restart(1);
+      await waitFor(() => cluster!.broker(1).child === undefined, 'the wiped founder to be refused', 30_000);
+      expect(cluster.broker(1).output()).toMatch(/--rebuild-when-damaged[\s\S]*FLO_ERR_DATA_DIR_MISMATCH/);
+
+      cluster.restart(1, ['--rebuild-when-damaged', '--join', ownPeer]);
+      await waitReplaced(2, '1:removed,2:active,3:active,4:active', run, 'node 1 retired and its replacement (node 4) active in every group');
+    } finally {
+      await run.stop();
+    }
+    summarize('rejoin a lost founder', run);
+    expect(cluster.broker(1).output()).toMatch(/data dir is empty but the cluster formed long ago: joining as a new member/);
+    await checkReplacement(1, run, 4, 'rejoined founder');
   });
 });

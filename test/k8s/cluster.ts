@@ -12,6 +12,7 @@ import { DeploymentController } from './node/deployment-controller.js';
 import { KubeProxy } from './node/kube-proxy.js';
 import { Kubelet } from './node/kubelet.js';
 import { ClusterDns, newPools, type Lookup } from './node/network.js';
+import { PvcProtectionController } from './node/pvc-protection-controller.js';
 import { StatefulSetController } from './node/statefulset-controller.js';
 import { startApiServer, type ApiServer } from './sim/index.js';
 
@@ -77,6 +78,7 @@ export async function startSimCluster(options: SimClusterOptions = {}): Promise<
   const dns = new ClusterDns(api, options.clusterDomain);
   const controller = new StatefulSetController(api);
   const deployments = new DeploymentController(api);
+  const pvcProtection = new PvcProtectionController(api);
   const proxy = new KubeProxy(api);
   const hostsFilePath = join(dir, 'hosts.json');
   const kubelet = options.runPods === false ? undefined : new Kubelet({
@@ -93,6 +95,7 @@ export async function startSimCluster(options: SimClusterOptions = {}): Promise<
       controller.syncAll();
       deployments.syncAll();
       kubelet?.sync();
+      pvcProtection.syncAll();
       proxy.sync();
       writeHostsFile(hostsFilePath, dns.hostsSnapshot());
     } catch (error) {

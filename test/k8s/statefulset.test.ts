@@ -61,6 +61,19 @@ describe('simulated StatefulSet controller', () => {
     expect(await pvcs()).toEqual(['data-web-0', 'data-web-1', 'data-web-2']);
   });
 
+  it('keeps a deleted claim while its pod exists, and recreates the pod onto a new claim once both are gone (pvc-protection)', async () => {
+    const claimUid = await kubectlOk(kc, ['get', 'pvc', 'data-web-0', '-o', 'jsonpath={.metadata.uid}']);
+    expect(await kubectlOk(kc, ['get', 'pvc', 'data-web-0', '-o', 'jsonpath={.metadata.finalizers}'])).toContain('kubernetes.io/pvc-protection');
+    await kubectlOk(kc, ['delete', 'pvc', 'data-web-0', '--wait=false']);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await kubectlOk(kc, ['get', 'pvc', 'data-web-0', '-o', 'jsonpath={.metadata.uid} {.metadata.deletionTimestamp}'])).toMatch(new RegExp(`^${claimUid} \\d{4}-`));
+    await kubectlOk(kc, ['delete', 'pod', 'web-0']);
+    await waitFor('web-0 back on a new claim', async () => {
+      const claim = await kubectl(kc, ['get', 'pvc', 'data-web-0', '-o', 'jsonpath={.metadata.uid} {.metadata.deletionTimestamp}']);
+      return claim.code === 0 && !claim.stdout.startsWith(claimUid) && claim.stdout.trim().split(' ').length === 1 && (await names('pods', 'app=web')).join() === 'web-0';
+    });
+  });
+
   it('deletes claims on scale-down and with the StatefulSet under the Delete policy', async () => {
     await kubectlOk(kc, ['apply', '-f', '-'], sts('db', 2, 'Delete'));
     await waitFor('two db claims', async () => (await pvcs()).filter((name) => name.startsWith('data-db')).length === 2);

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { V1Container, V1EnvVar } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { buildClusterSecret, buildDesired, buildPodDisruptionBudget, maxUnavailableFor, retentionJson, selectorString } from '../../src/operator/builders/index.js';
@@ -50,6 +51,15 @@ describe('FloCluster builders', () => {
     expect(buildDesired(cluster({ replicas: 3 }, 'events', 3), undefined, 4).statefulSet.spec?.replicas).toBe(4);
   });
 
+  it('set only variables the CRD refuses in spec.pod.env (a user value would be shadowed or shadow the operator\'s)', () => {
+    const crd = readFileSync(new URL('../../crds/flo.dev_floclusters.yaml', import.meta.url), 'utf8');
+    const rule = /self\.name in \[([^\]]+)\]/.exec(crd);
+    expect(rule, 'the CRD rule refusing operator-set env names').not.toBeNull();
+    const refused = new Set(rule![1]!.split(',').map((name) => name.trim().replace(/^'|'$/g, '')));
+    const set = envOf(cluster({ replicas: 3, auth: { tokensSecret: { name: 'tokens' } } }, 'events', 3)).map((variable) => variable.name);
+    expect(set.filter((name) => !refused.has(name))).toEqual([]);
+  });
+
   it('give every pod the same cluster flags: the founders as peers, join through pod 0, ordinal ids for founders only, advertised pod DNS names', () => {
     const env = envOf(cluster({ replicas: 5 }, 'events', 3));
     const value = (name: string): string | undefined => env.find((variable) => variable.name === name)?.value;
@@ -58,6 +68,7 @@ describe('FloCluster builders', () => {
     expect(value('FLO_PEERS')).toBe(`events-0.${peers}:4000,events-1.${peers}:4000,events-2.${peers}:4000`);
     expect(value('FLO_JOIN')).toBe(`events-0.${peers}:4000`);
     expect(value('FLO_ORDINAL_NODE_ID')).toBe('true');
+    expect(value('FLO_REBUILD_WHEN_DAMAGED')).toBe('true');
     expect(value('FLO_ADVERTISE_PEER')).toBe(`$(FLO_POD_NAME).${peers}:4000`);
     expect(value('FLO_ADVERTISE_URL')).toBe(`http://$(FLO_POD_NAME).${peers}:3000`);
     expect(value('FLO_CLUSTER_ID')).toBe('events.prod');

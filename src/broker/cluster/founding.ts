@@ -52,6 +52,13 @@ export interface ClusterMembership {
   readonly formedAt?: number | undefined;
 }
 
+/** A founder started on an empty data dir after the cluster formed; `seed` is a member that said so. */
+export class LostFounderError extends FloError {
+  constructor(detail: string, readonly seed: PeerAddress) {
+    super('FLO_ERR_DATA_DIR_MISMATCH', detail);
+  }
+}
+
 export function formatPeerAddress(address: PeerAddress): string {
   return address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
 }
@@ -213,8 +220,9 @@ async function probeFounders(options: FoundingOptions): Promise<Map<string, Node
         if (ago > FORMING_GRACE_MS || answer.info.seen === true) {
           const why = answer.info.seen === true ? `the broker at ${peer} has already replicated with node ${options.nodeId}`
             : `the cluster formed ${Number.isFinite(ago) ? `${Math.round(ago / 1000)} s ago` : 'a while ago'} (the broker at ${peer} says so)`;
-          throw new FloError('FLO_ERR_DATA_DIR_MISMATCH',
-            `${why}, and this data dir is empty: a founder whose data was lost must not come back as itself (it would vote without what it acknowledged). Start it with an empty data dir and --join ${peer} (it gets a new id), then remove node ${options.nodeId} (DELETE /v1/admin/members/${options.nodeId}?force=true)`);
+          throw new LostFounderError(
+            `${why}, and this data dir is empty: a founder whose data was lost must not come back as itself (it would vote without what it acknowledged). Start it with --rebuild-when-damaged and --join (it joins as a new member and retires node ${options.nodeId}), or with an empty data dir and --join ${peer} only, then remove node ${options.nodeId} (DELETE /v1/admin/members/${options.nodeId}?force=true)`,
+            address);
         }
         formedElsewhere.set(peer, answer.info.members);
       }

@@ -28,8 +28,8 @@ const WAITING_LOG_MS = 5_000;
 
 export interface JoinOptions {
   readonly dataDir: string;
-  /** Any member's peer address. */
-  readonly seed: PeerAddress;
+  /** Peer addresses of members, asked in turn (--join first, then the founders other than this broker). */
+  readonly seeds: readonly PeerAddress[];
   readonly auth: PeerAuth;
   /** How the members will dial this broker, and its client URL if known yet. */
   readonly peer: string;
@@ -44,14 +44,17 @@ export interface JoinOptions {
 export async function joinCluster(options: JoinOptions): Promise<ClusterMembership & { self: number; partitions: number; dial: Array<{ id: number; peer: string }> }> {
   await refuseSingleBrokerData(options.dataDir, [INCARNATION_FILE, `${INCARNATION_FILE}.tmp`], DAMAGED_PREFIX);
   const incarnation = await ownIncarnation(options.dataDir);
-  const seed = formatPeerAddress(options.seed);
+  if (options.seeds.length === 0) throw new FloError('FLO_ERR_CONFIG_INVALID', '--join names only this broker itself: give a running member\'s peer address');
   let lastLog = performance.now();
   let lastError = '';
-  for (;;) {
+  // The incarnation makes asking again (another seed, or the same one after a lost answer) give the same id.
+  for (let attempt = 0; ; attempt++) {
     if (options.signal?.aborted) throw new FloError('FLO_ERR_SHUTTING_DOWN', 'stopped while joining the cluster');
+    const address = options.seeds[attempt % options.seeds.length]!;
+    const seed = formatPeerAddress(address);
     let info: MemberInfo | undefined;
     try {
-      ({ info } = await dialForInfo(options.seed, 0, options.auth, { url: options.url, peer: options.peer, probe: true, join: { incarnation, peer: options.peer, url: options.url, replaces: options.replaces ?? null } }, JOIN_TIMEOUT_MS));
+      ({ info } = await dialForInfo(address, 0, options.auth, { url: options.url, peer: options.peer, probe: true, join: { incarnation, peer: options.peer, url: options.url, replaces: options.replaces ?? null } }, JOIN_TIMEOUT_MS));
     } catch (error) {
       lastError = (error as Error).message;
     }
@@ -71,7 +74,7 @@ export async function joinCluster(options: JoinOptions): Promise<ClusterMembersh
     }
     if (performance.now() - lastLog > WAITING_LOG_MS) {
       lastLog = performance.now();
-      options.logger.info({ seed, reason: lastError }, 'joining the cluster: waiting for the member at --join to take this broker');
+      options.logger.info({ seeds: options.seeds.map(formatPeerAddress), reason: lastError }, 'joining the cluster: waiting for a member to take this broker');
     }
     await new Promise((resolve) => setTimeout(resolve, JOIN_RETRY_MS));
   }

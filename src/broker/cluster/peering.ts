@@ -128,7 +128,7 @@ export class Peering {
         dial = [...joined.members];
       } else if (options.join !== undefined && formed === undefined && (options.replaces !== undefined || !options.peers.map(formatPeerAddress).includes(advertisedPeer))) {
         // Given both (one command line for every pod of a StatefulSet): a broker named in --peers founds, any other joins.
-        const answer = await joinCluster({ dataDir: options.dataDir, seed: options.join, auth, peer: advertisedPeer, url: options.advertiseUrl ?? null, logger, replaces: options.replaces });
+        const answer = await joinCluster({ dataDir: options.dataDir, seeds: joinSeeds(options.join, options.peers, advertisedPeer), auth, peer: advertisedPeer, url: options.advertiseUrl ?? null, logger, replaces: options.replaces });
         membership = answer;
         nodeId = answer.self;
         dial = answer.dial;
@@ -344,4 +344,17 @@ export class Peering {
 
 function checkNodeId(id: number): void {
   if (!Number.isSafeInteger(id) || id < 1 || id > 0xffffffff) throw new FloError('FLO_ERR_CONFIG_INVALID', '--node-id must be a whole number from 1 to 4294967295');
+}
+
+/**
+ * Members to ask for a join: --join, then the founders, never this broker itself (on Kubernetes every
+ * pod has the same FLO_JOIN, pod 0, and pod 0 may be the one joining again after its volume was lost).
+ */
+export function joinSeeds(join: PeerAddress, founders: readonly PeerAddress[], self: string): PeerAddress[] {
+  const seeds = new Map<string, PeerAddress>();
+  for (const address of [join, ...founders]) {
+    const text = formatPeerAddress(address);
+    if (text !== self && !seeds.has(text)) seeds.set(text, address);
+  }
+  return [...seeds.values()];
 }

@@ -56,6 +56,8 @@ function clusterEnv(cluster: FloCluster, settings: OperatorSettings): V1EnvVar[]
     // Pod 0 founded the cluster; any member would do, and a broker named in FLO_PEERS founds instead.
     { name: 'FLO_JOIN', value: founderAddresses[0]! },
     { name: 'FLO_ORDINAL_NODE_ID', value: 'true' },
+    // A pod whose store fails verification, or a founder whose volume was lost, joins again as a new member.
+    { name: 'FLO_REBUILD_WHEN_DAMAGED', value: 'true' },
     { name: 'FLO_ADVERTISE_PEER', value: `$(FLO_POD_NAME).${peerHost}:${BROKER_PEER_PORT}` },
     { name: 'FLO_ADVERTISE_URL', value: `http://$(FLO_POD_NAME).${peerHost}:${BROKER_HTTP_PORT}` },
     { name: 'FLO_CLUSTER_ID', value: `${cluster.metadata.name}.${cluster.metadata.namespace}` },

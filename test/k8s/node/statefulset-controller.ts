@@ -64,6 +64,11 @@ export class StatefulSetController {
       if (byOrdinal.has(ordinal)) continue;
       const lowerReady = [...Array(ordinal).keys()].every((lower) => { const pod = byOrdinal.get(lower); return pod !== undefined && podReady(pod); });
       if (!parallel && !lowerReady) break;
+      // A pod onto a claim being deleted would be left pending once the claim is gone: wait for it to go.
+      if (this.claimNames(sts, ordinal).some((claim) => this.api.store.get(this.pvcs, sts.metadata.namespace, claim)?.metadata.deletionTimestamp !== undefined)) {
+        if (!parallel) break;
+        continue;
+      }
       this.ensureClaims(sts, ordinal);
       byOrdinal.set(ordinal, this.api.create(this.pods, sts.metadata.namespace, this.podFor(sts, ordinal, revision)));
       if (!parallel) break;

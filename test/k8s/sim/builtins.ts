@@ -54,6 +54,9 @@ function defaultStatefulSet(object: KObject, old: KObject | undefined): StatusCa
   }];
 }
 
+/** Finalizer that keeps a deleted claim while a pod names it (test/k8s/node/pvc-protection-controller.ts lifts it). */
+export const PVC_PROTECTION = 'kubernetes.io/pvc-protection';
+
 function defaultPod(object: KObject, old: KObject | undefined): void {
   const podSpec = spec(object);
   podSpec['restartPolicy'] ??= 'Always';
@@ -73,7 +76,12 @@ export function prepareBuiltin(type: ResourceType, object: KObject, old: KObject
       defaultPod(object, old);
       return [];
     case '/PersistentVolumeClaim':
-      if (old === undefined) object.status = { phase: 'Bound', accessModes: isObject(object.spec) ? object.spec['accessModes'] : [] };
+      if (old === undefined) {
+        object.status = { phase: 'Bound', accessModes: isObject(object.spec) ? object.spec['accessModes'] : [] };
+        // The StorageObjectInUseProtection admission plugin: a claim is not removed while a pod uses it.
+        const finalizers = object.metadata.finalizers ?? [];
+        if (!finalizers.includes(PVC_PROTECTION)) object.metadata.finalizers = [...finalizers, PVC_PROTECTION];
+      }
       return [];
     case '/Namespace':
       if (old === undefined) object.status = { phase: 'Active' };
