@@ -37,6 +37,7 @@ interface ServerFlags {
   join?: string;
   ordinalNodeId?: boolean;
   rebuildWhenDamaged?: boolean;
+  peersService?: string;
   peerHost?: string;
   peerPort: number;
   advertiseUrl?: string;
@@ -89,6 +90,7 @@ export function serverCommand(): Command {
     .addOption(new Option('--join <host:port>', 'join the running cluster of the member at this peer address: an empty data dir is given a new id (no --node-id, no --peers needed); a data dir that joined before just starts').env('FLO_JOIN'))
     .addOption(new Option('--ordinal-node-id', 'a founder takes its --node-id from the ordinal ending its pod name (FLO_POD_NAME or HOSTNAME, e.g. flo-2 → 3); a broker not in --peers joins (--join) and is given an id (for StatefulSets, where every pod has the same flags)').env('FLO_ORDINAL_NODE_ID'))
     .addOption(new Option('--rebuild-when-damaged', 'with --join: a store that fails verification at start is moved into damaged-<time>/ in the data dir, and a founder whose data dir is empty after the cluster formed (a lost volume) is not refused; either joins again as a new member, retiring its old id (its replicas are rebuilt from the others)').env('FLO_REBUILD_WHEN_DAMAGED'))
+    .addOption(new Option('--peers-service <name>', 'with --peers or --join: a DNS name resolving to every member (a headless Service; host or host:port, the port defaults to --peer-port): a founder with an empty data dir asks each whether the cluster already formed, and a join asks them when --join names this broker').env('FLO_PEERS_SERVICE'))
     .addOption(new Option('--peer-port <port>', 'port of the Raft/peer listener (with --peers or --join)').env('FLO_PEER_PORT').default(4000).argParser(parsePort))
     .addOption(new Option('--peer-host <host>', 'address of the peer listener (default: --host)').env('FLO_PEER_HOST'))
     .addOption(new Option('--advertise-url <url>', 'the URL clients use to reach this broker (default: the address it listens on)').env('FLO_ADVERTISE_URL'))
@@ -179,6 +181,7 @@ async function clusterOptions(flags: ServerFlags): Promise<ClusterOptions | unde
     nodeId: flags.nodeId === undefined ? fromOrdinal : Number(flags.nodeId),
     nodeIdFromOrdinal: fromOrdinal !== undefined,
     rebuildWhenDamaged: flags.rebuildWhenDamaged === true,
+    peersService: flags.peersService === undefined || flags.peersService.trim() === '' ? undefined : flags.peersService,
     join: joining ? parsePeerAddress(flags.join!, '--join') : undefined,
     peers: (flags.peers ?? []).map((peer) => parsePeerAddress(peer)),
     peerHost: flags.peerHost,

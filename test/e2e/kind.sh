@@ -91,6 +91,13 @@ wait_brokers 3
 kubectl -n "$NAMESPACE" get events --field-selector reason=RestartingBroker
 check_every_broker 151
 
+step "pod 0's volume lost (its claim deleted with it): it rejoins as a new member, nothing lost"
+kubectl -n "$NAMESPACE" delete pvc data-flo-0 --wait=false
+kubectl -n "$NAMESPACE" delete pod flo-0 --timeout="$TIMEOUT"
+wait_brokers 3
+kubectl -n "$NAMESPACE" logs flo-0 | grep -q 'joining as a new member' || { echo "kind.sh: flo-0 did not rejoin as a new member" >&2; exit 1; }
+check_every_broker 151
+
 step "scale 3 → 1: drained one broker at a time, nothing lost"
 kubectl -n "$NAMESPACE" scale flocluster/flo --replicas=1
 flo_pod 'for i in $(seq 1 50); do flo produce --url http://flo:3000 -n /kind/during-down -d "during $i" >/dev/null; done'

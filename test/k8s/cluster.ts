@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { DeploymentController } from './node/deployment-controller.js';
 import { KubeProxy } from './node/kube-proxy.js';
 import { Kubelet } from './node/kubelet.js';
-import { ClusterDns, newPools, type Lookup } from './node/network.js';
+import { ClusterDns, newPools, type HostsSnapshot, type Lookup } from './node/network.js';
 import { PvcProtectionController } from './node/pvc-protection-controller.js';
 import { StatefulSetController } from './node/statefulset-controller.js';
 import { startApiServer, type ApiServer } from './sim/index.js';
@@ -39,7 +39,7 @@ export interface SimClusterOptions {
 export interface SimCluster {
   apiServer: ApiServer;
   kubeconfigPath: string;
-  /** JSON `{hosts: {name: ip}}` kept current: the DNS seam for processes outside this one. */
+  /** JSON `{hosts: {name: ip}, all: {name: [ip, …]}}` kept current: the DNS seam for processes outside this one. */
   hostsFilePath: string;
   dir: string;
   dns: ClusterDns;
@@ -52,9 +52,9 @@ export interface SimCluster {
  * Replaces the hosts file in one step (write a temporary file, then rename), so a process
  * that reads it while it changes sees the old or the new table, never half of one.
  */
-export function writeHostsFile(path: string, hosts: Record<string, string>): void {
+export function writeHostsFile(path: string, snapshot: HostsSnapshot): void {
   const temporary = `${path}.${process.pid}.tmp`;
-  writeFileSync(temporary, JSON.stringify({ hosts }));
+  writeFileSync(temporary, JSON.stringify(snapshot));
   renameSync(temporary, path);
 }
 

@@ -29,7 +29,7 @@ describe('simulator hosts file', () => {
     try {
       const path = join(dir, 'hosts.json');
       const hosts = Object.fromEntries(Array.from({ length: NAMES }, (_, i) => [`broker-${i}.peers.default.svc.cluster.local`, `127.0.${i % 250}.${i % 200}`]));
-      writeHostsFile(path, hosts);
+      writeHostsFile(path, { hosts, all: {} });
       const reader = spawn(process.execPath, ['-e', READER, path, String(READS), String(NAMES)], { stdio: ['ignore', 'pipe', 'inherit'] });
       let output = '';
       reader.stdout.on('data', (chunk: Buffer) => { output += chunk.toString(); });
@@ -37,7 +37,7 @@ describe('simulator hosts file', () => {
       const done = new Promise<void>((resolve) => reader.on('close', () => { running = false; resolve(); }));
       // Rewrite the table while the reader runs (bounded: the reader ends after READS reads).
       for (let writes = 0; running && writes < 50_000; writes += 1) {
-        writeHostsFile(path, hosts);
+        writeHostsFile(path, { hosts, all: {} });
         if (writes % 10 === 0) await new Promise<void>((resolve) => setImmediate(resolve));
       }
       await done;

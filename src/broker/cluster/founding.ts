@@ -16,6 +16,7 @@ import type { NodeId } from '../raft/messages.js';
 import type { PeerAddress } from '../transport/peer-link.js';
 import type { MemberInfo } from '../transport/frame.js';
 import type { TcpTransport } from '../transport/tcp-transport.js';
+import type { Discover } from './discovery.js';
 
 export const CLUSTER_FILE = 'cluster.json';
 const CLUSTER_FILE_FORMAT = 1;
@@ -120,6 +121,8 @@ export interface FoundingOptions {
   /** Explicit --replication-factor; default: every founder (this version replicates every partition to all). */
   readonly replicationFactor: number | undefined;
   readonly transport: Pick<TcpTransport, 'probe'>;
+  /** Brokers to ask, once every founder answered, whether the cluster already formed (--peers-service). */
+  readonly discover?: Discover | undefined;
   /** This broker's partition count: founders that differ would split namespaces differently. */
   readonly partitions?: number | undefined;
   readonly logger: Logger;
@@ -198,6 +201,26 @@ function checkAnswer(peer: string, info: MemberInfo, options: FoundingOptions): 
   }
 }
 
+/** Throws when a broker that belongs to the formed cluster says this founder ran before (data dir empty now). */
+function refuseIfLost(peer: string, address: PeerAddress, info: MemberInfo, options: FoundingOptions): void {
+  const ago = info.formedAgoMs ?? Infinity;
+  if (!(ago > FORMING_GRACE_MS || info.seen === true)) return;
+  const why = info.seen === true ? `the broker at ${peer} has already replicated with node ${options.nodeId}`
+    : `the cluster formed ${Number.isFinite(ago) ? `${Math.round(ago / 1000)} s ago` : 'a while ago'} (the broker at ${peer} says so)`;
+  throw new LostFounderError(
+    `${why}, and this data dir is empty: a founder whose data was lost must not come back as itself (it would vote without what it acknowledged). Start it with --rebuild-when-damaged and --join (it joins as a new member and retires node ${options.nodeId}), or with an empty data dir and --join ${peer} only, then remove node ${options.nodeId} (DELETE /v1/admin/members/${options.nodeId}?force=true)`,
+    address);
+}
+
+/** One round over the discovered brokers (this one among them, answering as not formed); the unreachable are skipped. */
+async function askDiscovered(options: FoundingOptions): Promise<void> {
+  const discovered = await options.discover?.() ?? [];
+  const answers = await Promise.all(discovered.map(async (address) => ({ address, answer: await options.transport.probe(address, PROBE_TIMEOUT_MS).catch(() => undefined) })));
+  for (const { address, answer } of answers) {
+    if (answer?.info.members) refuseIfLost(formatPeerAddress(address), address, answer.info, options);
+  }
+}
+
 /** Probes every founder address until each has answered once; resolves with address → id. */
 async function probeFounders(options: FoundingOptions): Promise<Map<string, NodeId>> {
   const found = new Map<string, NodeId>();
@@ -216,14 +239,7 @@ async function probeFounders(options: FoundingOptions): Promise<Map<string, Node
       }
       checkAnswer(peer, answer.info, options);
       if (answer.info.members) {
-        const ago = answer.info.formedAgoMs ?? Infinity;
-        if (ago > FORMING_GRACE_MS || answer.info.seen === true) {
-          const why = answer.info.seen === true ? `the broker at ${peer} has already replicated with node ${options.nodeId}`
-            : `the cluster formed ${Number.isFinite(ago) ? `${Math.round(ago / 1000)} s ago` : 'a while ago'} (the broker at ${peer} says so)`;
-          throw new LostFounderError(
-            `${why}, and this data dir is empty: a founder whose data was lost must not come back as itself (it would vote without what it acknowledged). Start it with --rebuild-when-damaged and --join (it joins as a new member and retires node ${options.nodeId}), or with an empty data dir and --join ${peer} only, then remove node ${options.nodeId} (DELETE /v1/admin/members/${options.nodeId}?force=true)`,
-            address);
-        }
+        refuseIfLost(peer, address, answer.info, options);
         formedElsewhere.set(peer, answer.info.members);
       }
       found.set(peer, answer.id);
@@ -245,6 +261,7 @@ async function probeFounders(options: FoundingOptions): Promise<Map<string, Node
       if (!ids.includes(options.nodeId)) {
         throw new FloError('FLO_ERR_CONFIG_INVALID', `--peers does not include this broker's own peer address (node ${options.nodeId} answered at none of ${[...addresses.keys()].join(', ')})`);
       }
+      await askDiscovered(options);
       return found;
     }
     if (performance.now() - lastLog > WAITING_LOG_MS) {

@@ -19,6 +19,7 @@ import type { PeerAuth } from '../transport/handshake.js';
 import type { PeerAddress } from '../transport/peer-link.js';
 import { dialForInfo } from '../transport/tcp-transport.js';
 import { DAMAGED_PREFIX } from '../storage/verify.js';
+import type { Discover } from './discovery.js';
 import { formatPeerAddress, readMembership, refuseSingleBrokerData, writeMembership, type ClusterMembership } from './founding.js';
 
 export const INCARNATION_FILE = 'incarnation';
@@ -30,6 +31,8 @@ export interface JoinOptions {
   readonly dataDir: string;
   /** Peer addresses of members, asked in turn (--join first, then the founders other than this broker). */
   readonly seeds: readonly PeerAddress[];
+  /** More brokers to ask, looked up again after each round (--peers-service); this broker may be among them. */
+  readonly discover?: Discover | undefined;
   readonly auth: PeerAuth;
   /** How the members will dial this broker, and its client URL if known yet. */
   readonly peer: string;
@@ -44,13 +47,20 @@ export interface JoinOptions {
 export async function joinCluster(options: JoinOptions): Promise<ClusterMembership & { self: number; partitions: number; dial: Array<{ id: number; peer: string }> }> {
   await refuseSingleBrokerData(options.dataDir, [INCARNATION_FILE, `${INCARNATION_FILE}.tmp`], DAMAGED_PREFIX);
   const incarnation = await ownIncarnation(options.dataDir);
-  if (options.seeds.length === 0) throw new FloError('FLO_ERR_CONFIG_INVALID', '--join names only this broker itself: give a running member\'s peer address');
+  if (options.seeds.length === 0 && options.discover === undefined) throw new FloError('FLO_ERR_CONFIG_INVALID', '--join names only this broker itself: give a running member\'s peer address');
   let lastLog = performance.now();
   let lastError = '';
+  let round: PeerAddress[] = [];
   // The incarnation makes asking again (another seed, or the same one after a lost answer) give the same id.
-  for (let attempt = 0; ; attempt++) {
+  for (;;) {
     if (options.signal?.aborted) throw new FloError('FLO_ERR_SHUTTING_DOWN', 'stopped while joining the cluster');
-    const address = options.seeds[attempt % options.seeds.length]!;
+    if (round.length === 0) round = await nextRound(options);
+    const address = round.shift();
+    if (address === undefined) {
+      lastError = 'nobody to ask: --join names this broker and --peers-service resolves to no other address yet';
+      await pause(JOIN_RETRY_MS);
+      continue;
+    }
     const seed = formatPeerAddress(address);
     let info: MemberInfo | undefined;
     try {
@@ -74,10 +84,21 @@ export async function joinCluster(options: JoinOptions): Promise<ClusterMembersh
     }
     if (performance.now() - lastLog > WAITING_LOG_MS) {
       lastLog = performance.now();
-      options.logger.info({ seeds: options.seeds.map(formatPeerAddress), reason: lastError }, 'joining the cluster: waiting for a member to take this broker');
+      options.logger.info({ asked: seed, reason: lastError }, 'joining the cluster: waiting for a member to take this broker');
     }
-    await new Promise((resolve) => setTimeout(resolve, JOIN_RETRY_MS));
+    await pause(JOIN_RETRY_MS);
   }
+}
+
+/** The seeds, then the discovered brokers not among them. */
+async function nextRound(options: JoinOptions): Promise<PeerAddress[]> {
+  const seen = new Set(options.seeds.map(formatPeerAddress));
+  const discovered = (await options.discover?.() ?? []).filter((address) => !seen.has(formatPeerAddress(address)));
+  return [...options.seeds, ...discovered];
+}
+
+function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** The id this data dir got when it joined, checked against the flags; undefined when it has not joined yet. */

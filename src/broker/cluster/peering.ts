@@ -21,6 +21,7 @@ import { ClusterAdmin } from './cluster-admin.js';
 import { CONTROLLER_GROUP, CONTROLLER_REQUEST_MS, Controller, outcomeError } from './controller.js';
 import type { MemberRecord } from './controller-machine.js';
 import { decodeControllerReply, decodeControllerRequest, encodeControllerReply, encodeControllerRequest, isControllerRequest } from './controller-requests.js';
+import { peerDiscovery } from './discovery.js';
 import { foundCluster, formatPeerAddress, parsePeerAddress, readMembership, type ClusterMembership } from './founding.js';
 import { joinCluster, joinedMembership } from './joining.js';
 import { Reconciler, preferredLeader, type ReconciledGroup } from './reconciler.js';
@@ -50,6 +51,8 @@ export interface ClusterOptions {
   readonly nodeIdFromOrdinal?: boolean | undefined;
   /** Join the running cluster of the member at this peer address (an empty data dir gets a new id). */
   readonly join?: PeerAddress | undefined;
+  /** A DNS name resolving to every member's pod (host or host:port; --peers-service): asked whether the cluster formed, and to join through. */
+  readonly peersService?: string | undefined;
   readonly peerHost?: string | undefined;
   /** 0 = any free port (tests). */
   readonly peerPort: number;
@@ -96,6 +99,7 @@ export class Peering {
     let formed: ClusterMembership | undefined = joined ?? await readMembership(options.dataDir).catch(() => undefined);
     if (advertisedPeer !== undefined) parsePeerAddress(advertisedPeer, '--advertise-peer');
     const auth = { clusterId, secret: options.secret };
+    const discover = options.peersService === undefined ? undefined : peerDiscovery(options.peersService, options.peerPort);
     const started: { peering?: Peering } = {};
     const transport = await TcpTransport.listen({
       // A broker that may join listens as node 0 until it is given an id (or knows it founds).
@@ -128,7 +132,7 @@ export class Peering {
         dial = [...joined.members];
       } else if (options.join !== undefined && formed === undefined && (options.replaces !== undefined || !options.peers.map(formatPeerAddress).includes(advertisedPeer))) {
         // Given both (one command line for every pod of a StatefulSet): a broker named in --peers founds, any other joins.
-        const answer = await joinCluster({ dataDir: options.dataDir, seeds: joinSeeds(options.join, options.peers, advertisedPeer), auth, peer: advertisedPeer, url: options.advertiseUrl ?? null, logger, replaces: options.replaces });
+        const answer = await joinCluster({ dataDir: options.dataDir, seeds: joinSeeds(options.join, options.peers, advertisedPeer), discover, auth, peer: advertisedPeer, url: options.advertiseUrl ?? null, logger, replaces: options.replaces });
         membership = answer;
         nodeId = answer.self;
         dial = answer.dial;
@@ -138,7 +142,7 @@ export class Peering {
         if (transport.nodeId === 0) transport.assignNodeId(options.nodeId);
         membership = await foundCluster({
           dataDir: options.dataDir, nodeId: options.nodeId!, clusterId, founders: options.peers,
-          replicationFactor: options.replicationFactor, transport, logger, partitions: options.partitions,
+          replicationFactor: options.replicationFactor, transport, logger, partitions: options.partitions, discover,
         });
         nodeId = options.nodeId!;
         dial = [...membership.members];

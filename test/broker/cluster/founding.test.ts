@@ -46,6 +46,23 @@ describe('founding a cluster', () => {
     expect(late.members.map((member) => member.id)).toEqual([1, 2, 3]);
   });
 
+  it('asks the brokers behind --peers-service too: a lone founder whose volume was lost is refused, naming a member to join through', async () => {
+    const alone = [parsePeerAddress('127.0.0.1:4001')];
+    // Itself (not formed) and a joined member of its cluster, formed long ago, at the same peer port.
+    const discover = async (): Promise<Array<{ host: string; port: number }>> => [{ host: '127.0.0.1', port: 4001 }, { host: '127.0.0.2', port: 4001 }];
+    const transport: FoundingOptions['transport'] = {
+      probe: async (address) => (address.host === '127.0.0.2'
+        ? { id: 2, info: { url: null, peer: null, probe: false, members: [1], formedAgoMs: 600_000 } }
+        : { id: 1, info: { url: null, peer: null, probe: false } }),
+    };
+    const refused = foundCluster({ ...options(await tempDir(), {}), founders: alone, transport, discover });
+    await expect(refused).rejects.toThrow(/127\.0\.0\.2:4001 says so/);
+    await expect(refused).rejects.toMatchObject({ code: 'FLO_ERR_DATA_DIR_MISMATCH', seed: { host: '127.0.0.2', port: 4001 } });
+    // Nobody else formed (the first start of the cluster): it forms.
+    const first = await foundCluster({ ...options(await tempDir(), {}), founders: alone, transport, discover: async () => [{ host: '127.0.0.1', port: 4001 }] });
+    expect(first.members.map((member) => member.id)).toEqual([1]);
+  });
+
   it('parses host:port, [v6]:port and DNS names, and names the flag on anything else', () => {
     expect(parsePeerAddress('flo-0.flo.ns.svc:4000')).toEqual({ host: 'flo-0.flo.ns.svc', port: 4000 });
     expect(parsePeerAddress('[::1]:4001')).toEqual({ host: '::1', port: 4001 });

@@ -8,9 +8,13 @@ import process from 'node:process';
 const file = process.env.FLO_SIM_HOSTS_FILE;
 if (file) {
   const systemLookup = dns.lookup;
+  // A headless Service name has every pod's address under `all`; one of them under `hosts`.
   const find = (hostname) => {
     try {
-      return JSON.parse(readFileSync(file, 'utf8')).hosts?.[String(hostname).replace(/\.$/, '')];
+      const table = JSON.parse(readFileSync(file, 'utf8'));
+      const name = String(hostname).replace(/\.$/, '');
+      const address = table.hosts?.[name];
+      return address === undefined ? undefined : { address, all: (table.all?.[name] ?? [address]).map((each) => ({ address: each, family: 4 })) };
     } catch {
       return undefined;
     }
@@ -18,15 +22,15 @@ if (file) {
   dns.lookup = function lookup(hostname, options, callback) {
     const cb = typeof options === 'function' ? options : callback;
     const opts = typeof options === 'object' && options !== null ? options : {};
-    const address = find(hostname);
-    if (address === undefined) return systemLookup.call(dns, hostname, options, callback);
-    process.nextTick(() => (opts.all ? cb(null, [{ address, family: 4 }]) : cb(null, address, 4)));
+    const found = find(hostname);
+    if (found === undefined) return systemLookup.call(dns, hostname, options, callback);
+    process.nextTick(() => (opts.all ? cb(null, found.all) : cb(null, found.address, 4)));
     return undefined;
   };
   const systemPromise = dns.promises.lookup;
   dns.promises.lookup = async function lookup(hostname, options) {
-    const address = find(hostname);
-    if (address === undefined) return systemPromise.call(dns.promises, hostname, options);
-    return options && options.all ? [{ address, family: 4 }] : { address, family: 4 };
+    const found = find(hostname);
+    if (found === undefined) return systemPromise.call(dns.promises, hostname, options);
+    return options && options.all ? found.all : { address: found.address, family: 4 };
   };
 }

@@ -60,6 +60,12 @@ function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
+/** The hosts-file seam: one address per name, and every address of names that have several (headless Services). */
+export interface HostsSnapshot {
+  hosts: Record<string, string>;
+  all: Record<string, string[]>;
+}
+
 export class ClusterDns {
   private readonly domainSuffix: RegExp;
   private readonly clusterName: RegExp;
@@ -95,9 +101,26 @@ export class ClusterDns {
       if (service === undefined || !isObject(service.spec)) return undefined;
       const clusterIp = service.spec['clusterIP'];
       if (typeof clusterIp === 'string' && clusterIp !== 'None') return clusterIp;
-      return this.pods(namespace).filter((pod) => selects(service, pod) && podReady(pod)).map(podIp).find((ip) => ip !== undefined);
+      return this.endpoints(service)[0];
     }
     return undefined;
+  }
+
+  /** Every address of `hostname`: a headless Service has one per selected pod (ready ones, or all with publishNotReadyAddresses). */
+  resolveAll(hostname: string): string[] {
+    const parts = hostname.replace(/\.$/, '').replace(this.domainSuffix, '').split('.');
+    if ((parts.length === 3 && parts[2] === 'svc') || parts.length === 2) {
+      const service = this.service(parts[1]!, parts[0]!);
+      if (service !== undefined && isObject(service.spec) && service.spec['clusterIP'] === 'None') return this.endpoints(service);
+    }
+    const address = this.resolve(hostname);
+    return address === undefined ? [] : [address];
+  }
+
+  private endpoints(service: KObject): string[] {
+    const publishNotReady = isObject(service.spec) && service.spec['publishNotReadyAddresses'] === true;
+    return this.pods(service.metadata.namespace ?? '').filter((pod) => selects(service, pod) && (publishNotReady || podReady(pod)))
+      .map(podIp).filter((ip): ip is string => ip !== undefined);
   }
 
   /** A dns.lookup-compatible function: cluster names from the simulator, everything else from the system. */
@@ -112,18 +135,21 @@ export class ClusterDns {
       (systemLookup as unknown as Lookup)(hostname, options, callback);
       return;
     }
-    if ((options as { all?: boolean }).all === true) callback(null, [{ address, family: 4 }]);
+    if ((options as { all?: boolean }).all === true) callback(null, this.resolveAll(hostname).map((each) => ({ address: each, family: 4 })));
     else callback(null, address, 4);
   };
 
   /** Every resolvable cluster name right now (for the hosts-file seam of a separate operator process). */
-  hostsSnapshot(): Record<string, string> {
+  hostsSnapshot(): HostsSnapshot {
     const hosts: Record<string, string> = {};
+    const all: Record<string, string[]> = {};
     for (const service of this.api.list(this.api.type('', 'v1', 'services'), undefined)) {
       const { name, namespace } = service.metadata;
       for (const suffix of ['svc', `svc.${this.clusterDomain}`]) {
         const address = this.resolve(`${name}.${namespace}.${suffix}`);
         if (address !== undefined) hosts[`${name}.${namespace}.${suffix}`] = address;
+        const addresses = this.resolveAll(`${name}.${namespace}.${suffix}`);
+        if (addresses.length > 1) all[`${name}.${namespace}.${suffix}`] = addresses;
       }
       for (const pod of this.pods(namespace ?? '')) {
         if (!isObject(pod.spec) || pod.spec['subdomain'] !== name) continue;
@@ -134,6 +160,6 @@ export class ClusterDns {
         }
       }
     }
-    return hosts;
+    return { hosts, all };
   }
 }
