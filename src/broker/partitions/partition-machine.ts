@@ -108,7 +108,8 @@ export class PartitionMachine {
     const firstOffset = this.nextOffsetValue;
     // The leader's clock may step back across a leader change; ordering within a partition must not.
     const timestamp = Math.max(command.timestamp, this.lastTimestampValue);
-    const events = command.events.map((event, i): AppliedEvent => ({ ...event, offset: firstOffset + i, timestamp }));
+    // Named fields, not a spread: this runs for every event applied, on every replica.
+    const events = command.events.map((event, i): AppliedEvent => ({ namespace: event.namespace, parentId: event.parentId, data: event.data, offset: firstOffset + i, timestamp }));
     this.nextOffsetValue += command.events.length;
     this.lastTimestampValue = timestamp;
     if (command.producerId !== NO_PRODUCER) this.remember(command, firstOffset);
