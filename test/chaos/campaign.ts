@@ -89,11 +89,12 @@ export function topologyOf(options: Pick<CampaignOptions, 'brokers' | 'independe
 }
 
 /**
- * Kinds a cluster run uses unless told otherwise: damage waits until a damaged replica can
- * rebuild from the others (today it refuses to start, docs/chaos.md).
+ * Kinds a run uses unless told otherwise: every kind the topology supports. Damage joined the
+ * default once a refused member was rebuilt from the others (`--rebuild-when-damaged --join`)
+ * and damage runs on that build were judged valid (seeds 512, 901, 902; docs/chaos.md).
  */
 export function defaultKinds(topology: Topology): FaultKind[] {
-  return availableKinds(topology).filter((kind) => !kind.startsWith('damage-'));
+  return availableKinds(topology);
 }
 
 interface BrokerRig {

@@ -149,3 +149,18 @@ export function decodeControllerCommand(data: Uint8Array): ControllerCommand {
   if (!valid) throw new Error('not a controller command');
   return parsed as unknown as ControllerCommand;
 }
+
+/** New members that may catch up at once: each is a learner every leader copies the whole log to. */
+export const MAX_JOINING = 3;
+
+/**
+ * Why a new join must wait (undefined: it may go ahead). Asked before the join is proposed, on the
+ * answering broker's view of the table: a soft limit against a flood of joins, never applied to a
+ * join asked again (the same incarnation) nor in apply(), which must replay old logs as they ran.
+ */
+export function joinBackpressure(members: readonly MemberRecord[], incarnation: string): string | undefined {
+  if (members.some((member) => member.incarnation === incarnation)) return undefined;
+  const joining = members.filter((member) => member.state === 'joining').map((member) => member.id);
+  if (joining.length < MAX_JOINING) return undefined;
+  return `nodes ${joining.join(', ')} are still joining (at most ${MAX_JOINING} catch up at once); this join is asked again shortly. A joiner gone for good: DELETE /v1/admin/members/<id>?force=true`;
+}

@@ -3,6 +3,8 @@ import { describe, expect, it } from 'vitest';
 import {
   ControllerMachine,
   decodeControllerCommand,
+  joinBackpressure,
+  MAX_JOINING,
   encodeControllerCommand,
   type ControllerCommand,
   type MemberRecord,
@@ -355,5 +357,23 @@ describe('ControllerMachine (property)', () => {
         expect(Buffer.from(second.snapshot()).equals(Buffer.from(first.snapshot()))).toBe(true);
       },
     ), { numRuns: 400 });
+  });
+});
+
+describe('join backpressure', () => {
+  it('holds a new join while MAX_JOINING members are catching up, never one asked again, and lets it go once one is active', () => {
+    const machine = new ControllerMachine(founders(1, 2, 3), 3);
+    for (let i = 0; i < MAX_JOINING; i++) {
+      expect(joinBackpressure(machine.list(), `joiner-${i}`)).toBeUndefined();
+      machine.apply(join(`joiner-${i}`));
+    }
+    expect(joinBackpressure(machine.list(), 'one-too-many')).toMatch(/nodes 4, 5, 6 are still joining \(at most 3 catch up at once\).*DELETE \/v1\/admin\/members\/<id>\?force=true/);
+    // A joiner that lost the answer asks again with its incarnation: it is not held back.
+    expect(joinBackpressure(machine.list(), 'joiner-1')).toBeUndefined();
+    machine.apply({ op: 'activate', id: 4 });
+    expect(joinBackpressure(machine.list(), 'one-too-many')).toBeUndefined();
+    // apply() itself never refuses (old logs replay as they ran).
+    machine.apply(join('one-too-many'));
+    expect(machine.apply(join('and-another'))).toMatchObject({ ok: true });
   });
 });
