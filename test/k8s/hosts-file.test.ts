@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { writeHostsFile } from './cluster.js';
+import { DNS_PRELOAD } from './node/kubelet.js';
 
 /** Reads the file READS times as fast as it can; prints how many reads were not a whole table. */
 const READER = `
@@ -42,6 +43,30 @@ describe('simulator hosts file', () => {
       }
       await done;
       expect(output).toBe('0');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the pod DNS preload', () => {
+  it('answers every address of a headless name, and "not found" for a cluster name it lacks without asking the system resolver', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'flo-preload-'));
+    try {
+      const path = join(dir, 'hosts.json');
+      writeHostsFile(path, { hosts: { 'p.ns.svc.cluster.local': '127.0.9.1' }, all: { 'p.ns.svc.cluster.local': ['127.0.9.1', '127.0.9.2'] } });
+      // A cluster name with no endpoints must fail here: the machine's resolver is off this host.
+      const script = `const dns = require('node:dns');
+        (async () => {
+          const all = await dns.promises.lookup('p.ns.svc.cluster.local', { all: true });
+          const missing = await dns.promises.lookup('gone.ns.svc.cluster.local').then(() => 'found', (e) => e.code);
+          dns.lookup('gone.ns.svc', (e) => console.log(JSON.stringify({ all: all.map((a) => a.address), missing, callback: e && e.code })));
+        })();`;
+      const child = spawn(process.execPath, ['--import', DNS_PRELOAD, '-e', script], { env: { ...process.env, FLO_SIM_HOSTS_FILE: path, FLO_SIM_CLUSTER_DOMAIN: 'cluster.local' }, stdio: ['ignore', 'pipe', 'inherit'] });
+      let output = '';
+      child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+      await new Promise((resolve) => child.on('close', resolve));
+      expect(JSON.parse(output)).toEqual({ all: ['127.0.9.1', '127.0.9.2'], missing: 'ENOTFOUND', callback: 'ENOTFOUND' });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -34,7 +34,7 @@ export interface KubeletOptions {
   clusterDomain?: string;
 }
 
-const DNS_PRELOAD = fileURLToPath(new URL('./dns-preload.mjs', import.meta.url));
+export const DNS_PRELOAD = fileURLToPath(new URL('./dns-preload.mjs', import.meta.url));
 
 const NODE_NAME = 'sim-node-1';
 
@@ -191,7 +191,7 @@ export class Kubelet {
     mkdirSync(join(this.options.root, 'logs'), { recursive: true });
     const log = createWriteStream(join(this.options.root, 'logs', `${runtime.namespace}_${runtime.name}.log`), { flags: 'a' });
     const seams = {
-      ...(this.options.hostsFile === undefined ? {} : { NODE_OPTIONS: `--import ${DNS_PRELOAD}`, FLO_SIM_HOSTS_FILE: this.options.hostsFile }),
+      ...(this.options.hostsFile === undefined ? {} : { NODE_OPTIONS: `--import ${DNS_PRELOAD}`, FLO_SIM_HOSTS_FILE: this.options.hostsFile, FLO_SIM_CLUSTER_DOMAIN: this.options.clusterDomain ?? 'cluster.local' }),
       // A real pod listens on its pod-network address; this one listens on a loopback address, so a
       // broker applies its loopback DNS-rebinding guard: tell it the cluster names it is reached by.
       FLO_ALLOWED_HOSTS: this.clusterNames(pod).join(','),
