@@ -107,9 +107,9 @@ export function serverCommand(): Command {
     .addOption(new Option('--max-connections <n>', 'most open client connections; more are answered 503').env('FLO_MAX_CONNECTIONS').default(DEFAULT_MAX_CONNECTIONS).argParser(parsePositiveInt))
     .addOption(new Option('--log-level <level>', 'log level').env('FLO_LOG_LEVEL').choices(LOG_LEVELS).default('info'))
     .addOption(new Option('--pretty', 'human-readable logs (default when stdout is a terminal)').env('FLO_PRETTY'))
-    .action(async (flags: ServerFlags) => {
+    .action(async (flags: ServerFlags, command: Command) => {
       try {
-        await runServer(flags);
+        await runServer(withFalseEnvFlags(flags, command));
       } catch (error) {
         reportFailure(error);
       }
@@ -210,4 +210,19 @@ function parseRetentionFlag(text: string): ReturnType<typeof parseRetentionRules
     throw new FloError('FLO_ERR_CONFIG_INVALID', '--retention / FLO_RETENTION must be a JSON array, e.g. [{"namespace":"/logs/**","maxAge":"7d"}]');
   }
   return parseRetentionRules(parsed);
+}
+
+const FALSE_WORDS = /^(false|0|no|off)?$/i;
+
+/**
+ * A boolean flag set through its environment variable is on for any value (commander only checks
+ * that the variable exists); FLO_REBUILD_WHEN_DAMAGED=false must turn it off, not on.
+ */
+function withFalseEnvFlags(flags: ServerFlags, command: Command): ServerFlags {
+  const result: Record<string, unknown> = { ...flags };
+  for (const option of command.options) {
+    const key = option.attributeName();
+    if (option.isBoolean() && option.envVar !== undefined && command.getOptionValueSource(key) === 'env' && FALSE_WORDS.test((process.env[option.envVar] ?? '').trim())) result[key] = false;
+  }
+  return result as unknown as ServerFlags;
 }

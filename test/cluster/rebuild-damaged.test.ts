@@ -91,11 +91,16 @@ describe('a founder whose data dir was lost', () => {
 
       cluster.restart(1, ['--rebuild-when-damaged', '--join', ownPeer]);
       await waitReplaced(2, '1:removed,2:active,3:active,4:active', run, 'node 1 retired and its replacement (node 4) active in every group');
+      // The same volume lost again: its flags still say node 1 (retired), so node 4 at its address is the one retired.
+      await cluster.kill(1);
+      await rm(cluster.broker(1).dataDir, { recursive: true, force: true });
+      cluster.restart(1, ['--rebuild-when-damaged', '--join', ownPeer]);
+      await waitReplaced(2, '1:removed,2:active,3:active,4:removed,5:active', run, 'node 4 retired and its replacement (node 5) active in every group');
     } finally {
       await run.stop();
     }
-    summarize('rejoin a lost founder', run);
+    summarize('rejoin a lost founder, twice', run);
     expect(cluster.broker(1).output()).toMatch(/data dir is empty but the cluster formed long ago: joining as a new member/);
-    await checkReplacement(1, run, 4, 'rejoined founder');
+    await checkReplacement(1, run, 5, 'rejoined founder');
   });
 });

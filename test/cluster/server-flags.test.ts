@@ -24,9 +24,9 @@ afterAll(async () => {
 /** A refused start exits at once; this only bounds a start that wrongly goes on running. */
 const REFUSAL_TIMEOUT_MS = 15_000;
 
-async function runServer(args: string[]): Promise<{ code: number | null; stderr: string; timedOut: boolean }> {
+async function runServer(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stderr: string; timedOut: boolean }> {
   // A pod name without an ordinal, whatever this machine's HOSTNAME is (--ordinal-node-id reads it).
-  const child = spawn(process.execPath, [CLI_PATH, 'server', '--log-level', 'warn', ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, FLO_PRETTY: '', FLO_POD_NAME: 'flo' } });
+  const child = spawn(process.execPath, [CLI_PATH, 'server', '--log-level', 'warn', ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, FLO_PRETTY: '', FLO_POD_NAME: 'flo', ...env } });
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   let timedOut = false;
@@ -98,6 +98,16 @@ describe('flo server cluster flags', () => {
     const result = await runServer(['-d', dataDir, ...args]);
     expectOneLineRefusal(result, pattern);
     expect(existsSync(dataDir), 'a refused start created the data dir').toBe(false);
+  });
+
+  it('reads a boolean flag\'s variable by its value: false, 0, no and off turn it off', async () => {
+    const args = (name: string): string[] => ['-d', join(dir.path, `env-${name}`), '--peers', '127.0.0.1:4001'];
+    // Off: the start needs --node-id; on, it would take the id from the pod name (which has no ordinal).
+    for (const value of ['false', '0', 'off']) {
+      expectOneLineRefusal(await runServer(args(value), { FLO_ORDINAL_NODE_ID: value }), /--peers needs --node-id/);
+    }
+    expectOneLineRefusal(await runServer(args('true'), { FLO_ORDINAL_NODE_ID: 'true' }), /--ordinal-node-id: the pod name/);
+    expectOneLineRefusal(await runServer([...args('rebuild'), '--node-id', '1'], { FLO_REBUILD_WHEN_DAMAGED: '1' }), /--rebuild-when-damaged needs --join/);
   });
 
   it('names the peer port when it is taken, and the peer host when it is not a local address', async () => {

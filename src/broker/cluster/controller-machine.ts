@@ -164,3 +164,17 @@ export function joinBackpressure(members: readonly MemberRecord[], incarnation: 
   if (joining.length < MAX_JOINING) return undefined;
   return `nodes ${joining.join(', ')} are still joining (at most ${MAX_JOINING} catch up at once); this join is asked again shortly. A joiner gone for good: DELETE /v1/admin/members/<id>?force=true`;
 }
+
+/**
+ * The id a rejoining broker retires. It names the id it started with (a founder's comes from its
+ * ordinal); if that id was retired already (the same volume lost a second time), the member now at
+ * the joiner's peer address is the one it replaces. Resolved before the join is proposed, like
+ * joinBackpressure, so apply() stays as it ran.
+ */
+export function replacedMember(members: readonly MemberRecord[], join: { readonly incarnation: string; readonly peer: string; readonly replaces?: number | undefined }): number | undefined {
+  if (join.replaces === undefined) return undefined;
+  const named = members.find((member) => member.id === join.replaces);
+  if (named === undefined || named.state !== 'removed') return join.replaces;
+  const atPeer = members.filter((member) => member.state !== 'removed' && member.peer === join.peer && member.incarnation !== join.incarnation);
+  return atPeer.length === 1 ? atPeer[0]!.id : join.replaces;
+}

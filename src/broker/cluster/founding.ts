@@ -17,6 +17,7 @@ import type { PeerAddress } from '../transport/peer-link.js';
 import type { MemberInfo } from '../transport/frame.js';
 import type { TcpTransport } from '../transport/tcp-transport.js';
 import type { Discover } from './discovery.js';
+import { DAMAGED_PREFIX } from '../storage/verify.js';
 
 export const CLUSTER_FILE = 'cluster.json';
 const CLUSTER_FILE_FORMAT = 1;
@@ -53,9 +54,12 @@ export interface ClusterMembership {
   readonly formedAt?: number | undefined;
 }
 
-/** A founder started on an empty data dir after the cluster formed; `seed` is a member that said so. */
+/** Where a joining broker keeps its incarnation (joining.ts), written before it asks to join. */
+export const INCARNATION_FILE = 'incarnation';
+
+/** A founder started on an empty data dir after the cluster formed; `seed`, when known, is a member that said so. */
 export class LostFounderError extends FloError {
-  constructor(detail: string, readonly seed: PeerAddress) {
+  constructor(detail: string, readonly seed?: PeerAddress) {
     super('FLO_ERR_DATA_DIR_MISMATCH', detail);
   }
 }
@@ -134,6 +138,9 @@ export interface FoundingOptions {
 export async function foundCluster(options: FoundingOptions): Promise<ClusterMembership> {
   const saved = await readMembership(options.dataDir);
   if (saved !== undefined) return checkSaved(saved, options);
+  if (await joinUnfinished(options.dataDir)) {
+    throw new LostFounderError(`${options.dataDir} holds only the incarnation of a join that did not finish: this founder was joining again as a new member (its data was lost or damaged) when it stopped. With --rebuild-when-damaged and --join it asks again under the same incarnation; it never founds as node ${options.nodeId}`);
+  }
   await refuseSingleBrokerData(options.dataDir);
   const rf = options.replicationFactor ?? options.founders.length;
   checkReplicationFactor(rf, options.founders.length);
@@ -177,6 +184,16 @@ function checkSaved(saved: ClusterMembership, options: FoundingOptions): Cluster
   return saved;
 }
 
+/** Only what a join writes before its answer (the incarnation, a store moved aside): a rejoin stopped half-way. */
+async function joinUnfinished(dataDir: string): Promise<boolean> {
+  const entries = await readdir(dataDir).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return [];
+    throw error;
+  });
+  const rest = entries.filter((name) => name !== 'lost+found' && name !== `${INCARNATION_FILE}.tmp` && !name.startsWith(DAMAGED_PREFIX));
+  return rest.length === 1 && rest[0] === INCARNATION_FILE;
+}
+
 export async function refuseSingleBrokerData(dataDir: string, allowed: readonly string[] = [], allowedPrefix?: string): Promise<void> {
   let entries: string[];
   try {
@@ -185,7 +202,8 @@ export async function refuseSingleBrokerData(dataDir: string, allowed: readonly 
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw error;
   }
-  if (entries.some((name) => !name.startsWith(CLUSTER_FILE) && !allowed.includes(name) && !(allowedPrefix !== undefined && name.startsWith(allowedPrefix)))) {
+  // lost+found: an ext4 volume's own directory, there from its first mount (most block storage on Kubernetes).
+  if (entries.some((name) => name !== 'lost+found' && !name.startsWith(CLUSTER_FILE) && !allowed.includes(name) && !(allowedPrefix !== undefined && name.startsWith(allowedPrefix)))) {
     throw new FloError('FLO_ERR_DATA_DIR_MISMATCH',
       `${dataDir} holds data of a broker that is not a cluster member (no ${CLUSTER_FILE}): a cluster member starts from an empty data dir. To bring those events into the cluster, replay them out of this broker (flo consume) and produce them into the cluster`);
   }
@@ -212,12 +230,34 @@ function refuseIfLost(peer: string, address: PeerAddress, info: MemberInfo, opti
     address);
 }
 
-/** One round over the discovered brokers (this one among them, answering as not formed); the unreachable are skipped. */
+/**
+ * Waits until every address behind --peers-service has answered once (this broker among them,
+ * answering as not formed), refusing as lost if one belongs to the formed cluster. A lookup that
+ * fails or finds nobody is waited out, never taken as "nobody formed": a lone founder that formed
+ * while the others were down or DNS was failing would start a second cluster under the same id.
+ */
 async function askDiscovered(options: FoundingOptions): Promise<void> {
-  const discovered = await options.discover?.() ?? [];
-  const answers = await Promise.all(discovered.map(async (address) => ({ address, answer: await options.transport.probe(address, PROBE_TIMEOUT_MS).catch(() => undefined) })));
-  for (const { address, answer } of answers) {
-    if (answer?.info.members) refuseIfLost(formatPeerAddress(address), address, answer.info, options);
+  if (options.discover === undefined) return;
+  const answered = new Set<string>();
+  let lastLog = performance.now();
+  for (;;) {
+    if (options.signal?.aborted) throw new FloError('FLO_ERR_SHUTTING_DOWN', 'stopped while asking the brokers behind --peers-service');
+    const discovered = await options.discover();
+    await Promise.all(discovered.filter((address) => !answered.has(formatPeerAddress(address))).map(async (address) => {
+      const answer = await options.transport.probe(address, PROBE_TIMEOUT_MS).catch(() => undefined);
+      if (answer === undefined) return;
+      if (answer.info.members) refuseIfLost(formatPeerAddress(address), address, answer.info, options);
+      answered.add(formatPeerAddress(address));
+    }));
+    const waiting = discovered.map(formatPeerAddress).filter((peer) => !answered.has(peer));
+    if (discovered.length > 0 && waiting.length === 0) return;
+    if (performance.now() - lastLog > WAITING_LOG_MS) {
+      lastLog = performance.now();
+      options.logger.info({ waitingFor: waiting }, discovered.length === 0
+        ? 'forming the cluster: --peers-service resolves to nobody yet; waiting (a founder must not form alone what may have formed before)'
+        : 'forming the cluster: waiting for every broker behind --peers-service to answer once');
+    }
+    await new Promise((resolve) => setTimeout(resolve, PROBE_RETRY_MS));
   }
 }
 

@@ -20,9 +20,8 @@ import type { PeerAddress } from '../transport/peer-link.js';
 import { dialForInfo } from '../transport/tcp-transport.js';
 import { DAMAGED_PREFIX } from '../storage/verify.js';
 import type { Discover } from './discovery.js';
-import { formatPeerAddress, readMembership, refuseSingleBrokerData, writeMembership, type ClusterMembership } from './founding.js';
+import { formatPeerAddress, INCARNATION_FILE, readMembership, refuseSingleBrokerData, writeMembership, type ClusterMembership } from './founding.js';
 
-export const INCARNATION_FILE = 'incarnation';
 const JOIN_TIMEOUT_MS = 20_000;
 const JOIN_RETRY_MS = 500;
 const WAITING_LOG_MS = 5_000;

@@ -19,7 +19,7 @@ import { TcpTransport } from '../transport/tcp-transport.js';
 import type { JoinAnswer, JoinRequest } from '../transport/frame.js';
 import { ClusterAdmin } from './cluster-admin.js';
 import { CONTROLLER_GROUP, CONTROLLER_REQUEST_MS, Controller, outcomeError } from './controller.js';
-import { joinBackpressure, type MemberRecord } from './controller-machine.js';
+import { joinBackpressure, replacedMember, type MemberRecord } from './controller-machine.js';
 import { decodeControllerReply, decodeControllerRequest, encodeControllerReply, encodeControllerRequest, isControllerRequest } from './controller-requests.js';
 import { peerDiscovery } from './discovery.js';
 import { foundCluster, formatPeerAddress, parsePeerAddress, readMembership, type ClusterMembership } from './founding.js';
@@ -300,10 +300,11 @@ export class Peering {
     parsePeerAddress(request.peer, 'the joining broker\'s peer address');
     const wait = joinBackpressure(controller.members(), request.incarnation);
     if (wait !== undefined) throw new FloError('FLO_ERR_UNAVAILABLE', wait);
-    const outcome = await controller.request({ op: 'join', incarnation: request.incarnation, peer: request.peer, url: request.url, ...(request.replaces == null ? {} : { replaces: request.replaces }) });
+    const replaces = replacedMember(controller.members(), { incarnation: request.incarnation, peer: request.peer, replaces: request.replaces ?? undefined });
+    const outcome = await controller.request({ op: 'join', incarnation: request.incarnation, peer: request.peer, url: request.url, ...(replaces === undefined ? {} : { replaces }) });
     if (!outcome.ok) throw outcomeError(outcome);
     const members = controller.members().filter((member) => member.state !== 'removed' && member.id !== outcome.id).map((member) => ({ id: member.id, peer: member.peer }));
-    this.logger.info({ id: outcome.id, peer: request.peer, replaces: request.replaces ?? undefined }, 'a broker joined the cluster');
+    this.logger.info({ id: outcome.id, peer: request.peer, replaces }, 'a broker joined the cluster');
     return { id: outcome.id, founders: this.membership.members, members, replicationFactor: controller.replicationFactor, partitions: this.log.partitions };
   }
 

@@ -19,9 +19,9 @@ import type { ClusterOptions } from './peering.js';
 export async function rejoinAfterRefusal(error: unknown, dataDir: string, cluster: ClusterOptions | undefined, logger: Logger): Promise<ClusterOptions | undefined> {
   if (cluster?.rebuildWhenDamaged !== true || cluster.join === undefined || cluster.replaces !== undefined) return undefined;
   if (error instanceof LostFounderError && cluster.nodeId !== undefined) {
-    logger.error({ err: error, oldId: cluster.nodeId, seed: formatPeerAddress(error.seed) },
+    logger.error({ err: error, oldId: cluster.nodeId, seed: error.seed === undefined ? undefined : formatPeerAddress(error.seed) },
       'this founder\'s data dir is empty but the cluster formed long ago: joining as a new member (the old id is retired, its replicas rebuilt from the others)');
-    return { ...cluster, nodeId: undefined, nodeIdFromOrdinal: false, replaces: cluster.nodeId, join: error.seed };
+    return { ...cluster, nodeId: undefined, nodeIdFromOrdinal: false, replaces: cluster.nodeId, join: error.seed ?? cluster.join };
   }
   if (!(error instanceof FloError) || error.code !== 'FLO_ERR_STORAGE_CORRUPT') return undefined;
   const membership = await readMembership(dataDir).catch(() => undefined);

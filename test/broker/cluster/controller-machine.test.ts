@@ -4,6 +4,7 @@ import {
   ControllerMachine,
   decodeControllerCommand,
   joinBackpressure,
+  replacedMember,
   MAX_JOINING,
   encodeControllerCommand,
   type ControllerCommand,
@@ -375,5 +376,23 @@ describe('join backpressure', () => {
     // apply() itself never refuses (old logs replay as they ran).
     machine.apply(join('one-too-many'));
     expect(machine.apply(join('and-another'))).toMatchObject({ ok: true });
+  });
+});
+
+describe('the member a rejoin retires', () => {
+  it('is the id it names, unless that id was retired already: then the one member now at its address', () => {
+    const machine = new ControllerMachine(founders(1, 2, 3), 3);
+    const peer = '127.0.0.1:4002';
+    expect(replacedMember(machine.list(), { incarnation: 'first', peer, replaces: 2 })).toBe(2);
+    expect(replacedMember(machine.list(), { incarnation: 'first', peer })).toBeUndefined();
+    // Node 2's volume lost once: it came back as node 4 at the same address, retiring 2.
+    machine.apply({ op: 'join', incarnation: 'first', peer, url: null, replaces: 2 });
+    expect(stateOf(machine, 2)).toBe('removed');
+    // Lost again: its ordinal still says 2, which is gone; node 4 is the one to retire.
+    expect(replacedMember(machine.list(), { incarnation: 'second', peer, replaces: 2 })).toBe(4);
+    // The first join asked again is not taken for its own replacement.
+    expect(replacedMember(machine.list(), { incarnation: 'first', peer, replaces: 2 })).toBe(2);
+    // Nobody (or more than one) at that address: the named id stands, and retiring it again changes nothing.
+    expect(replacedMember(machine.list(), { incarnation: 'third', peer: '127.0.0.1:4999', replaces: 2 })).toBe(2);
   });
 });

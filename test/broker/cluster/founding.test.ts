@@ -1,7 +1,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CLUSTER_FILE, foundCluster, parsePeerAddress, readMembership, type FoundingOptions } from '../../../src/broker/cluster/founding.js';
+import { CLUSTER_FILE, foundCluster, LostFounderError, parsePeerAddress, readMembership, type FoundingOptions } from '../../../src/broker/cluster/founding.js';
 import type { MemberInfo } from '../../../src/broker/transport/frame.js';
 import { silentLogger, tempDir as makeTempDir } from '../../support/temp.js';
 
@@ -63,12 +63,51 @@ describe('founding a cluster', () => {
     expect(first.members.map((member) => member.id)).toEqual([1]);
   });
 
+  it('never takes an empty or failing lookup, or a broker that does not answer, for "nobody formed": it waits', async () => {
+    const alone = [parsePeerAddress('127.0.0.1:4001')];
+    let rounds = 0;
+    let memberUp = false;
+    // The lookup finds nobody at first (DNS down), then itself and a member that answers only later.
+    const discover = async (): Promise<Array<{ host: string; port: number }>> => (++rounds < 3 ? [] : [{ host: '127.0.0.1', port: 4001 }, { host: '127.0.0.2', port: 4001 }]);
+    setTimeout(() => { memberUp = true; }, 700);
+    const transport: FoundingOptions['transport'] = {
+      probe: async (address) => {
+        if (address.host !== '127.0.0.2') return { id: 1, info: { url: null, peer: null, probe: false } };
+        if (!memberUp) throw new Error('connection refused');
+        return { id: 2, info: { url: null, peer: null, probe: false, members: [1], formedAgoMs: 600_000 } };
+      },
+    };
+    await expect(foundCluster({ ...options(await tempDir(), {}), founders: alone, transport, discover })).rejects.toMatchObject({ seed: { host: '127.0.0.2', port: 4001 } });
+    expect(rounds).toBeGreaterThanOrEqual(3);
+  });
+
   it('parses host:port, [v6]:port and DNS names, and names the flag on anything else', () => {
     expect(parsePeerAddress('flo-0.flo.ns.svc:4000')).toEqual({ host: 'flo-0.flo.ns.svc', port: 4000 });
     expect(parsePeerAddress('[::1]:4001')).toEqual({ host: '::1', port: 4001 });
     for (const bad of ['127.0.0.1', ':4000', 'host:0', 'host:70000', 'a b:1', 'http://x:1']) {
       expect(() => parsePeerAddress(bad), bad).toThrow(/--peers: .* is not host:port/);
     }
+  });
+
+  it('refuses a founder whose dir holds only a join\'s incarnation (a rejoin stopped half-way) as lost, whatever the others say', async () => {
+    const dir = await tempDir();
+    await writeFile(join(dir, 'incarnation'), '0b7c3f52-0000-4000-8000-000000000000\n');
+    await mkdir(join(dir, 'damaged-2026-12-03T10-00-00-000Z'));
+    const refused = foundCluster(options(dir, { 4001: 1, 4002: 2, 4003: 3 }));
+    await expect(refused).rejects.toThrow(/join that did not finish/);
+    await expect(refused).rejects.toBeInstanceOf(LostFounderError);
+    // With anything else beside it, it is the usual refusal of a store that is not a member's.
+    await writeFile(join(dir, '000001.log'), '');
+    await expect(foundCluster(options(dir, { 4001: 1, 4002: 2, 4003: 3 }))).rejects.toThrow(/not a cluster member/);
+  });
+
+  it('takes a fresh ext4 volume (only lost+found in it) for an empty data dir', async () => {
+    const dir = await tempDir();
+    await mkdir(join(dir, 'lost+found'));
+    expect((await foundCluster(options(dir, { 4001: 1, 4002: 2, 4003: 3 }))).members.map((m) => m.id)).toEqual([1, 2, 3]);
+    const lost = await tempDir();
+    await mkdir(join(lost, 'lost+found'));
+    await expect(foundCluster({ ...options(lost, {}), transport: fakeProbe({ 4001: 1, 4002: 2, 4003: 3 }, { members: [1, 2, 3], formedAgoMs: 120_000 }) })).rejects.toThrow(/formed 120 s ago/);
   });
 
   it('forms once every founder answered, ids sorted, and saves the membership', async () => {
