@@ -212,7 +212,7 @@ function parseRetentionFlag(text: string): ReturnType<typeof parseRetentionRules
   return parseRetentionRules(parsed);
 }
 
-const FALSE_WORDS = /^(false|0|no|off)?$/i;
+const FALSE_WORDS = /^(false|0|no|off)$/i;
 
 /**
  * A boolean flag set through its environment variable is on for any value (commander only checks

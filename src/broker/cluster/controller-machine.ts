@@ -154,15 +154,19 @@ export function decodeControllerCommand(data: Uint8Array): ControllerCommand {
 export const MAX_JOINING = 3;
 
 /**
- * Why a new join must wait (undefined: it may go ahead). Asked before the join is proposed, on the
- * answering broker's view of the table: a soft limit against a flood of joins, never applied to a
- * join asked again (the same incarnation) nor in apply(), which must replay old logs as they ran.
+ * Why a new join must wait (undefined: it may go ahead). Asked by the controller's leader before it
+ * proposes a join, counting the joins it proposed that are not applied yet: a limit against a flood
+ * of joins, never applied to a join asked again (the same incarnation) nor in apply(), which must
+ * replay old logs (and stay the same across versions) as they ran.
  */
-export function joinBackpressure(members: readonly MemberRecord[], incarnation: string): string | undefined {
-  if (members.some((member) => member.incarnation === incarnation)) return undefined;
-  const joining = members.filter((member) => member.state === 'joining').map((member) => member.id);
-  if (joining.length < MAX_JOINING) return undefined;
-  return `nodes ${joining.join(', ')} are still joining (at most ${MAX_JOINING} catch up at once); this join is asked again shortly. A joiner gone for good: DELETE /v1/admin/members/<id>?force=true`;
+export function joinBackpressure(members: readonly MemberRecord[], incarnation: string, inFlight: ReadonlySet<string> = new Set()): string | undefined {
+  if (inFlight.has(incarnation) || members.some((member) => member.incarnation === incarnation)) return undefined;
+  const known = new Set(members.map((member) => member.incarnation));
+  const joining = members.filter((member) => member.state === 'joining').map((member) => `${member.id}`);
+  const proposed = [...inFlight].filter((other) => !known.has(other)).length;
+  if (joining.length + proposed < MAX_JOINING) return undefined;
+  const who = [...joining, ...(proposed > 0 ? [`${proposed} being registered`] : [])].join(', ');
+  return `${who} still joining (at most ${MAX_JOINING} catch up at once); this join is asked again shortly. A joiner gone for good: DELETE /v1/admin/members/<id>?force=true`;
 }
 
 /**

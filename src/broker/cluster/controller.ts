@@ -12,7 +12,7 @@ import { GroupTicker } from '../replication/ticker.js';
 import type { RaftStorage } from '../storage/raft-storage.js';
 import type { RaftTransport } from '../transport/tcp-transport.js';
 import {
-  ControllerMachine, decodeControllerCommand, encodeControllerCommand, type ControllerCommand, type ControllerOutcome, type MemberRecord,
+  ControllerMachine, decodeControllerCommand, encodeControllerCommand, joinBackpressure, type ControllerCommand, type ControllerOutcome, type MemberRecord,
 } from './controller-machine.js';
 
 export const CONTROLLER_GROUP = 0;
@@ -48,6 +48,8 @@ export class Controller implements StateMachine {
   private node!: RaftNode;
   private machine: ControllerMachine;
   private readonly outcomes = new Map<number, ControllerOutcome>();
+  /** Incarnations of joins this leader proposed that are not applied yet: they count against the join limit. */
+  private readonly joinsInFlight = new Set<string>();
   private appliedIndex = 0;
   private readonly appliedWaiters: Array<{ index: number; resolve: () => void }> = [];
   private closed = false;
@@ -165,6 +167,20 @@ export class Controller implements StateMachine {
   }
 
   private async proposeHere(command: ControllerCommand, deadline: number): Promise<ControllerOutcome> {
+    if (command.op !== 'join') return this.proposeAndWait(command, deadline);
+    // Checked and taken in one step on the leader (single-threaded), counting joins still in flight:
+    // a retryable refusal, so the request (and then the joiner) asks again until a slot frees.
+    const wait = joinBackpressure(this.machine.list(), command.incarnation, this.joinsInFlight);
+    if (wait !== undefined) throw new FloError('FLO_ERR_UNAVAILABLE', wait);
+    this.joinsInFlight.add(command.incarnation);
+    try {
+      return await this.proposeAndWait(command, deadline);
+    } finally {
+      this.joinsInFlight.delete(command.incarnation);
+    }
+  }
+
+  private async proposeAndWait(command: ControllerCommand, deadline: number): Promise<ControllerOutcome> {
     const index = await this.node.propose(encodeControllerCommand(command));
     await this.waitApplied(index, deadline);
     const outcome = this.outcomes.get(index);

@@ -137,7 +137,13 @@ export interface FoundingOptions {
 /** The membership of this broker's cluster: from its data dir, or found by probing the founders (then saved). */
 export async function foundCluster(options: FoundingOptions): Promise<ClusterMembership> {
   const saved = await readMembership(options.dataDir);
-  if (saved !== undefined) return checkSaved(saved, options);
+  if (saved !== undefined) {
+    const checked = checkSaved(saved, options);
+    if (saved.self === undefined && Date.now() - (saved.formedAt ?? 0) > FORMING_GRACE_MS && await holdsNoStore(options.dataDir)) {
+      throw new LostFounderError(`${options.dataDir} holds this founder's cluster.json but no store, and the cluster formed ${saved.formedAt === undefined ? 'a while' : `${Math.round((Date.now() - saved.formedAt) / 1000)} s`} ago: its data was lost (or the file was copied from another member). It must not come back as node ${options.nodeId} with an empty log: start it with --rebuild-when-damaged and --join (it joins as a new member and retires node ${options.nodeId})`);
+    }
+    return checked;
+  }
   if (await joinUnfinished(options.dataDir)) {
     throw new LostFounderError(`${options.dataDir} holds only the incarnation of a join that did not finish: this founder was joining again as a new member (its data was lost or damaged) when it stopped. With --rebuild-when-damaged and --join it asks again under the same incarnation; it never founds as node ${options.nodeId}`);
   }
@@ -182,6 +188,12 @@ function checkSaved(saved: ClusterMembership, options: FoundingOptions): Cluster
     options.logger.warn({ peers: [...given], saved: [...kept] }, `--peers differs from the membership this cluster formed with (${file}); using the saved membership`);
   }
   return saved;
+}
+
+/** Nothing of an event store (LevelDB's files) beside the membership and join files: a founder that never kept data here. */
+async function holdsNoStore(dataDir: string): Promise<boolean> {
+  const entries = await readdir(dataDir);
+  return entries.every((name) => name === 'lost+found' || name.startsWith(CLUSTER_FILE) || name.startsWith(INCARNATION_FILE) || name.startsWith(DAMAGED_PREFIX));
 }
 
 /** Only what a join writes before its answer (the incarnation, a store moved aside): a rejoin stopped half-way. */

@@ -19,7 +19,7 @@ import { TcpTransport } from '../transport/tcp-transport.js';
 import type { JoinAnswer, JoinRequest } from '../transport/frame.js';
 import { ClusterAdmin } from './cluster-admin.js';
 import { CONTROLLER_GROUP, CONTROLLER_REQUEST_MS, Controller, outcomeError } from './controller.js';
-import { joinBackpressure, replacedMember, type MemberRecord } from './controller-machine.js';
+import { replacedMember, type MemberRecord } from './controller-machine.js';
 import { decodeControllerReply, decodeControllerRequest, encodeControllerReply, encodeControllerRequest, isControllerRequest } from './controller-requests.js';
 import { peerDiscovery } from './discovery.js';
 import { foundCluster, formatPeerAddress, parsePeerAddress, readMembership, type ClusterMembership } from './founding.js';
@@ -298,8 +298,6 @@ export class Peering {
     const controller = this.controller;
     if (controller === undefined || this.log === undefined) throw new FloError('FLO_ERR_UNAVAILABLE', 'this broker is still starting; ask again shortly');
     parsePeerAddress(request.peer, 'the joining broker\'s peer address');
-    const wait = joinBackpressure(controller.members(), request.incarnation);
-    if (wait !== undefined) throw new FloError('FLO_ERR_UNAVAILABLE', wait);
     const replaces = replacedMember(controller.members(), { incarnation: request.incarnation, peer: request.peer, replaces: request.replaces ?? undefined });
     const outcome = await controller.request({ op: 'join', incarnation: request.incarnation, peer: request.peer, url: request.url, ...(replaces === undefined ? {} : { replaces }) });
     if (!outcome.ok) throw outcomeError(outcome);

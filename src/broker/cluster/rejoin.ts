@@ -19,6 +19,8 @@ import type { ClusterOptions } from './peering.js';
 export async function rejoinAfterRefusal(error: unknown, dataDir: string, cluster: ClusterOptions | undefined, logger: Logger): Promise<ClusterOptions | undefined> {
   if (cluster?.rebuildWhenDamaged !== true || cluster.join === undefined || cluster.replaces !== undefined) return undefined;
   if (error instanceof LostFounderError && cluster.nodeId !== undefined) {
+    // A founder's cluster.json without a store goes aside with it: the join writes the new membership.
+    if (await readMembership(dataDir).catch(() => undefined) !== undefined) await moveAside(dataDir);
     logger.error({ err: error, oldId: cluster.nodeId, seed: error.seed === undefined ? undefined : formatPeerAddress(error.seed) },
       'this founder\'s data dir is empty but the cluster formed long ago: joining as a new member (the old id is retired, its replicas rebuilt from the others)');
     return { ...cluster, nodeId: undefined, nodeIdFromOrdinal: false, replaces: cluster.nodeId, join: error.seed ?? cluster.join };

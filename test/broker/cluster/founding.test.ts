@@ -101,6 +101,19 @@ describe('founding a cluster', () => {
     await expect(foundCluster(options(dir, { 4001: 1, 4002: 2, 4003: 3 }))).rejects.toThrow(/not a cluster member/);
   });
 
+  it('refuses a founder whose cluster.json outlived its store (or was copied in) once the cluster formed a minute ago', async () => {
+    const dir = await tempDir();
+    const membership = await foundCluster(options(dir, { 4001: 1, 4002: 2, 4003: 3 }));
+    // Moments after forming, before the store was created: a crash there restarts as itself.
+    expect((await foundCluster(options(dir, {}))).members).toEqual(membership.members);
+    const old = JSON.parse(await readFile(join(dir, CLUSTER_FILE), 'utf8')) as Record<string, unknown>;
+    await writeFile(join(dir, CLUSTER_FILE), JSON.stringify({ ...old, formedAt: Date.now() - 120_000 }));
+    await expect(foundCluster(options(dir, {}))).rejects.toThrow(/cluster\.json but no store, and the cluster formed 120 s ago/);
+    // With a store beside it, it is an ordinary restart.
+    await writeFile(join(dir, 'CURRENT'), 'MANIFEST-000001\n');
+    expect((await foundCluster(options(dir, {}))).members).toEqual(membership.members);
+  });
+
   it('takes a fresh ext4 volume (only lost+found in it) for an empty data dir', async () => {
     const dir = await tempDir();
     await mkdir(join(dir, 'lost+found'));

@@ -23,6 +23,19 @@ describe('rejoining after a refusal (--rebuild-when-damaged)', () => {
     expect(await rejoinAfterRefusal(new LostFounderError('half-way'), dir.path, cluster, silentLogger)).toMatchObject({ replaces: 1, join: seed });
   });
 
+  it('moves a lost founder\'s cluster.json aside (the join writes the new one), and leaves a half-way join\'s incarnation', async () => {
+    const dir = await tempDir();
+    made.push(dir.remove);
+    await writeFile(join(dir.path, 'cluster.json'), JSON.stringify({ format: 1, clusterId: 'flo', members: [{ id: 1, peer: 'flo-0.flo-peers:4000' }], replicationFactor: 1, formedAt: 1 }));
+    expect(await rejoinAfterRefusal(new LostFounderError('no store'), dir.path, cluster, silentLogger)).toMatchObject({ replaces: 1 });
+    expect((await readdir(dir.path)).every((name) => name.startsWith('damaged-'))).toBe(true);
+    const halfway = await tempDir();
+    made.push(halfway.remove);
+    await writeFile(join(halfway.path, 'incarnation'), '0b7c3f52-0000-4000-8000-000000000000\n');
+    await rejoinAfterRefusal(new LostFounderError('half-way'), halfway.path, cluster, silentLogger);
+    expect(await readdir(halfway.path)).toEqual(['incarnation']);
+  });
+
   it('moves a damaged store aside first, and leaves every other refusal (or a start without the flag) alone', async () => {
     const dir = await tempDir();
     made.push(dir.remove);
