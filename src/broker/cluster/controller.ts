@@ -19,6 +19,8 @@ export const CONTROLLER_GROUP = 0;
 /** How long a membership request may look for a controller leader and wait for its entry to apply. */
 export const CONTROLLER_REQUEST_MS = 15_000;
 const CONTROLLER_SNAPSHOT_EVERY = 64;
+/** How long a member must have been silent before a join may retire it (heartbeats come every ~100 ms). */
+export const REPLACED_SILENCE_MS = 3_000;
 /** How long a broker that forwarded a command waits to apply it itself before answering. */
 const FOLLOWER_APPLY_WAIT_MS = 3_000;
 /** Outcomes kept for entries applied here, so a proposer that learns its index late still finds its answer. */
@@ -42,6 +44,8 @@ export interface ControllerOptions {
   readonly forward: (leader: NodeId, command: ControllerCommand) => Promise<ControllerOutcome>;
   /** Told after every change of the table (and once at start). */
   readonly onChange: (members: MemberRecord[]) => void;
+  /** Milliseconds since this broker last heard from a member (undefined: never): a join may not retire a member heard from lately. */
+  readonly msSinceHeard?: (id: NodeId) => number | undefined;
 }
 
 export class Controller implements StateMachine {
@@ -170,7 +174,7 @@ export class Controller implements StateMachine {
     if (command.op !== 'join') return this.proposeAndWait(command, deadline);
     // Checked and taken in one step on the leader (single-threaded), counting joins still in flight:
     // a retryable refusal, so the request (and then the joiner) asks again until a slot frees.
-    const wait = joinBackpressure(this.machine.list(), command.incarnation, this.joinsInFlight);
+    const wait = joinBackpressure(this.machine.list(), command.incarnation, this.joinsInFlight) ?? this.replacedIsAlive(command);
     if (wait !== undefined) throw new FloError('FLO_ERR_UNAVAILABLE', wait);
     this.joinsInFlight.add(command.incarnation);
     try {
@@ -178,6 +182,22 @@ export class Controller implements StateMachine {
     } finally {
       this.joinsInFlight.delete(command.incarnation);
     }
+  }
+
+  /**
+   * Why a join that retires a member must wait: that member is running (this leader heard from it lately,
+   * or is it). A second broker started by mistake with a member's flags on an empty data dir, or pointed at
+   * another cluster's peers, would otherwise retire a live member. Retryable: a member that just died
+   * (its pod restarted on a new volume) falls silent within REPLACED_SILENCE_MS.
+   */
+  private replacedIsAlive(command: ControllerCommand & { op: 'join' }): string | undefined {
+    const members = this.machine.list();
+    const replaced = command.replaces === undefined ? undefined : members.find((member) => member.id === command.replaces);
+    if (replaced === undefined || replaced.state === 'removed' || members.some((member) => member.incarnation === command.incarnation)) return undefined;
+    const silentMs = replaced.id === this.node.nodeId ? 0 : this.options.msSinceHeard?.(replaced.id);
+    if (silentMs === undefined || silentMs >= REPLACED_SILENCE_MS) return undefined;
+    return `node ${replaced.id} is running (the controller's leader heard from it ${Math.round(silentMs)} ms ago): a broker that replaces it may join once it has been silent for ${REPLACED_SILENCE_MS / 1000} s. `
+      + `If node ${replaced.id} is alive, this broker was started with its --node-id on another data dir (or --peers-service names another cluster): stop this one`;
   }
 
   private async proposeAndWait(command: ControllerCommand, deadline: number): Promise<ControllerOutcome> {

@@ -185,6 +185,7 @@ export class Peering {
           founders: this.membership.members, replicationFactor: this.membership.replicationFactor, bootstrap: this.founder,
           forward: async (leader, command) => decodeControllerReply(await this.transport.request(leader, encodeControllerRequest(command), CONTROLLER_REQUEST_MS)),
           onChange: (members) => this.onMembersChanged(members),
+          msSinceHeard: (id) => this.transport.msSinceHeard(id),
         });
         const groups = (): ReconciledGroup[] => [controller.group, ...(this.log?.raftGroups() ?? [])];
         this.admin = new ClusterAdmin({

@@ -95,6 +95,8 @@ export class TcpTransport implements RaftTransport {
   private readonly infos = new Map<NodeId, MemberInfo>();
   /** Peers that sent this broker Raft messages since it started (a probe from one of them after a wipe is told so). */
   private readonly everConnected = new Set<NodeId>();
+  /** When a frame from each peer last arrived (performance.now()). */
+  private readonly heardAt = new Map<NodeId, number>();
   private requestHandler: RequestHandler | undefined;
   private readonly requests = new Map<number, PendingRequest>();
   private nextRequestId = 1;
@@ -156,6 +158,12 @@ export class TcpTransport implements RaftTransport {
 
   connected(id: NodeId): boolean {
     return this.links.get(id)?.connected ?? false;
+  }
+
+  /** Milliseconds since the last frame from `id` arrived (a live member's leader hears it every heartbeat); undefined if never. */
+  msSinceHeard(id: NodeId): number | undefined {
+    const at = this.heardAt.get(id);
+    return at === undefined ? undefined : performance.now() - at;
   }
 
   register(groupId: number, handler: MessageHandler): void {
@@ -297,6 +305,7 @@ export class TcpTransport implements RaftTransport {
   }
 
   private onFrame(peer: NodeId, frame: Frame): void {
+    this.heardAt.set(peer, performance.now());
     if (frame.kind === FRAME_INFO) {
       this.infos.set(peer, frame.info);
       return;

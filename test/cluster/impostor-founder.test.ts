@@ -1,0 +1,61 @@
+// A second broker started by mistake with a live member's flags (its --node-id, --peers and peer
+// address) on an empty data dir looks to the cluster like that founder after a lost volume. With
+// --rebuild-when-damaged it asks to join in its place; the cluster must not retire the running
+// member for it. The join waits (and says why) while the member is heard from.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { TestCluster } from '../support/cluster.js';
+import { CLI_PATH, freePort } from '../support/server-process.js';
+import { tempDir, waitFor } from '../support/temp.js';
+import { produceContinuously } from './failover.js';
+import { checkEverywhere } from './membership-support.js';
+
+let cluster: TestCluster | undefined;
+let impostor: ChildProcess | undefined;
+afterEach(async () => {
+  if (impostor?.exitCode === null) {
+    const exited = new Promise((resolve) => impostor!.once('exit', resolve));
+    impostor.kill('SIGKILL');
+    await exited;
+  }
+  impostor = undefined;
+  await cluster?.close();
+  cluster = undefined;
+});
+
+describe('a second broker started with a live founder\'s flags', () => {
+  it('is not let in in its place: the running member stays, the impostor says why it waits', { timeout: 90_000 }, async () => {
+    cluster = await TestCluster.start({ brokers: 3, args: ['--partitions', '4'] });
+    const run = produceContinuously(cluster.broker(2).url);
+    const dir = await tempDir('flo-impostor-');
+    let log = '';
+    try {
+      await waitFor(() => run.acked.size >= 500, 'events acknowledged before the impostor starts', 30_000);
+      const founder = cluster.broker(1);
+      const peers = cluster.brokers.map((broker) => `127.0.0.1:${broker.peerPort}`).join(',');
+      // Another loopback address, so it can listen on node 1's peer port and advertise node 1's address.
+      impostor = spawn(process.execPath, [CLI_PATH, 'server',
+        '--node-id', '1', '--peers', peers, '--partitions', '4', '-d', join(dir.path, 'data'), '--host', '127.0.0.2', '-p', String(await freePort()),
+        '--peer-port', String(founder.peerPort), '--advertise-peer', `127.0.0.1:${founder.peerPort}`,
+        '--rebuild-when-damaged', '--join', `127.0.0.1:${cluster.broker(2).peerPort}`, '--log-level', 'info',
+      ], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FLO_PRETTY: '' } });
+      const append = (chunk: Buffer): void => void (log += chunk.toString());
+      impostor.stdout!.on('data', append);
+      impostor.stderr!.on('data', append);
+
+      // It takes itself for node 1 after a lost volume, asks to replace it, and is held back.
+      await waitFor(() => /node 1 is running/.test(log), 'the impostor to be told node 1 is running', 30_000);
+      expect(log).toMatch(/data dir is empty but the cluster formed long ago/);
+      const acked = run.acked.size;
+      await waitFor(() => run.acked.size >= acked + 300, 'appends acknowledged while the impostor waits', 20_000);
+      const states = (await cluster.status(2)).brokers.map((b) => `${b.member}:${b.state}`).join(',');
+      expect(states, 'node 1 stays a member, nobody joined').toBe('1:active,2:active,3:active');
+      expect(impostor.exitCode, `the impostor keeps waiting:\n${log}`).toBeNull();
+    } finally {
+      await run.stop();
+      await dir.remove();
+    }
+    await checkEverywhere(cluster.brokers, run, 'the three members');
+  });
+});
