@@ -3,7 +3,8 @@
 // the store aside, joins again as a new member retiring its old id, and ends up
 // holding every acknowledged event, copied from the others. A founder whose data dir
 // was lost (an empty volume) does the same, even when --join names itself (pod 0 on
-// Kubernetes, where every pod has the same FLO_JOIN).
+// Kubernetes, where every pod has the same FLO_JOIN), and starts again as its new id with the
+// same command line.
 import { readdir, rm, stat, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -91,6 +92,12 @@ describe('a founder whose data dir was lost', () => {
 
       cluster.restart(1, ['--rebuild-when-damaged', '--join', ownPeer]);
       await waitReplaced(2, '1:removed,2:active,3:active,4:active', run, 'node 1 retired and its replacement (node 4) active in every group');
+      // Restarted with the very same command line (still --node-id 1): it is node 4, not refused.
+      await cluster.stop(1);
+      cluster.restart(1, ['--rebuild-when-damaged', '--join', ownPeer]);
+      await waitFor(async () => (await cluster!.status(1).catch(() => undefined))?.member === 4 || cluster!.broker(1).child === undefined, 'the rebuilt founder to start again as node 4', 30_000);
+      expect(cluster.broker(1).child, `restarted with --node-id 1:\n${cluster.broker(1).output().slice(-2000)}`).toBeDefined();
+      await waitReplaced(2, '1:removed,2:active,3:active,4:active', run, 'node 4 back after its restart');
       // The same volume lost again: its flags still say node 1 (retired), so node 4 at its address is the one retired.
       await cluster.kill(1);
       await rm(cluster.broker(1).dataDir, { recursive: true, force: true });

@@ -52,6 +52,8 @@ export interface ClusterMembership {
   readonly partitions?: number | undefined;
   /** When this founder wrote the membership (ms since the epoch, its own clock). */
   readonly formedAt?: number | undefined;
+  /** Ids this data dir had before it was rebuilt as `self` (--rebuild-when-damaged): its flags may still name one. */
+  readonly formerIds?: readonly NodeId[] | undefined;
 }
 
 /** Where a joining broker keeps its incarnation (joining.ts), written before it asks to join. */
@@ -86,7 +88,7 @@ export async function readMembership(dataDir: string): Promise<ClusterMembership
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
   }
-  let parsed: { format?: unknown; clusterId?: unknown; members?: unknown; replicationFactor?: unknown; self?: unknown; partitions?: unknown; formedAt?: unknown };
+  let parsed: { format?: unknown; clusterId?: unknown; members?: unknown; replicationFactor?: unknown; self?: unknown; partitions?: unknown; formedAt?: unknown; formerIds?: unknown };
   try {
     parsed = JSON.parse(text) as typeof parsed;
   } catch {
@@ -97,7 +99,8 @@ export async function readMembership(dataDir: string): Promise<ClusterMembership
     && members.every((member) => Number.isSafeInteger(member.id) && (member.id as number) > 0 && typeof member.peer === 'string')
     && Number.isSafeInteger(parsed.replicationFactor)
     && (parsed.self === undefined || (Number.isSafeInteger(parsed.self) && (parsed.self as number) > 0))
-    && (parsed.partitions === undefined || (Number.isSafeInteger(parsed.partitions) && (parsed.partitions as number) > 0));
+    && (parsed.partitions === undefined || (Number.isSafeInteger(parsed.partitions) && (parsed.partitions as number) > 0))
+    && (parsed.formerIds === undefined || (Array.isArray(parsed.formerIds) && parsed.formerIds.every((id) => Number.isSafeInteger(id) && (id as number) > 0)));
   if (!valid) throw new FloError('FLO_ERR_STORAGE_CORRUPT', `${join(dataDir, CLUSTER_FILE)} is not a membership this broker reads`);
   const ids = members.map((member) => member.id as number);
   if (new Set(ids).size !== ids.length) throw new FloError('FLO_ERR_STORAGE_CORRUPT', `${join(dataDir, CLUSTER_FILE)} lists a member id twice (${ids.join(', ')}): restore it from another member's data dir`);
@@ -108,6 +111,7 @@ export async function readMembership(dataDir: string): Promise<ClusterMembership
     ...(parsed.self === undefined ? {} : { self: parsed.self as number }),
     ...(parsed.partitions === undefined ? {} : { partitions: parsed.partitions as number }),
     ...(Number.isSafeInteger(parsed.formedAt) ? { formedAt: parsed.formedAt as number } : {}),
+    ...(parsed.formerIds === undefined ? {} : { formerIds: parsed.formerIds as number[] }),
   };
 }
 

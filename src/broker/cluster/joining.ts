@@ -38,6 +38,8 @@ export interface JoinOptions {
   readonly url: string | null;
   /** This broker's id before its store was found damaged (docs/cluster.md, "Membership"). */
   readonly replaces?: number | undefined;
+  /** Every id this data dir had before (kept in cluster.json, so the flags that named one still start it). */
+  readonly formerIds?: readonly number[] | undefined;
   readonly logger: Logger;
   readonly signal?: AbortSignal | undefined;
 }
@@ -74,7 +76,11 @@ export async function joinCluster(options: JoinOptions): Promise<ClusterMembersh
       lastError = error.message;
     } else if (info?.joined != null) {
       const answer = info.joined;
-      const membership = { clusterId: options.auth.clusterId, members: answer.founders, replicationFactor: answer.replicationFactor, self: answer.id, partitions: answer.partitions };
+      const formerIds = (options.formerIds ?? []).filter((id) => id !== answer.id);
+      const membership = {
+        clusterId: options.auth.clusterId, members: answer.founders, replicationFactor: answer.replicationFactor, self: answer.id, partitions: answer.partitions,
+        ...(formerIds.length === 0 ? {} : { formerIds }),
+      };
       await writeMembership(options.dataDir, membership);
       options.logger.info({ id: answer.id, seed, members: answer.members.map((member) => member.id) }, 'joined the cluster: catching up as a learner');
       return { ...membership, dial: [...answer.members] };
@@ -104,7 +110,8 @@ function pause(ms: number): Promise<void> {
 export async function joinedMembership(dataDir: string, nodeId: number | undefined): Promise<ClusterMembership | undefined> {
   const saved = await readMembership(dataDir);
   if (saved?.self === undefined) return undefined;
-  if (nodeId !== undefined && nodeId !== saved.self) {
+  // A rebuilt member started again with the same command line names the id it had before.
+  if (nodeId !== undefined && nodeId !== saved.self && saved.formerIds?.includes(nodeId) !== true) {
     throw new FloError('FLO_ERR_DATA_DIR_MISMATCH', `${dataDir} joined the cluster as node ${saved.self}, not ${nodeId}: drop --node-id (a joined broker keeps the id the cluster gave it)`);
   }
   return saved;

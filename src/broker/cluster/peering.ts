@@ -47,6 +47,8 @@ export interface ClusterOptions {
   readonly rebuildWhenDamaged?: boolean | undefined;
   /** Set by the broker when it rebuilds: the id it had. */
   readonly replaces?: number | undefined;
+  /** Ids this data dir had before a rebuild (rejoin.ts): --node-id may name one of them. */
+  readonly formerIds?: readonly number[] | undefined;
   /** The id came from the pod's ordinal: it names this broker only if it is a founder (a joiner is given another). */
   readonly nodeIdFromOrdinal?: boolean | undefined;
   /** Join the running cluster of the member at this peer address (an empty data dir gets a new id). */
@@ -132,7 +134,7 @@ export class Peering {
         dial = [...joined.members];
       } else if (options.join !== undefined && formed === undefined && (options.replaces !== undefined || !options.peers.map(formatPeerAddress).includes(advertisedPeer))) {
         // Given both (one command line for every pod of a StatefulSet): a broker named in --peers founds, any other joins.
-        const answer = await joinCluster({ dataDir: options.dataDir, seeds: joinSeeds(options.join, options.peers, advertisedPeer), discover, auth, peer: advertisedPeer, url: options.advertiseUrl ?? null, logger, replaces: options.replaces });
+        const answer = await joinCluster({ dataDir: options.dataDir, seeds: joinSeeds(options.join, options.peers, advertisedPeer), discover, auth, peer: advertisedPeer, url: options.advertiseUrl ?? null, logger, replaces: options.replaces, formerIds: options.formerIds });
         membership = answer;
         nodeId = answer.self;
         dial = answer.dial;

@@ -20,10 +20,11 @@ export async function rejoinAfterRefusal(error: unknown, dataDir: string, cluste
   if (cluster?.rebuildWhenDamaged !== true || cluster.join === undefined || cluster.replaces !== undefined) return undefined;
   if (error instanceof LostFounderError && cluster.nodeId !== undefined) {
     // A founder's cluster.json without a store goes aside with it: the join writes the new membership.
-    if (await readMembership(dataDir).catch(() => undefined) !== undefined) await moveAside(dataDir);
+    const saved = await readMembership(dataDir).catch(() => undefined);
+    if (saved !== undefined) await moveAside(dataDir);
     logger.error({ err: error, oldId: cluster.nodeId, seed: error.seed === undefined ? undefined : formatPeerAddress(error.seed) },
       'this founder\'s data dir is empty but the cluster formed long ago: joining as a new member (the old id is retired, its replicas rebuilt from the others)');
-    return { ...cluster, nodeId: undefined, nodeIdFromOrdinal: false, replaces: cluster.nodeId, join: error.seed ?? cluster.join };
+    return { ...cluster, nodeId: undefined, nodeIdFromOrdinal: false, replaces: cluster.nodeId, formerIds: [...new Set([...(saved?.formerIds ?? []), cluster.nodeId])], join: error.seed ?? cluster.join };
   }
   if (!(error instanceof FloError) || error.code !== 'FLO_ERR_STORAGE_CORRUPT') return undefined;
   const membership = await readMembership(dataDir).catch(() => undefined);
@@ -31,7 +32,8 @@ export async function rejoinAfterRefusal(error: unknown, dataDir: string, cluste
   const aside = await moveAside(dataDir);
   logger.error({ err: error, movedTo: aside, oldId },
     'the store failed verification: moved it aside, joining the cluster again as a new member (the old id is retired, its replicas rebuilt from the others)');
-  return { ...cluster, nodeId: undefined, nodeIdFromOrdinal: false, replaces: oldId };
+  const formerIds = [...new Set([...(membership?.formerIds ?? []), ...[oldId, cluster.nodeId].filter((id) => id !== undefined)])];
+  return { ...cluster, nodeId: undefined, nodeIdFromOrdinal: false, replaces: oldId, formerIds };
 }
 
 /**

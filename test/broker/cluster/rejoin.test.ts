@@ -1,7 +1,8 @@
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { LostFounderError } from '../../../src/broker/cluster/founding.js';
+import { LostFounderError, readMembership, writeMembership } from '../../../src/broker/cluster/founding.js';
+import { joinedMembership } from '../../../src/broker/cluster/joining.js';
 import type { ClusterOptions } from '../../../src/broker/cluster/peering.js';
 import { rejoinAfterRefusal } from '../../../src/broker/cluster/rejoin.js';
 import { FloError } from '../../../src/common/errors.js';
@@ -19,7 +20,7 @@ describe('rejoining after a refusal (--rebuild-when-damaged)', () => {
     made.push(dir.remove);
     const other = { host: '127.0.0.2', port: 4000 };
     expect(await rejoinAfterRefusal(new LostFounderError('lost', other), dir.path, cluster, silentLogger))
-      .toMatchObject({ nodeId: undefined, nodeIdFromOrdinal: false, replaces: 1, join: other });
+      .toMatchObject({ nodeId: undefined, nodeIdFromOrdinal: false, replaces: 1, formerIds: [1], join: other });
     expect(await rejoinAfterRefusal(new LostFounderError('half-way'), dir.path, cluster, silentLogger)).toMatchObject({ replaces: 1, join: seed });
   });
 
@@ -44,7 +45,29 @@ describe('rejoining after a refusal (--rebuild-when-damaged)', () => {
     const damaged = new FloError('FLO_ERR_STORAGE_CORRUPT', 'a block fails its checksum');
     expect(await rejoinAfterRefusal(damaged, dir.path, { ...cluster, rebuildWhenDamaged: false }, silentLogger)).toBeUndefined();
     expect(await rejoinAfterRefusal(new FloError('FLO_ERR_CONFIG_INVALID', 'bad flag'), dir.path, cluster, silentLogger)).toBeUndefined();
-    expect(await rejoinAfterRefusal(damaged, dir.path, cluster, silentLogger)).toMatchObject({ replaces: 1, join: seed });
+    expect(await rejoinAfterRefusal(damaged, dir.path, cluster, silentLogger)).toMatchObject({ replaces: 1, formerIds: [1], join: seed });
     expect((await readdir(dir.path)).every((name) => name.startsWith('damaged-'))).toBe(true);
+  });
+
+  it('carries every id a twice-rebuilt store had, so its unchanged --node-id still starts it', async () => {
+    const dir = await tempDir();
+    made.push(dir.remove);
+    await writeMembership(dir.path, { clusterId: 'flo', members: [{ id: 1, peer: 'flo-0.flo-peers:4000' }], replicationFactor: 1, self: 4, partitions: 2, formerIds: [1] });
+    await writeFile(join(dir.path, '000001.log'), 'x');
+    const damaged = new FloError('FLO_ERR_STORAGE_CORRUPT', 'a block fails its checksum');
+    expect(await rejoinAfterRefusal(damaged, dir.path, cluster, silentLogger)).toMatchObject({ replaces: 4, formerIds: [1, 4] });
+  });
+});
+
+describe('a rebuilt member started again with the same flags', () => {
+  it('is taken as its new id when --node-id names a former one, refused for any other', async () => {
+    const dir = await tempDir();
+    made.push(dir.remove);
+    await writeMembership(dir.path, { clusterId: 'flo', members: [{ id: 1, peer: 'a:1' }], replicationFactor: 1, self: 5, partitions: 2, formerIds: [1, 4] });
+    expect((await joinedMembership(dir.path, 1))?.self).toBe(5);
+    expect((await joinedMembership(dir.path, 4))?.self).toBe(5);
+    expect((await joinedMembership(dir.path, 5))?.self).toBe(5);
+    await expect(joinedMembership(dir.path, 2)).rejects.toThrow(/joined the cluster as node 5, not 2/);
+    expect((await readMembership(dir.path))?.formerIds).toEqual([1, 4]);
   });
 });
