@@ -51,17 +51,18 @@ export async function joinCluster(options: JoinOptions): Promise<ClusterMembersh
   if (options.seeds.length === 0 && options.discover === undefined) throw new FloError('FLO_ERR_CONFIG_INVALID', '--join names only this broker itself: give a running member\'s peer address');
   let lastLog = performance.now();
   let lastError = '';
-  let round: PeerAddress[] = [];
+  let round: Array<{ address: PeerAddress; discovered: boolean }> = [];
   // The incarnation makes asking again (another seed, or the same one after a lost answer) give the same id.
   for (;;) {
     if (options.signal?.aborted) throw new FloError('FLO_ERR_SHUTTING_DOWN', 'stopped while joining the cluster');
     if (round.length === 0) round = await nextRound(options);
-    const address = round.shift();
-    if (address === undefined) {
+    const next = round.shift();
+    if (next === undefined) {
       lastError = 'nobody to ask: --join names this broker and --peers-service resolves to no other address yet';
       await pause(JOIN_RETRY_MS);
       continue;
     }
+    const { address, discovered } = next;
     const seed = formatPeerAddress(address);
     let info: MemberInfo | undefined;
     try {
@@ -72,7 +73,8 @@ export async function joinCluster(options: JoinOptions): Promise<ClusterMembersh
     if (info?.refusal != null) {
       const code = isErrorCode(info.refusal.code) ? info.refusal.code : 'FLO_ERR_MEMBERSHIP_REFUSED';
       const error = new FloError(code, `the member at ${seed} refused the join: ${info.refusal.message}`);
-      if (!error.retryable) throw error;
+      // Only a named seed's refusal is final: an address behind --peers-service may be a broker that is no member.
+      if (!error.retryable && !discovered) throw error;
       lastError = error.message;
     } else if (info?.joined != null) {
       const answer = info.joined;
@@ -96,10 +98,10 @@ export async function joinCluster(options: JoinOptions): Promise<ClusterMembersh
 }
 
 /** The seeds, then the discovered brokers not among them. */
-async function nextRound(options: JoinOptions): Promise<PeerAddress[]> {
+async function nextRound(options: JoinOptions): Promise<Array<{ address: PeerAddress; discovered: boolean }>> {
   const seen = new Set(options.seeds.map(formatPeerAddress));
   const discovered = (await options.discover?.() ?? []).filter((address) => !seen.has(formatPeerAddress(address)));
-  return [...options.seeds, ...discovered];
+  return [...options.seeds.map((address) => ({ address, discovered: false })), ...discovered.map((address) => ({ address, discovered: true }))];
 }
 
 function pause(ms: number): Promise<void> {
