@@ -13,9 +13,14 @@ export class RecordingMachine implements StateMachine {
   values: string[] = [];
   lastIndex = 0;
   restoredAt: number[] = [];
+  /** Indexes applied before this member's own log held them durably (a crash then leaves the state ahead of the log). */
+  appliedAheadOfLog: number[] = [];
+
+  constructor(private readonly durableIndex: () => number = () => Number.MAX_SAFE_INTEGER) {}
 
   apply(entries: readonly Entry[]): void {
     for (const e of entries) {
+      if (e.index > this.durableIndex()) this.appliedAheadOfLog.push(e.index);
       this.lastIndex = e.index;
       if (e.type === EntryType.Normal && e.data.byteLength > 0) this.values.push(new TextDecoder().decode(e.data));
     }
@@ -82,8 +87,24 @@ export class TestRaftCluster {
       m.transport = await TcpTransport.listen({ nodeId: id, port: m.port });
       for (const other of this.members.values()) if (other.id !== id) m.transport.addPeer(other.id, { host: '127.0.0.1', port: other.port });
     }
-    m.storage = await RaftStorage.open({ dataDir: m.dir });
-    m.machine = new RecordingMachine();
+    const storage = m.storage = await RaftStorage.open({ dataDir: m.dir });
+    // The end of this member's log as its last completed write left it (an append cuts what follows it).
+    let durable = (await storage.load(this.groupId)).lastIndex();
+    const persist = storage.persist.bind(storage);
+    storage.persist = async (groupId, ready, sync) => {
+      await persist(groupId, ready, sync);
+      if (groupId !== this.groupId) return;
+      if (ready.snapshot !== null) durable = Math.max(durable, ready.snapshot.metadata.index);
+      const last = ready.entries.at(-1);
+      if (last !== undefined) durable = last.index;
+    };
+    const bootstrap = storage.bootstrap.bind(storage);
+    storage.bootstrap = async (groupId, founders) => {
+      const done = await bootstrap(groupId, founders);
+      if (groupId === this.groupId) durable = (await storage.load(groupId)).lastIndex();
+      return done;
+    };
+    m.machine = new RecordingMachine(() => durable);
     m.node = await RaftNode.start({
       groupId: this.groupId, nodeId: id, storage: m.storage, transport: m.transport, stateMachine: m.machine,
       founders: founder ? this.founders : undefined, snapshotEvery: this.snapshotEvery, snapshotTrailingEntries: 2, seed: id,

@@ -80,6 +80,24 @@ describe('RaftNode over TCP and LevelDB', () => {
     expect(m.machine.values.slice(0, 2)).toEqual(['before', 'while-down']);
   });
 
+  it('applies an entry only once its own log holds it durably, also when catching up on committed entries', async () => {
+    // A member behind the quorum is sent entries that are committed already; applying them while its
+    // own write is in flight put the state ahead of the log, and a crash then left a store it refused.
+    cluster = new TestRaftCluster([1, 2, 3]);
+    await cluster.start();
+    let leader = await cluster.leader();
+    const victim = [...cluster.members.values()].find((m) => m !== leader)!.id;
+    await cluster.stopMember(victim);
+    leader = await cluster.leader();
+    for (let i = 0; i < 200; i++) await leader.node?.propose(text(`while-down-${i}`));
+    await cluster.startMember(victim);
+    const m = cluster.member(victim);
+    await until(() => m.machine.values.includes('while-down-199'));
+    for (let i = 0; i < 50; i++) await (await cluster.leader()).node?.propose(text(`after-${i}`));
+    await until(() => m.machine.values.includes('after-49'));
+    for (const member of cluster.members.values()) expect(member.machine.appliedAheadOfLog, `member ${member.id}`).toEqual([]);
+  });
+
   it('survives the loss of the leader: the others elect a new one and keep committing', async () => {
     cluster = new TestRaftCluster([1, 2, 3]);
     await cluster.start();

@@ -345,11 +345,14 @@ export class RaftNode {
 
   private async handleReady(rd: Ready): Promise<void> {
     if (rd.messagesBeforePersist.length > 0) this.options.transport.send(this.groupId, rd.messagesBeforePersist);
-    // Committed entries are durable on a quorum (the leader counts itself only once its
-    // own write is done), so they can be applied while this Ready's write is in flight.
-    // A snapshot comes first, though: it must replace the state before entries follow it.
-    const applyEarly = rd.snapshot === null;
-    if (applyEarly) await this.applyCommitted(rd);
+    // Committed entries already in this member's durable log are applied while this Ready's
+    // write is in flight; the rest (a member catching up is sent entries committed elsewhere)
+    // only after it: the state machine shares the log's database, and a crash between the two
+    // writes would leave the state ahead of the log, which the next start refuses. A snapshot
+    // comes first: it must replace the state before entries follow it.
+    const stable = rd.snapshot === null ? this.core.log.stableLastIndex() : 0;
+    const early = rd.committedEntries.filter((entry) => entry.index <= stable);
+    await this.applyCommitted(early);
     this.stats.readies++;
     if (rd.entries.length > 0 || rd.hardState !== null || rd.snapshot !== null) {
       const started = performance.now();
@@ -367,7 +370,7 @@ export class RaftNode {
       this.lastSnapshotIndex = rd.snapshot.metadata.index;
       this.pending.supersedeUpTo(rd.snapshot.metadata.index);
     }
-    if (!applyEarly) await this.applyCommitted(rd);
+    await this.applyCommitted(early.length === rd.committedEntries.length ? [] : rd.committedEntries.slice(early.length));
     for (const rs of rd.readStates) this.pending.readConfirmed(rs.requestId, rs.index);
     this.core.advance();
     for (const entry of rd.committedEntries) if (entry.type === EntryType.ConfChange) this.pending.applied(entry, true);
@@ -387,11 +390,11 @@ export class RaftNode {
     await this.maybeSnapshot();
   }
 
-  private async applyCommitted(rd: Ready): Promise<void> {
-    if (rd.committedEntries.length === 0) return;
-    await this.options.stateMachine.apply(rd.committedEntries);
-    this.stats.entriesApplied += rd.committedEntries.length;
-    for (const entry of rd.committedEntries) this.pending.applied(entry);
+  private async applyCommitted(entries: readonly Entry[]): Promise<void> {
+    if (entries.length === 0) return;
+    await this.options.stateMachine.apply(entries);
+    this.stats.entriesApplied += entries.length;
+    for (const entry of entries) this.pending.applied(entry);
   }
 
   private async maybeSnapshot(): Promise<void> {
