@@ -14,13 +14,12 @@ import type { RaftTransport } from '../transport/tcp-transport.js';
 import {
   ControllerMachine, decodeControllerCommand, encodeControllerCommand, joinBackpressure, type ControllerCommand, type ControllerOutcome, type MemberRecord,
 } from './controller-machine.js';
+import { retireWait } from './retire-guard.js';
 
 export const CONTROLLER_GROUP = 0;
 /** How long a membership request may look for a controller leader and wait for its entry to apply. */
 export const CONTROLLER_REQUEST_MS = 15_000;
 const CONTROLLER_SNAPSHOT_EVERY = 64;
-/** How long a member must have been silent before a join may retire it (heartbeats come every ~100 ms). */
-export const REPLACED_SILENCE_MS = 3_000;
 /** How long a broker that forwarded a command waits to apply it itself before answering. */
 const FOLLOWER_APPLY_WAIT_MS = 3_000;
 /** Outcomes kept for entries applied here, so a proposer that learns its index late still finds its answer. */
@@ -54,6 +53,8 @@ export class Controller implements StateMachine {
   private readonly outcomes = new Map<number, ControllerOutcome>();
   /** Incarnations of joins this leader proposed that are not applied yet: they count against the join limit. */
   private readonly joinsInFlight = new Set<string>();
+  /** The term in which this leader first checked a join that retires a member, and when. */
+  private checkedInTerm: { term: number; since: number } | undefined;
   private appliedIndex = 0;
   private readonly appliedWaiters: Array<{ index: number; resolve: () => void }> = [];
   private closed = false;
@@ -184,20 +185,20 @@ export class Controller implements StateMachine {
     }
   }
 
-  /**
-   * Why a join that retires a member must wait: that member is running (this leader heard from it lately,
-   * or is it). A second broker started by mistake with a member's flags on an empty data dir, or pointed at
-   * another cluster's peers, would otherwise retire a live member. Retryable: a member that just died
-   * (its pod restarted on a new volume) falls silent within REPLACED_SILENCE_MS.
-   */
+  /** Why a join that retires a member must wait (retire-guard.ts); retryable, so the request asks again. */
   private replacedIsAlive(command: ControllerCommand & { op: 'join' }): string | undefined {
     const members = this.machine.list();
     const replaced = command.replaces === undefined ? undefined : members.find((member) => member.id === command.replaces);
     if (replaced === undefined || replaced.state === 'removed' || members.some((member) => member.incarnation === command.incarnation)) return undefined;
-    const silentMs = replaced.id === this.node.nodeId ? 0 : this.options.msSinceHeard?.(replaced.id);
-    if (silentMs === undefined || silentMs >= REPLACED_SILENCE_MS) return undefined;
-    return `node ${replaced.id} is running (the controller's leader heard from it ${Math.round(silentMs)} ms ago): a broker that replaces it may join once it has been silent for ${REPLACED_SILENCE_MS / 1000} s. `
-      + `If node ${replaced.id} is alive, this broker was started with its --node-id on another data dir (or --peers-service names another cluster): stop this one`;
+    // Counted from the first join this leader checked in its term: later than its election, never earlier.
+    const term = this.node.status().term;
+    if (this.checkedInTerm?.term !== term) this.checkedInTerm = { term, since: performance.now() };
+    const self = this.node.nodeId;
+    return retireWait({
+      replaced: replaced.id, self, ledForMs: performance.now() - this.checkedInTerm.since,
+      others: members.filter((member) => member.state !== 'removed' && member.id !== replaced.id && member.id !== self).map((member) => member.id),
+      msSinceHeard: (id) => this.options.msSinceHeard?.(id),
+    });
   }
 
   private async proposeAndWait(command: ControllerCommand, deadline: number): Promise<ControllerOutcome> {

@@ -73,8 +73,8 @@ export async function joinCluster(options: JoinOptions): Promise<ClusterMembersh
     if (info?.refusal != null) {
       const code = isErrorCode(info.refusal.code) ? info.refusal.code : 'FLO_ERR_MEMBERSHIP_REFUSED';
       const error = new FloError(code, `the member at ${seed} refused the join: ${info.refusal.message}`);
-      // Only a named seed's refusal is final: an address behind --peers-service may be a broker that is no member.
-      if (!error.retryable && !discovered) throw error;
+      // A named seed's or a member's refusal is final: an address behind --peers-service may be a broker that is no member.
+      if (!error.retryable && (!discovered || info.members != null)) throw error;
       lastError = error.message;
     } else if (info?.joined != null) {
       const answer = info.joined;

@@ -28,6 +28,7 @@ import { Reconciler, preferredLeader, type ReconciledGroup } from './reconciler.
 import { decodeReadIndexReply, decodeReadIndexRequest, encodeReadIndexReply, encodeReadIndexRequest, isReadIndexRequest } from './read-index-requests.js';
 import { StartCatchUp } from './start-catch-up.js';
 import { FETCH_BYTES, decodeFetch, decodeSegments, encodeFetch, encodeSegments, isFetch } from './catch-up.js';
+import { RUNNING_MEMBER_REFUSAL } from './retire-guard.js';
 import {
   FORWARD_TIMEOUT_MS, decodeForward, decodeForwardedCommand, encodeForwardedCommand, encodeOffsets, forwardAppend, isForwardedCommand, safeToRetry,
 } from './forwarding.js';
@@ -302,7 +303,12 @@ export class Peering {
     if (controller === undefined || this.log === undefined) throw new FloError('FLO_ERR_UNAVAILABLE', 'this broker is still starting; ask again shortly');
     parsePeerAddress(request.peer, 'the joining broker\'s peer address');
     const replaces = replacedMember(controller.members(), { incarnation: request.incarnation, peer: request.peer, replaces: request.replaces ?? undefined });
-    const outcome = await controller.request({ op: 'join', incarnation: request.incarnation, peer: request.peer, url: request.url, ...(replaces === undefined ? {} : { replaces }) });
+    const outcome = await controller.request({ op: 'join', incarnation: request.incarnation, peer: request.peer, url: request.url, ...(replaces === undefined ? {} : { replaces }) })
+      .catch((error: unknown) => {
+        // The request asked again for 15 s; a member heard from all that time is running, and the joiner stops.
+        if (error instanceof FloError && error.code === 'FLO_ERR_UNAVAILABLE' && error.message.includes(RUNNING_MEMBER_REFUSAL)) throw new FloError('FLO_ERR_MEMBERSHIP_REFUSED', error.message.slice(error.message.indexOf(RUNNING_MEMBER_REFUSAL)).replace(/\)$/, ''));
+        throw error;
+      });
     if (!outcome.ok) throw outcomeError(outcome);
     const members = controller.members().filter((member) => member.state !== 'removed' && member.id !== outcome.id).map((member) => ({ id: member.id, peer: member.peer }));
     this.logger.info({ id: outcome.id, peer: request.peer, replaces }, 'a broker joined the cluster');

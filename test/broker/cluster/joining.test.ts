@@ -1,10 +1,11 @@
-// Asking to join: a refusal that cannot change ends the join only when a named seed (--join, the
-// founders) gave it; a broker found behind --peers-service may be no member at all (one that takes
-// no joins), and the join goes on to the next address.
+// Asking to join: a refusal that cannot change ends the join when a named seed (--join, the
+// founders) or a member gave it; a broker found behind --peers-service may be no member at all (one
+// that takes no joins), and the join goes on to the next address.
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Discover } from '../../../src/broker/cluster/discovery.js';
 import { joinCluster } from '../../../src/broker/cluster/joining.js';
 import { TcpTransport } from '../../../src/broker/transport/tcp-transport.js';
+import { FloError } from '../../../src/common/errors.js';
 import { silentLogger, tempDir } from '../../support/temp.js';
 
 const auth = { clusterId: 'flo', secret: undefined };
@@ -40,6 +41,16 @@ describe('joining through --peers-service', () => {
   it('goes past a discovered broker that refuses for good, to a member that takes it', async () => {
     const { refuser, member } = await brokers();
     expect(await ask([], [refuser.port, member.port])).toBe(7);
+  });
+
+  it('ends on a discovered member\'s refusal that cannot change', async () => {
+    const { member } = await brokers();
+    const refusing = await TcpTransport.listen({
+      nodeId: 3, host: '127.0.0.1', auth, acceptProbes: true, selfInfo: () => ({ url: null, peer: null, members: [1, 3] }),
+      onJoin: () => Promise.reject(new FloError('FLO_ERR_MEMBERSHIP_REFUSED', 'node 4 was removed from the cluster')),
+    });
+    open.push(refusing);
+    await expect(ask([], [refusing.port, member.port])).rejects.toThrow(/refused the join: node 4 was removed/);
   });
 
   it('still ends on a named seed\'s refusal that cannot change', async () => {
