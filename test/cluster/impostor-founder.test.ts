@@ -25,6 +25,20 @@ afterEach(async () => {
   cluster = undefined;
 });
 
+/** Node 1's flags on an empty dir, on another loopback address with node 1's peer port, advertising node 1's address. */
+async function startImpostor(running: TestCluster, dataDir: string, onLog: (text: string) => void): Promise<ChildProcess> {
+  const founder = running.broker(1);
+  const peers = running.brokers.map((broker) => `127.0.0.1:${broker.peerPort}`).join(',');
+  const child = spawn(process.execPath, [CLI_PATH, 'server',
+    '--node-id', '1', '--peers', peers, '--partitions', '4', '-d', dataDir, '--host', '127.0.0.2', '-p', String(await freePort()),
+    '--peer-port', String(founder.peerPort), '--advertise-peer', `127.0.0.1:${founder.peerPort}`,
+    '--rebuild-when-damaged', '--join', `127.0.0.1:${running.broker(2).peerPort}`, '--log-level', 'info',
+  ], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FLO_PRETTY: '' } });
+  child.stdout!.on('data', (chunk: Buffer) => onLog(chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => onLog(chunk.toString()));
+  return child;
+}
+
 describe('a second broker started with a live founder\'s flags', () => {
   it('is not let in in its place: the running member stays, the impostor stops and says why', { timeout: 90_000 }, async () => {
     cluster = await TestCluster.start({ brokers: 3, args: ['--partitions', '4'] });
@@ -33,17 +47,7 @@ describe('a second broker started with a live founder\'s flags', () => {
     let log = '';
     try {
       await waitFor(() => run.acked.size >= 500, 'events acknowledged before the impostor starts', 30_000);
-      const founder = cluster.broker(1);
-      const peers = cluster.brokers.map((broker) => `127.0.0.1:${broker.peerPort}`).join(',');
-      // Another loopback address, so it can listen on node 1's peer port and advertise node 1's address.
-      impostor = spawn(process.execPath, [CLI_PATH, 'server',
-        '--node-id', '1', '--peers', peers, '--partitions', '4', '-d', join(dir.path, 'data'), '--host', '127.0.0.2', '-p', String(await freePort()),
-        '--peer-port', String(founder.peerPort), '--advertise-peer', `127.0.0.1:${founder.peerPort}`,
-        '--rebuild-when-damaged', '--join', `127.0.0.1:${cluster.broker(2).peerPort}`, '--log-level', 'info',
-      ], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FLO_PRETTY: '' } });
-      const append = (chunk: Buffer): void => void (log += chunk.toString());
-      impostor.stdout!.on('data', append);
-      impostor.stderr!.on('data', append);
+      impostor = await startImpostor(cluster, join(dir.path, 'data'), (text) => void (log += text));
 
       // It takes itself for node 1 after a lost volume, asks to replace it, is held back for the
       // controller's 15 s of asking again, then refused for good.
@@ -61,5 +65,26 @@ describe('a second broker started with a live founder\'s flags', () => {
       await dir.remove();
     }
     await checkEverywhere(cluster.brokers, run, 'the three members');
+  });
+
+  it('is not let in while the live founder is paused for 6 s (silent, but its address still takes connections)', { timeout: 90_000 }, async () => {
+    cluster = await TestCluster.start({ brokers: 3, args: ['--partitions', '4'] });
+    const dir = await tempDir('flo-impostor-');
+    let log = '';
+    try {
+      impostor = await startImpostor(cluster, join(dir.path, 'data'), (text) => void (log += text));
+      await waitFor(() => /data dir is empty but the cluster formed long ago/.test(log), 'the impostor to ask to replace node 1', 30_000);
+      cluster.pause(1);
+      await new Promise((resolve) => setTimeout(resolve, 6_000));
+      cluster.resume(1);
+      const exited = new Promise((resolve) => impostor!.once('exit', resolve));
+      await waitFor(() => impostor!.exitCode !== null, 'the impostor to be refused and stop', 60_000);
+      await exited;
+      expect(log, log.slice(-3000)).toMatch(/refusing to retire a running member: node 1 /);
+      const states = (await cluster.status(2)).brokers.map((b) => `${b.member}:${b.state}`).join(',');
+      expect(states, 'node 1 stays a member, nobody joined').toBe('1:active,2:active,3:active');
+    } finally {
+      await dir.remove();
+    }
   });
 });

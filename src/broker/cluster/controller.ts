@@ -14,7 +14,7 @@ import type { RaftTransport } from '../transport/tcp-transport.js';
 import {
   ControllerMachine, decodeControllerCommand, encodeControllerCommand, joinBackpressure, type ControllerCommand, type ControllerOutcome, type MemberRecord,
 } from './controller-machine.js';
-import { retireWait } from './retire-guard.js';
+import { addressWait, retireWait, type AddressAnswer } from './retire-guard.js';
 
 export const CONTROLLER_GROUP = 0;
 /** How long a membership request may look for a controller leader and wait for its entry to apply. */
@@ -45,6 +45,8 @@ export interface ControllerOptions {
   readonly onChange: (members: MemberRecord[]) => void;
   /** Milliseconds since this broker last heard from a member (undefined: never): a join may not retire a member heard from lately. */
   readonly msSinceHeard?: (id: NodeId) => number | undefined;
+  /** Dials a member's peer address and says who answers there (retire-guard.ts). */
+  readonly whoAnswersAt?: (peer: string, joinerPeer: string) => Promise<AddressAnswer>;
 }
 
 export class Controller implements StateMachine {
@@ -175,7 +177,7 @@ export class Controller implements StateMachine {
     if (command.op !== 'join') return this.proposeAndWait(command, deadline);
     // Checked and taken in one step on the leader (single-threaded), counting joins still in flight:
     // a retryable refusal, so the request (and then the joiner) asks again until a slot frees.
-    const wait = joinBackpressure(this.machine.list(), command.incarnation, this.joinsInFlight) ?? this.replacedIsAlive(command);
+    const wait = joinBackpressure(this.machine.list(), command.incarnation, this.joinsInFlight) ?? await this.replacedIsAlive(command);
     if (wait !== undefined) throw new FloError('FLO_ERR_UNAVAILABLE', wait);
     this.joinsInFlight.add(command.incarnation);
     try {
@@ -186,7 +188,7 @@ export class Controller implements StateMachine {
   }
 
   /** Why a join that retires a member must wait (retire-guard.ts); retryable, so the request asks again. */
-  private replacedIsAlive(command: ControllerCommand & { op: 'join' }): string | undefined {
+  private async replacedIsAlive(command: ControllerCommand & { op: 'join' }): Promise<string | undefined> {
     const members = this.machine.list();
     const replaced = command.replaces === undefined ? undefined : members.find((member) => member.id === command.replaces);
     if (replaced === undefined || replaced.state === 'removed' || members.some((member) => member.incarnation === command.incarnation)) return undefined;
@@ -194,11 +196,13 @@ export class Controller implements StateMachine {
     const term = this.node.status().term;
     if (this.checkedInTerm?.term !== term) this.checkedInTerm = { term, since: performance.now() };
     const self = this.node.nodeId;
-    return retireWait({
+    const silence = retireWait({
       replaced: replaced.id, self, ledForMs: performance.now() - this.checkedInTerm.since,
       others: members.filter((member) => member.state !== 'removed' && member.id !== replaced.id && member.id !== self).map((member) => member.id),
       msSinceHeard: (id) => this.options.msSinceHeard?.(id),
     });
+    if (silence !== undefined || this.options.whoAnswersAt === undefined) return silence;
+    return addressWait(replaced.id, replaced.peer, await this.options.whoAnswersAt(replaced.peer, command.peer));
   }
 
   private async proposeAndWait(command: ControllerCommand, deadline: number): Promise<ControllerOutcome> {

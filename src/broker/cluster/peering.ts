@@ -28,7 +28,7 @@ import { Reconciler, preferredLeader, type ReconciledGroup } from './reconciler.
 import { decodeReadIndexReply, decodeReadIndexRequest, encodeReadIndexReply, encodeReadIndexRequest, isReadIndexRequest } from './read-index-requests.js';
 import { StartCatchUp } from './start-catch-up.js';
 import { FETCH_BYTES, decodeFetch, decodeSegments, encodeFetch, encodeSegments, isFetch } from './catch-up.js';
-import { RUNNING_MEMBER_REFUSAL } from './retire-guard.js';
+import { RUNNING_MEMBER_REFUSAL, type AddressAnswer } from './retire-guard.js';
 import {
   FORWARD_TIMEOUT_MS, decodeForward, decodeForwardedCommand, encodeForwardedCommand, encodeOffsets, forwardAppend, isForwardedCommand, safeToRetry,
 } from './forwarding.js';
@@ -189,6 +189,7 @@ export class Peering {
           forward: async (leader, command) => decodeControllerReply(await this.transport.request(leader, encodeControllerRequest(command), CONTROLLER_REQUEST_MS)),
           onChange: (members) => this.onMembersChanged(members),
           msSinceHeard: (id) => this.transport.msSinceHeard(id),
+          whoAnswersAt: (peer, joinerPeer) => whoAnswersAt(this.transport, peer, joinerPeer),
         });
         const groups = (): ReconciledGroup[] => [controller.group, ...(this.log?.raftGroups() ?? [])];
         this.admin = new ClusterAdmin({
@@ -371,4 +372,18 @@ export function joinSeeds(join: PeerAddress, founders: readonly PeerAddress[], s
     if (text !== self && !seeds.has(text)) seeds.set(text, address);
   }
   return [...seeds.values()];
+}
+
+/** How long the controller's leader waits for an answer at a replaced member's address. */
+const ADDRESS_PROBE_MS = 2_000;
+
+/** Who answers at a member's peer address: the joiner itself (an id-less broker advertising the joiner's address), a member, nobody. */
+async function whoAnswersAt(transport: TcpTransport, peer: string, joinerPeer: string): Promise<AddressAnswer> {
+  try {
+    const { id, info } = await transport.probe(parsePeerAddress(peer, 'the controller\'s table'), ADDRESS_PROBE_MS);
+    if (id === 0 && info.peer === joinerPeer) return 'the-joiner';
+    return id === 0 ? 'no-answer' : { member: id };
+  } catch (error) {
+    return /ECONNREFUSED/.test((error as Error).message) ? 'nobody-listens' : 'no-answer';
+  }
 }

@@ -4,7 +4,9 @@
 // secret, looks exactly like that member after a lost volume. The controller's leader hears every
 // member every heartbeat (~100 ms), so silence is the test, but only silence it could have heard:
 // it must have led long enough itself, and not be stalled (a leader whose event loop stood still
-// has heard nobody lately).
+// has heard nobody lately). Silence is no proof, though (a paused process, a restart the new leader
+// has not heard yet): the member's own peer address must also answer as the joiner itself (a pod
+// restarted on a new volume keeps its address) or refuse connections.
 import type { NodeId } from '../raft/messages.js';
 
 /** How long a member must have been silent, and this leader leading, before a join may retire it. */
@@ -22,6 +24,16 @@ export interface RetireCheck {
   /** The other members still in the table (not the replaced one, not this broker). */
   readonly others: readonly NodeId[];
   readonly msSinceHeard: (id: NodeId) => number | undefined;
+}
+
+/** Who answers at the replaced member's peer address, dialed by the controller's leader. */
+export type AddressAnswer = 'the-joiner' | 'nobody-listens' | { readonly member: NodeId } | 'no-answer';
+
+/** Why the join must wait although the member is silent, judged from who answers at its address. */
+export function addressWait(replaced: NodeId, peer: string, answer: AddressAnswer): string | undefined {
+  if (answer === 'the-joiner' || answer === 'nobody-listens') return undefined;
+  if (answer === 'no-answer') return `node ${replaced} may be running: its address ${peer} accepts connections but does not answer (a paused process?)`;
+  return `${RUNNING_MEMBER_REFUSAL}: node ${answer.member} answers at ${peer}, the address of node ${replaced}. If it is alive, this broker was started with its --node-id on another data dir (or --peers-service names another cluster): stop it`;
 }
 
 /** Why the join must wait, or undefined when the replaced member is known to be silent. */

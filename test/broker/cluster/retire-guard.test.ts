@@ -1,6 +1,6 @@
 // When a join may retire a member: only one this controller leader could have heard, and did not.
 import { describe, expect, it } from 'vitest';
-import { RUNNING_MEMBER_REFUSAL, retireWait, type RetireCheck } from '../../../src/broker/cluster/retire-guard.js';
+import { addressWait, RUNNING_MEMBER_REFUSAL, retireWait, type RetireCheck } from '../../../src/broker/cluster/retire-guard.js';
 
 const heard = (table: Record<number, number | undefined>) => (id: number): number | undefined => table[id];
 const base: RetireCheck = { replaced: 1, self: 2, ledForMs: 60_000, others: [3], msSinceHeard: heard({ 1: 10_000, 3: 80 }) };
@@ -24,5 +24,15 @@ describe('retiring a member in a join', () => {
 
   it('waits while this leader has heard nobody lately (its event loop stood still: every member looks silent)', () => {
     expect(retireWait({ ...base, msSinceHeard: heard({ 1: 4_000, 3: 4_000 }) })).toMatch(/heard no member in the last 1000 ms/);
+  });
+});
+
+describe('who answers at the replaced member\'s address', () => {
+  it('lets the join retire it only when the joiner itself answers there or nobody listens', () => {
+    expect(addressWait(1, 'flo-0.flo-peers:4000', 'the-joiner')).toBeUndefined();
+    expect(addressWait(1, '127.0.0.1:4001', 'nobody-listens')).toBeUndefined();
+    expect(addressWait(1, '127.0.0.1:4001', 'no-answer')).toMatch(/accepts connections but does not answer/);
+    expect(addressWait(1, '127.0.0.1:4001', 'no-answer')).not.toContain(RUNNING_MEMBER_REFUSAL);
+    expect(addressWait(1, '127.0.0.1:4001', { member: 1 })).toMatch(new RegExp(`^${RUNNING_MEMBER_REFUSAL}: node 1 answers at 127.0.0.1:4001`));
   });
 });
