@@ -80,38 +80,62 @@ export function parsePeerAddress(text: string, flag = '--peers'): PeerAddress {
   return { host: (match[1] ?? match[2])!, port };
 }
 
+/**
+ * cluster.json cannot be read: a hand edit or a damaged file. The store beside it may be intact, so this is
+ * never a reason to rebuild the member (--rebuild-when-damaged leaves it alone): the file is restored by hand.
+ */
+export class MembershipFileError extends FloError {
+  constructor(path: string, problem: string) {
+    super('FLO_ERR_STORAGE_CORRUPT', `${path} ${problem}: restore it from another member's data dir (only "members" matter) or undo the edit; the store beside it was not touched`);
+  }
+}
+
+const isPositiveId = (value: unknown): boolean => Number.isSafeInteger(value) && (value as number) > 0;
+
+/** The first field of a parsed cluster.json this broker cannot use, described, or undefined when all are. */
+function membershipFileProblem(parsed: Record<string, unknown>): string | undefined {
+  if (parsed.format !== CLUSTER_FILE_FORMAT) return `has "format" ${JSON.stringify(parsed.format)}, not ${CLUSTER_FILE_FORMAT}`;
+  if (typeof parsed.clusterId !== 'string') return 'has no string "clusterId"';
+  const members = parsed.members;
+  if (!Array.isArray(members) || members.length === 0) return 'has no "members" list';
+  const bad = (members as Array<{ id?: unknown; peer?: unknown } | null>).findIndex((member) => member === null || typeof member !== 'object' || !isPositiveId(member.id) || typeof member.peer !== 'string');
+  if (bad >= 0) return `has a "members" entry (${JSON.stringify(members[bad])}) without a positive integer "id" and a string "peer"`;
+  const ids = (members as Array<{ id: number }>).map((member) => member.id);
+  if (new Set(ids).size !== ids.length) return `lists a member id twice (${ids.join(', ')})`;
+  if (!Number.isSafeInteger(parsed.replicationFactor)) return 'has no integer "replicationFactor"';
+  if (parsed.self !== undefined && !isPositiveId(parsed.self)) return `has "self" ${JSON.stringify(parsed.self)}, not a positive integer`;
+  if (parsed.partitions !== undefined && !isPositiveId(parsed.partitions)) return `has "partitions" ${JSON.stringify(parsed.partitions)}, not a positive integer`;
+  if (parsed.formerIds !== undefined && !(Array.isArray(parsed.formerIds) && parsed.formerIds.every(isPositiveId))) return `has "formerIds" ${JSON.stringify(parsed.formerIds)}, not a list of positive integers`;
+  return undefined;
+}
+
 export async function readMembership(dataDir: string): Promise<ClusterMembership | undefined> {
+  const path = join(dataDir, CLUSTER_FILE);
   let text: string;
   try {
-    text = await readFile(join(dataDir, CLUSTER_FILE), 'utf8');
+    text = await readFile(path, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
   }
-  let parsed: { format?: unknown; clusterId?: unknown; members?: unknown; replicationFactor?: unknown; self?: unknown; partitions?: unknown; formedAt?: unknown; formerIds?: unknown };
+  let parsed: unknown;
   try {
-    parsed = JSON.parse(text) as typeof parsed;
+    parsed = JSON.parse(text);
   } catch {
-    throw new FloError('FLO_ERR_STORAGE_CORRUPT', `${join(dataDir, CLUSTER_FILE)} is not JSON: restore it from another member's data dir (only "members" matter)`);
+    throw new MembershipFileError(path, 'is not JSON');
   }
-  const members = Array.isArray(parsed.members) ? parsed.members as Array<{ id?: unknown; peer?: unknown }> : [];
-  const valid = parsed.format === CLUSTER_FILE_FORMAT && typeof parsed.clusterId === 'string' && members.length > 0
-    && members.every((member) => Number.isSafeInteger(member.id) && (member.id as number) > 0 && typeof member.peer === 'string')
-    && Number.isSafeInteger(parsed.replicationFactor)
-    && (parsed.self === undefined || (Number.isSafeInteger(parsed.self) && (parsed.self as number) > 0))
-    && (parsed.partitions === undefined || (Number.isSafeInteger(parsed.partitions) && (parsed.partitions as number) > 0))
-    && (parsed.formerIds === undefined || (Array.isArray(parsed.formerIds) && parsed.formerIds.every((id) => Number.isSafeInteger(id) && (id as number) > 0)));
-  if (!valid) throw new FloError('FLO_ERR_STORAGE_CORRUPT', `${join(dataDir, CLUSTER_FILE)} is not a membership this broker reads`);
-  const ids = members.map((member) => member.id as number);
-  if (new Set(ids).size !== ids.length) throw new FloError('FLO_ERR_STORAGE_CORRUPT', `${join(dataDir, CLUSTER_FILE)} lists a member id twice (${ids.join(', ')}): restore it from another member's data dir`);
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new MembershipFileError(path, 'is not a JSON object');
+  const fields = parsed as Record<string, unknown>;
+  const problem = membershipFileProblem(fields);
+  if (problem !== undefined) throw new MembershipFileError(path, problem);
   return {
-    clusterId: parsed.clusterId as string,
-    members: members.map((member) => ({ id: member.id as number, peer: member.peer as string })),
-    replicationFactor: parsed.replicationFactor as number,
-    ...(parsed.self === undefined ? {} : { self: parsed.self as number }),
-    ...(parsed.partitions === undefined ? {} : { partitions: parsed.partitions as number }),
-    ...(Number.isSafeInteger(parsed.formedAt) ? { formedAt: parsed.formedAt as number } : {}),
-    ...(parsed.formerIds === undefined ? {} : { formerIds: parsed.formerIds as number[] }),
+    clusterId: fields.clusterId as string,
+    members: (fields.members as Array<{ id: number; peer: string }>).map((member) => ({ id: member.id, peer: member.peer })),
+    replicationFactor: fields.replicationFactor as number,
+    ...(fields.self === undefined ? {} : { self: fields.self as number }),
+    ...(fields.partitions === undefined ? {} : { partitions: fields.partitions as number }),
+    ...(Number.isSafeInteger(fields.formedAt) ? { formedAt: fields.formedAt as number } : {}),
+    ...(fields.formerIds === undefined ? {} : { formerIds: fields.formerIds as number[] }),
   };
 }
 

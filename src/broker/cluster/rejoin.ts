@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import { syncDirectory } from '../../common/durable-file.js';
 import { FloError } from '../../common/errors.js';
 import { DAMAGED_PREFIX } from '../storage/verify.js';
-import { formatPeerAddress, LostFounderError, readMembership } from './founding.js';
+import { formatPeerAddress, LostFounderError, MembershipFileError, readMembership } from './founding.js';
 import type { ClusterOptions } from './peering.js';
 
 /** The cluster options to start again with as a new member, or undefined when `error` is not one to rebuild from. */
@@ -26,7 +26,9 @@ export async function rejoinAfterRefusal(error: unknown, dataDir: string, cluste
       'this founder\'s data dir is empty but the cluster formed long ago: joining as a new member (the old id is retired, its replicas rebuilt from the others)');
     return { ...cluster, nodeId: undefined, nodeIdFromOrdinal: false, replaces: cluster.nodeId, formerIds: [...new Set([...(saved?.formerIds ?? []), cluster.nodeId])], join: error.seed ?? cluster.join };
   }
-  if (!(error instanceof FloError) || error.code !== 'FLO_ERR_STORAGE_CORRUPT') return undefined;
+  // A damaged cluster.json says nothing about the store beside it: moving an intact store aside would
+  // throw away a replica for a file restored by hand.
+  if (!(error instanceof FloError) || error.code !== 'FLO_ERR_STORAGE_CORRUPT' || error instanceof MembershipFileError) return undefined;
   const membership = await readMembership(dataDir).catch(() => undefined);
   const oldId = membership?.self ?? cluster.nodeId;
   const aside = await moveAside(dataDir);

@@ -174,7 +174,16 @@ describe('founding a cluster', () => {
     await writeFile(join(damaged, CLUSTER_FILE), '{"format":1,');
     await expect(readMembership(damaged)).rejects.toThrow(/is not JSON/);
     await writeFile(join(damaged, CLUSTER_FILE), JSON.stringify({ format: 1, clusterId: 'flo', members: [{ id: -1, peer: 'x:1' }], replicationFactor: 1 }));
-    await expect(readMembership(damaged)).rejects.toThrow(/not a membership this broker reads/);
+    await expect(readMembership(damaged)).rejects.toThrow(/has a "members" entry \(\{"id":-1,"peer":"x:1"\}\) without a positive integer "id"/);
     expect(await readFile(join(damaged, CLUSTER_FILE), 'utf8')).toContain('"id":-1');
+    const valid = { format: 1, clusterId: 'flo', members: [{ id: 1, peer: 'x:1' }], replicationFactor: 1 };
+    await writeFile(join(damaged, CLUSTER_FILE), JSON.stringify({ ...valid, formerIds: 'x' }));
+    await expect(readMembership(damaged)).rejects.toThrow(/has "formerIds" "x", not a list of positive integers/);
+    await writeFile(join(damaged, CLUSTER_FILE), JSON.stringify({ ...valid, self: 0 }));
+    await expect(readMembership(damaged)).rejects.toThrow(/has "self" 0/);
+    await writeFile(join(damaged, CLUSTER_FILE), JSON.stringify({ ...valid, format: 2 }));
+    await expect(readMembership(damaged)).rejects.toThrow(/has "format" 2, not 1/);
+    await writeFile(join(damaged, CLUSTER_FILE), 'null');
+    await expect(readMembership(damaged)).rejects.toThrow(/is not a JSON object/);
   });
 });

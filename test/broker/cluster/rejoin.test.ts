@@ -49,6 +49,18 @@ describe('rejoining after a refusal (--rebuild-when-damaged)', () => {
     expect((await readdir(dir.path)).every((name) => name.startsWith('damaged-'))).toBe(true);
   });
 
+  it('leaves an intact store where it is when only cluster.json is damaged (it is restored by hand)', async () => {
+    const dir = await tempDir();
+    made.push(dir.remove);
+    await writeFile(join(dir.path, 'cluster.json'), JSON.stringify({ format: 1, clusterId: 'flo', members: [{ id: 1, peer: 'a:1' }], replicationFactor: 1, self: 1, formerIds: 'x' }));
+    await writeFile(join(dir.path, '000001.log'), 'x');
+    const refusal = await readMembership(dir.path).catch((error: unknown) => error);
+    expect(refusal).toBeInstanceOf(FloError);
+    expect((refusal as FloError).code).toBe('FLO_ERR_STORAGE_CORRUPT');
+    expect(await rejoinAfterRefusal(refusal, dir.path, cluster, silentLogger)).toBeUndefined();
+    expect((await readdir(dir.path)).sort()).toEqual(['000001.log', 'cluster.json']);
+  });
+
   it('carries every id a twice-rebuilt store had, so its unchanged --node-id still starts it', async () => {
     const dir = await tempDir();
     made.push(dir.remove);
