@@ -25,14 +25,15 @@ afterEach(async () => {
   cluster = undefined;
 });
 
-/** Node 1's flags on an empty dir, on another loopback address with node 1's peer port, advertising node 1's address. */
-async function startImpostor(running: TestCluster, dataDir: string, onLog: (text: string) => void): Promise<ChildProcess> {
-  const founder = running.broker(1);
+/** A founder's flags (node 1's unless named) on an empty dir, on another loopback address with its peer port, advertising its address. */
+async function startImpostor(running: TestCluster, dataDir: string, onLog: (text: string) => void, nodeId = 1): Promise<ChildProcess> {
+  const founder = running.broker(nodeId);
+  const seed = running.brokers.find((broker) => broker.nodeId !== nodeId)!;
   const peers = running.brokers.map((broker) => `127.0.0.1:${broker.peerPort}`).join(',');
   const child = spawn(process.execPath, [CLI_PATH, 'server',
-    '--node-id', '1', '--peers', peers, '--partitions', '4', '-d', dataDir, '--host', '127.0.0.2', '-p', String(await freePort()),
+    '--node-id', String(nodeId), '--peers', peers, '--partitions', '4', '-d', dataDir, '--host', '127.0.0.2', '-p', String(await freePort()),
     '--peer-port', String(founder.peerPort), '--advertise-peer', `127.0.0.1:${founder.peerPort}`,
-    '--rebuild-when-damaged', '--join', `127.0.0.1:${running.broker(2).peerPort}`, '--log-level', 'info',
+    '--rebuild-when-damaged', '--join', `127.0.0.1:${seed.peerPort}`, '--log-level', 'info',
   ], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FLO_PRETTY: '' } });
   child.stdout!.on('data', (chunk: Buffer) => onLog(chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => onLog(chunk.toString()));
@@ -83,6 +84,31 @@ describe('a second broker started with a live founder\'s flags', () => {
       expect(log, log.slice(-3000)).toMatch(/refusing to retire a running member: node 1 /);
       const states = (await cluster.status(2)).brokers.map((b) => `${b.member}:${b.state}`).join(',');
       expect(states, 'node 1 stays a member, nobody joined').toBe('1:active,2:active,3:active');
+    } finally {
+      await dir.remove();
+    }
+  });
+
+  it('is not let in across a graceful restart of the controller\'s leader it claims to be', { timeout: 90_000 }, async () => {
+    cluster = await TestCluster.start({ brokers: 3, args: ['--partitions', '4'] });
+    const dir = await tempDir('flo-impostor-');
+    let log = '';
+    try {
+      const leader = await waitFor(async () => (await cluster!.status(1) as { controllerLeader?: number | null }).controllerLeader ?? false, 'a controller leader', 20_000);
+      const other = cluster.brokers.find((broker) => broker.nodeId !== leader)!.nodeId;
+      impostor = await startImpostor(cluster, join(dir.path, 'data'), (text) => void (log += text), leader);
+      await waitFor(() => /data dir is empty but the cluster formed long ago/.test(log), `the impostor to ask to replace node ${leader}`, 30_000);
+      // The controller moves to a broker that has not heard the old leader for a while yet (it
+      // was the one sending): a new leader must not take that silence for a dead member.
+      await cluster.stop(leader);
+      cluster.restart(leader);
+      await cluster.waitFormed();
+      const exited = new Promise((resolve) => impostor!.once('exit', resolve));
+      await waitFor(() => impostor!.exitCode !== null, 'the impostor to be refused and stop', 60_000);
+      await exited;
+      expect(log, log.slice(-3000)).toMatch(new RegExp(`refusing to retire a running member: node ${leader} `));
+      const states = (await cluster.status(other)).brokers.map((b) => `${b.member}:${b.state}`).join(',');
+      expect(states, `node ${leader} stays a member, nobody joined`).toBe('1:active,2:active,3:active');
     } finally {
       await dir.remove();
     }
