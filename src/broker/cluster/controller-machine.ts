@@ -152,6 +152,13 @@ export function decodeControllerCommand(data: Uint8Array): ControllerCommand {
 
 /** New members that may catch up at once: each is a learner every leader copies the whole log to. */
 export const MAX_JOINING = 3;
+/** A joiner the controller's leader has not heard for this long (while leading all that time) holds no slot. */
+export const JOINER_GONE_MS = 60_000;
+
+/** Whether a joiner is gone, judged by a leader that has led `ledForMs` and last heard it `silentMs` ago (never: undefined). */
+export function joinerGone(ledForMs: number, silentMs: number | undefined): boolean {
+  return ledForMs >= JOINER_GONE_MS && (silentMs === undefined || silentMs >= JOINER_GONE_MS);
+}
 
 /**
  * Why a new join must wait (undefined: it may go ahead). Asked by the controller's leader before it
@@ -159,10 +166,11 @@ export const MAX_JOINING = 3;
  * of joins, never applied to a join asked again (the same incarnation) nor in apply(), which must
  * replay old logs (and stay the same across versions) as they ran.
  */
-export function joinBackpressure(members: readonly MemberRecord[], incarnation: string, inFlight: ReadonlySet<string> = new Set()): string | undefined {
+export function joinBackpressure(members: readonly MemberRecord[], incarnation: string, inFlight: ReadonlySet<string> = new Set(), isGone: (id: NodeId) => boolean = () => false): string | undefined {
   if (inFlight.has(incarnation) || members.some((member) => member.incarnation === incarnation)) return undefined;
   const known = new Set(members.map((member) => member.incarnation));
-  const joining = members.filter((member) => member.state === 'joining').map((member) => `${member.id}`);
+  // A joiner that died copies nothing: it keeps its row (and its id) until removed, but not a slot.
+  const joining = members.filter((member) => member.state === 'joining' && !isGone(member.id)).map((member) => `${member.id}`);
   const proposed = [...inFlight].filter((other) => !known.has(other)).length;
   if (joining.length + proposed < MAX_JOINING) return undefined;
   const who = [...joining, ...(proposed > 0 ? [`${proposed} being registered`] : [])].join(', ');

@@ -12,7 +12,7 @@ import { GroupTicker } from '../replication/ticker.js';
 import type { RaftStorage } from '../storage/raft-storage.js';
 import type { RaftTransport } from '../transport/tcp-transport.js';
 import {
-  ControllerMachine, decodeControllerCommand, encodeControllerCommand, joinBackpressure, type ControllerCommand, type ControllerOutcome, type MemberRecord,
+  ControllerMachine, decodeControllerCommand, encodeControllerCommand, joinBackpressure, joinerGone, type ControllerCommand, type ControllerOutcome, type MemberRecord,
 } from './controller-machine.js';
 import { addressWait, retireWait, type AddressAnswer } from './retire-guard.js';
 
@@ -55,7 +55,7 @@ export class Controller implements StateMachine {
   private readonly outcomes = new Map<number, ControllerOutcome>();
   /** Incarnations of joins this leader proposed that are not applied yet: they count against the join limit. */
   private readonly joinsInFlight = new Set<string>();
-  /** The term in which this leader first checked a join that retires a member, and when. */
+  /** The term in which this leader first checked a join, and when. */
   private checkedInTerm: { term: number; since: number } | undefined;
   private appliedIndex = 0;
   private readonly appliedWaiters: Array<{ index: number; resolve: () => void }> = [];
@@ -177,7 +177,10 @@ export class Controller implements StateMachine {
     if (command.op !== 'join') return this.proposeAndWait(command, deadline);
     // Checked and taken in one step on the leader (single-threaded), counting joins still in flight:
     // a retryable refusal, so the request (and then the joiner) asks again until a slot frees.
-    const wait = joinBackpressure(this.machine.list(), command.incarnation, this.joinsInFlight) ?? await this.replacedIsAlive(command);
+    const ledForMs = this.ledForMs();
+    const heard = this.options.msSinceHeard;
+    const gone = heard === undefined ? undefined : (id: NodeId): boolean => joinerGone(ledForMs, heard(id));
+    const wait = joinBackpressure(this.machine.list(), command.incarnation, this.joinsInFlight, gone) ?? await this.replacedIsAlive(command);
     if (wait !== undefined) throw new FloError('FLO_ERR_UNAVAILABLE', wait);
     this.joinsInFlight.add(command.incarnation);
     try {
@@ -187,17 +190,21 @@ export class Controller implements StateMachine {
     }
   }
 
+  /** How long this broker has led the controller: counted from the first join it checked in its term, so later than its election, never earlier. */
+  private ledForMs(): number {
+    const term = this.node.status().term;
+    if (this.checkedInTerm?.term !== term) this.checkedInTerm = { term, since: performance.now() };
+    return performance.now() - this.checkedInTerm.since;
+  }
+
   /** Why a join that retires a member must wait (retire-guard.ts); retryable, so the request asks again. */
   private async replacedIsAlive(command: ControllerCommand & { op: 'join' }): Promise<string | undefined> {
     const members = this.machine.list();
     const replaced = command.replaces === undefined ? undefined : members.find((member) => member.id === command.replaces);
     if (replaced === undefined || replaced.state === 'removed' || members.some((member) => member.incarnation === command.incarnation)) return undefined;
-    // Counted from the first join this leader checked in its term: later than its election, never earlier.
-    const term = this.node.status().term;
-    if (this.checkedInTerm?.term !== term) this.checkedInTerm = { term, since: performance.now() };
     const self = this.node.nodeId;
     const silence = retireWait({
-      replaced: replaced.id, self, ledForMs: performance.now() - this.checkedInTerm.since,
+      replaced: replaced.id, self, ledForMs: this.ledForMs(),
       others: members.filter((member) => member.state !== 'removed' && member.id !== replaced.id && member.id !== self).map((member) => member.id),
       msSinceHeard: (id) => this.options.msSinceHeard?.(id),
     });

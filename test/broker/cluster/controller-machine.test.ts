@@ -4,6 +4,8 @@ import {
   ControllerMachine,
   decodeControllerCommand,
   joinBackpressure,
+  joinerGone,
+  JOINER_GONE_MS,
   replacedMember,
   MAX_JOINING,
   encodeControllerCommand,
@@ -362,6 +364,13 @@ describe('ControllerMachine (property)', () => {
 });
 
 describe('join backpressure', () => {
+  it('takes a joiner for gone only when a leader that led a full minute has not heard it for one', () => {
+    expect(joinerGone(JOINER_GONE_MS, JOINER_GONE_MS)).toBe(true);
+    expect(joinerGone(JOINER_GONE_MS, undefined)).toBe(true);
+    expect(joinerGone(JOINER_GONE_MS - 1, undefined)).toBe(false);
+    expect(joinerGone(JOINER_GONE_MS * 5, JOINER_GONE_MS - 1)).toBe(false);
+  });
+
   it('holds a new join while MAX_JOINING members are catching up, never one asked again, and lets it go once one is active', () => {
     const machine = new ControllerMachine(founders(1, 2, 3), 3);
     for (let i = 0; i < MAX_JOINING; i++) {
@@ -378,6 +387,11 @@ describe('join backpressure', () => {
     expect(joinBackpressure(machine.list(), 'p', new Set(['p', 'q']))).toBeUndefined();
     expect(joinBackpressure(machine.list(), 'x', new Set(['p']))).toMatch(/5, 6, 1 being registered/);
     expect(joinBackpressure(machine.list(), 'x', new Set(['joiner-1']))).toBeUndefined();
+    // A joiner that died holds no slot (its row stays until removed).
+    machine.apply(join('joiner-3'));
+    expect(joinBackpressure(machine.list(), 'y')).toMatch(/5, 6, 7 still joining/);
+    expect(joinBackpressure(machine.list(), 'y', new Set(), (id) => id === 6)).toBeUndefined();
+    expect(joinBackpressure(machine.list(), 'y', new Set(['p']), (id) => id === 6)).toMatch(/5, 7, 1 being registered still joining/);
     // apply() itself never refuses (old logs replay as they ran).
     machine.apply(join('one-too-many'));
     expect(machine.apply(join('and-another'))).toMatchObject({ ok: true });
