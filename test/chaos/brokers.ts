@@ -45,6 +45,8 @@ export interface BrokerOptions {
   readyTimeoutMs?: number;
   /** The CLI to run; default the repository's dist/ (see snapshotCli). */
   cliPath?: string;
+  /** More environment for the broker (the proxy mesh's FLO_TEST_PEER_ROUTES). */
+  env?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -139,7 +141,7 @@ export class BrokerProcess {
     this.note(`start #${++this.starts} on port ${this.port}${onceArgs.length > 0 ? ` with ${onceArgs.join(' ')}` : ''}`);
     const log = openSync(this.options.logPath, 'a');
     const args = [this.options.cliPath ?? CLI_PATH, 'server', '-d', this.options.dataDir, '-p', String(this.port), '--log-level', 'info', ...this.extraArgs, ...onceArgs];
-    const child = spawn(process.execPath, args, { stdio: ['ignore', log, log], detached: true, env: { ...process.env, FLO_PRETTY: '', [SYNC_LEDGER_ENV]: this.syncLedger } });
+    const child = spawn(process.execPath, args, { stdio: ['ignore', log, log], detached: true, env: { ...process.env, ...this.options.env, FLO_PRETTY: '', [SYNC_LEDGER_ENV]: this.syncLedger } });
     closeSync(log);
     this.note(`pid ${child.pid}`);
     this.child = child;

@@ -12,6 +12,7 @@ import { distinctFreePorts } from '../support/cluster.js';
 import { waitFor } from '../support/temp.js';
 import { BrokerProcess } from './brokers.js';
 import type { MemberSlots } from './membership.js';
+import { PEER_ROUTES_ENV } from '../../src/broker/transport/test-routes.js';
 import { ProxyMesh } from './mesh.js';
 
 export interface ChaosClusterOptions {
@@ -58,7 +59,9 @@ export class ChaosCluster implements MemberSlots {
         return new BrokerProcess({
           index, port, dataDir: join(options.dir, 'data', `b${index}`), logPath: join(options.dir, 'logs', `b${index}.log`), cliPath: options.cliPath,
           readyTimeoutMs: options.formTimeoutMs ?? 60_000,
-          // The spare is given --join when it is used; the members dial it at the peer address it advertises (not through the mesh).
+          // Members dial a joined member at the one peer address it advertises: the routes send each dialer through its own proxy.
+          env: { [PEER_ROUTES_ENV]: mesh.routesFor(index, peerPorts) },
+          // The spare is given --join when it is used.
           extraArgs: index < count ? ['--node-id', String(index + 1), '--peer-port', String(peerPorts[index]), '--peers', founders.join(',')] : ['--peer-port', String(peerPorts[index])],
         });
       });

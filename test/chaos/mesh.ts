@@ -36,6 +36,22 @@ export class ProxyMesh {
     return `127.0.0.1:${this.link(from, to).port}`;
   }
 
+  /**
+   * FLO_TEST_PEER_ROUTES for broker `from`: every address that reaches peer `to` (its own peer port, or
+   * another broker's proxy to it) is dialed through `from`'s own proxy to `to`. Members that join during
+   * a run advertise one address to everyone; with this their links run through the mesh too.
+   */
+  routesFor(from: number, peerPorts: readonly number[]): string {
+    const routes: string[] = [];
+    for (let to = 0; to < this.size; to++) {
+      if (to === from) continue;
+      const own = this.address(from, to);
+      routes.push(`127.0.0.1:${peerPorts[to]}=${own}`);
+      for (let other = 0; other < this.size; other++) if (other !== to && other !== from) routes.push(`${this.address(other, to)}=${own}`);
+    }
+    return routes.join(',');
+  }
+
   /** Heals everything, then cuts exactly these directed links. */
   apply(cuts: ReadonlyArray<readonly [number, number]>): void {
     this.heal();

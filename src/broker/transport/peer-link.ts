@@ -8,6 +8,7 @@ import net from 'node:net';
 import type { NodeId } from '../raft/messages.js';
 import { FRAME_HELLO, FRAME_PROOF, FrameDecoder, ProtocolError, encodeHello, encodeInfo, encodeProof, type Frame, type MemberInfo } from './frame.js';
 import { handshakeProof, newNonce, verifyProof, type PeerAuth } from './handshake.js';
+import { routed } from './test-routes.js';
 
 /** Bytes of frames that may wait for one peer before new ones are dropped. */
 export const MAX_PEER_QUEUE_BYTES = 64 * 1024 * 1024;
@@ -109,7 +110,8 @@ export class PeerLink {
 
   private dial(): void {
     if (this.closed || this.address === null || this.socket !== null) return;
-    const socket = net.connect({ host: this.address.host, port: this.address.port, noDelay: true });
+    const target = routed(this.address);
+    const socket = net.connect({ host: target.host, port: target.port, noDelay: true });
     socket.setTimeout(HANDSHAKE_TIMEOUT_MS, () => socket.destroy());
     const dialerNonce = newNonce();
     socket.once('connect', () => socket.write(encodeHello(this.selfId, dialerNonce, this.auth.clusterId)));

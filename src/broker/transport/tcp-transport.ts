@@ -14,6 +14,7 @@ import {
 } from './frame.js';
 import { OPEN_CLUSTER, handshakeProof, newNonce, verifyProof, type PeerAuth } from './handshake.js';
 import { HANDSHAKE_TIMEOUT_MS, PeerLink, type PeerAddress } from './peer-link.js';
+import { routed } from './test-routes.js';
 
 export type MessageHandler = (message: Message) => void;
 
@@ -458,7 +459,8 @@ export class TcpTransport implements RaftTransport {
  */
 export function dialForInfo(address: PeerAddress, nodeId: NodeId, auth: PeerAuth, info: MemberInfo, timeoutMs: number): Promise<{ id: NodeId; info: MemberInfo }> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: address.host, port: address.port, noDelay: true });
+    const target = routed(address);
+    const socket = net.connect({ host: target.host, port: target.port, noDelay: true });
     let settled = false;
     const fail = (reason: string): void => {
       socket.destroy();
