@@ -27,6 +27,12 @@ export function compileNamespaceGlob(glob: string): NamespaceMatcher {
   const expanded = [...new Set(expandBraces(glob, MAX_GLOB_EXPANSIONS))];
   const patternChars = expanded.reduce((sum, pattern) => sum + pattern.length, 0);
   if (patternChars > MAX_GLOB_EXPANDED_CHARS) throw invalid(glob, `its expansions are ${patternChars} characters long; the limit is ${MAX_GLOB_EXPANDED_CHARS}`);
+  // Namespaces hold no braces and no empty segments, so a pattern with either could never match: a reader
+  // would take the glob for "no events yet" (an unclosed "{", a typo in a path).
+  const braced = expanded.find((pattern) => /[{}]/.test(pattern.replace(/\\./g, '').replace(/\[[^\]]*\]/g, '')));
+  if (braced !== undefined) throw invalid(glob, `${braced === glob ? 'it' : `its expansion "${braced}"`} keeps a "{" or "}" that opens no alternatives ({a,b}) or range ({1..3}), and no namespace holds one (check for an unclosed brace)`);
+  const empty = expanded.find((pattern) => pattern !== '/' && (pattern.endsWith('/') || pattern.includes('//')));
+  if (empty !== undefined) throw invalid(glob, `${empty === glob ? 'it' : `its expansion "${empty}"`} has an empty segment (a "/" at the end or two in a row), which no namespace has: write /food or /food/**`);
   const patterns = expanded.map((pattern) => ({ prefix: literalPrefix(pattern), segments: pattern.split('/').map((segment) => parseSegment(segment, glob)) }));
   const matches = (namespace: string): boolean => {
     let names: string[] | undefined;

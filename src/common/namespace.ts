@@ -23,7 +23,10 @@ export function validateNamespace(namespace: unknown): string {
   if (CONTROL_CHARACTERS.test(namespace)) {
     throw new FloError('FLO_ERR_NAMESPACE_INVALID', 'namespace must not contain control characters');
   }
-  if (namespace.length > 1 && (namespace.endsWith('/') || namespace.includes('//'))) {
+  if (namespace === '/') {
+    throw new FloError('FLO_ERR_NAMESPACE_INVALID', 'namespace "/" names no stream: give it at least one segment, such as /orders');
+  }
+  if (namespace.endsWith('/') || namespace.includes('//')) {
     throw new FloError('FLO_ERR_NAMESPACE_INVALID', `namespace "${shorten(namespace)}" has an empty segment`);
   }
   if (GLOB_METACHARACTERS.test(namespace)) {

@@ -31,7 +31,13 @@ describe('namespace globs', () => {
     expect(() => compileNamespaceGlob('/[abc')).toThrow(/no closing/);
     expect(() => compileNamespaceGlob('/{1..100}/{1..100}')).toThrow(/not supported/);
     expect(() => compileNamespaceGlob('/{a,b}/{c,d}/{e,f}/{g,h}/{i,j}/{k,l}/{m,n}')).toThrow(/expands to more than 64/);
-    expect(() => compileNamespaceGlob('/{1..3')('/{1..3')).not.toThrow();
+    // Braces and empty segments no namespace can hold: refused instead of matching nothing.
+    for (const glob of ['/{1..3', '/{a,b', '/a}b', '/{a}', '/{}', '/x/{y{a,b}}']) expect(() => compileNamespaceGlob(glob), glob).toThrow(/opens no alternatives/);
+    for (const glob of ['/food/', '/food//x', '/{a,b}/', '/{a/,b}']) expect(() => compileNamespaceGlob(glob), glob).toThrow(/empty segment/);
+    // An escaped brace or one in a class is a character to match, not an unclosed brace.
+    expect(() => compileNamespaceGlob('/\\{x')).not.toThrow();
+    expect(() => compileNamespaceGlob('/[{]x')).not.toThrow();
+    expect(compileNamespaceGlob('/')('/')).toBe(true);
   });
 
   it('expands braces as micromatch does', () => {

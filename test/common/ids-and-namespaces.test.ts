@@ -55,6 +55,7 @@ describe('namespaces', () => {
     ['/food\n/eggs', /control characters/],
     ['/food//eggs', /empty segment/],
     ['/food/', /empty segment/],
+    ['/', /names no stream/],
     ['/' + 'x'.repeat(2000), /limit is 1024/],
     ['/bad\ud800', /well-formed/],
   ])('refuse %j', (namespace, message) => {
