@@ -74,6 +74,11 @@ export class Producer {
   private readonly backoffUntil = new Map<number, number>();
   /** Partition -> the broker that last refused its batch as not stored, tried last until one is acked. */
   private readonly refusedBy = new Map<number, string>();
+  /**
+   * Per partition, the last problem a broker itself answered with since the last success (a 503 "no
+   * quorum"): when sends give up on a connection error to another broker, it says more than "cannot reach".
+   */
+  private readonly answeredProblem = new Map<number, FloError>();
   private readonly connections = new Map<string, ProduceConnection>();
   private queuedEvents = 0;
   private inFlightBatches = 0;
@@ -199,6 +204,7 @@ export class Producer {
         for (let i = 0; i < batch.resolvers.length; i++) batch.resolvers[i]!(ids[i]!);
         this.topology.markUp(url);
         this.refusedBy.delete(partition);
+        this.answeredProblem.delete(partition);
         this.afterBatch();
       },
       (failure: unknown) => {
@@ -223,9 +229,15 @@ export class Producer {
       for (const reject of batch.rejecters) reject(error);
       return;
     }
+    const unreachable = failure.error.code === 'FLO_ERR_CONNECTION' || failure.error.code === 'FLO_ERR_TIMEOUT';
+    if (!unreachable) this.answeredProblem.set(partition, failure.error);
     if (kind === 'refused' || this.stopped || attempts >= this.limits.maxSendAttempts) {
+      const answered = unreachable ? this.answeredProblem.get(partition) : undefined;
       const error = kind === 'refused' || attempts < this.limits.maxSendAttempts ? failure.error
-        : new FloError(failure.error.code, `${failure.error.message} (gave up after ${attempts} attempts; nothing was stored)`, { cause: failure.error });
+        : answered !== undefined
+          ? new FloError(answered.code, `${answered.message} (gave up after ${attempts} attempts; nothing was stored; the last attempt: ${failure.error.message})`, { cause: answered })
+          : new FloError(failure.error.code, `${failure.error.message} (gave up after ${attempts} attempts; nothing was stored)`, { cause: failure.error });
+      this.answeredProblem.delete(partition);
       for (const reject of batch.rejecters) reject(error);
       return;
     }

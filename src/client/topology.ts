@@ -117,7 +117,7 @@ export class Topology {
     const waitMs = this.lastStartedAt + this.minRefreshIntervalMs - this.now();
     if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
     this.lastStartedAt = this.now();
-    const failures: string[] = [];
+    const failures: Error[] = [];
     for (const url of this.candidates()) {
       let answer: ClusterAnswer;
       try {
@@ -126,7 +126,7 @@ export class Topology {
       } catch (error) {
         if (error instanceof FloError && !BROKER_DOWN_CODES.has(error.code) && error.status < 500) throw error; // e.g. 401: another broker would say the same
         this.markDown(url);
-        failures.push(`${url}: ${(error as Error).message}`);
+        failures.push(error as Error);
         continue;
       }
       this.markUp(url);
@@ -135,7 +135,10 @@ export class Topology {
       this.followUpWhileStale();
       return this.current;
     }
-    const error = new FloError('FLO_ERR_CONNECTION', `no broker answered (${failures.join('; ')}); is the cluster running? (set --url or FLO_URL)`);
+    // One broker asked: its own error says it all. Several: each reason once, the hint once at the end.
+    const hint = /; is it running\? \(set --url or FLO_URL\)$/;
+    const error = failures.length === 1 && failures[0] instanceof FloError ? failures[0]
+      : new FloError('FLO_ERR_CONNECTION', `no broker answered (${failures.map((failure) => failure.message.replace(hint, '')).join('; ')}); is the cluster running? (set --url or FLO_URL)`);
     this.lastRefreshError = error;
     throw error;
   }

@@ -98,6 +98,28 @@ describe('a produce the leader refused', () => {
     await flo.close();
   });
 
+  it('that ends on a leader nobody can reach reports what the broker that answered said (no quorum), not "cannot reach"', async () => {
+    const dead = `http://127.0.0.1:${await freePort()}`;
+    const minority: { broker?: FakeBroker } = {};
+    minority.broker = await fakeBroker('2', () => ({
+      mode: 'cluster',
+      brokers: [{ nodeId: '2', url: minority.broker!.url, self: true }, { nodeId: '3', url: dead, self: false }],
+      partitions: [{ partition: 0, leader: '3', raft: { term: 1 } }],
+    }));
+    try {
+      minority.broker.behaviour = 'FLO_ERR_UNAVAILABLE';
+      for (const attempts of [2, 3, 4]) {
+        const flo = await client([minority.broker.url], attempts);
+        const failure = await flo.produce({ namespace: '/x', data: 'never' }).then(() => undefined, (error: unknown) => error as FloError);
+        expect(failure, `${attempts} attempts`).toMatchObject({ code: 'FLO_ERR_UNAVAILABLE', message: expect.stringMatching(new RegExp(`2 says FLO_ERR_UNAVAILABLE.*gave up after ${attempts} attempts; nothing was stored`)) });
+        await flo.close();
+      }
+      expect(minority.broker.received.length).toBeGreaterThan(0);
+    } finally {
+      await new Promise((resolve) => minority.broker!.server.close(resolve));
+    }
+  });
+
   it('with a refusal another broker would repeat fails at once with its code', async () => {
     a.behaviour = 'FLO_ERR_EVENT_TOO_LARGE';
     const flo = await client([a.url, b.url]);

@@ -21,7 +21,7 @@ function answer(self: number, leaders: Array<string | null>, term = 2): ClusterA
 }
 
 function unreachable(url: string): FloError {
-  return new FloError('FLO_ERR_CONNECTION', `cannot reach the broker at ${url} (ECONNREFUSED)`);
+  return new FloError('FLO_ERR_CONNECTION', `cannot reach the broker at ${url} (ECONNREFUSED); is it running? (set --url or FLO_URL)`);
 }
 
 /** A fake fetch that records each call and answers from `respond`. */
@@ -58,6 +58,14 @@ describe('bootstrap', () => {
     const failure = topology.load();
     await expect(failure).rejects.toMatchObject({ code: 'FLO_ERR_CONNECTION' });
     await expect(failure).rejects.toThrow(new RegExp(`no broker answered.*${A}.*${B}`));
+    // The hint once, at the end: not once per broker.
+    await expect(failure).rejects.toThrow(/^no broker answered \([^?]*\); is the cluster running\? \(set --url or FLO_URL\)$/);
+  });
+
+  it('fails with the one broker\'s own error when only one was asked', async () => {
+    const fake = fakeFetch((url) => unreachable(url));
+    const topology = new Topology({ seeds: [A], fetchCluster: fake.fetchCluster });
+    await expect(topology.load()).rejects.toThrow(/^cannot reach the broker at .*; is it running\? \(set --url or FLO_URL\)$/);
   });
 
   it('does not try other brokers when one refuses the credentials', async () => {
