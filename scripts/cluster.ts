@@ -2,7 +2,11 @@
 // cluster of N brokers on this machine (HTTP P…P+N-1, peers P+1000…, data in
 // DIR/node-<id>), each log line prefixed with its broker's id. Prints the URLs
 // once every partition has a leader; Ctrl-C or SIGTERM stops every broker by its
-// PID (SIGTERM, then SIGKILL after a timeout). Runs the built dist/.
+// PID (SIGTERM, then SIGKILL after a timeout). Once formed, a broker that exits
+// (`kill -9 <pid>`, the failover demo) leaves the others running and is started
+// again after RESTART_DELAY_MS on its data dir, so the demo shows both the
+// failover and the catch-up; one that exits again soon after stays down. Runs
+// the built dist/.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -17,6 +21,10 @@ const MAX_BROKERS = 9;
 const FORM_TIMEOUT_MS = 60_000;
 /** How long a broker may take to shut down after SIGTERM before it is killed. */
 const STOP_TIMEOUT_MS = 10_000;
+/** A broker that exited after the cluster formed is started again after this long. */
+const RESTART_DELAY_MS = 5_000;
+/** One that exits again within this long of its restart is left down (it fails for a reason of its own). */
+const CRASH_LOOP_MS = 15_000;
 
 const HELP = `Usage: npm run cluster -- [options]
 
@@ -42,8 +50,12 @@ interface Member {
   readonly url: string;
   readonly peer: string;
   readonly dataDir: string;
-  readonly child: ChildProcess;
-  readonly exited: Promise<void>;
+  readonly args: readonly string[];
+  child: ChildProcess;
+  exited: Promise<void>;
+  startedAt: number;
+  /** Started again by this script after it exited. */
+  restarted?: boolean;
 }
 
 function parseOptions(argv: string[]): Options | 'help' {
@@ -79,20 +91,29 @@ function startMembers(options: Options): Member[] {
     const dataDir = resolve(options.dataDir, `node-${nodeId}`);
     const args = [CLI_PATH, 'server', '--node-id', String(nodeId), '-d', dataDir, '-p', String(httpPort),
       '--peer-port', String(options.basePort + PEER_PORT_OFFSET + i), '--peers', peers.join(','), ...(process.stdout.isTTY ? ['--pretty'] : [])];
-    // Not detached: a Ctrl-C in the terminal reaches the brokers too, and they shut down as after SIGTERM.
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    prefixLines(child.stdout!, `[broker ${nodeId}] `, process.stdout);
-    prefixLines(child.stderr!, `[broker ${nodeId}] `, process.stderr);
-    const exited = new Promise<void>((done) => child.once('exit', () => done()));
-    return { nodeId, url: `http://127.0.0.1:${httpPort}`, peer, dataDir, child, exited };
+    const member = { nodeId, url: `http://127.0.0.1:${httpPort}`, peer, dataDir, args } as unknown as Member;
+    spawnMember(member);
+    return member;
   });
 }
+
+function spawnMember(member: Member): void {
+  // Not detached: a Ctrl-C in the terminal reaches the brokers too, and they shut down as after SIGTERM.
+  const child = spawn(process.execPath, member.args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  prefixLines(child.stdout!, `[broker ${member.nodeId}] `, process.stdout);
+  prefixLines(child.stderr!, `[broker ${member.nodeId}] `, process.stderr);
+  member.child = child;
+  member.exited = new Promise<void>((done) => child.once('exit', () => done()));
+  member.startedAt = Date.now();
+}
+
+const isRunning = (member: Member): boolean => member.child.exitCode === null && member.child.signalCode === null;
 
 /** Every broker ready and every partition with a leader, as broker 1 sees it; rejects if a broker exits first. */
 async function waitFormed(members: Member[]): Promise<void> {
   const deadline = Date.now() + FORM_TIMEOUT_MS;
   while (Date.now() < deadline) {
-    const gone = members.find((m) => m.child.exitCode !== null || m.child.signalCode !== null);
+    const gone = members.find((m) => !isRunning(m));
     if (gone) throw new Error(`broker ${gone.nodeId} exited (${gone.child.exitCode ?? gone.child.signalCode}) before the cluster formed: see its log above`);
     if (await isFormed(members)) return;
     await new Promise((done) => setTimeout(done, 250));
@@ -112,11 +133,11 @@ async function isFormed(members: Member[]): Promise<boolean> {
 
 /** SIGTERM to each broker's PID, SIGKILL to any still running after STOP_TIMEOUT_MS. */
 async function stopMembers(members: Member[]): Promise<void> {
-  const running = members.filter((m) => m.child.exitCode === null && m.child.signalCode === null);
+  const running = members.filter(isRunning);
   for (const member of running) member.child.kill('SIGTERM');
   const timer = setTimeout(() => {
     for (const member of running) {
-      if (member.child.exitCode !== null || member.child.signalCode !== null) continue;
+      if (!isRunning(member)) continue;
       console.error(`broker ${member.nodeId} (pid ${member.child.pid}) did not stop within ${STOP_TIMEOUT_MS / 1000} s: killing it`);
       member.child.kill('SIGKILL');
     }
@@ -132,7 +153,8 @@ function printFormed(members: Member[]): void {
   console.log(`\n  node dist/cli/main.js cluster status --url ${urls}`);
   console.log(`  node dist/cli/main.js produce --url ${urls} -n /demo/hello -d hi`);
   console.log(`  node dist/cli/main.js consume --url ${urls} -n '/demo/**'`);
-  console.log('\nCtrl-C stops every broker.\n');
+  console.log(`\nkill -9 a broker's pid to see failover: the others go on, and it is started again after ${RESTART_DELAY_MS / 1000} s.`);
+  console.log('Ctrl-C stops every broker.\n');
 }
 
 async function main(): Promise<void> {
@@ -154,18 +176,38 @@ async function main(): Promise<void> {
   };
   process.once('SIGINT', () => void stop('SIGINT', 0));
   process.once('SIGTERM', () => void stop('SIGTERM', 0));
-  // A broker that dies on its own takes the others down too: a cluster with a silent hole misleads.
-  for (const member of members) {
+  let formed = false;
+  // Before the cluster formed, a broker that dies takes the others down (it cannot form without it).
+  // After, it is what a cluster is for: the others go on, and it is started again on its data dir.
+  const watch = (member: Member): void => {
     void member.exited.then(() => {
-      if (stopping === undefined) void stop(`broker ${member.nodeId} exited (${member.child.exitCode ?? member.child.signalCode})`, 1);
+      if (stopping !== undefined) return;
+      const how = member.child.exitCode ?? member.child.signalCode;
+      if (!formed) return void stop(`broker ${member.nodeId} exited (${how})`, 1);
+      const pid = member.child.pid;
+      if (member.restarted === true && Date.now() - member.startedAt < CRASH_LOOP_MS) {
+        console.log(`broker ${member.nodeId} (pid ${pid}) exited (${how}) again within ${CRASH_LOOP_MS / 1000} s of its restart: it stays down (see its log above); the others go on`);
+        if (!members.some(isRunning)) void stop('no broker is running', 1);
+        return;
+      }
+      console.log(`broker ${member.nodeId} (pid ${pid}) exited (${how}): the others go on; starting it again in ${RESTART_DELAY_MS / 1000} s`);
+      setTimeout(() => {
+        if (stopping !== undefined) return;
+        spawnMember(member);
+        member.restarted = true;
+        console.log(`broker ${member.nodeId} started again (pid ${member.child.pid}, data ${member.dataDir}): it catches up from the others`);
+        watch(member);
+      }, RESTART_DELAY_MS);
     });
-  }
+  };
+  for (const member of members) watch(member);
   try {
     await waitFormed(members);
   } catch (error) {
     if (stopping === undefined) await stop((error as Error).message, 1);
     return;
   }
+  formed = true;
   if (stopping === undefined) printFormed(members);
 }
 

@@ -1,5 +1,6 @@
 // `npm run cluster` (scripts/cluster.ts): starts three brokers, prints their
-// URLs once formed, and on SIGINT stops every broker it started.
+// URLs once formed, outlives a kill -9 of one (restarting it), and on SIGINT
+// stops every broker it started.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -53,7 +54,7 @@ async function freeBasePort(brokers: number): Promise<number> {
 }
 
 describe('npm run cluster', () => {
-  it('starts three brokers, prints their URLs, and stops all of them on SIGINT', async () => {
+  it('starts three brokers, prints their URLs, restarts one killed with -9 while the others go on, and stops all of them on SIGINT', async () => {
     const basePort = await freeBasePort(3);
     const child = spawn(process.execPath, ['--import', 'tsx', SCRIPT, '--base-port', String(basePort), '--data-dir', dir.path], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     script = child;
@@ -81,6 +82,20 @@ describe('npm run cluster', () => {
       return page.events.length === 2 ? page.events : false;
     }, 'broker 2 to serve what broker 1 took');
     expect(read.map((e) => [e.id, e.data]).sort()).toEqual([[ids[0], 'one'], [ids[1], 'two']].sort());
+
+    // kill -9 of one broker (the failover demo): the others go on, and it is started again and catches up.
+    const victim = brokerPids[0]!;
+    process.kill(victim, 'SIGKILL');
+    await waitFor(() => /broker 1 \(pid \d+\) exited \(SIGKILL\): the others go on/.test(output), 'the script to report the kill', 10_000);
+    const during = await postEvents(urls[1]!, { events: [{ namespace: '/demo/a', data: 'three' }] });
+    expect(during.status, JSON.stringify(during.body)).toBe(201);
+    for (const pid of brokerPids.slice(1)) expect(isRunning(pid), `broker pid ${pid} stopped with broker 1`).toBe(true);
+    const restarted = await waitFor(() => /broker 1 started again \(pid (\d+)/.exec(output)?.[1], 'broker 1 to be started again', 20_000);
+    brokerPids.push(Number(restarted));
+    await waitFor(async () => {
+      const page = await readAll(urls[0]!, { namespace: '/demo/**' }).catch(() => undefined);
+      return page?.events.length === 3;
+    }, 'the restarted broker 1 to serve the event taken while it was down', 45_000);
 
     child.kill('SIGINT');
     expect(await exited).toBe(0);
