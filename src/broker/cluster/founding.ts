@@ -260,7 +260,12 @@ function checkAnswer(peer: string, info: MemberInfo, options: FoundingOptions): 
 }
 
 /** Throws when a broker that belongs to the formed cluster says this founder ran before (data dir empty now). */
-function refuseIfLost(peer: string, address: PeerAddress, info: MemberInfo, options: FoundingOptions): void {
+function refuseIfLost(peer: string, address: PeerAddress, info: MemberInfo, options: FoundingOptions, answeredAs: NodeId): void {
+  // This broker has formed nothing (it would answer without members): a member answering with its id is
+  // another process, running as this node. Not a lost volume: rebuilding would retire a live member.
+  if (answeredAs === options.nodeId) {
+    throw new FloError('FLO_ERR_CONFIG_INVALID', `node ${options.nodeId} is running at ${peer}, a member of the formed cluster: this broker was started with its --node-id on another data dir (${options.dataDir}). Stop this one, or give it the flags of the broker it should be (check --node-id, -d and --peer-port)`);
+  }
   const ago = info.formedAgoMs ?? Infinity;
   if (!(ago > FORMING_GRACE_MS || info.seen === true)) return;
   const why = info.seen === true ? `the broker at ${peer} has already replicated with node ${options.nodeId}`
@@ -286,7 +291,7 @@ async function askDiscovered(options: FoundingOptions): Promise<void> {
     await Promise.all(discovered.filter((address) => !answered.has(formatPeerAddress(address))).map(async (address) => {
       const answer = await options.transport.probe(address, PROBE_TIMEOUT_MS).catch(() => undefined);
       if (answer === undefined) return;
-      if (answer.info.members) refuseIfLost(formatPeerAddress(address), address, answer.info, options);
+      if (answer.info.members) refuseIfLost(formatPeerAddress(address), address, answer.info, options, answer.id);
       answered.add(formatPeerAddress(address));
     }));
     const waiting = discovered.map(formatPeerAddress).filter((peer) => !answered.has(peer));
@@ -310,20 +315,24 @@ async function probeFounders(options: FoundingOptions): Promise<Map<string, Node
   let lastLog = performance.now();
   for (;;) {
     if (options.signal?.aborted) throw new FloError('FLO_ERR_SHUTTING_DOWN', 'stopped while waiting for the founders');
-    await Promise.all([...addresses].filter(([peer]) => !found.has(peer)).map(async ([peer, address]) => {
-      let answer: Awaited<ReturnType<FoundingOptions['transport']['probe']>>;
+    const round = await Promise.all([...addresses].filter(([peer]) => !found.has(peer)).map(async ([peer, address]) => {
       try {
-        answer = await options.transport.probe(address, PROBE_TIMEOUT_MS);
+        return { peer, address, answer: await options.transport.probe(address, PROBE_TIMEOUT_MS) };
       } catch {
-        return; // not up yet: the next round asks again
+        return undefined; // not up yet: the next round asks again
       }
+    }));
+    const answered = round.filter((entry) => entry !== undefined);
+    // A member running as this node is the finding to report first: the others' "formed long ago" would read as a lost volume.
+    answered.sort((a, b) => Number(b.answer.id === options.nodeId) - Number(a.answer.id === options.nodeId));
+    for (const { peer, address, answer } of answered) {
       checkAnswer(peer, answer.info, options);
       if (answer.info.members) {
-        refuseIfLost(peer, address, answer.info, options);
+        refuseIfLost(peer, address, answer.info, options, answer.id);
         formedElsewhere.set(peer, answer.info.members);
       }
       found.set(peer, answer.id);
-    }));
+    }
     const ids = [...found.values()];
     const duplicate = ids.find((id, i) => ids.indexOf(id) !== i);
     if (duplicate !== undefined) {

@@ -135,6 +135,10 @@ export class Peering {
         dial = [...joined.members];
       } else if (options.join !== undefined && formed === undefined && (options.replaces !== undefined || !options.peers.map(formatPeerAddress).includes(advertisedPeer))) {
         // Given both (one command line for every pod of a StatefulSet): a broker named in --peers founds, any other joins.
+        if (options.replaces === undefined && options.nodeId !== undefined && !options.nodeIdFromOrdinal) {
+          // It would join under a new id while its flags name one: that is a founder's command line with the wrong address.
+          throw new FloError('FLO_ERR_CONFIG_INVALID', `--node-id ${options.nodeId} names a founder, but this broker's peer address ${advertisedPeer} is not in --peers, so it would join as a new member under another id. A founder lists its own peer address in --peers (check --peer-port, --peer-host and --advertise-peer); a broker that joins a running cluster takes no --node-id (it is given one)`);
+        }
         const answer = await joinCluster({ dataDir: options.dataDir, seeds: joinSeeds(options.join, options.peers, advertisedPeer), discover, auth, peer: advertisedPeer, url: options.advertiseUrl ?? null, logger, replaces: options.replaces, formerIds: options.formerIds });
         membership = answer;
         nodeId = answer.self;

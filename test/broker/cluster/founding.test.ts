@@ -17,13 +17,16 @@ async function tempDir(): Promise<string> {
 
 const peers = ['127.0.0.1:4001', '127.0.0.1:4002', '127.0.0.1:4003'].map((peer) => parsePeerAddress(peer));
 
-/** A transport whose probe answers with the id configured for each port (undefined: nobody listens there yet). */
-function fakeProbe(ids: Record<number, number | undefined>, info: Partial<MemberInfo> = {}): FoundingOptions['transport'] {
+/**
+ * A transport whose probe answers with the id configured for each port (undefined: nobody listens there yet),
+ * the others with `info`; the prober itself (node `self`, 1 unless told) has formed nothing and says so.
+ */
+function fakeProbe(ids: Record<number, number | undefined>, info: Partial<MemberInfo> = {}, self = 1): FoundingOptions['transport'] {
   return {
     probe: async (address) => {
       const id = ids[address.port];
       if (id === undefined) throw new Error('connection refused');
-      return { id, info: { url: null, peer: null, probe: false, ...info } };
+      return { id, info: { url: null, peer: null, probe: false, ...(id === self ? {} : info) } };
     },
   };
 }
@@ -44,6 +47,15 @@ describe('founding a cluster', () => {
     // A founder that is merely late (formed moments ago, never replicated with it) still forms.
     const late = await foundCluster({ ...options(await tempDir(), {}), transport: fakeProbe({ 4001: 1, 4002: 2, 4003: 3 }, { ...formed, formedAgoMs: 2_000, seen: false }) });
     expect(late.members.map((member) => member.id)).toEqual([1, 2, 3]);
+  });
+
+  it('refuses as a configuration error, not a lost volume, when a member of the formed cluster answers as this node', async () => {
+    // Started with node 2's flags on another data dir (and another peer port): node 2 answers at its own address.
+    const formed = { members: [1, 2, 3], formedAgoMs: 120_000 };
+    const duplicate = foundCluster({ ...options(await tempDir(), {}), nodeId: 2, transport: fakeProbe({ 4001: 1, 4002: 2, 4003: 3 }, formed, 9) });
+    await expect(duplicate).rejects.toThrow(/node 2 is running at 127\.0\.0\.1:4002, a member of the formed cluster: this broker was started with its --node-id on another data dir/);
+    await expect(duplicate).rejects.toMatchObject({ code: 'FLO_ERR_CONFIG_INVALID' });
+    await expect(duplicate).rejects.not.toBeInstanceOf(LostFounderError);
   });
 
   it('asks the brokers behind --peers-service too: a lone founder whose volume was lost is refused, naming a member to join through', async () => {
