@@ -35,6 +35,8 @@ export interface BrokerOptions extends Omit<EventLogOptions, 'logger' | 'metrics
   logger?: Logger | undefined;
   /** Run as a member of a cluster (--peers); without it the broker is a one-member cluster. */
   cluster?: ClusterOptions | undefined;
+  /** The URL clients reach this broker at, shown in /v1/cluster (--advertise-url); a cluster's own takes precedence. */
+  advertiseUrl?: string | undefined;
 }
 
 export interface ProduceInput {
@@ -93,7 +95,7 @@ export class Broker {
         log,
         logger,
         saveRetention: (next) => log.store.writeSetting(RETENTION_SETTING, next.map((rule) => rule.input)),
-        advertisedUrl: () => options.cluster?.advertiseUrl ?? started.broker?.url,
+        advertisedUrl: () => options.cluster?.advertiseUrl ?? options.advertiseUrl ?? started.broker?.url,
         cluster: peering?.view(),
       });
       const broker = (started.broker = new Broker(log, app, logger, peering));

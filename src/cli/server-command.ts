@@ -123,6 +123,7 @@ async function runServer(flags: ServerFlags): Promise<void> {
   const cluster = await clusterOptions(flags);
   const broker = await Broker.start({
     cluster,
+    advertiseUrl: flags.advertiseUrl,
     dataDir: flags.dataDir,
     port: flags.port,
     host: flags.host,

@@ -9,7 +9,7 @@ let broker: Broker;
 
 beforeAll(async () => {
   dir = await tempDir();
-  broker = await Broker.start({ dataDir: dir.path, logger: silentLogger, maxEventBytes: 1024 });
+  broker = await Broker.start({ dataDir: dir.path, logger: silentLogger, maxEventBytes: 1024, advertiseUrl: 'http://flo.example:3005' });
 });
 afterAll(async () => {
   await broker.close();
@@ -125,8 +125,10 @@ describe('admin and operations', () => {
   it('reports health, readiness, cluster and metrics', async () => {
     expect((await inject('GET', '/healthz')).statusCode).toBe(200);
     expect((await inject('GET', '/readyz')).statusCode).toBe(200);
-    const cluster = (await inject('GET', '/v1/cluster')).json() as { partitions: Array<{ raft: Record<string, unknown> }>; replicationFactor: number };
+    const cluster = (await inject('GET', '/v1/cluster')).json() as { partitions: Array<{ raft: Record<string, unknown> }>; replicationFactor: number; brokers: Array<{ url: string | null }> };
     expect(cluster.partitions).toHaveLength(8);
+    // --advertise-url is shown on a single broker too.
+    expect(cluster.brokers.map((b) => b.url)).toEqual(['http://flo.example:3005']);
     expect(cluster.replicationFactor).toBe(1);
     // Every partition is a one-voter Raft group led by this broker.
     cluster.partitions.forEach((partition, i) => expect(partition.raft).toMatchObject({ group: i + 1, member: 1, role: 'leader', leader: 1, voters: [1] }));
