@@ -25,7 +25,7 @@ function print(value: unknown): void {
 }
 
 export function clusterCommand(): Command {
-  const cluster = new Command('cluster').description('inspect the cluster');
+  const cluster = new Command('cluster').description('inspect and change the cluster: status, health, restart checks, drain and remove members');
   addBrokerOptions(cluster.command('status').description('print brokers and partitions').option('--json', 'print the raw JSON'))
     .action(async (flags: BrokerFlags & { json?: boolean }) => {
       try {

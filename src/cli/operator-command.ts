@@ -44,7 +44,7 @@ export function operatorCommand(): Command {
     .addOption(new Option('--leader-election-namespace <ns>', 'namespace of the leader Lease').env('POD_NAMESPACE').default('default'))
     .addOption(new Option('--leader-election-id <name>', 'name of the leader Lease').default('flo-operator'))
     .addOption(new Option('--lease-duration-seconds <n>', 'how long a Lease stays valid without renewal').default(15).argParser(parsePositiveInt))
-    .addOption(new Option('--identity <id>', 'this replica\'s identity in the Lease (default: pod name)').env('POD_NAME').default(`${hostname()}-${randomUUID().slice(0, 8)}`))
+    .addOption(new Option('--identity <id>', 'this replica\'s identity in the Lease (POD_NAME on Kubernetes; else this host name and a random suffix)').env('POD_NAME').default(`${hostname()}-${randomUUID().slice(0, 8)}`))
     .addOption(new Option('--resync-seconds <n>', 'reconcile every FloCluster at least this often').default(DEFAULT_RESYNC_MS / 1000).argParser(parsePositiveInt))
     .addOption(new Option('--cluster-domain <domain>', 'DNS domain of the Kubernetes cluster (kubelet --cluster-domain)').env('FLO_CLUSTER_DOMAIN').default(DEFAULT_CLUSTER_DOMAIN).argParser(parseClusterDomain))
     .addOption(new Option('--broker-image <image>', 'image of brokers whose FloCluster names none (no public image is published)').env('FLO_BROKER_IMAGE'))

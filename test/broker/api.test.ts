@@ -119,6 +119,9 @@ describe('admin and operations', () => {
     expect((await inject('GET', '/v1/admin/retention')).json()).toEqual({ rules });
     expectProblem(await inject('PUT', '/v1/admin/retention', { rules: [{ namespace: '/x', maxAge: 'ages' }] }), 400, 'FLO_ERR_RETENTION_INVALID');
     expectProblem(await inject('PUT', '/v1/admin/retention', { policies: [] }), 400, 'FLO_ERR_REQUEST_INVALID');
+    const bare = await inject('PUT', '/v1/admin/retention', rules);
+    expectProblem(bare, 400, 'FLO_ERR_RETENTION_INVALID');
+    expect(bare.json().detail).toMatch(/send the rules as \{"rules": \[\.\.\.\]\}/);
     expect((await inject('GET', '/v1/admin/retention')).json()).toEqual({ rules });
   });
 

@@ -65,6 +65,9 @@ describe('cluster membership under load', () => {
       await waitSettled(cluster.broker(2), [2, 3, 4], 'broker 1 to hold no replica and lead nothing');
       const status = await cluster.status(2);
       expect(status.brokers.find((b) => b.member === 1)).toMatchObject({ state: 'draining', partitions: 0, leaders: 0 });
+      // Drained, not yet removed: its readiness says what is left to do.
+      await waitFor(async () => /node 1 is drained \(it holds no replica\): remove it/.test(JSON.stringify((await request(`${cluster!.broker(1).url}/readyz`)).body)),
+        'broker 1 to say it is drained and waits to be removed', 15_000);
       const belowRf = await admin(cluster.broker(2), 'POST', '/v1/admin/members/3/drain');
       expect(belowRf.status).toBe(409);
       expect(belowRf.body).toMatchObject({ code: 'FLO_ERR_MEMBERSHIP_REFUSED' });

@@ -115,6 +115,10 @@ export function adminRoutes(app: FastifyInstance, context: AdminContext): void {
 
   app.get('/v1/admin/retention', async () => ({ rules: log.retentionRules.map((rule) => rule.input) }));
   app.put<{ Body: { rules: unknown } }>('/v1/admin/retention', {
+    // --retention takes a bare array: the likeliest mistake here, answered with what to send instead.
+    preValidation: async (request) => {
+      if (Array.isArray(request.body)) throw new FloError('FLO_ERR_RETENTION_INVALID', 'send the rules as {"rules": [...]}: the body is an object (a bare array is what --retention takes)');
+    },
     schema: { body: { type: 'object', required: ['rules'], additionalProperties: false, properties: { rules: { type: 'array' } } } },
   }, async (request) => {
     const rules = parseRetentionRules(request.body.rules);

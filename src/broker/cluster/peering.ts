@@ -287,9 +287,16 @@ export class Peering {
       preferredLeader: (partition) => (this.controller === undefined ? null : preferredLeader(groupIdOf(partition), this.controller.replicaHolders()) ?? null),
       unready: () => (this.removed ? `node ${this.nodeId} was removed from the cluster`
         : this.isJoining ? `node ${this.nodeId} is joining the cluster: its replicas are catching up`
-          : this.controller?.member(this.nodeId)?.state === 'draining' ? `node ${this.nodeId} is draining: its replicas are moving off it`
+          : this.controller?.member(this.nodeId)?.state === 'draining' ? this.drainingReason()
             : this.startCatchUp?.done === false ? `node ${this.nodeId} is catching up with the cluster since its start (partitions ${this.startCatchUp.pending.join(', ')})` : null),
     };
+  }
+
+  /** Why a draining member serves no reads: still moving replicas off, or done and waiting to be removed. */
+  private drainingReason(): string {
+    const held = this.admin?.members().find((summary) => summary.member === this.nodeId)?.partitions;
+    return held === 0 ? `node ${this.nodeId} is drained (it holds no replica): remove it from the cluster (flo cluster remove ${this.nodeId})`
+      : `node ${this.nodeId} is draining: its replicas are moving off it`;
   }
 
   private memberView(id: NodeId, peer: string, url: string | null): MemberView {
