@@ -68,6 +68,8 @@ export async function joinCluster(options: JoinOptions): Promise<ClusterMembersh
     try {
       ({ info } = await dialForInfo(address, 0, options.auth, { url: options.url, peer: options.peer, probe: true, join: { incarnation, peer: options.peer, url: options.url, replaces: options.replaces ?? null } }, JOIN_TIMEOUT_MS));
     } catch (error) {
+      // A named seed of another cluster will not change its mind: say so instead of asking forever.
+      if (error instanceof FloError && error.code === 'FLO_ERR_CONFIG_INVALID' && !discovered) throw error;
       lastError = (error as Error).message;
     }
     if (info?.refusal != null) {

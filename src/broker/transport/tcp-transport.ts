@@ -398,7 +398,10 @@ export class TcpTransport implements RaftTransport {
             : frame.clusterId !== this.auth.clusterId ? `cluster "${frame.clusterId}" is not "${this.auth.clusterId}"`
               : !dialsUs && this.options.acceptProbes !== true ? `node ${frame.nodeId} is not a peer that dials this broker` : null;
           if (refusal !== null || frame.kind !== FRAME_HELLO) {
-            this.refuse(socket, refusal ?? 'no HELLO');
+            // Another cluster's broker learns which cluster answered (the id is no secret): its dialer then
+            // says "belongs to cluster X", where a bare close left it retrying without a reason.
+            const otherCluster = frame.kind === FRAME_HELLO && frame.clusterId !== this.auth.clusterId;
+            this.refuse(socket, refusal ?? 'no HELLO', 'warn', otherCluster ? encodeHello(this.nodeId, newNonce(), this.auth.clusterId) : undefined);
             return;
           }
           pending = { peerId: frame.nodeId, peer: dialsUs ? known : null, dialerNonce: frame.nonce, acceptorNonce: newNonce() };
@@ -437,11 +440,17 @@ export class TcpTransport implements RaftTransport {
     );
   }
 
-  private refuse(socket: net.Socket, reason: string, level: 'warn' | 'info' = 'warn'): void {
+  private refuse(socket: net.Socket, reason: string, level: 'warn' | 'info' = 'warn', farewell?: Buffer): void {
     this.stats.protocolErrors++;
     this.stats.refused++;
     this.logger?.[level]({ remote: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`, reason }, 'peer connection refused');
-    socket.destroy();
+    if (farewell === undefined) {
+      socket.destroy();
+      return;
+    }
+    socket.end(farewell);
+    // end() waits for the other side; a dialer that never reads must not keep the socket.
+    setTimeout(() => socket.destroy(), 1_000).unref();
   }
 
   async close(): Promise<void> {
@@ -462,11 +471,11 @@ export function dialForInfo(address: PeerAddress, nodeId: NodeId, auth: PeerAuth
     const target = routed(address);
     const socket = net.connect({ host: target.host, port: target.port, noDelay: true });
     let settled = false;
-    const fail = (reason: string): void => {
+    const fail = (reason: string, code: ErrorCode = 'FLO_ERR_CONNECTION'): void => {
       socket.destroy();
       if (settled) return;
       settled = true;
-      reject(new FloError('FLO_ERR_CONNECTION', `peer ${address.host}:${address.port}: ${reason}`));
+      reject(new FloError(code, `peer ${address.host}:${address.port}: ${reason}`));
     };
     socket.setTimeout(timeoutMs, () => fail('no answer in time'));
     socket.on('error', (error) => fail(error.message));
@@ -486,7 +495,8 @@ export function dialForInfo(address: PeerAddress, nodeId: NodeId, auth: PeerAuth
       for (const frame of frames) {
         if (acceptor === null) {
           if (frame.kind !== FRAME_HELLO) return fail('expected HELLO');
-          if (frame.clusterId !== auth.clusterId) return fail(`belongs to cluster "${frame.clusterId}", not "${auth.clusterId}"`);
+          // Not a transient failure: asking again gets the same answer (a wrong --cluster-id).
+          if (frame.clusterId !== auth.clusterId) return fail(`belongs to cluster "${frame.clusterId}", not "${auth.clusterId}" (--cluster-id)`, 'FLO_ERR_CONFIG_INVALID');
           acceptor = { id: frame.nodeId, nonce: frame.nonce };
           continue;
         }

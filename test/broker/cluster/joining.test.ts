@@ -57,4 +57,13 @@ describe('joining through --peers-service', () => {
     const { refuser, member } = await brokers();
     await expect(ask([refuser.port], [member.port])).rejects.toThrow(/refused the join: this broker takes no joins/);
   });
+
+  it('ends at once, naming both cluster ids, when a named seed belongs to another cluster (a wrong --cluster-id)', async () => {
+    const { member } = await brokers();
+    const dir = await tempDir();
+    dirs.push(dir.remove);
+    await expect(joinCluster({
+      dataDir: dir.path, seeds: [{ host: '127.0.0.1', port: member.port }], auth: { clusterId: 'other', secret: undefined }, peer: '127.0.0.1:2', url: null, logger: silentLogger,
+    })).rejects.toMatchObject({ code: 'FLO_ERR_CONFIG_INVALID', message: expect.stringMatching(/belongs to cluster "flo", not "other" \(--cluster-id\)/) });
+  });
 });
