@@ -29,6 +29,7 @@ import { decodeReadIndexReply, decodeReadIndexRequest, encodeReadIndexReply, enc
 import { StartCatchUp } from './start-catch-up.js';
 import { FETCH_BYTES, decodeFetch, decodeSegments, encodeFetch, encodeSegments, isFetch } from './catch-up.js';
 import { RUNNING_MEMBER_REFUSAL, type AddressAnswer } from './retire-guard.js';
+import { peersKnownBefore } from './rejoin.js';
 import {
   FORWARD_TIMEOUT_MS, decodeForward, decodeForwardedCommand, encodeForwardedCommand, encodeOffsets, forwardAppend, isForwardedCommand, safeToRetry,
 } from './forwarding.js';
@@ -139,7 +140,8 @@ export class Peering {
           // It would join under a new id while its flags name one: that is a founder's command line with the wrong address.
           throw new FloError('FLO_ERR_CONFIG_INVALID', `--node-id ${options.nodeId} names a founder, but this broker's peer address ${advertisedPeer} is not in --peers, so it would join as a new member under another id. A founder lists its own peer address in --peers (check --peer-port, --peer-host and --advertise-peer); a broker that joins a running cluster takes no --node-id (it is given one)`);
         }
-        const answer = await joinCluster({ dataDir: options.dataDir, seeds: joinSeeds(options.join, options.peers, advertisedPeer), discover, auth, peer: advertisedPeer, url: options.advertiseUrl ?? null, logger, replaces: options.replaces, formerIds: options.formerIds });
+        const known = await peersKnownBefore(options.dataDir);
+        const answer = await joinCluster({ dataDir: options.dataDir, seeds: joinSeeds(options.join, [...options.peers, ...known], advertisedPeer), discover, auth, peer: advertisedPeer, url: options.advertiseUrl ?? null, logger, replaces: options.replaces, formerIds: options.formerIds });
         membership = answer;
         nodeId = answer.self;
         dial = answer.dial;

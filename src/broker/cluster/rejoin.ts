@@ -12,7 +12,8 @@ import type { Logger } from 'pino';
 import { syncDirectory } from '../../common/durable-file.js';
 import { FloError } from '../../common/errors.js';
 import { DAMAGED_PREFIX } from '../storage/verify.js';
-import { formatPeerAddress, LostFounderError, MembershipFileError, readMembership } from './founding.js';
+import type { PeerAddress } from '../transport/peer-link.js';
+import { formatPeerAddress, LostFounderError, MembershipFileError, parsePeerAddress, readMembership } from './founding.js';
 import type { ClusterOptions } from './peering.js';
 
 /** The cluster options to start again with as a new member, or undefined when `error` is not one to rebuild from. */
@@ -53,3 +54,27 @@ async function moveAside(dataDir: string): Promise<string> {
   await syncDirectory(dataDir);
   return aside;
 }
+
+/**
+ * The members' peer addresses in the newest copy of cluster.json moved aside in this data dir: a
+ * rebuilt member asks them too, so a rejoin does not hang on one --join seed that has since left
+ * the cluster (retired, or replaced), as long as one member it knew is still there.
+ */
+export async function peersKnownBefore(dataDir: string): Promise<PeerAddress[]> {
+  const aside = (await readdir(dataDir).catch(() => [] as string[])).filter((name) => name.startsWith(DAMAGED_PREFIX)).sort().reverse();
+  for (const name of aside) {
+    const membership = await readMembership(join(dataDir, name)).catch(() => undefined);
+    if (membership === undefined) continue;
+    const peers: PeerAddress[] = [];
+    for (const member of membership.members) {
+      try {
+        peers.push(parsePeerAddress(member.peer, 'cluster.json'));
+      } catch {
+        // An address this version cannot read is one seed fewer, not a reason to stop.
+      }
+    }
+    return peers;
+  }
+  return [];
+}
+

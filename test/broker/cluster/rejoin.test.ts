@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { LostFounderError, readMembership, writeMembership } from '../../../src/broker/cluster/founding.js';
 import { joinedMembership } from '../../../src/broker/cluster/joining.js';
 import type { ClusterOptions } from '../../../src/broker/cluster/peering.js';
-import { rejoinAfterRefusal } from '../../../src/broker/cluster/rejoin.js';
+import { peersKnownBefore, rejoinAfterRefusal } from '../../../src/broker/cluster/rejoin.js';
 import { FloError } from '../../../src/common/errors.js';
 import { silentLogger, tempDir } from '../../support/temp.js';
 
@@ -81,5 +81,17 @@ describe('a rebuilt member started again with the same flags', () => {
     expect((await joinedMembership(dir.path, 5))?.self).toBe(5);
     await expect(joinedMembership(dir.path, 2)).rejects.toThrow(/joined the cluster as node 5, not 2/);
     expect((await readMembership(dir.path))?.formerIds).toEqual([1, 4]);
+  });
+});
+
+describe('the seeds a rebuilt member asks', () => {
+  it('are the members of the newest cluster.json moved aside (its --join seed may have left since)', async () => {
+    const dir = await tempDir();
+    made.push(dir.remove);
+    expect(await peersKnownBefore(dir.path)).toEqual([]);
+    await writeMembership(join(dir.path, 'damaged-2026-01-01T00-00-00-000Z'), { clusterId: 'flo', members: [{ id: 1, peer: 'old:1' }], replicationFactor: 1 });
+    await writeMembership(join(dir.path, 'damaged-2026-02-01T00-00-00-000Z'), { clusterId: 'flo', members: [{ id: 1, peer: 'a:4000' }, { id: 2, peer: 'b:4000' }], replicationFactor: 2, self: 5 });
+    await mkdir(join(dir.path, 'damaged-2026-03-01T00-00-00-000Z'));
+    expect(await peersKnownBefore(dir.path)).toEqual([{ host: 'a', port: 4000 }, { host: 'b', port: 4000 }]);
   });
 });
