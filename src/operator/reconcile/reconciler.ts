@@ -252,6 +252,14 @@ export class Reconciler {
         }
         await this.deps.events.record(cluster, 'Normal', action.kind === 'drain' ? 'DrainStarted' : 'BrokerRemoved',
           action.kind === 'drain' ? `Draining broker ${action.member}: its replicas and leaderships move to the others` : `Removed broker ${action.member} from the cluster (its id is never reused)`);
+      } else if (action.kind === 'recreatePod') {
+        const pod = `${cluster.metadata.name}-${action.ordinal}`;
+        try {
+          await this.deps.clients.core.deleteNamespacedPod({ name: pod, namespace });
+          await this.deps.events.record(cluster, 'Normal', 'BrokerRecreated', `Deleted pod ${pod}: it ran removed broker ${action.member}, whose data dir cannot rejoin; it comes back on a new claim as a new member`);
+        } catch (error) {
+          if (!isNotFound(error)) throw error;
+        }
       } else if (action.kind === 'deleteClaim') {
         try {
           await this.deps.clients.core.deleteNamespacedPersistentVolumeClaim({ name: action.claim, namespace });
