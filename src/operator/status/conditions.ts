@@ -99,14 +99,20 @@ export function computeStatus(cluster: FloCluster, observed: Observation, failur
   const split = notReplicating(observed);
   const members = observed.founders === 0 || observed.activeMembers === undefined || observed.activeMembers === observed.desiredReplicas;
   const brokersReady = observed.readyReplicas >= observed.desiredReplicas && observed.rolledOut && observed.replicas === observed.desiredReplicas;
-  const ready = !invalid && !split && brokersReady && members && observed.healthy === true;
+  // Ready agrees with Healthy (a pod that does not answer counts there too) and waits for a
+  // scale's last steps (a removed broker's pod still stopping, its member not yet removed).
+  const unanswered = observed.unanswered ?? [];
+  const scaling = observed.operation?.type === 'ScaleUp' || observed.operation?.type === 'ScaleDown';
+  const ready = !invalid && !split && brokersReady && members && observed.healthy === true && unanswered.length === 0 && !scaling;
   const settled = ready && observed.operation === undefined;
   const readyMessage = `${observed.readyReplicas}/${observed.desiredReplicas} brokers ready`;
   const why = invalid ? `the spec is refused: ${failure.message}`
     : split ? 'the brokers do not form one replicating cluster: each would keep separate data behind the one Service'
       : !brokersReady ? readyMessage
         : !members ? `${observed.activeMembers ?? 0} of ${observed.desiredReplicas} brokers are active members`
-          : observed.healthy !== true ? `${readyMessage}, but the cluster is not healthy` : readyMessage;
+          : observed.healthy !== true ? `${readyMessage}, but the cluster is not healthy`
+            : unanswered.length > 0 ? `${readyMessage}, but pod(s) ${unanswered.join(', ')} do not answer`
+              : scaling ? `${readyMessage}, but a scale is still under way: ${observed.operation?.message ?? ''}` : readyMessage;
   const progressingReason = !observed.rolledOut ? REASONS.RollingUpdate
     : observed.operation?.type === 'ScaleUp' ? REASONS.ScalingUp : observed.operation?.type === 'ScaleDown' ? REASONS.ScalingDown : REASONS.Scaling;
   let conditions = cluster.status?.conditions ?? [];
