@@ -92,7 +92,8 @@ export class Reconciler {
         }
         const roll = await this.step('RollingRestart', () => this.planRoll(cluster, observed!, plan!));
         rollPlan = roll;
-        const desired = buildDesired(cluster, this.settings, plan.statefulSetReplicas, roll.partition);
+        const voters = observed.scale.members?.filter((member) => member.state === 'active').length;
+        const desired = buildDesired(cluster, this.settings, plan.statefulSetReplicas, roll.partition, voters === 0 ? undefined : voters);
         await this.ensure(cluster, 'StatefulSet', statefulSetAccess(this.deps.clients), desired.statefulSet as OwnedObject);
         await this.ensure(cluster, 'PodDisruptionBudget', podDisruptionBudgetAccess(this.deps.clients), desired.podDisruptionBudget as OwnedObject);
         retentionApplied = await this.pushRetention(cluster, observed);
