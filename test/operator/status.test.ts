@@ -49,6 +49,13 @@ describe('status from observation', () => {
     expect(tail.phase).toBe('Progressing');
   });
 
+  it('is Degraded (PodsFailing) while a pod\'s container cannot start: a bad image, a crash loop', () => {
+    const status = computeStatus(cluster, observed({ unanswered: ['c-2'], podProblems: ['pod c-2: ErrImagePull: image nginx:1.27 is not known'] }), undefined, 't1');
+    expect(status.conditions?.find((c) => c.type === 'Degraded')).toMatchObject({ status: 'True', reason: 'PodsFailing', message: 'pod c-2: ErrImagePull: image nginx:1.27 is not known' });
+    expect(status.phase).toBe('Degraded');
+    expect(computeStatus(cluster, observed({}), undefined, 't1').conditions?.find((c) => c.type === 'Degraded')?.status).toBe('False');
+  });
+
   it('reports a blocked scale-down with the brokers\' reason, and the operation in progress', () => {
     const status = computeStatus(cluster, observed({
       desiredReplicas: 2, scaleDownBlocked: 'draining node 3 would leave 2 members, fewer than the replication factor 3',

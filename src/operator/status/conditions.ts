@@ -28,6 +28,7 @@ export const REASONS = {
   HealthUnknown: 'HealthUnknown',
   BelowReplicationFactor: 'BelowReplicationFactor',
   NotBlocked: 'NotBlocked',
+  PodsFailing: 'PodsFailing',
 } as const;
 
 export interface Observation {
@@ -47,6 +48,8 @@ export interface Observation {
   replicating?: boolean;
   /** Members in state active, as the witness broker reports them. */
   activeMembers?: number;
+  /** Pods whose container waits for a reason that does not pass by itself (ErrImagePull, CrashLoopBackOff, ...): "pod: reason: message". */
+  podProblems?: string[];
   /** Pods whose broker did not answer. */
   unanswered?: string[];
   /** The cluster's health as a member reports it; undefined when none answered. */
@@ -102,6 +105,7 @@ export function computeStatus(cluster: FloCluster, observed: Observation, failur
   // Ready agrees with Healthy (a pod that does not answer counts there too) and waits for a
   // scale's last steps (a removed broker's pod still stopping, its member not yet removed).
   const unanswered = observed.unanswered ?? [];
+  const failing = observed.podProblems ?? [];
   const scaling = observed.operation?.type === 'ScaleUp' || observed.operation?.type === 'ScaleDown';
   const ready = !invalid && !split && brokersReady && members && observed.healthy === true && unanswered.length === 0 && !scaling;
   const settled = ready && observed.operation === undefined;
@@ -128,8 +132,9 @@ export function computeStatus(cluster: FloCluster, observed: Observation, failur
   conditions = setCondition(conditions, failure !== undefined
     ? condition('Degraded', 'True', failure.invalidSpec === true ? REASONS.InvalidSpec : REASONS.ReconcileFailed, `${failure.step}: ${failure.message}`, generation)
     : split ? condition('Degraded', 'True', REASONS.NotReplicating, why, generation)
-      : condition('Degraded', 'False', REASONS.AsExpected, 'no problems observed', generation), now);
-  const phase: FloPhase = failure !== undefined || split ? 'Degraded' : ready ? 'Ready' : observed.readyReplicas === 0 ? 'Pending' : 'Progressing';
+      : failing.length > 0 ? condition('Degraded', 'True', REASONS.PodsFailing, failing.slice(0, 5).join('; '), generation)
+        : condition('Degraded', 'False', REASONS.AsExpected, 'no problems observed', generation), now);
+  const phase: FloPhase = failure !== undefined || split || failing.length > 0 ? 'Degraded' : ready ? 'Ready' : observed.readyReplicas === 0 ? 'Pending' : 'Progressing';
   const previousRetention = cluster.status?.retentionGeneration;
   const retentionGeneration = observed.retentionApplied && failure === undefined ? generation : previousRetention;
   return {
