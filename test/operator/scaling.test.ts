@@ -122,6 +122,15 @@ describe('a scale-down cancelled in the middle of a drain', () => {
     expect(rejoined.operation).toBeUndefined();
   });
 
+  it('recreates a pod that runs (or crash-loops on) a claim marked as a removed broker\'s, e.g. a FloCluster recreated over kept claims', () => {
+    const members = [member(1, 0, 'active'), member(2, 1, 'active'), member(3, 2, 'active'), member(5, 3, 'active'), member(4, 4, 'removed')];
+    const claims = [0, 1, 2, 3, 4].map((ordinal) => ({ name: `data-flo-${ordinal}`, ordinal, ...(ordinal === 4 ? { removedMember: 4 } : {}) }));
+    const crashing = planScale(observation({ specReplicas: 5, members, claims, selfIds: new Map([[0, 1], [1, 2], [2, 3], [3, 5]]) }));
+    expect(crashing.actions).toEqual([{ kind: 'deleteClaim', claim: 'data-flo-4', member: 4 }, { kind: 'recreatePod', ordinal: 4, member: 4 }]);
+    // No pod on it (yet): nothing to recreate.
+    expect(planScale(observation({ specReplicas: 5, members, claims, podOrdinals: [0, 1, 2, 3], selfIds: new Map([[0, 1], [1, 2], [2, 3], [3, 5]]) })).actions).toEqual([]);
+  });
+
   it('finishes off a draining broker below the StatefulSet before growing past it', () => {
     // replicas 5 -> 3: pod 4 gone and removed, pod 3 (broker 5) draining; then replicas 5.
     const members = [member(1, 0, 'active'), member(2, 1, 'active'), member(3, 2, 'active'), member(5, 3, 'draining', 1), member(4, 4, 'removed')];

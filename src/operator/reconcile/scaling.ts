@@ -129,9 +129,13 @@ function rejoin(observation: ScaleObservation, upTo: number): { actions: ScaleAc
   const actions: ScaleAction[] = [];
   let pending: string | undefined;
   for (let ordinal = 0; ordinal < upTo; ordinal++) {
-    const own = observation.selfIds.get(ordinal);
-    if (own !== undefined && members.find((member) => member.member === own)?.state === 'removed') {
-      const claim = observation.claims.find((candidate) => candidate.ordinal === ordinal);
+    const claim = observation.claims.find((candidate) => candidate.ordinal === ordinal);
+    // A claim the operator marked as a removed broker's, under a pod of the StatefulSet (a FloCluster
+    // recreated over kept claims): that pod can only run, or crash as, the removed member.
+    const marked = claim?.removedMember !== undefined && observation.podOrdinals.includes(ordinal)
+      && [undefined, claim.removedMember].includes(observation.selfIds.get(ordinal)) ? claim.removedMember : undefined;
+    const own = observation.selfIds.get(ordinal) ?? marked;
+    if (own !== undefined && (own === marked || members.find((member) => member.member === own)?.state === 'removed')) {
       // The claim first: deleted while its pod runs it waits for the pod (pvc-protection), so the recreated pod gets a new one.
       if (claim !== undefined) actions.push({ kind: 'deleteClaim', claim: claim.name, member: own });
       actions.push({ kind: 'recreatePod', ordinal, member: own });
