@@ -88,7 +88,9 @@ export class Reconciler {
         await this.step('Scale', () => this.carryOut(cluster, observed!, plan!));
         const running = observed.scale.statefulSetReplicas;
         if (running !== undefined && plan.statefulSetReplicas > running) {
-          await this.deps.events.record(cluster, 'Normal', 'ScalingUp', `Scaling up from ${running} to ${plan.statefulSetReplicas} brokers: the new ones join the cluster`);
+          // Growing without a ScaleUp: the StatefulSet was shrunk outside the operator (scaling.ts ownedSize).
+          if (plan.operation?.type !== 'ScaleUp') await this.deps.events.record(cluster, 'Warning', 'StatefulSetRestored', `StatefulSet was scaled to ${running} outside the operator: restored to ${plan.statefulSetReplicas} (its brokers are still members; scale the FloCluster instead)`);
+          else await this.deps.events.record(cluster, 'Normal', 'ScalingUp', `Scaling up from ${running} to ${plan.statefulSetReplicas} brokers: the new ones join the cluster`);
         }
         const roll = await this.step('RollingRestart', () => this.planRoll(cluster, observed!, plan!));
         rollPlan = roll;

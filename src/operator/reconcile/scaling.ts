@@ -186,7 +186,7 @@ export function planScale(observation: ScaleObservation): ScalePlan {
   // Without a member table nothing is known about the brokers: keep the StatefulSet as it is,
   // unless growing (new pods cannot hurt; they join when a member answers).
   if (observation.members === undefined) {
-    if (wanted > live) return { statefulSetReplicas: wanted, actions: [], waiting: true };
+    if (wanted > live) return { statefulSetReplicas: wanted, actions: [], waiting: true, operation: { type: 'ScaleUp', fromReplicas: live, toReplicas: wanted, message: `adding ${wanted - live} broker(s)` } };
     return wanted === live ? { statefulSetReplicas: live, actions: [], waiting: false }
       : { statefulSetReplicas: live, actions: [], waiting: true, operation: { type: 'ScaleDown', fromReplicas: live, toReplicas: wanted, message: 'waiting for a broker to report the member table' } };
   }
