@@ -187,14 +187,18 @@ describe('FloCluster builders', () => {
     expect(retentionJson([])).toBe('[]');
   });
 
-  it('derive the PodDisruptionBudget from the replication factor (the founders)', () => {
+  it('derive the PodDisruptionBudget from the voters (active members), so an allowed disruption always leaves every partition a quorum', () => {
     expect(buildDesired(cluster({ replicas: 3 })).podDisruptionBudget.spec).toEqual({
       maxUnavailable: 1, selector: { matchLabels: { 'app.kubernetes.io/name': 'flo', 'app.kubernetes.io/instance': 'events', 'app.kubernetes.io/component': 'broker' } },
     });
-    expect(maxUnavailableFor(3)).toBe(1);
-    expect(maxUnavailableFor(5)).toBe(1);
-    // Two copies: either broker away stops writes, so a voluntary disruption waits.
-    expect(buildPodDisruptionBudget(cluster({ replicas: 4 }, 'events', 2)).spec?.maxUnavailable).toBe(0);
+    expect([1, 2, 3, 4, 5, 6, 7].map(maxUnavailableFor)).toEqual([1, 0, 1, 1, 2, 2, 3]);
+    // One founder grown to two brokers: either away stops writes, so a voluntary disruption waits.
+    expect(buildPodDisruptionBudget(cluster({ replicas: 2 }, 'events', 1), 2).spec?.maxUnavailable).toBe(0);
+    // Two founders grown to five: two may go, three voters remain a quorum.
+    expect(buildPodDisruptionBudget(cluster({ replicas: 5 }, 'events', 2), 5).spec?.maxUnavailable).toBe(2);
+    // Voters unknown: the spec's replicas; the observed voters win over the spec while a scale runs.
+    expect(buildPodDisruptionBudget(cluster({ replicas: 2 }, 'events', 1)).spec?.maxUnavailable).toBe(0);
+    expect(buildDesired(cluster({ replicas: 5 }, 'events', 3), undefined, 5, undefined, 3).podDisruptionBudget.spec?.maxUnavailable).toBe(1);
     expect(buildPodDisruptionBudget(cluster({ replicas: 1 }, 'events', 1)).spec?.maxUnavailable).toBe(1);
     expect(selectorString(cluster({}))).toBe('app.kubernetes.io/name=flo,app.kubernetes.io/instance=events,app.kubernetes.io/component=broker');
   });

@@ -36,6 +36,23 @@ describe('rolling restart plan', () => {
     expect(held({ scaling: true })).toContain('a scale is under way');
   });
 
+  it('restarts the next pod itself when it is the not-ready, silent one (a bad image fixed back), instead of waiting for it to be healthy for ever', () => {
+    // Pod 2 ran the bad image (ErrImagePull); the template is back to the revision pods 0 and 1 run.
+    const broken = observation({
+      updateRevision: 'good', partition: 3, healthy: false, nextSafe: { safe: false, problems: ['node 3 does not answer'] }, caughtUp: new Map(),
+      pods: [{ ordinal: 0, revision: 'good', ready: true, answering: true }, { ordinal: 1, revision: 'good', ready: true, answering: true }, { ordinal: 2, revision: 'bad', ready: false, answering: false }],
+    });
+    expect(planRoll(broken)).toMatchObject({ partition: 2, deletePod: 2, waiting: true });
+    expect(planRoll(broken).operation?.message).toContain('restarting pod 2');
+    // Released already and still stuck (the StatefulSet controller waits for ready pods): deleted again.
+    expect(planRoll({ ...broken, partition: 2 })).toMatchObject({ partition: 2, deletePod: 2 });
+    // A broker that answers may still vote: the health gate holds as before; so does a scale.
+    const answering = { ...broken, pods: broken.pods.map((pod) => (pod.ordinal === 2 ? { ...pod, answering: true } : pod)) };
+    expect(planRoll(answering)).toMatchObject({ partition: 3 });
+    expect(planRoll(answering).deletePod).toBeUndefined();
+    expect(planRoll({ ...broken, scaling: true }).deletePod).toBeUndefined();
+  });
+
   it('rolls a cluster of fewer than three without a restart check (no quorum survives any restart there), and ends at partition 0', () => {
     const one = observation({ replicas: 1, partition: 1, members: 1, nextSafe: undefined, healthy: undefined, pods: [{ ordinal: 0, revision: 'old', ready: true }], caughtUp: new Map() });
     expect(planRoll(one).partition).toBe(0);

@@ -38,6 +38,24 @@ describe('status from observation', () => {
     expect(computeStatus(cluster, observed({ unanswered: ['c-2'] }), undefined, 't1').conditions?.find((c) => c.type === 'Healthy')?.message).toContain('c-2 do not answer');
   });
 
+  it('is not Ready while a pod does not answer (Healthy=False) or a scale-down\'s last steps are pending', () => {
+    const silent = computeStatus(cluster, observed({ unanswered: ['c-3'] }), undefined, 't1');
+    expect(silent.conditions?.find((c) => c.type === 'Healthy')?.status).toBe('False');
+    expect(silent.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'BrokersNotReady' });
+    expect(silent.conditions?.find((c) => c.type === 'Ready')?.message).toContain('c-3 do not answer');
+    const tail = computeStatus(cluster, observed({ operation: { type: 'ScaleDown', fromReplicas: 4, toReplicas: 3, message: 'waiting for pod 3 (broker 4) to stop' } }), undefined, 't1');
+    expect(tail.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False' });
+    expect(tail.conditions?.find((c) => c.type === 'Progressing')).toMatchObject({ status: 'True', reason: 'ScalingDown', message: 'waiting for pod 3 (broker 4) to stop' });
+    expect(tail.phase).toBe('Progressing');
+  });
+
+  it('is Degraded (PodsFailing) while a pod\'s container cannot start: a bad image, a crash loop', () => {
+    const status = computeStatus(cluster, observed({ unanswered: ['c-2'], podProblems: ['pod c-2: ErrImagePull: image nginx:1.27 is not known'] }), undefined, 't1');
+    expect(status.conditions?.find((c) => c.type === 'Degraded')).toMatchObject({ status: 'True', reason: 'PodsFailing', message: 'pod c-2: ErrImagePull: image nginx:1.27 is not known' });
+    expect(status.phase).toBe('Degraded');
+    expect(computeStatus(cluster, observed({}), undefined, 't1').conditions?.find((c) => c.type === 'Degraded')?.status).toBe('False');
+  });
+
   it('reports a blocked scale-down with the brokers\' reason, and the operation in progress', () => {
     const status = computeStatus(cluster, observed({
       desiredReplicas: 2, scaleDownBlocked: 'draining node 3 would leave 2 members, fewer than the replication factor 3',

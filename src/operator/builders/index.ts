@@ -17,14 +17,17 @@ export interface DesiredObjects {
   podDisruptionBudget: V1PodDisruptionBudget;
 }
 
-/** `statefulSetReplicas`: what the StatefulSet runs now (the spec's replicas unless a scale-down is under way). */
-export function buildDesired(cluster: FloCluster, settings: OperatorSettings = DEFAULT_SETTINGS, statefulSetReplicas?: number, partition?: number): DesiredObjects {
+/**
+ * `statefulSetReplicas`: what the StatefulSet runs now (the spec's replicas unless a scale-down is under way);
+ * `voters`: the active members a broker reports (the PodDisruptionBudget's basis), undefined when unknown.
+ */
+export function buildDesired(cluster: FloCluster, settings: OperatorSettings = DEFAULT_SETTINGS, statefulSetReplicas?: number, partition?: number, voters?: number): DesiredObjects {
   return {
     configMap: buildConfigMap(cluster),
     peerService: buildPeerService(cluster),
     clientService: buildClientService(cluster),
     statefulSet: buildStatefulSet(cluster, settings, statefulSetReplicas, partition),
-    podDisruptionBudget: buildPodDisruptionBudget(cluster),
+    podDisruptionBudget: buildPodDisruptionBudget(cluster, voters),
   };
 }
 

@@ -1,22 +1,22 @@
-// Desired PodDisruptionBudget, derived from the replication factor. Every member holds a
-// replica of every partition, so one broker away leaves a quorum when there are three or
-// more copies: maxUnavailable 1. With two copies, losing either stops writes (no quorum):
-// maxUnavailable 0, so a voluntary disruption waits for a person. With one copy there is no
-// quorum to protect and blocking node maintenance forever would help nobody: maxUnavailable 1.
+// Desired PodDisruptionBudget, derived from the voters: the active members (in this version
+// every member holds a replica of every partition, so each partition has that many voters).
+// A voluntary disruption may take at most floor((voters - 1) / 2) brokers, which leaves every
+// partition a quorum: 2 voters -> 0 (either away stops writes, so the disruption waits for a
+// person), 3 or 4 -> 1, 5 -> 2. With one voter there is no quorum to protect and blocking node
+// maintenance forever would help nobody: 1. Voters unknown (no member table read): the spec's
+// replicas, what the cluster has once settled.
 
 import type { V1PodDisruptionBudget } from '@kubernetes/client-node';
-import type { FloCluster } from '../crd/types.js';
+import { withDefaults, type FloCluster } from '../crd/types.js';
 import { commonLabels, ownedNames, ownerReference, selectorLabels } from './names.js';
-import { foundersOf } from './stateful-set.js';
 
-/** Brokers a voluntary disruption may take at once for a replication factor. */
-export function maxUnavailableFor(replicationFactor: number): number {
-  return replicationFactor === 2 ? 0 : 1;
+/** Brokers a voluntary disruption may take at once when every partition has `voters` voters. */
+export function maxUnavailableFor(voters: number): number {
+  return voters <= 1 ? 1 : Math.floor((voters - 1) / 2);
 }
 
-export function buildPodDisruptionBudget(cluster: FloCluster): V1PodDisruptionBudget {
-  // The replication factor is the founders' count (single-node brokers of an older operator: 1).
-  const replicationFactor = Math.max(1, foundersOf(cluster));
+/** `voters`: the active members as a broker reports them; undefined when unknown. */
+export function buildPodDisruptionBudget(cluster: FloCluster, voters?: number): V1PodDisruptionBudget {
   return {
     apiVersion: 'policy/v1',
     kind: 'PodDisruptionBudget',
@@ -26,6 +26,6 @@ export function buildPodDisruptionBudget(cluster: FloCluster): V1PodDisruptionBu
       labels: commonLabels(cluster, 'broker'),
       ownerReferences: [ownerReference(cluster)],
     },
-    spec: { maxUnavailable: maxUnavailableFor(replicationFactor), selector: { matchLabels: selectorLabels(cluster) } },
+    spec: { maxUnavailable: maxUnavailableFor(voters ?? withDefaults(cluster.spec).replicas), selector: { matchLabels: selectorLabels(cluster) } },
   };
 }

@@ -41,6 +41,16 @@ function podReady(pod: V1Pod): boolean {
     && (pod.status?.conditions ?? []).some((condition) => condition.type === 'Ready' && condition.status === 'True');
 }
 
+/** Container waiting reasons that do not go away by themselves: a bad image, a crash loop, a broken config. */
+const FAILING_REASONS = new Set(['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'CrashLoopBackOff', 'CreateContainerConfigError', 'CreateContainerError', 'RunContainerError']);
+
+/** "pod: reason: message" for a pod whose container waits for one of FAILING_REASONS. */
+function podProblem(pod: V1Pod): string | undefined {
+  const waiting = pod.status?.containerStatuses?.[0]?.state?.waiting;
+  if (waiting?.reason === undefined || !FAILING_REASONS.has(waiting.reason)) return undefined;
+  return `pod ${pod.metadata?.name ?? '?'}: ${waiting.reason}${waiting.message === undefined ? '' : `: ${waiting.message}`}`;
+}
+
 function podRunning(pod: V1Pod): boolean {
   return pod.status?.containerStatuses?.[0]?.state?.running !== undefined;
 }
@@ -148,6 +158,8 @@ export async function observeCluster(deps: ObserveDeps, cluster: FloCluster): Pr
   }
   status.activeMembers = (scale.members ?? []).filter((member) => member.state === 'active').length;
   status.unanswered = pods.filter((pod, index) => answers[index]?.view === undefined).map((pod) => pod.metadata?.name ?? '');
+  const failing = pods.flatMap((pod) => podProblem(pod) ?? []);
+  if (failing.length > 0) status.podProblems = failing;
   if (health !== undefined) {
     status.healthy = health.healthy;
     status.partitions = health.partitions;

@@ -88,12 +88,16 @@ export class Reconciler {
         await this.step('Scale', () => this.carryOut(cluster, observed!, plan!));
         const running = observed.scale.statefulSetReplicas;
         if (running !== undefined && plan.statefulSetReplicas > running) {
-          await this.deps.events.record(cluster, 'Normal', 'ScalingUp', `Scaling up from ${running} to ${plan.statefulSetReplicas} brokers: the new ones join the cluster`);
+          // Growing without a ScaleUp: the StatefulSet was shrunk outside the operator (scaling.ts ownedSize).
+          if (plan.operation?.type !== 'ScaleUp') await this.deps.events.record(cluster, 'Warning', 'StatefulSetRestored', `StatefulSet was scaled to ${running} outside the operator: restored to ${plan.statefulSetReplicas} (its brokers are still members; scale the FloCluster instead)`);
+          else await this.deps.events.record(cluster, 'Normal', 'ScalingUp', `Scaling up from ${running} to ${plan.statefulSetReplicas} brokers: the new ones join the cluster`);
         }
         const roll = await this.step('RollingRestart', () => this.planRoll(cluster, observed!, plan!));
         rollPlan = roll;
-        const desired = buildDesired(cluster, this.settings, plan.statefulSetReplicas, roll.partition);
+        const voters = observed.scale.members?.filter((member) => member.state === 'active').length;
+        const desired = buildDesired(cluster, this.settings, plan.statefulSetReplicas, roll.partition, voters === 0 ? undefined : voters);
         await this.ensure(cluster, 'StatefulSet', statefulSetAccess(this.deps.clients), desired.statefulSet as OwnedObject);
+        if (roll.deletePod !== undefined) await this.step('RollingRestart', () => this.restartStuckPod(cluster, observed!, roll.deletePod!));
         await this.ensure(cluster, 'PodDisruptionBudget', podDisruptionBudgetAccess(this.deps.clients), desired.podDisruptionBudget as OwnedObject);
         retentionApplied = await this.pushRetention(cluster, observed);
       }
@@ -205,6 +209,7 @@ export class Reconciler {
     const desired = buildDesired(cluster, this.settings, plan.statefulSetReplicas).statefulSet;
     const pods = observed.pods.map((pod) => ({
       ordinal: podOrdinal(pod), ready: observed.status.brokers.find((broker) => broker.pod === pod.metadata?.name)?.ready === true,
+      answering: observed.scale.selfIds.has(podOrdinal(pod)),
       ...(pod.metadata?.labels?.['controller-revision-hash'] === undefined ? {} : { revision: pod.metadata.labels['controller-revision-hash'] }),
     }));
     const base = {
@@ -227,8 +232,21 @@ export class Reconciler {
     const nextSafe = nextId === undefined || observed.witness === undefined ? undefined
       : await this.deps.brokers.restartCheck(observed.witness, BROKER_HTTP_PORT, nextId).catch(() => undefined);
     const rolled = planRoll({ ...base, ...(nextSafe === undefined ? {} : { nextSafe: { safe: nextSafe.safe, problems: nextSafe.problems } }) });
-    if (rolled.partition === next) await this.deps.events.record(cluster, 'Normal', 'RestartingBroker', `Restarting pod ${cluster.metadata.name}-${next} (broker ${nextId ?? '?'}) onto the new pod template: every restarted broker caught up and the cluster keeps a quorum without it`);
+    if (rolled.partition === next && rolled.deletePod === undefined) await this.deps.events.record(cluster, 'Normal', 'RestartingBroker', `Restarting pod ${cluster.metadata.name}-${next} (broker ${nextId ?? '?'}) onto the new pod template: every restarted broker caught up and the cluster keeps a quorum without it`);
     return rolled;
+  }
+
+  /** Deletes an outdated pod that is not ready and silent (after the StatefulSet got the partition, so it comes back on the new template). */
+  private async restartStuckPod(cluster: FloCluster, observed: ClusterObservation, ordinal: number): Promise<void> {
+    const name = `${cluster.metadata.name}-${ordinal}`;
+    // Already going (deleted by a previous reconcile or the StatefulSet controller): once is enough.
+    if (observed.pods.find((pod) => pod.metadata?.name === name)?.metadata?.deletionTimestamp !== undefined) return;
+    try {
+      await this.deps.clients.core.deleteNamespacedPod({ name, namespace: cluster.metadata.namespace });
+      await this.deps.events.record(cluster, 'Normal', 'RestartingBroker', `Restarting pod ${name} onto the new pod template at once: it is not ready on an outdated one and its broker does not answer (the StatefulSet controller would wait for it for ever)`);
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
   }
 
   /** Carries out the scale plan's membership and claim actions; a refused drain blocks the scale-down. */
@@ -252,6 +270,14 @@ export class Reconciler {
         }
         await this.deps.events.record(cluster, 'Normal', action.kind === 'drain' ? 'DrainStarted' : 'BrokerRemoved',
           action.kind === 'drain' ? `Draining broker ${action.member}: its replicas and leaderships move to the others` : `Removed broker ${action.member} from the cluster (its id is never reused)`);
+      } else if (action.kind === 'recreatePod') {
+        const pod = `${cluster.metadata.name}-${action.ordinal}`;
+        try {
+          await this.deps.clients.core.deleteNamespacedPod({ name: pod, namespace });
+          await this.deps.events.record(cluster, 'Normal', 'BrokerRecreated', `Deleted pod ${pod}: it ran removed broker ${action.member}, whose data dir cannot rejoin; it comes back on a new claim as a new member`);
+        } catch (error) {
+          if (!isNotFound(error)) throw error;
+        }
       } else if (action.kind === 'deleteClaim') {
         try {
           await this.deps.clients.core.deleteNamespacedPersistentVolumeClaim({ name: action.claim, namespace });

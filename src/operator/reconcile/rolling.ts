@@ -4,7 +4,10 @@
 // broker at a time, highest ordinal first, the partition is lowered to the next pod only when
 // every pod already restarted is ready and has caught up (asked of that broker itself), the
 // cluster is healthy, and the cluster says stopping that broker leaves every partition a
-// quorum (restart-check). Pure: observations in, the partition out.
+// quorum (restart-check). The one exception: when the next pod to restart is itself not ready
+// and its broker does not answer (a bad image fixed back, a crash loop), no quorum depends on it
+// and the StatefulSet controller would never replace it (it waits for ready pods): the operator
+// deletes it, and it comes back on the new template. Pure: observations in, the partition out.
 
 import type { OperationStatus } from '../crd/types.js';
 
@@ -13,6 +16,8 @@ export interface RollPod {
   /** controller-revision-hash of the pod. */
   revision?: string;
   ready: boolean;
+  /** Its broker answered /v1/cluster (a pod that does not answer takes part in no quorum). */
+  answering?: boolean;
 }
 
 export interface RollObservation {
@@ -37,6 +42,8 @@ export interface RollObservation {
 
 export interface RollPlan {
   partition: number;
+  /** Delete this pod (once the StatefulSet has the partition): it is outdated, not ready and silent. */
+  deletePod?: number;
   operation?: OperationStatus;
   waiting: boolean;
 }
@@ -54,10 +61,14 @@ export function planRoll(observation: RollObservation): RollPlan {
   if (observation.templateChanged) return { partition: replicas, waiting: true, operation: roll('pod template changed: restarting brokers one at a time') };
   const next = nextToRestart(observation);
   if (next === undefined) return { partition: 0, waiting: false };
-  // Pod `next` was released already: the StatefulSet controller is restarting it.
-  if (observation.partition <= next) return { partition: observation.partition, waiting: true, operation: roll(`restarting pod ${next}`) };
+  const pod = observation.pods.find((candidate) => candidate.ordinal === next);
+  const stuck = pod !== undefined && !pod.ready && pod.answering !== true;
+  // Pod `next` was released already: the StatefulSet controller is restarting it (unless it is stuck, below).
+  if (observation.partition <= next && !stuck) return { partition: observation.partition, waiting: true, operation: roll(`restarting pod ${next}`) };
   const hold = (why: string): RollPlan => ({ partition: observation.partition, waiting: true, operation: roll(`pod ${next} waits: ${why}`) });
   if (observation.scaling) return hold('a scale is under way');
+  // Not ready, silent and outdated: the health gate would wait for this very pod for ever.
+  if (stuck) return { partition: Math.min(observation.partition, next), deletePod: next, waiting: true, operation: roll(`restarting pod ${next}: it is not ready on an outdated template and its broker does not answer`) };
   const restarted = observation.pods.filter((pod) => pod.ordinal > next && pod.ordinal < replicas);
   const notReady = restarted.find((pod) => !pod.ready);
   if (notReady !== undefined) return hold(`pod ${notReady.ordinal} is not ready yet`);

@@ -11,8 +11,21 @@
 // cluster refuses (fewer members than the replication factor would remain) blocks the
 // scale-down with the broker's reason and changes nothing.
 //
+// A drain is started only while the cluster is healthy (every broker answers, no leaderless or
+// under-replicated partition): a drain moves replicas and quorums, which a degraded cluster may
+// not survive.
+//
 // Scale-up: claims marked as a removed broker's are deleted first (a removed member's data dir
 // can never rejoin), then the StatefulSet grows and the new pods join by themselves.
+//
+// A drain cannot be undone (the cluster has no undrain). A member at an ordinal the spec keeps
+// that is draining (a scale-down cancelled by raising replicas) is finished off: once it holds no
+// replica it is removed, then its pod's claim and the pod are deleted, so the pod joins again as
+// a new member (ids are never reused). The same holds for a pod that runs a removed member.
+//
+// The StatefulSet's size is the operator's: an ordinal beyond it that still holds a member the
+// operator never drained means someone shrank the StatefulSet directly; that is drift, restored,
+// never a reason to drain.
 
 import type { ClusterHealth, ClusterMember } from './broker-client.js';
 import type { OperationStatus } from '../crd/types.js';
@@ -47,7 +60,9 @@ export type ScaleAction =
   | { kind: 'drain'; member: number }
   | { kind: 'remove'; member: number }
   | { kind: 'deleteClaim'; claim: string; member?: number }
-  | { kind: 'markClaim'; claim: string; member: number };
+  | { kind: 'markClaim'; claim: string; member: number }
+  /** Delete the pod of an ordinal the StatefulSet keeps: it comes back on a new claim, as a new member. */
+  | { kind: 'recreatePod'; ordinal: number; member: number };
 
 export interface ScalePlan {
   statefulSetReplicas: number;
@@ -88,13 +103,9 @@ function cleanup(observation: ScaleObservation, current: number, limit: number):
       pending ??= `waiting for pod ${ordinal} (broker ${member.member}) to stop`;
       continue;
     }
+    // Only members the operator drained are beyond the StatefulSet (ownedSize covers the others).
     if (member.state === 'draining' && (member.partitions ?? 0) === 0) actions.push({ kind: 'remove', member: member.member });
     else if (member.state === 'draining') pending ??= `broker ${member.member} is draining: ${member.partitions ?? '?'} partitions left`;
-    else {
-      // A member whose pod is gone without a drain (the StatefulSet was shrunk by someone else): drain it now.
-      actions.push({ kind: 'drain', member: member.member });
-      pending ??= `broker ${member.member} has no pod: draining it`;
-    }
   }
   for (const claim of observation.claims) {
     if (claim.ordinal < current || observation.podOrdinals.includes(claim.ordinal)) continue;
@@ -108,18 +119,85 @@ function cleanup(observation: ScaleObservation, current: number, limit: number):
   return pending === undefined ? { actions } : { actions, pending };
 }
 
+/**
+ * Finishes off members at ordinals below `upTo` (pods the StatefulSet keeps) that a drain or a
+ * removal made unusable: a draining one is removed once it holds no replica; a pod that runs a
+ * removed member gets its claim and itself deleted, so it joins again as a new member.
+ */
+function rejoin(observation: ScaleObservation, upTo: number): { actions: ScaleAction[]; pending?: string } {
+  const members = observation.members ?? [];
+  const actions: ScaleAction[] = [];
+  let pending: string | undefined;
+  for (let ordinal = 0; ordinal < upTo; ordinal++) {
+    const claim = observation.claims.find((candidate) => candidate.ordinal === ordinal);
+    // A claim the operator marked as a removed broker's, under a pod of the StatefulSet (a FloCluster
+    // recreated over kept claims): that pod can only run, or crash as, the removed member.
+    const marked = claim?.removedMember !== undefined && observation.podOrdinals.includes(ordinal)
+      && [undefined, claim.removedMember].includes(observation.selfIds.get(ordinal)) ? claim.removedMember : undefined;
+    const own = observation.selfIds.get(ordinal) ?? marked;
+    if (own !== undefined && (own === marked || members.find((member) => member.member === own)?.state === 'removed')) {
+      // The claim first: deleted while its pod runs it waits for the pod (pvc-protection), so the recreated pod gets a new one.
+      if (claim !== undefined) actions.push({ kind: 'deleteClaim', claim: claim.name, member: own });
+      actions.push({ kind: 'recreatePod', ordinal, member: own });
+      pending ??= `pod ${ordinal} runs removed broker ${own}: deleting its claim and pod so that it joins again as a new member`;
+      continue;
+    }
+    const member = memberAt(observation, ordinal);
+    if (member?.state !== 'draining') continue;
+    const partitions = member.partitions ?? 0;
+    if (partitions === 0) actions.push({ kind: 'remove', member: member.member });
+    pending ??= partitions > 0
+      ? `broker ${member.member} (pod ${ordinal}) is draining for a scale-down that was cancelled (a drain cannot be undone): ${partitions} partitions left, then it is removed and its pod joins again as a new member`
+      : `broker ${member.member} (pod ${ordinal}) was drained for a scale-down that was cancelled: removing it; its pod then joins again as a new member`;
+  }
+  return pending === undefined ? { actions } : { actions, pending };
+}
+
+/**
+ * The StatefulSet's size as the operator left it: the live size, raised over every ordinal that
+ * still holds an active or joining member. The operator shrinks only over drained members, so a
+ * larger one means someone shrank the StatefulSet directly: drift to restore, not brokers to drain.
+ */
+function ownedSize(observation: ScaleObservation, live: number, limit: number): number {
+  let size = live;
+  for (const member of observation.members ?? []) {
+    if (member.state !== 'active' && member.state !== 'joining') continue;
+    const ordinal = ordinalOfPeer(member, observation, limit);
+    if (ordinal !== undefined && ordinal >= size) size = ordinal + 1;
+  }
+  return size;
+}
+
+/** Why a drain must not start now: the cluster is not healthy, or a broker of the StatefulSet does not answer. */
+function unhealthy(observation: ScaleObservation, current: number): string | undefined {
+  if (observation.health === undefined) return 'cluster health unknown';
+  if (!observation.health.healthy) return observation.health.problems[0] ?? 'cluster not healthy';
+  for (let ordinal = 0; ordinal < current; ordinal++) {
+    if (!observation.podOrdinals.includes(ordinal)) return `pod ${ordinal} does not exist`;
+    if (!observation.selfIds.has(ordinal)) return `pod ${ordinal} does not answer`;
+  }
+  return undefined;
+}
+
 export function planScale(observation: ScaleObservation): ScalePlan {
   const wanted = observation.specReplicas;
-  const current = observation.statefulSetReplicas;
-  if (current === undefined) return { statefulSetReplicas: wanted, actions: [], waiting: false };
+  const live = observation.statefulSetReplicas;
+  if (live === undefined) return { statefulSetReplicas: wanted, actions: [], waiting: false };
   // Without a member table nothing is known about the brokers: keep the StatefulSet as it is,
   // unless growing (new pods cannot hurt; they join when a member answers).
   if (observation.members === undefined) {
-    if (wanted > current) return { statefulSetReplicas: wanted, actions: [], waiting: true };
-    return wanted === current ? { statefulSetReplicas: current, actions: [], waiting: false }
-      : { statefulSetReplicas: current, actions: [], waiting: true, operation: { type: 'ScaleDown', fromReplicas: current, toReplicas: wanted, message: 'waiting for a broker to report the member table' } };
+    if (wanted > live) return { statefulSetReplicas: wanted, actions: [], waiting: true, operation: { type: 'ScaleUp', fromReplicas: live, toReplicas: wanted, message: `adding ${wanted - live} broker(s)` } };
+    return wanted === live ? { statefulSetReplicas: live, actions: [], waiting: false }
+      : { statefulSetReplicas: live, actions: [], waiting: true, operation: { type: 'ScaleDown', fromReplicas: live, toReplicas: wanted, message: 'waiting for a broker to report the member table' } };
   }
-  const limit = Math.max(current, wanted, ...observation.podOrdinals.map((o) => o + 1), ...observation.claims.map((c) => c.ordinal + 1));
+  const limit = Math.max(live, wanted, ...observation.podOrdinals.map((o) => o + 1), ...observation.claims.map((c) => c.ordinal + 1));
+  const current = ownedSize(observation, live, limit);
+  const stopping = Math.max(current, ...observation.podOrdinals.map((o) => o + 1));
+  const again = rejoin(observation, Math.min(current, wanted));
+  if (again.pending !== undefined) {
+    // Before anything else: growing or draining another broker waits for the finished-off member.
+    return { statefulSetReplicas: current, actions: again.actions, waiting: true, operation: { type: wanted < current ? 'ScaleDown' : 'ScaleUp', fromReplicas: current, toReplicas: wanted, message: again.pending } };
+  }
   const left = cleanup(observation, current, limit);
   if (wanted >= current) {
     // Growing over an ordinal whose claim belonged to a removed broker: delete that claim first.
@@ -133,7 +211,14 @@ export function planScale(observation: ScaleObservation): ScalePlan {
       if (!actions.some((action) => action.kind === 'deleteClaim' && action.claim === claim.name)) actions.push({ kind: 'deleteClaim', claim: claim.name, member: claim.removedMember! });
     }
     const blockedByCleanup = left.pending !== undefined || actions.some((action) => action.kind !== 'markClaim' && (action.kind !== 'deleteClaim' || reused(action.claim)));
-    if (wanted === current) return { statefulSetReplicas: current, actions, waiting: left.pending !== undefined || actions.length > 0 };
+    if (wanted === current) {
+      // The tail of a scale-down (a stopping pod, a member to remove): an operation, so the cluster is not reported settled meanwhile.
+      const tail = left.pending ?? (actions.some((action) => action.kind === 'remove') ? 'removing the last drained broker' : undefined);
+      return {
+        statefulSetReplicas: current, actions, waiting: left.pending !== undefined || actions.length > 0,
+        ...(tail === undefined ? {} : { operation: { type: 'ScaleDown', fromReplicas: stopping, toReplicas: wanted, message: tail } }),
+      };
+    }
     if (blockedByCleanup) {
       return { statefulSetReplicas: current, actions, waiting: true, operation: { type: 'ScaleUp', fromReplicas: current, toReplicas: wanted, message: left.pending ?? 'clearing what the last scale-down left before growing' } };
     }
@@ -151,6 +236,8 @@ export function planScale(observation: ScaleObservation): ScalePlan {
     return { statefulSetReplicas: ordinal, actions: left.actions, waiting: true, operation: down(`pod ${ordinal} holds no member: removing it`) };
   }
   if (target.state === 'active' || target.state === 'joining') {
+    const sick = unhealthy(observation, current);
+    if (sick !== undefined) return { statefulSetReplicas: current, actions: left.actions, waiting: true, operation: down(`waiting: the cluster is not healthy: ${sick}`, target.member) };
     return { statefulSetReplicas: current, actions: [...left.actions, { kind: 'drain', member: target.member }], waiting: true, operation: down(`draining broker ${target.member} (pod ${ordinal})`, target.member) };
   }
   if ((target.partitions ?? 0) > 0) {

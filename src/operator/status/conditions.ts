@@ -28,6 +28,7 @@ export const REASONS = {
   HealthUnknown: 'HealthUnknown',
   BelowReplicationFactor: 'BelowReplicationFactor',
   NotBlocked: 'NotBlocked',
+  PodsFailing: 'PodsFailing',
 } as const;
 
 export interface Observation {
@@ -47,6 +48,8 @@ export interface Observation {
   replicating?: boolean;
   /** Members in state active, as the witness broker reports them. */
   activeMembers?: number;
+  /** Pods whose container waits for a reason that does not pass by itself (ErrImagePull, CrashLoopBackOff, ...): "pod: reason: message". */
+  podProblems?: string[];
   /** Pods whose broker did not answer. */
   unanswered?: string[];
   /** The cluster's health as a member reports it; undefined when none answered. */
@@ -99,14 +102,21 @@ export function computeStatus(cluster: FloCluster, observed: Observation, failur
   const split = notReplicating(observed);
   const members = observed.founders === 0 || observed.activeMembers === undefined || observed.activeMembers === observed.desiredReplicas;
   const brokersReady = observed.readyReplicas >= observed.desiredReplicas && observed.rolledOut && observed.replicas === observed.desiredReplicas;
-  const ready = !invalid && !split && brokersReady && members && observed.healthy === true;
+  // Ready agrees with Healthy (a pod that does not answer counts there too) and waits for a
+  // scale's last steps (a removed broker's pod still stopping, its member not yet removed).
+  const unanswered = observed.unanswered ?? [];
+  const failing = observed.podProblems ?? [];
+  const scaling = observed.operation?.type === 'ScaleUp' || observed.operation?.type === 'ScaleDown';
+  const ready = !invalid && !split && brokersReady && members && observed.healthy === true && unanswered.length === 0 && !scaling;
   const settled = ready && observed.operation === undefined;
   const readyMessage = `${observed.readyReplicas}/${observed.desiredReplicas} brokers ready`;
   const why = invalid ? `the spec is refused: ${failure.message}`
     : split ? 'the brokers do not form one replicating cluster: each would keep separate data behind the one Service'
       : !brokersReady ? readyMessage
         : !members ? `${observed.activeMembers ?? 0} of ${observed.desiredReplicas} brokers are active members`
-          : observed.healthy !== true ? `${readyMessage}, but the cluster is not healthy` : readyMessage;
+          : observed.healthy !== true ? `${readyMessage}, but the cluster is not healthy`
+            : unanswered.length > 0 ? `${readyMessage}, but pod(s) ${unanswered.join(', ')} do not answer`
+              : scaling ? `${readyMessage}, but a scale is still under way: ${observed.operation?.message ?? ''}` : readyMessage;
   const progressingReason = !observed.rolledOut ? REASONS.RollingUpdate
     : observed.operation?.type === 'ScaleUp' ? REASONS.ScalingUp : observed.operation?.type === 'ScaleDown' ? REASONS.ScalingDown : REASONS.Scaling;
   let conditions = cluster.status?.conditions ?? [];
@@ -122,8 +132,9 @@ export function computeStatus(cluster: FloCluster, observed: Observation, failur
   conditions = setCondition(conditions, failure !== undefined
     ? condition('Degraded', 'True', failure.invalidSpec === true ? REASONS.InvalidSpec : REASONS.ReconcileFailed, `${failure.step}: ${failure.message}`, generation)
     : split ? condition('Degraded', 'True', REASONS.NotReplicating, why, generation)
-      : condition('Degraded', 'False', REASONS.AsExpected, 'no problems observed', generation), now);
-  const phase: FloPhase = failure !== undefined || split ? 'Degraded' : ready ? 'Ready' : observed.readyReplicas === 0 ? 'Pending' : 'Progressing';
+      : failing.length > 0 ? condition('Degraded', 'True', REASONS.PodsFailing, failing.slice(0, 5).join('; '), generation)
+        : condition('Degraded', 'False', REASONS.AsExpected, 'no problems observed', generation), now);
+  const phase: FloPhase = failure !== undefined || split || failing.length > 0 ? 'Degraded' : ready ? 'Ready' : observed.readyReplicas === 0 ? 'Pending' : 'Progressing';
   const previousRetention = cluster.status?.retentionGeneration;
   const retentionGeneration = observed.retentionApplied && failure === undefined ? generation : previousRetention;
   return {
