@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { V1Container, V1EnvVar } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { buildClusterSecret, buildDesired, buildPodDisruptionBudget, maxUnavailableFor, retentionJson, selectorString } from '../../src/operator/builders/index.js';
-import { specProblems, withDefaults, type FloCluster, type FloClusterSpec } from '../../src/operator/crd/types.js';
+import { foundersToKeep, specProblems, withDefaults, type FloCluster, type FloClusterSpec } from '../../src/operator/crd/types.js';
 
 function cluster(spec: FloClusterSpec, name = 'events', founders?: number): FloCluster {
   return {
@@ -229,5 +229,19 @@ describe('spec defaults', () => {
     expect(specProblems(withDefaults({ replicas: 3, image: 'flo' }), 0)).toEqual([expect.stringMatching(/^replicas 3 refused: this cluster's brokers were created by an older operator as single-node brokers/)]);
     expect(specProblems(withDefaults({ replicas: 1 }))).toEqual([expect.stringMatching(/^no broker image: set spec.image, or run the operator with --broker-image/)]);
     expect(specProblems(withDefaults({ replicas: 1 }, { clusterDomain: 'cluster.local', brokerImage: 'flo' }))).toEqual([]);
+  });
+});
+
+describe('the founders record (flo.dev/founders)', () => {
+  it('is written once from the replicas, and set back to what the pods run with when edited later', () => {
+    expect(foundersToKeep(undefined, undefined, 3)).toEqual({ founders: 3, write: true });
+    expect(foundersToKeep(3, undefined, 5)).toEqual({ founders: 3, write: false });
+    expect(foundersToKeep(3, 3, 5)).toEqual({ founders: 3, write: false });
+    // Edited by hand (1 -> 2, 1 -> 0) or removed while the brokers run with one founder: back to 1.
+    expect(foundersToKeep(2, 1, 2)).toEqual({ founders: 1, write: true });
+    expect(foundersToKeep(0, 1, 1)).toEqual({ founders: 1, write: true });
+    expect(foundersToKeep(undefined, 1, 3)).toEqual({ founders: 1, write: true });
+    // Single-node brokers of an older operator (no FLO_PEERS) stay 0.
+    expect(foundersToKeep(undefined, 0, 1)).toEqual({ founders: 0, write: true });
   });
 });

@@ -27,6 +27,17 @@ export const FOUNDERS_ANNOTATION = 'flo.dev/founders';
 /** Key of the cluster secret in the Secret the operator creates (or the default key of one the spec names). */
 export const CLUSTER_SECRET_KEY = 'secret';
 
+/**
+ * The founders' count to keep, given the annotation and the founders the StatefulSet's pods were
+ * started with (FLO_PEERS; undefined while there is no StatefulSet). Once the pods run, their
+ * --peers is the truth: an annotation edited since (or one never written) is set back to it, since a
+ * changed founders' list would restart every broker with peers it never formed with.
+ */
+export function foundersToKeep(recorded: number | undefined, fromStatefulSet: number | undefined, replicas: number): { founders: number; write: boolean } {
+  if (fromStatefulSet !== undefined) return { founders: fromStatefulSet, write: recorded !== fromStatefulSet };
+  return recorded !== undefined ? { founders: recorded, write: false } : { founders: replicas, write: true };
+}
+
 /** Founders recorded on the FloCluster, or undefined before the first reconcile recorded them. */
 export function recordedFounders(cluster: Pick<FloCluster, 'metadata'>): number | undefined {
   const text = cluster.metadata.annotations?.[FOUNDERS_ANNOTATION];

@@ -8,7 +8,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { brokerHost, buildClusterSecret, buildDesired, ownedNames, retentionJson } from '../builders/index.js';
 import {
-  BROKER_HTTP_PORT, BROKER_PEER_PORT, DEFAULT_SETTINGS, FLO_GROUP, FLO_PLURAL, FLO_VERSION, FOUNDERS_ANNOTATION, recordedFounders, specProblems, withDefaults,
+  BROKER_HTTP_PORT, BROKER_PEER_PORT, DEFAULT_SETTINGS, FLO_GROUP, FLO_PLURAL, FLO_VERSION, FOUNDERS_ANNOTATION, foundersToKeep, recordedFounders, specProblems, withDefaults,
   type FloCluster, type OperatorSettings,
 } from '../crd/types.js';
 import { MERGE_PATCH, errorMessage, isConflict, isNotFound, statusCode, type KubeClients } from '../kube/clients.js';
@@ -149,19 +149,23 @@ export class Reconciler {
 
   /**
    * Writes the founders' count on the FloCluster once: the replicas at creation, or, for a cluster
-   * whose StatefulSet already exists, what its pods were started with (0: single-node brokers).
+   * whose StatefulSet already exists, what its pods were started with (0: single-node brokers). An
+   * annotation edited later is set back to what the pods run with (foundersToKeep).
    */
   private async recordFounders(cluster: FloCluster): Promise<void> {
-    if (recordedFounders(cluster) !== undefined) return;
     const { namespace, name } = cluster.metadata;
-    let founders = withDefaults(cluster.spec).replicas;
+    const recorded = recordedFounders(cluster);
+    let fromStatefulSet: number | undefined;
     try {
       const sts = await this.deps.clients.apps.readNamespacedStatefulSet({ name: ownedNames(name).statefulSet, namespace });
       const peers = sts.spec?.template.spec?.containers[0]?.env?.find((variable) => variable.name === 'FLO_PEERS')?.value;
-      founders = peers === undefined || peers === '' ? 0 : peers.split(',').length;
+      fromStatefulSet = peers === undefined || peers === '' ? 0 : peers.split(',').length;
     } catch (error) {
       if (!isNotFound(error)) throw error;
     }
+    const { founders, write } = foundersToKeep(recorded, fromStatefulSet, withDefaults(cluster.spec).replicas);
+    if (!write) return;
+    if (recorded !== undefined) this.deps.log.warn({ cluster: `${namespace}/${name}`, annotation: recorded, founders }, `${FOUNDERS_ANNOTATION} is the operator's record of the founders and cannot change once the brokers run: set back`);
     const annotations = { ...cluster.metadata.annotations, [FOUNDERS_ANNOTATION]: String(founders) };
     await this.deps.clients.custom.patchNamespacedCustomObject({
       group: FLO_GROUP, version: FLO_VERSION, namespace, plural: FLO_PLURAL, name, body: { metadata: { annotations: { [FOUNDERS_ANNOTATION]: String(founders) } } },
