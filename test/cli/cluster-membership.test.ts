@@ -54,7 +54,7 @@ describe('flo cluster membership commands', () => {
     // Drained, it holds no replica: it refuses reads and writes rather than answer from what it no longer keeps.
     const stale = await fetch(`${joined.url}/v1/events?from=earliest`);
     expect(stale.status).toBe(503);
-    expect(await stale.json()).toMatchObject({ code: 'FLO_ERR_UNAVAILABLE', detail: expect.stringMatching(/draining.*use another broker/) });
+    expect(await stale.json()).toMatchObject({ code: 'FLO_ERR_UNAVAILABLE', detail: expect.stringMatching(/node 4 is drained \(it holds no replica\): remove it .*use another broker/) });
     // The CLI, given only that broker, learns the others from it and reads there instead.
     const consume = await flo(['consume', '--url', joined.url, '-n', '/**']);
     expect(consume.code, consume.stderr).toBe(0);
