@@ -30,6 +30,10 @@ export function normalizeBrokerUrl(input: string): string {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new FloError('FLO_ERR_REQUEST_INVALID', `broker URL "${input}" must start with http:// or https://, e.g. http://127.0.0.1:3000`);
   }
+  // A path prefix is kept (a broker behind a proxy at /flo); one that names the API itself doubles it (/v1/v1/...).
+  if (/(^|\/)v1(\/|$)/.test(url.pathname.slice(1))) {
+    throw new FloError('FLO_ERR_REQUEST_INVALID', `broker URL "${input}" includes the API path (${url.pathname}): give the broker's base URL, e.g. ${url.origin}`);
+  }
   return url.toString().replace(/\/+$/, '');
 }
 

@@ -94,12 +94,17 @@ describe('broker URLs', () => {
     ['//flo.example:3000', 'http://flo.example:3000'],
     ['https://flo.example', 'https://flo.example'],
     ['HTTP://Localhost:3000', 'http://localhost:3000'],
+    ['https://gw.example/flo/', 'https://gw.example/flo'],
   ])('reads %s as %s', (input, expected) => {
     expect(normalizeBrokerUrl(input)).toBe(expected);
   });
 
   it.each(['ftp://flo.example', 'ws://localhost:3000', 'http://', ''])('refuses %j with a message that shows the expected form', (input) => {
     expect(() => normalizeBrokerUrl(input)).toThrow(/http:\/\/127\.0\.0\.1:3000/);
+  });
+
+  it.each(['localhost:3000/v1', 'http://localhost:3000/v1/events', 'https://gw.example/flo/v1'])('refuses %j, which names the API path, pointing at the base URL', (input) => {
+    expect(() => normalizeBrokerUrl(input)).toThrow(/includes the API path .*give the broker's base URL, e\.g\. https?:\/\/(localhost:3000|gw\.example)$/);
   });
 
   it('lets the client and the CLI reach a broker given as host:port', async () => {
