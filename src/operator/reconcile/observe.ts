@@ -104,7 +104,8 @@ function brokerStatus(answer: BrokerAnswer, members: readonly ClusterMember[] | 
   };
 }
 
-export async function observeCluster(deps: ObserveDeps, cluster: FloCluster): Promise<ClusterObservation> {
+/** `known`: the StatefulSet as this reconcile already read it (null: there is none), so it is not read twice. */
+export async function observeCluster(deps: ObserveDeps, cluster: FloCluster, known?: { statefulSet: V1StatefulSet | null }): Promise<ClusterObservation> {
   const spec = withDefaults(cluster.spec);
   const { namespace } = cluster.metadata;
   const names = ownedNames(cluster.metadata.name);
@@ -114,12 +115,17 @@ export async function observeCluster(deps: ObserveDeps, cluster: FloCluster): Pr
     specReplicas: spec.replicas, statefulSetReplicas: undefined, podOrdinals: [], members: undefined, health: undefined,
     selfIds: new Map(), peerOf: deps.peerOf, claims: [], deleteClaim: spec.storage.deleteClaim,
   };
-  let sts;
-  try {
-    sts = await deps.clients.apps.readNamespacedStatefulSet({ name: names.statefulSet, namespace });
-  } catch (error) {
-    if (isNotFound(error)) return { status, scale, pods: [] };
-    throw error;
+  let sts: V1StatefulSet;
+  if (known !== undefined) {
+    if (known.statefulSet === null) return { status, scale, pods: [] };
+    sts = known.statefulSet;
+  } else {
+    try {
+      sts = await deps.clients.apps.readNamespacedStatefulSet({ name: names.statefulSet, namespace });
+    } catch (error) {
+      if (isNotFound(error)) return { status, scale, pods: [] };
+      throw error;
+    }
   }
   const statefulSetReplicas = sts.spec?.replicas ?? 0;
   scale.statefulSetReplicas = statefulSetReplicas;

@@ -4,7 +4,7 @@
 // StatefulSet, PodDisruptionBudget, push retention. The first failing step stops the chain;
 // status is always written last from what was observed, so it never claims more than is true.
 
-import type { V1Pod } from '@kubernetes/client-node';
+import type { V1Pod, V1StatefulSet } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { brokerHost, buildClusterSecret, buildDesired, ownedNames, retentionJson } from '../builders/index.js';
 import {
@@ -76,14 +76,14 @@ export class Reconciler {
     let observed: ClusterObservation | undefined;
     let retentionApplied = false;
     try {
-      await this.step('RecordFounders', () => this.recordFounders(cluster));
+      const statefulSet = await this.step('RecordFounders', () => this.recordFounders(cluster));
       const problems = specProblems(withDefaults(cluster.spec, this.settings), recordedFounders(cluster), cluster.spec.replicationFactor);
       if (problems.length > 0) {
         failure = { step: 'ValidateSpec', message: problems.join('; '), invalidSpec: true };
         await this.deps.events.record(cluster, 'Warning', 'InvalidSpec', problems.join('; '));
       } else {
         await this.applyBase(cluster);
-        observed = await this.step('Observe', () => this.observe(cluster));
+        observed = await this.step('Observe', () => this.observe(cluster, { statefulSet }));
         plan = planScale(observed.scale);
         await this.step('Scale', () => this.carryOut(cluster, observed!, plan!));
         const running = observed.scale.statefulSetReplicas;
@@ -152,19 +152,19 @@ export class Reconciler {
    * whose StatefulSet already exists, what its pods were started with (0: single-node brokers). An
    * annotation edited later is set back to what the pods run with (foundersToKeep).
    */
-  private async recordFounders(cluster: FloCluster): Promise<void> {
+  private async recordFounders(cluster: FloCluster): Promise<V1StatefulSet | null> {
     const { namespace, name } = cluster.metadata;
     const recorded = recordedFounders(cluster);
-    let fromStatefulSet: number | undefined;
+    let sts: V1StatefulSet | null = null;
     try {
-      const sts = await this.deps.clients.apps.readNamespacedStatefulSet({ name: ownedNames(name).statefulSet, namespace });
-      const peers = sts.spec?.template.spec?.containers[0]?.env?.find((variable) => variable.name === 'FLO_PEERS')?.value;
-      fromStatefulSet = peers === undefined || peers === '' ? 0 : peers.split(',').length;
+      sts = await this.deps.clients.apps.readNamespacedStatefulSet({ name: ownedNames(name).statefulSet, namespace });
     } catch (error) {
       if (!isNotFound(error)) throw error;
     }
+    const peers = sts?.spec?.template.spec?.containers[0]?.env?.find((variable) => variable.name === 'FLO_PEERS')?.value;
+    const fromStatefulSet = sts === null ? undefined : peers === undefined || peers === '' ? 0 : peers.split(',').length;
     const { founders, write } = foundersToKeep(recorded, fromStatefulSet, withDefaults(cluster.spec).replicas);
-    if (!write) return;
+    if (!write) return sts;
     if (recorded !== undefined) this.deps.log.warn({ cluster: `${namespace}/${name}`, annotation: recorded, founders }, `${FOUNDERS_ANNOTATION} is the operator's record of the founders and cannot change once the brokers run: set back`);
     const annotations = { ...cluster.metadata.annotations, [FOUNDERS_ANNOTATION]: String(founders) };
     await this.deps.clients.custom.patchNamespacedCustomObject({
@@ -172,6 +172,7 @@ export class Reconciler {
     }, MERGE_PATCH);
     cluster.metadata.annotations = annotations;
     this.deps.log.info({ cluster: `${namespace}/${name}`, founders }, 'founders recorded');
+    return sts;
   }
 
   /** Everything but the StatefulSet and PDB, which wait for the scale decision. */
@@ -199,12 +200,12 @@ export class Reconciler {
     return brokerHost(cluster, podName, this.settings.clusterDomain);
   }
 
-  private observe(cluster: FloCluster): Promise<ClusterObservation> {
+  private observe(cluster: FloCluster, known?: { statefulSet: V1StatefulSet | null }): Promise<ClusterObservation> {
     return observeCluster({
       clients: this.deps.clients, brokers: this.deps.brokers, log: this.deps.log,
       host: (podName) => this.brokerHost(cluster, podName),
       peerOf: (ordinal) => `${this.brokerHost(cluster, `${cluster.metadata.name}-${ordinal}`)}:${BROKER_PEER_PORT}`,
-    }, cluster);
+    }, cluster, known);
   }
 
   /** Decides the StatefulSet's partition: which brokers may restart onto a changed template now (rolling.ts). */
