@@ -14,6 +14,10 @@ import { replaceFileDurably } from '../../common/durable-file.js';
 import { FloError } from '../../common/errors.js';
 import type { NodeId } from '../raft/messages.js';
 import type { PeerAddress } from '../transport/peer-link.js';
+import { formatPeerAddress, parsePeerAddress } from '../transport/peer-address.js';
+
+// Where they were first defined; the transport needs them too.
+export { formatPeerAddress, parsePeerAddress };
 import type { MemberInfo } from '../transport/frame.js';
 import type { TcpTransport } from '../transport/tcp-transport.js';
 import type { Discover } from './discovery.js';
@@ -64,20 +68,6 @@ export class LostFounderError extends FloError {
   constructor(detail: string, readonly seed?: PeerAddress) {
     super('FLO_ERR_DATA_DIR_MISMATCH', detail);
   }
-}
-
-export function formatPeerAddress(address: PeerAddress): string {
-  return address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
-}
-
-/** "host:port" or "[v6]:port" → address; anything else is a configuration error naming the flag. */
-export function parsePeerAddress(text: string, flag = '--peers'): PeerAddress {
-  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^\s:[\]]+)):(\d{1,5})$/.exec(text.trim());
-  const port = match ? Number(match[3]) : NaN;
-  if (!match || port < 1 || port > 65535) {
-    throw new FloError('FLO_ERR_CONFIG_INVALID', `${flag}: "${text}" is not host:port (e.g. 127.0.0.1:4001 or flo-0.flo:4000)`);
-  }
-  return { host: (match[1] ?? match[2])!, port };
 }
 
 /**

@@ -4,14 +4,17 @@
 // address, the same for every dialer, so without this its links would bypass the
 // mesh (one proxy per directed link): each broker is told which proxy is its own way
 // to every peer. Unset (always, outside tests) it changes nothing.
+import { parsePeerAddress } from './peer-address.js';
 import type { PeerAddress } from './peer-link.js';
 
 export const PEER_ROUTES_ENV = 'FLO_TEST_PEER_ROUTES';
 
 function parseAddress(text: string): PeerAddress | undefined {
-  const at = text.lastIndexOf(':');
-  const port = Number(text.slice(at + 1));
-  return at > 0 && Number.isInteger(port) && port > 0 && port < 65536 ? { host: text.slice(0, at), port } : undefined;
+  try {
+    return parsePeerAddress(text, PEER_ROUTES_ENV);
+  } catch {
+    return undefined;
+  }
 }
 
 /** The routes FLO_TEST_PEER_ROUTES names (entries it cannot read are ignored, as the variable is for tests only). */
