@@ -157,7 +157,7 @@ export class BrokerProcess {
 
   private async waitReady(timeoutMs: number): Promise<void> {
     await waitFor(async () => {
-      if (!this.running) throw new Error(`${this.name} exited during start; see ${this.options.logPath}`);
+      if (!this.running) throw new Error(`${this.name} exited during start; see ${this.options.logPath}, which ends:\n${this.logTail(1_500)}`);
       try {
         return (await fetch(`${this.url}/readyz`, { signal: AbortSignal.timeout(1_000) })).ok;
       } catch {

@@ -1,21 +1,46 @@
 // Runs the real `flo server` (built dist/) as a child process on an ephemeral
-// loopback port, for integration and crash tests. Stopped by PID.
+// loopback port (see freePort), for integration and crash tests. Stopped by PID.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from './temp.js';
 
 export const CLI_PATH = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+// Ports the kernel hands out by itself (bind to port 0, the local end of every outgoing
+// connection) come from the ephemeral range. A port picked there and freed again can be
+// taken by any connection before the broker binds it (a CI run once lost a founder to
+// that), so test ports come from below the range, at random, and never twice per process.
+const EPHEMERAL_LOW = ephemeralRangeStart();
+const TEST_PORT_LOW = 10_000;
+const handedOut = new Set<number>();
+
+function ephemeralRangeStart(): number {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(low) && low > TEST_PORT_LOW + 1_000 ? low : 32_768;
+  } catch {
+    return 32_768; // not Linux: the IANA dynamic range starts higher, so this is below it as well
+  }
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
+}
+
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = TEST_PORT_LOW + Math.floor(Math.random() * (EPHEMERAL_LOW - TEST_PORT_LOW));
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    if (await canListen(port)) return port;
+  }
+  throw new Error(`no free loopback port found between ${TEST_PORT_LOW} and ${EPHEMERAL_LOW}`);
 }
 
 export interface ServerProcess {
