@@ -11,9 +11,9 @@ const seeds = Number(process.env['FLO_SIM_SEEDS'] ?? '3000');
 const fromSeed = Number(process.env['FLO_SIM_FROM'] ?? '1');
 
 describe('Raft simulation', () => {
-  it('replaying a seed reproduces the run exactly', () => {
-    const a = runSimulation({ seed: 4242 });
-    const b = runSimulation({ seed: 4242 });
+  it('replaying a seed reproduces the run exactly', async () => {
+    const a = await runSimulation({ seed: 4242 });
+    const b = await runSimulation({ seed: 4242 });
     expect(JSON.stringify(b)).toBe(JSON.stringify(a));
     expect(a.stats.events).toBeGreaterThan(1000);
   });
@@ -22,13 +22,13 @@ describe('Raft simulation', () => {
   it.each([
     [25251, 'a candidate removed by a membership change while campaigning does not become leader'],
     [25896, 'same defect, reached through a different schedule'],
-  ])('regression seed %i: %s', (seed) => {
-    const result = runSimulation({ seed });
+  ])('regression seed %i: %s', async (seed) => {
+    const result = await runSimulation({ seed });
     expect(result.violation).toBeNull();
   });
 
-  it(`finds no safety, linearizability or liveness violation across a seed campaign (≤ ${seeds} seeds, ≤ ${seconds} s)`, () => {
-    const summary = runCampaign({
+  it(`finds no safety, linearizability or liveness violation across a seed campaign (≤ ${seeds} seeds, ≤ ${seconds} s)`, async () => {
+    const summary = await runCampaign({
       fromSeed,
       seeds,
       timeBudgetMs: seconds * 1000,

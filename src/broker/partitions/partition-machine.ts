@@ -53,6 +53,12 @@ export interface PartitionMachineLimits {
   readonly maxProducers: number;
 }
 
+/** Test-only defects, for the simulator's planted-bug tests (never set in production). */
+export interface PartitionPlantedBugs {
+  /** Snapshots leave the producers' dedup windows out (Redpanda's bug before they were in its snapshot). */
+  readonly snapshotWithoutDedup?: boolean;
+}
+
 const DEFAULT_LIMITS: PartitionMachineLimits = { dedupWindowBatches: DEDUP_WINDOW_BATCHES, maxProducers: MAX_PRODUCERS_PER_PARTITION };
 
 export class PartitionMachine {
@@ -62,7 +68,7 @@ export class PartitionMachine {
   private readonly producers = new Map<number, ProducerState>();
   private readonly groups = new Map<string, string>();
 
-  constructor(private readonly limits: PartitionMachineLimits = DEFAULT_LIMITS) {}
+  constructor(private readonly limits: PartitionMachineLimits = DEFAULT_LIMITS, private readonly plantedBugs: PartitionPlantedBugs = {}) {}
 
   get nextOffset(): number {
     return this.nextOffsetValue;
@@ -153,16 +159,17 @@ export class PartitionMachine {
 
   /** The whole state, checksummed; restore() refuses a snapshot that does not verify. */
   snapshot(): Buffer {
+    const producers = this.plantedBugs.snapshotWithoutDedup === true ? new Map<number, ProducerState>() : this.producers;
     const groups = [...this.groups].map(([name, cursor]) => [Buffer.from(name, 'utf8'), Buffer.from(cursor, 'utf8')] as const);
     let size = 1 + 8 + 8 + 4 + 4;
-    for (const state of this.producers.values()) size += 8 + 8 + 1 + state.batches.length * 16;
+    for (const state of producers.values()) size += 8 + 8 + 1 + state.batches.length * 16;
     for (const [name, cursor] of groups) size += 1 + name.length + 4 + cursor.length;
     const out = Buffer.allocUnsafe(size + 4);
     let at = out.writeUInt8(SNAPSHOT_VERSION, 0);
     at = out.writeDoubleBE(this.nextOffsetValue, at);
     at = out.writeDoubleBE(this.lastTimestampValue, at);
-    at = out.writeUInt32BE(this.producers.size, at);
-    for (const [id, state] of this.producers) {
+    at = out.writeUInt32BE(producers.size, at);
+    for (const [id, state] of producers) {
       at = out.writeDoubleBE(id, at);
       at = out.writeDoubleBE(state.lastSequence, at);
       at = out.writeUInt8(state.batches.length, at);
@@ -183,14 +190,14 @@ export class PartitionMachine {
     return out;
   }
 
-  static restore(bytes: Uint8Array, limits: PartitionMachineLimits = DEFAULT_LIMITS): PartitionMachine {
+  static restore(bytes: Uint8Array, limits: PartitionMachineLimits = DEFAULT_LIMITS, plantedBugs: PartitionPlantedBugs = {}): PartitionMachine {
     const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     if (buffer.length < 25 || crc32(buffer.subarray(0, buffer.length - 4)) !== buffer.readUInt32BE(buffer.length - 4)) {
       throw new SnapshotDamagedError('partition snapshot fails its checksum');
     }
     const version = buffer.readUInt8(0);
     if (version !== 1 && version !== SNAPSHOT_VERSION) throw new SnapshotDamagedError(`partition snapshot version ${version} is unknown`);
-    const machine = new PartitionMachine(limits);
+    const machine = new PartitionMachine(limits, plantedBugs);
     machine.nextOffsetValue = buffer.readDoubleBE(1);
     machine.lastTimestampValue = buffer.readDoubleBE(9);
     const producers = buffer.readUInt32BE(17);

@@ -7,13 +7,13 @@
 import { randomInt } from 'node:crypto';
 import type { Logger } from 'pino';
 import { FloError } from '../../common/errors.js';
+import type { PlantedBugs } from '../raft/config.js';
 import { RaftCore } from '../raft/core.js';
 import type { ConfChange } from '../raft/membership.js';
-import { EntryType, NO_NODE, Role, type ConfState, type Entry, type NodeId, type Ready, type SoftState } from '../raft/messages.js';
+import { EntryType, NO_NODE, Role, type ConfState, type Entry, type NodeId, type Ready, type Snapshot, type SoftState } from '../raft/messages.js';
 import type { ProposeResult } from '../raft/proposals.js';
 import { SeededRandom } from '../raft/random.js';
 import type { MemoryStorage } from '../raft/storage.js';
-import type { RaftStorage } from '../storage/raft-storage.js';
 import type { RaftTransport } from '../transport/tcp-transport.js';
 import { NotLeaderError } from './errors.js';
 import { PendingRequests } from './pending.js';
@@ -50,10 +50,24 @@ export interface StateMachine {
   restore?(data: Uint8Array, index: number): void | Promise<void>;
 }
 
+/**
+ * Where a group's log and hard state are kept: the broker's LevelDB (RaftStorage) in production,
+ * a simulated disk that loses unsynced writes in the seeded simulator.
+ */
+export interface RaftLogStore {
+  /** Writes the founders' configuration once; false when the group already has state. */
+  bootstrap(groupId: number, founders: readonly NodeId[]): Promise<boolean>;
+  /** Everything durable for the group, as the in-memory mirror the core reads. */
+  load(groupId: number): Promise<MemoryStorage>;
+  /** Makes a Ready's entries, hard state and snapshot durable (fsynced when `sync`). */
+  persist(groupId: number, ready: Pick<Ready, 'hardState' | 'entries' | 'snapshot'>, sync?: boolean): Promise<void>;
+  saveSnapshot(groupId: number, snapshot: Snapshot, compactTo: number): Promise<void>;
+}
+
 export interface RaftNodeOptions {
   readonly groupId: number;
   readonly nodeId: NodeId;
-  readonly storage: RaftStorage;
+  readonly storage: RaftLogStore;
   readonly transport: RaftTransport;
   readonly stateMachine: StateMachine;
   /** Founding voters: written once if the group has no state on disk. Omit for a node that joins later. */
@@ -81,6 +95,10 @@ export interface RaftNodeOptions {
   readonly logger?: Logger;
   /** Told once when the group stops on an error (a failed write or apply): its durable state is unknown from then on. */
   readonly onFailure?: (error: Error) => void;
+  /** Runs the Ready pass soon, after the current turn (default setImmediate; the simulator's own clock in tests). */
+  readonly defer?: (run: () => void) => void;
+  /** Test-only defects in the core, for the simulator's planted-bug tests (never set in production). */
+  readonly plantedBugs?: PlantedBugs;
 }
 
 /** Counters of the Ready loop, for metrics and benchmarks. */
@@ -154,6 +172,7 @@ export class RaftNode {
       heartbeatTicks: options.heartbeatTicks ?? DEFAULT_NODE_HEARTBEAT_TICKS,
       maxMessageBytes: options.maxMessageBytes,
       maxInflightMessages: options.maxInflightMessages,
+      plantedBugs: options.plantedBugs,
     }, mem);
     this.lastSnapshotIndex = mem.snapshot().metadata.index;
     this.pending = new PendingRequests(options.maxPending ?? DEFAULT_MAX_PENDING, options.proposalTimeoutMs ?? DEFAULT_PROPOSAL_TIMEOUT_MS);
@@ -244,6 +263,11 @@ export class RaftNode {
     return rows;
   }
 
+  /** The pure core, for the simulator's safety checks (log matching, leader completeness): read it, never step it. */
+  get coreForChecks(): RaftCore {
+    return this.core;
+  }
+
   get isLeader(): boolean {
     return this.core.role === Role.Leader;
   }
@@ -319,7 +343,7 @@ export class RaftNode {
   private schedule(): void {
     if (this.scheduled || this.closed) return;
     this.scheduled = true;
-    setImmediate(() => {
+    (this.options.defer ?? setImmediate)(() => {
       this.scheduled = false;
       if (this.closed) return;
       // While a write is in flight, a leader's new appends still leave at once.

@@ -2,7 +2,9 @@
 // collecting every failing seed and aggregate statistics (including the worst
 // observed time to recover after the heal).
 
+import type { PartitionPlantedBugs } from '../../../src/broker/partitions/partition-machine.js';
 import type { PlantedBugs } from '../../../src/broker/raft/config.js';
+import type { FaultProfile } from './profile.js';
 import { runSimulation, type SimResult } from './world.js';
 
 export interface CampaignOptions {
@@ -10,6 +12,9 @@ export interface CampaignOptions {
   readonly seeds: number;
   readonly timeBudgetMs: number;
   readonly plantedBugs?: PlantedBugs;
+  readonly partitionBugs?: PartitionPlantedBugs;
+  /** Pins parts of every seed's fault mix. */
+  readonly profile?: Partial<FaultProfile>;
   /** Stop at the first failure (for planted-bug tests). */
   readonly stopOnFailure?: boolean;
   readonly onFailure?: (result: SimResult) => void;
@@ -25,7 +30,7 @@ export interface CampaignSummary {
     partitions: number; confChanges: number; transfers: number; snapshotsInstalled: number; leaderTerms: number };
 }
 
-export function runCampaign(options: CampaignOptions): CampaignSummary {
+export async function runCampaign(options: CampaignOptions): Promise<CampaignSummary> {
   const started = performance.now();
   const summary: CampaignSummary = {
     seedsRun: 0, failed: [], wallMs: 0, maxLivenessTicks: 0,
@@ -34,7 +39,7 @@ export function runCampaign(options: CampaignOptions): CampaignSummary {
   };
   for (let i = 0; i < options.seeds; i++) {
     if (performance.now() - started > options.timeBudgetMs) break;
-    const result = runSimulation({ seed: options.fromSeed + i, plantedBugs: options.plantedBugs ?? {} });
+    const result = await runSimulation({ seed: options.fromSeed + i, plantedBugs: options.plantedBugs ?? {}, partitionBugs: options.partitionBugs ?? {}, profile: options.profile });
     summary.seedsRun++;
     const t = summary.totals;
     for (const key of Object.keys(t) as (keyof typeof t)[]) t[key] += result.stats[key];

@@ -1,265 +1,363 @@
-// One simulated group member: the real RaftCore, a "disk" (what survived fsync)
-// and a memory mirror the core reads. A Ready is persisted after a simulated fsync
-// delay; a crash before that loses it whole (as a LevelDB write batch would), and a
+// One simulated group member: the production RaftNode (its Ready loop, persistence
+// rule, pending proposals and reads, snapshots and compaction, heartbeat alignment on
+// the broker's GroupTicker) with the production PartitionMachine as its state machine,
+// applying real encoded partition commands (offsets, dedup of idempotent producers,
+// snapshots of both). Around it only what a process has outside: a "disk" that keeps
+// what was fsynced, the network, and the world's clock. A crash ends the process: the
+// writes it had in flight are lost whole (as a LevelDB write batch would be) and a
 // restart rebuilds everything from the disk alone.
 
-import { RaftCore, type RaftConfig } from '../../../src/broker/raft/core.js';
-import { EntryType, type Entry, type Message, type NodeId, type Ready, type Snapshot, type SoftState } from '../../../src/broker/raft/messages.js';
-import type { ProposeResult } from '../../../src/broker/raft/proposals.js';
-import { MemoryStorage } from '../../../src/broker/raft/storage.js';
+import { crc32 } from 'node:zlib';
+import { COMMAND_APPEND, NO_PRODUCER, decodeCommand, encodeCommand, type AppendCommand } from '../../../src/broker/partitions/commands.js';
+import { PartitionMachine, type PartitionPlantedBugs } from '../../../src/broker/partitions/partition-machine.js';
+import type { PlantedBugs } from '../../../src/broker/raft/config.js';
+import type { RaftCore } from '../../../src/broker/raft/core.js';
+import type { ConfChange } from '../../../src/broker/raft/membership.js';
+import { EntryType, type Entry, type Message, type NodeId, type Ready, type Snapshot } from '../../../src/broker/raft/messages.js';
 import type { SeededRandom } from '../../../src/broker/raft/random.js';
+import { MemoryStorage, bootstrapState } from '../../../src/broker/raft/storage.js';
+import { RaftNode, type RaftLogStore, type StateMachine } from '../../../src/broker/replication/raft-node.js';
+import { GroupTicker } from '../../../src/broker/replication/ticker.js';
+import type { MessageHandler, RaftTransport } from '../../../src/broker/transport/tcp-transport.js';
+
+export const SIM_GROUP = 1;
+const SIM_NAMESPACE = '/sim';
 
 export interface NodeHooks {
   send(m: Message): void;
   schedule(delayMs: number, run: () => void): void;
+  /** Runs `run` every `periodMs` until the returned cancel is called (a process's interval timer). */
+  every(periodMs: number, run: () => void): () => void;
+  /** After each tick of the node (the world checks leaders then). */
+  onTick(node: SimNode): void;
   onApply(node: SimNode, entry: Entry): void;
-  onSnapshotApplied(node: SimNode, snapshot: Snapshot): void;
-  onSoftState(node: SimNode, state: SoftState): void;
-  /** A write proposed here reached a definite outcome (committed at index, or lost). */
-  onWriteOutcome(opId: number, committedIndex: number | null): void;
-  /** A read served here at applied index, or failed (null). */
-  onReadOutcome(opId: number, appliedIndex: number | null): void;
+  /** The machine gave op `opId` new offsets (a duplicate or a refused append gives none). */
+  onAppended(node: SimNode, opId: number, offset: number): void;
+  /** The machine's state at raft index `index`: a snapshot taken there, restored from disk at a restart, or installed from the leader. */
+  onMachineSnapshot(node: SimNode, index: number, data: Uint8Array, how: 'taken' | 'restarted' | 'installed'): void;
+  /** A write proposed here reached a definite outcome: its event's offset, or null (lost or unknown). */
+  onWriteOutcome(opId: number, offset: number | null): void;
+  /** A read served here: how many events it saw, or null when it failed. */
+  onReadOutcome(opId: number, seen: number | null): void;
+  /** The node's group stopped on an error while its process was alive (a failed apply or assertion). */
+  onFailure(node: SimNode, error: Error): void;
 }
 
-export function encodeOp(opId: number): Uint8Array {
-  const bytes = new Uint8Array(4);
-  new DataView(bytes.buffer).setUint32(0, opId);
-  return bytes;
+export interface SimNodeConfig {
+  readonly electionTicks: number;
+  readonly heartbeatTicks: number;
+  readonly tickMs: number;
+  /** The node's tick period: its clock runs fast or slow against the others. */
+  readonly periodMs: number;
+  readonly maxMessageBytes: number;
+  readonly maxInflightMessages: number;
+  readonly plantedBugs: PlantedBugs;
+  readonly partitionBugs: PartitionPlantedBugs;
+  readonly fsyncMaxMs: number;
+  readonly snapshotEvery: number;
+  readonly keepEntries: number;
 }
 
-export function decodeOp(entry: Entry): number {
-  if (entry.type !== EntryType.Normal || entry.data.byteLength !== 4) return -1;
-  return new DataView(entry.data.buffer, entry.data.byteOffset, 4).getUint32(0);
+/** A client write: one event whose data is the op id, from producer `producerId` at `sequence`. */
+export function writeCommand(opId: number, producerId: number, sequence: number, timestamp: number): Buffer {
+  const data = new Uint8Array(4);
+  new DataView(data.buffer).setUint32(0, opId);
+  const command: AppendCommand = { kind: COMMAND_APPEND, timestamp, producerId, firstSequence: sequence, events: [{ namespace: SIM_NAMESPACE, parentId: undefined, data }] };
+  return encodeCommand(command);
 }
 
-/** The replicated state machine: which client op sits at which index. Snapshots encode it. */
-function encodeState(pairs: ReadonlyMap<number, number>): Uint8Array {
-  const words = new Uint32Array(pairs.size * 2);
-  let i = 0;
-  for (const [index, opId] of pairs) {
-    words[i++] = index;
-    words[i++] = opId;
+function opOf(command: AppendCommand): number {
+  const data = command.events[0]?.data;
+  return data === undefined || data.byteLength !== 4 ? -1 : new DataView(data.buffer, data.byteOffset, 4).getUint32(0);
+}
+
+/** An entry's identity for the state machine safety check. */
+export function entryKey(entry: Entry): string {
+  if (entry.type === EntryType.ConfChange) return `conf:${Array.from(entry.data).join('.')}`;
+  return entry.data.byteLength === 0 ? 'empty' : `cmd:${entry.data.byteLength}:${crc32(entry.data)}`;
+}
+
+/** The disk of one process lifetime: writes complete after a simulated fsync, unless the process crashed first. */
+class SimDisk implements RaftLogStore {
+  private inFlight = 0;
+  private dead = false;
+  private readonly rejects = new Set<(error: Error) => void>();
+
+  constructor(private readonly disk: MemoryStorage, private readonly hooks: NodeHooks, private readonly random: SeededRandom, private readonly fsyncMaxMs: number) {}
+
+  get writing(): boolean {
+    return this.inFlight > 0;
   }
-  return new Uint8Array(words.buffer);
+
+  crash(): void {
+    this.dead = true;
+    for (const reject of this.rejects) reject(new Error('crashed'));
+    this.rejects.clear();
+  }
+
+  bootstrap(_groupId: number, founders: readonly NodeId[]): Promise<boolean> {
+    if (this.disk.lastIndex() > 0) return Promise.resolve(false);
+    const boot = bootstrapState(founders);
+    this.disk.restore(this.disk.snapshot(), boot.entries, boot.hardState);
+    return Promise.resolve(true);
+  }
+
+  load(): Promise<MemoryStorage> {
+    const mem = new MemoryStorage();
+    mem.restore(this.disk.snapshot(), this.disk.allEntries(), this.disk.hardState());
+    return Promise.resolve(mem);
+  }
+
+  persist(_groupId: number, ready: Pick<Ready, 'hardState' | 'entries' | 'snapshot'>, sync = true): Promise<void> {
+    return this.write(sync, () => this.disk.applyReady(ready));
+  }
+
+  saveSnapshot(_groupId: number, snapshot: Snapshot, compactTo: number): Promise<void> {
+    return this.write(true, () => {
+      if (snapshot.metadata.index > this.disk.snapshot().metadata.index) this.disk.createSnapshot(snapshot.metadata.index, snapshot.metadata.conf, snapshot.data);
+      this.disk.compact(compactTo);
+    });
+  }
+
+  private write(sync: boolean, land: () => void): Promise<void> {
+    if (this.dead) return Promise.reject(new Error('crashed'));
+    this.inFlight++;
+    return new Promise<void>((resolve, reject) => {
+      this.rejects.add(reject);
+      this.hooks.schedule(sync ? this.random.nextInt(this.fsyncMaxMs + 1) : 0, () => {
+        if (this.dead) return;
+        this.rejects.delete(reject);
+        this.inFlight--;
+        land();
+        resolve();
+      });
+    });
+  }
 }
 
-export function decodeState(data: Uint8Array): Map<number, number> {
-  const words = new Uint32Array(data.slice().buffer);
-  const pairs = new Map<number, number>();
-  for (let i = 0; i + 1 < words.length; i += 2) pairs.set(words[i] as number, words[i + 1] as number);
-  return pairs;
+/** The network end of one process lifetime. */
+class SimTransport implements RaftTransport {
+  private handler: MessageHandler | undefined;
+  dead = false;
+
+  constructor(readonly nodeId: NodeId, private readonly hooks: NodeHooks) {}
+
+  send(_groupId: number, messages: readonly Message[]): void {
+    if (!this.dead) for (const m of messages) this.hooks.send(m);
+  }
+
+  register(_groupId: number, handler: MessageHandler): void {
+    this.handler = handler;
+  }
+
+  unregister(): void {
+    this.handler = undefined;
+  }
+
+  deliver(m: Message): void {
+    if (!this.dead) this.handler?.(m);
+  }
+}
+
+/** One process lifetime of a member: what a crash throws away. */
+interface Process {
+  readonly disk: SimDisk;
+  readonly transport: SimTransport;
+  readonly waiting: Map<number, { opId: number; term: number }>;
+  node: RaftNode | null;
 }
 
 export class SimNode {
   readonly disk = new MemoryStorage();
-  core: RaftCore | null = null;
-  private mem = new MemoryStorage();
-  private token = 0;
-  private busy = false;
-  private state = new Map<number, number>();
+  private process: Process | null = null;
+  private machine: PartitionMachine;
+  /** Raft index the machine has applied. */
   applied = 0;
-  private readonly pendingWrites = new Map<number, { opId: number; term: number }>();
-  private readonly pendingReads = new Map<number, number>(); // requestId (= opId) -> waiting
-  private readonly confirmedReads: { opId: number; index: number }[] = [];
   restarts = 0;
 
   constructor(
     readonly id: NodeId,
     private readonly hooks: NodeHooks,
-    private readonly config: Omit<RaftConfig, 'id' | 'random'>,
+    private readonly config: SimNodeConfig,
     private readonly random: SeededRandom,
-    private readonly fsyncMaxMs: number,
-    private readonly snapshotEvery: number,
-    private readonly keepEntries: number,
-  ) {}
-
-  get up(): boolean {
-    return this.core !== null;
+  ) {
+    this.machine = new PartitionMachine(undefined, config.partitionBugs);
   }
 
-  /** A Ready is being persisted: crashing now loses it (the adversary's favourite moment). */
+  /** Running and booted (a process starting up is not yet reachable). */
+  get up(): boolean {
+    return this.process?.node != null;
+  }
+
+  get started(): boolean {
+    return this.process !== null;
+  }
+
+  get core(): RaftCore | null {
+    return this.process?.node?.coreForChecks ?? null;
+  }
+
+  /** How many events this member's machine holds. */
+  get nextOffset(): number {
+    return this.machine.nextOffset;
+  }
+
+  /** A write is being persisted: crashing now loses it (the adversary's favourite moment). */
   get writing(): boolean {
-    return this.busy;
+    return this.process?.disk.writing ?? false;
   }
 
   start(): void {
-    this.mem = new MemoryStorage();
-    const snap = this.disk.snapshot();
-    this.mem.restore(snap, this.disk.allEntries(), this.disk.hardState());
-    this.state = snap.metadata.index > 0 ? decodeState(snap.data) : new Map();
-    this.applied = snap.metadata.index;
-    this.core = new RaftCore({ ...this.config, id: this.id, random: this.random.fork() }, this.mem);
-    this.pump();
-  }
-
-  crash(): void {
-    this.core = null;
-    this.token++;
-    this.busy = false;
-    this.restarts++;
-    this.failPending();
-  }
-
-  private failPending(): void {
-    // Writes in flight are now of unknown outcome: the client stops waiting; they may still commit.
-    for (const { opId } of this.pendingWrites.values()) this.hooks.onWriteOutcome(opId, null);
-    this.pendingWrites.clear();
-    this.failReads();
-  }
-
-  /** A role or term change drops the core's ReadIndex queue (RaftNode fails those reads too). */
-  private failReads(): void {
-    for (const opId of this.pendingReads.keys()) this.hooks.onReadOutcome(opId, null);
-    this.pendingReads.clear();
-    for (const { opId } of this.confirmedReads) this.hooks.onReadOutcome(opId, null);
-    this.confirmedReads.length = 0;
-  }
-
-  tick(): void {
-    if (this.core === null) return;
-    this.core.tick();
-    this.pump();
-  }
-
-  deliver(m: Message): void {
-    if (this.core === null) return;
-    this.core.step(m);
-    this.resolveCommitted();
-    this.pump();
-  }
-
-  /** As RaftNode does: a write is acknowledged once the commit index covers it with its term. */
-  private resolveCommitted(): void {
-    const core = this.core;
-    if (core === null) return;
-    for (const [index, pending] of this.pendingWrites) {
-      if (index > core.log.committed) continue;
-      const term = core.log.term(index);
-      if (term === undefined) continue;
-      this.pendingWrites.delete(index);
-      this.hooks.onWriteOutcome(pending.opId, term === pending.term ? index : null);
-    }
-  }
-
-  proposeWrite(opId: number): ProposeResult | null {
-    if (this.core === null) return null;
-    const result = this.core.propose([encodeOp(opId)]);
-    if (result.ok) this.pendingWrites.set(result.lastIndex, { opId, term: result.term });
-    this.pump();
-    return result;
-  }
-
-  requestRead(opId: number): ProposeResult | null {
-    if (this.core === null) return null;
-    const result = this.core.readIndex(opId);
-    if (result.ok) this.pendingReads.set(opId, 0);
-    this.pump();
-    return result;
-  }
-
-  /** Runs `action` against the live core and pumps afterwards. */
-  withCore(action: (core: RaftCore) => void): void {
-    if (this.core === null) return;
-    action(this.core);
-    this.pump();
-  }
-
-  private pump(): void {
-    const core = this.core;
-    if (core === null) return;
-    if (this.busy) {
-      // As RaftNode does: a leader's appends leave while its previous write is in flight.
-      for (const m of core.takeMessagesBeforePersist()) this.hooks.send(m);
-      return;
-    }
-    if (!core.hasReady()) return;
-    const rd = core.ready();
-    this.busy = true;
-    const token = this.token;
-    const delay = rd.mustSync ? this.random.nextInt(this.fsyncMaxMs + 1) : 0;
-    if (rd.softState !== null) this.hooks.onSoftState(this, rd.softState);
-    for (const m of rd.messagesBeforePersist) this.hooks.send(m);
-    // As RaftNode does: committed entries are quorum-durable, so they are applied while the
-    // write is in flight (after a snapshot, though, only once it is installed).
-    if (rd.snapshot === null) for (const entry of rd.committedEntries) this.apply(entry);
-    this.hooks.schedule(delay, () => {
-      if (token === this.token) this.persisted(rd);
+    if (this.process !== null) return;
+    const process: Process = {
+      disk: new SimDisk(this.disk, this.hooks, this.random.fork(), this.config.fsyncMaxMs),
+      transport: new SimTransport(this.id, this.hooks),
+      waiting: new Map(),
+      node: null,
+    };
+    this.process = process;
+    this.machine = new PartitionMachine(undefined, this.config.partitionBugs);
+    this.applied = 0;
+    const ticker = new GroupTicker(this.config.tickMs, {
+      setInterval: (tick) => this.hooks.every(this.config.periodMs, () => {
+        tick();
+        this.hooks.onTick(this);
+      }),
+      clearInterval: (cancel) => (cancel as () => void)(),
+    });
+    void RaftNode.start({
+      groupId: SIM_GROUP,
+      nodeId: this.id,
+      storage: process.disk,
+      transport: process.transport,
+      stateMachine: this.stateMachine(process),
+      ticker,
+      electionTicks: this.config.electionTicks,
+      heartbeatTicks: this.config.heartbeatTicks,
+      maxMessageBytes: this.config.maxMessageBytes,
+      maxInflightMessages: this.config.maxInflightMessages,
+      snapshotEvery: this.config.snapshotEvery,
+      snapshotTrailingEntries: this.config.keepEntries,
+      // The clients time out on the world's clock; the node's own timeout runs on the wall clock.
+      proposalTimeoutMs: 1e12,
+      seed: this.random.nextInt(2 ** 31),
+      defer: (run) => this.hooks.schedule(0, run),
+      plantedBugs: this.config.plantedBugs,
+      onFailure: (error) => {
+        if (this.process === process) this.hooks.onFailure(this, error);
+      },
+    }).then((node) => {
+      if (this.process === process) process.node = node;
+      else void node.close();
     });
   }
 
-  private persisted(rd: Ready): void {
-    const core = this.core;
-    if (core === null) return;
-    this.disk.applyReady(rd);
-    this.mem.applyReady(rd);
-    for (const m of rd.messages) this.hooks.send(m);
-    if (rd.snapshot !== null) {
-      this.installSnapshot(rd.snapshot);
-      for (const entry of rd.committedEntries) this.apply(entry);
-    }
-    for (const rs of rd.readStates) {
-      if (this.pendingReads.delete(rs.requestId)) this.confirmedReads.push({ opId: rs.requestId, index: rs.index });
-    }
-    core.advance();
-    this.busy = false;
-    this.resolveCommitted();
-    if (rd.softState !== null) this.failReads();
-    this.serveReads();
-    this.maybeSnapshot(core);
-    this.pump();
+  crash(): void {
+    const process = this.process;
+    if (process === null) return;
+    this.process = null;
+    this.restarts++;
+    process.disk.crash();
+    process.transport.dead = true;
+    // Writes in flight are now of unknown outcome: the client stops waiting; they may still commit.
+    for (const { opId } of process.waiting.values()) this.hooks.onWriteOutcome(opId, null);
+    process.waiting.clear();
+    if (process.node !== null) void process.node.close();
   }
 
-  private installSnapshot(snapshot: Snapshot): void {
-    this.state = decodeState(snapshot.data);
-    this.applied = snapshot.metadata.index;
-    this.hooks.onSnapshotApplied(this, snapshot);
-    for (const [index, pending] of this.pendingWrites) {
-      if (index <= this.applied) {
-        this.pendingWrites.delete(index);
-        this.hooks.onWriteOutcome(pending.opId, null);
-      }
-    }
+  deliver(m: Message): void {
+    this.process?.transport.deliver(m);
   }
 
-  private apply(entry: Entry): void {
+  private stateMachine(process: Process): StateMachine {
+    const alive = (): boolean => this.process === process;
+    return {
+      apply: (entries) => {
+        if (alive()) for (const entry of entries) this.apply(process, entry);
+      },
+      snapshot: () => {
+        const data = this.machine.snapshot();
+        if (alive()) this.hooks.onMachineSnapshot(this, this.applied, data, 'taken');
+        return data;
+      },
+      restore: (data, index) => {
+        if (!alive()) return;
+        this.machine = PartitionMachine.restore(data, undefined, this.config.partitionBugs);
+        this.applied = index;
+        this.hooks.onMachineSnapshot(this, index, data, process.node === null ? 'restarted' : 'installed');
+        for (const [at, write] of process.waiting) {
+          if (at > index) continue;
+          process.waiting.delete(at);
+          this.hooks.onWriteOutcome(write.opId, null);
+        }
+      },
+    };
+  }
+
+  /** As Partition does: the machine assigns offsets at apply; a write is acknowledged once applied here, with them. */
+  private apply(process: Process, entry: Entry): void {
     if (entry.index <= this.applied) return;
     this.hooks.onApply(this, entry);
     this.applied = entry.index;
-    const opId = decodeOp(entry);
-    if (opId >= 0) this.state.set(entry.index, opId);
-    const pending = this.pendingWrites.get(entry.index);
-    if (pending !== undefined) {
-      this.pendingWrites.delete(entry.index);
-      this.hooks.onWriteOutcome(pending.opId, opId === pending.opId && entry.term === pending.term ? entry.index : null);
-    }
-  }
-
-  private serveReads(): void {
-    for (let i = 0; i < this.confirmedReads.length; ) {
-      const read = this.confirmedReads[i];
-      if (read !== undefined && read.index <= this.applied) {
-        this.confirmedReads.splice(i, 1);
-        this.hooks.onReadOutcome(read.opId, this.applied);
-      } else {
-        i++;
+    let offset: number | null = null;
+    if (entry.type === EntryType.Normal && entry.data.byteLength > 0) {
+      const command = decodeCommand(entry.data);
+      const outcome = this.machine.apply(command);
+      if (command.kind === COMMAND_APPEND && outcome.kind === 'appended') {
+        offset = outcome.firstOffset;
+        this.hooks.onAppended(this, opOf(command), offset);
+      } else if (outcome.kind === 'duplicate') {
+        offset = outcome.firstOffset;
       }
     }
+    const write = process.waiting.get(entry.index);
+    if (write === undefined) return;
+    process.waiting.delete(entry.index);
+    this.hooks.onWriteOutcome(write.opId, entry.term === write.term ? offset : null);
   }
 
-  private maybeSnapshot(core: RaftCore): void {
-    if (this.snapshotEvery <= 0) return;
-    const last = this.disk.snapshot().metadata.index;
-    if (this.applied - last < this.snapshotEvery || core.confAppliedIndex > this.applied) return;
-    if (this.applied > this.disk.lastIndex() || this.applied > this.mem.lastIndex()) return;
-    const data = encodeState(this.state);
-    this.disk.createSnapshot(this.applied, core.conf, data);
-    this.mem.createSnapshot(this.applied, core.conf, data);
-    const compactTo = Math.max(0, this.applied - this.keepEntries);
-    this.disk.compact(compactTo);
-    this.mem.compact(compactTo);
+  /** True when proposed; otherwise the leader hint (0 when none). */
+  proposeWrite(opId: number, producerId = NO_PRODUCER, sequence = 0, timestamp = 0): true | number {
+    const process = this.process;
+    const node = process?.node;
+    if (process == null || node == null) return 0;
+    let accepted: { index: number; term: number } | undefined;
+    node.proposeBatch([writeCommand(opId, producerId, sequence, timestamp)], (index, term) => {
+      accepted = { index, term };
+    }).catch(() => undefined); // the outcome is taken at apply, as Partition takes it
+    if (accepted === undefined) return node.status().leader ?? 0;
+    process.waiting.set(accepted.index, { opId, term: accepted.term });
+    return true;
   }
 
-  stateSnapshot(): ReadonlyMap<number, number> {
-    return this.state;
+  /** True when asked; otherwise the leader hint. The outcome comes through onReadOutcome. */
+  requestRead(opId: number): true | number {
+    const node = this.process?.node;
+    if (node == null) return 0;
+    if (!node.isLeader) return node.status().leader ?? 0;
+    const process = this.process;
+    node.readIndex().then(
+      () => this.hooks.onReadOutcome(opId, this.process === process ? this.machine.nextOffset : null),
+      () => this.hooks.onReadOutcome(opId, null),
+    );
+    return true;
+  }
+
+  /** Proposes a membership change through RaftNode; true when the leader took it into its log. */
+  changeMembership(change: ConfChange): boolean {
+    const node = this.process?.node;
+    if (node == null) return false;
+    const before = node.coreForChecks.log.lastIndex();
+    node.changeMembership(change).catch(() => undefined);
+    return node.coreForChecks.log.lastIndex() > before;
+  }
+
+  transferLeadership(target: NodeId): boolean {
+    try {
+      this.process?.node?.transferLeadership(target);
+      return this.process?.node != null;
+    } catch {
+      return false;
+    }
   }
 }

@@ -1,10 +1,12 @@
-// The seeded simulation: nodes running the real RaftCore over a simulated network
+// The seeded simulation: nodes running the production RaftNode and PartitionMachine
+// (node.ts) over a simulated network
 // (delay, loss, duplication, reordering, symmetric and one-way partitions), with
 // crashes that keep only what was fsynced, restarts, membership changes, leader
 // transfers, snapshots, and clients writing and reading throughout. Safety phase
 // first; then the network heals and the cluster must make progress within a bound.
 
 import type { PlantedBugs } from '../../../src/broker/raft/config.js';
+import type { PartitionPlantedBugs } from '../../../src/broker/partitions/partition-machine.js';
 import { ConfChangeType, type ConfChange } from '../../../src/broker/raft/membership.js';
 import { Role, type Message, type NodeId } from '../../../src/broker/raft/messages.js';
 import { SeededRandom } from '../../../src/broker/raft/random.js';
@@ -30,6 +32,8 @@ const MAX_EXTRA_NODES = 4;
 export interface SimOptions {
   readonly seed: number;
   readonly plantedBugs?: PlantedBugs;
+  /** Defects planted in the partition state machine. */
+  readonly partitionBugs?: PartitionPlantedBugs;
   /** Pins parts of the seed-derived fault mix (e.g. an adversarial mix for the planted-bug tests). */
   readonly profile?: Partial<FaultProfile>;
 }
@@ -77,6 +81,8 @@ export class World {
   private readonly leaderSeen = new Map<NodeId, number>();
   /** Latest delivery time per link, for in-order delivery once healed. */
   private readonly linkClock = new Map<string, number>();
+  /** A node's group stopped on an error: reported at the next event. */
+  private failure: string | undefined;
 
   constructor(private readonly options: SimOptions) {
     this.rng = new SeededRandom(options.seed);
@@ -93,42 +99,56 @@ export class World {
 
   private addNode(id: NodeId): SimNode {
     const p = this.profile;
+    const phase = this.rng.nextInt(TICK_MS);
+    const skew = p.clockSkewMs;
+    const period = skew === 0 ? TICK_MS : TICK_MS - skew + this.rng.nextInt(2 * skew + 1);
     const node = new SimNode(
       id,
       {
         send: (m) => this.send(m),
         schedule: (delayMs, run) => this.at(this.now + delayMs, run),
-        onApply: (n, entry) => this.checker.onApply(n.id, entry),
-        onSnapshotApplied: (n, snapshot) => {
-          this.stats.snapshotsInstalled++;
-          this.checker.onSnapshot(n.id, snapshot);
+        every: (periodMs, run) => {
+          let cancelled = false;
+          const loop = (): void => {
+            if (cancelled) return;
+            run();
+            this.at(this.now + periodMs, loop);
+          };
+          this.at(this.now + phase, loop);
+          return () => {
+            cancelled = true;
+          };
         },
-        onSoftState: () => undefined,
-        onWriteOutcome: (opId, index) => this.clients.writeOutcome(opId, index),
-        onReadOutcome: (opId, index) => this.clients.readOutcome(opId, index),
+        onTick: (n) => this.observe(n),
+        onApply: (n, entry) => this.checker.onApply(n.id, entry),
+        onAppended: (n, opId, offset) => this.checker.onAppended(n.id, opId, offset),
+        onMachineSnapshot: (n, index, data, how) => {
+          if (how === 'installed') this.stats.snapshotsInstalled++;
+          this.checker.onMachineSnapshot(n.id, index, data);
+        },
+        onWriteOutcome: (opId, offset) => this.clients.writeOutcome(opId, offset),
+        onReadOutcome: (opId, seen) => this.clients.readOutcome(opId, seen),
+        onFailure: (n, error) => {
+          // A check that failed inside apply stops the group too: report the check.
+          this.failure ??= error instanceof SimViolation ? error.message : `node ${n.id}'s group stopped: ${error.name}: ${error.message}`;
+        },
       },
       {
         electionTicks: 10,
         heartbeatTicks: 1,
+        tickMs: TICK_MS,
+        periodMs: period,
         maxMessageBytes: p.maxMessageBytes,
         maxInflightMessages: p.maxInflightMessages,
         plantedBugs: this.options.plantedBugs ?? {},
+        partitionBugs: this.options.partitionBugs ?? {},
+        fsyncMaxMs: p.fsyncMaxMs,
+        snapshotEvery: p.snapshotEvery,
+        keepEntries: p.keepEntriesAfterSnapshot,
       },
       this.rng.fork(),
-      p.fsyncMaxMs,
-      p.snapshotEvery,
-      p.keepEntriesAfterSnapshot,
     );
     this.nodes.set(id, node);
-    const phase = this.rng.nextInt(TICK_MS);
-    const skew = p.clockSkewMs;
-    const period = skew === 0 ? TICK_MS : TICK_MS - skew + this.rng.nextInt(2 * skew + 1);
-    const tick = (): void => {
-      node.tick();
-      this.observe(node);
-      this.at(this.now + period, tick);
-    };
-    this.at(this.now + phase, tick);
     return node;
   }
 
@@ -251,9 +271,7 @@ export class World {
     if (victim === undefined) return;
     victim.crash();
     this.stats.crashes++;
-    this.at(this.now + 1 + this.rng.nextInt(this.profile.maxDownMs), () => {
-      if (!victim.up) victim.start();
-    });
+    this.at(this.now + 1 + this.rng.nextInt(this.profile.maxDownMs), () => victim.start());
   }
 
   private changeMembership(): void {
@@ -272,11 +290,7 @@ export class World {
     } else {
       return;
     }
-    let accepted = false;
-    leader.withCore((c) => {
-      accepted = c.proposeConfChange(change).ok;
-    });
-    if (!accepted) return;
+    if (!leader.changeMembership(change)) return;
     this.stats.confChanges++;
     if (change.type === ConfChangeType.AddLearner) {
       this.nextNodeId++;
@@ -289,19 +303,17 @@ export class World {
     const voters = leader?.core?.conf.voters ?? [];
     const target = voters[this.rng.nextInt(voters.length)];
     if (leader === null || target === undefined || target === leader.id) return;
-    leader.withCore((c) => {
-      if (c.transferLeadership(target).ok) this.stats.transfers++;
-    });
+    if (leader.transferLeadership(target)) this.stats.transfers++;
   }
 
   private heal(): void {
     this.faulty = false;
     this.blocked.clear();
-    for (const node of this.nodes.values()) if (!node.up) node.start();
+    for (const node of this.nodes.values()) node.start();
   }
 
   /** Runs both phases; throws SimViolation on the first broken property. */
-  run(): void {
+  async run(): Promise<void> {
     for (const node of this.nodes.values()) node.start();
     this.scheduleFaults();
     this.clients.start(this.profile.safetyMs);
@@ -326,13 +338,16 @@ export class World {
         throw new SimViolation(`convergence: members did not all apply the post-heal entry within ${CONVERGENCE_BOUND_TICKS} ticks`);
       }
       event.run();
+      // RaftNode continues through promises (its Ready loop awaits the disk): let them run before the next event.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (this.failure !== undefined) throw new SimViolation(this.failure);
       if (++this.stats.events % LOG_MATCHING_EVERY_EVENTS === 0) this.checkLogs();
       if (this.stats.events > MAX_EVENTS) throw new SimViolation('event budget exhausted');
     }
     this.checkLogs();
     this.stats.simulatedMs = this.now;
     this.stats.committedEntries = this.checker.history.size;
-    const violation = this.clients.check(this.checker.opIndex);
+    const violation = this.clients.check(this.checker.opPosition);
     if (violation !== null) throw new SimViolation(`linearizability: ${violation}`);
   }
 
@@ -342,11 +357,11 @@ export class World {
   }
 }
 
-export function runSimulation(options: SimOptions): SimResult {
+export async function runSimulation(options: SimOptions): Promise<SimResult> {
   const world = new World(options);
   let violation: string | null = null;
   try {
-    world.run();
+    await world.run();
   } catch (error) {
     if (!(error instanceof Error)) throw error;
     // A core assertion is a detected safety breach too (e.g. a follower asked to overwrite a committed entry).
