@@ -15,7 +15,7 @@ export function membershipRoutes(app: FastifyInstance, context: AdminContext): v
       return { healthy: problems.length === 0, controllerLeader: null, partitions: { total: log.partitions, leaderless: 0, underReplicated: 0 }, problems };
     }
     if (admin === undefined) throw new FloError('FLO_ERR_UNAVAILABLE', 'the controller is still starting');
-    const health = admin.health();
+    const health = await admin.health();
     if (failure) health.problems.unshift(`storage failed on this broker: ${failure.message}`);
     return { ...health, healthy: health.healthy && !failure };
   });

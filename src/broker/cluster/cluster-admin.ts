@@ -1,13 +1,15 @@
 // What the admin API asks of the membership: drain and remove a member, the
 // cluster's health, and whether a broker may be restarted now. Every broker is a
 // member of every group (controller and partitions) while it holds replicas, so
-// each answers from the configurations and leaders it sees itself; replica lag is
-// known where a group is led, so a broker judges lag for the groups it leads.
+// each answers from the configurations and leaders it sees itself. Replica lag is
+// known only where a group is led: health asks each other leader which of its
+// replicas lag (lag-requests.ts), so every broker gives the same answer.
 import { FloError } from '../../common/errors.js';
 import type { NodeId } from '../raft/messages.js';
 import type { RaftNodeStatus } from '../replication/raft-node.js';
 import { CONTROLLER_GROUP, outcomeError, type Controller } from './controller.js';
 import type { MemberState } from './controller-machine.js';
+import type { LaggingReplica } from './lag-requests.js';
 import { CAUGHT_UP_ENTRIES, replicaCaughtUp, type ReconciledGroup } from './reconciler.js';
 
 export interface MemberSummary {
@@ -34,7 +36,19 @@ export interface AdminDeps {
   readonly urlOf: (id: NodeId) => string | null;
   /** How long a removal of a draining member waits for this broker to see its last replica move (default 2 s). */
   readonly drainSettleMs?: number;
+  /** The lagging replicas of the groups `leader` leads, as it answers over the peer connection. */
+  readonly askLagging?: (leader: NodeId) => Promise<readonly LaggingReplica[]>;
 }
+
+export interface ClusterHealth {
+  healthy: boolean;
+  controllerLeader: NodeId | null;
+  partitions: { total: number; leaderless: number; underReplicated: number };
+  problems: string[];
+}
+
+/** What a leader said about its replicas' lag: rows, nothing (a broker too old to be asked), or why it did not answer. */
+type LagAnswer = { readonly rows: readonly LaggingReplica[] } | { readonly cannotTell: true } | { readonly failed: string };
 
 const DRAIN_SETTLE_MS = 2_000;
 
@@ -95,7 +109,7 @@ export class ClusterAdmin {
   }
 
   /** Every member answering, every partition led and fully replicated, a controller leader: or what is not. */
-  health(): { healthy: boolean; controllerLeader: NodeId | null; partitions: { total: number; leaderless: number; underReplicated: number }; problems: string[] } {
+  async health(): Promise<ClusterHealth> {
     const problems: Problem[] = [];
     const holders = new Set(this.deps.controller.replicaHolders());
     const controllerLeader = this.deps.controller.leader;
@@ -107,23 +121,62 @@ export class ClusterAdmin {
       if (member.state === 'joining') problems.push({ what: `node ${member.member} is still joining (its replicas are catching up)` });
       if (member.state === 'draining' && !drained) problems.push({ what: `node ${member.member} is draining: ${member.partitions} partition${member.partitions === 1 ? '' : 's'} left` });
     }
-    const statuses = this.partitionStatuses();
+    const groups = this.deps.groups().filter((group) => group.groupId !== CONTROLLER_GROUP).map((group) => ({ groupId: group.groupId, status: group.status() }));
+    const answers = await this.askLeaders(groups.map((group) => group.status));
     let leaderless = 0;
     let underReplicated = 0;
-    statuses.forEach((status, partition) => {
+    groups.forEach(({ groupId, status }, partition) => {
       if (status.leader === null) {
         leaderless++;
         problems.push({ what: `partition ${partition} has no leader` });
       }
-      if (!fullyReplicated(status, holders)) {
+      const lagging = laggingOf(groupId, status, answers);
+      if (!configured(status, holders) || lagging.length > 0) {
         underReplicated++;
-        problems.push({ what: `partition ${partition} is not fully replicated (voters ${status.conf.voters.join(', ')}${status.conf.learners.length > 0 ? `, learners ${status.conf.learners.join(', ')}` : ''})` });
+        const behind = lagging.length > 0 ? `; behind its leader: ${lagging.map((row) => `node ${row.member}${row.behind > 0 ? ` by ${row.behind} entries` : ''}`).join(', ')}` : '';
+        problems.push({ what: `partition ${partition} is not fully replicated (voters ${status.conf.voters.join(', ')}${status.conf.learners.length > 0 ? `, learners ${status.conf.learners.join(', ')}` : ''}${behind})` });
       }
     });
+    for (const [leader, answer] of answers) {
+      if (!('failed' in answer)) continue;
+      const led = groups.filter(({ status }) => status.leader === leader).map(({ groupId }) => groupId - 1);
+      problems.push({ what: `node ${leader}, leading partition${led.length === 1 ? '' : 's'} ${led.join(', ')}, did not say which of their replicas lag: ${answer.failed}` });
+    }
     return {
-      healthy: problems.length === 0, controllerLeader, partitions: { total: statuses.length, leaderless, underReplicated },
+      healthy: problems.length === 0, controllerLeader, partitions: { total: groups.length, leaderless, underReplicated },
       problems: problems.map((problem) => problem.what),
     };
+  }
+
+  /** The voters of the groups this broker leads that are not caught up (what a lag request is answered with). */
+  laggingLed(): LaggingReplica[] {
+    const rows: LaggingReplica[] = [];
+    for (const group of this.deps.groups()) {
+      const status = group.status();
+      if (status.role !== 'leader') continue;
+      for (const row of status.progress ?? []) {
+        if (!row.learner && !replicaCaughtUp(row, status)) rows.push({ group: group.groupId, member: row.member, behind: Math.max(0, status.commitIndex - row.match) });
+      }
+    }
+    return rows;
+  }
+
+  /** Asks every other broker that leads one of these groups, at once. */
+  private async askLeaders(statuses: readonly RaftNodeStatus[]): Promise<Map<NodeId, LagAnswer>> {
+    const leaders = new Set(statuses.map((status) => status.leader).filter((leader): leader is NodeId => leader !== null && leader !== this.deps.nodeId));
+    const answers = new Map<NodeId, LagAnswer>();
+    const ask = this.deps.askLagging;
+    await Promise.all([...leaders].map(async (leader) => {
+      if (ask === undefined) return answers.set(leader, { cannotTell: true });
+      try {
+        answers.set(leader, { rows: await ask(leader) });
+      } catch (error) {
+        // A broker of the previous version answers an unknown request kind as a protocol error: it cannot tell, which is not a fault.
+        const remote = (error as { remote?: { code?: string } }).remote;
+        answers.set(leader, remote?.code === 'FLO_ERR_PROTOCOL' ? { cannotTell: true } : { failed: error instanceof Error ? error.message : String(error) });
+      }
+    }));
+    return answers;
   }
 
   /**
@@ -169,11 +222,20 @@ function holds(status: RaftNodeStatus, id: NodeId): boolean {
   return status.conf.voters.includes(id) || status.conf.learners.includes(id);
 }
 
-function fullyReplicated(status: RaftNodeStatus, holders: ReadonlySet<NodeId>): boolean {
+/** Every replica holder is a voter, and nobody else: the group's configuration is complete. */
+function configured(status: RaftNodeStatus, holders: ReadonlySet<NodeId>): boolean {
   const voters = new Set(status.conf.voters);
-  if (status.conf.learners.length > 0 || voters.size !== holders.size || [...holders].some((id) => !voters.has(id))) return false;
-  // Lag is known where the group is led: there, every voter must be caught up.
-  return (status.progress ?? []).every((row) => row.learner || replicaCaughtUp(row, status));
+  return status.conf.learners.length === 0 && voters.size === holders.size && [...holders].every((id) => voters.has(id));
+}
+
+/** The voters of a group its leader does not count as caught up: from its progress here, or from its answer. */
+function laggingOf(groupId: number, status: RaftNodeStatus, answers: ReadonlyMap<NodeId, LagAnswer>): LaggingReplica[] {
+  if (status.role === 'leader') {
+    return (status.progress ?? []).filter((row) => !row.learner && !replicaCaughtUp(row, status))
+      .map((row) => ({ group: groupId, member: row.member, behind: Math.max(0, status.commitIndex - row.match) }));
+  }
+  const answer = status.leader === null ? undefined : answers.get(status.leader);
+  return answer !== undefined && 'rows' in answer ? answer.rows.filter((row) => row.group === groupId) : [];
 }
 
 function groupName(groupId: number): string {

@@ -25,6 +25,7 @@ import { peerDiscovery } from './discovery.js';
 import { foundCluster, formatPeerAddress, parsePeerAddress, readMembership, type ClusterMembership } from './founding.js';
 import { joinCluster, joinedMembership } from './joining.js';
 import { Reconciler, preferredLeader, type ReconciledGroup } from './reconciler.js';
+import { decodeLaggingReply, encodeLaggingReply, encodeLaggingRequest, isLaggingRequest } from './lag-requests.js';
 import { decodeReadIndexReply, decodeReadIndexRequest, encodeReadIndexReply, encodeReadIndexRequest, isReadIndexRequest } from './read-index-requests.js';
 import { StartCatchUp } from './start-catch-up.js';
 import { FETCH_BYTES, decodeFetch, decodeSegments, encodeFetch, encodeSegments, isFetch } from './catch-up.js';
@@ -39,6 +40,8 @@ export const DEFAULT_CLUSTER_ID = 'flo';
 const HAND_OFF_MS = 3_000;
 /** How long a stopping broker lets its "stopping" reach the peers before it picks heirs. */
 const STOPPING_NOTICE_MS = 100;
+/** How long health waits for another leader to say which of its replicas lag (a broker that does not answer is reported). */
+const LAG_REQUEST_MS = 2_000;
 
 export interface ClusterOptions {
   /** This broker's member id: a positive integer, kept in its data dir, never reused. A broker that joins is given one. */
@@ -200,6 +203,7 @@ export class Peering {
         const groups = (): ReconciledGroup[] => [controller.group, ...(this.log?.raftGroups() ?? [])];
         this.admin = new ClusterAdmin({
           nodeId: this.nodeId, controller, groups, reachable: (id) => this.transport.connected(id), urlOf: (id) => this.transport.memberInfo(id)?.url ?? null,
+          askLagging: async (leader) => decodeLaggingReply(await this.transport.request(leader, encodeLaggingRequest(), LAG_REQUEST_MS)),
         });
         this.reconciler = new Reconciler({
           groups, desired: () => controller.replicaHolders(), balanced: (groupId) => groupId !== CONTROLLER_GROUP, logger: this.logger,
@@ -225,6 +229,10 @@ export class Peering {
       if (isControllerRequest(payload)) {
         if (this.controller === undefined) throw new FloError('FLO_ERR_UNAVAILABLE', 'the controller is not running here');
         return encodeControllerReply(await this.controller.requestAsLeader(decodeControllerRequest(payload)));
+      }
+      if (isLaggingRequest(payload)) {
+        if (this.admin === undefined) throw new FloError('FLO_ERR_UNAVAILABLE', 'the controller is not running here');
+        return encodeLaggingReply(this.admin.laggingLed());
       }
       if (isReadIndexRequest(payload)) return encodeReadIndexReply(await this.log.leaderReadIndex(decodeReadIndexRequest(payload)));
       if (isFetch(payload)) {
