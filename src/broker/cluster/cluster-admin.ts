@@ -153,10 +153,7 @@ export class ClusterAdmin {
     const rows: LaggingReplica[] = [];
     for (const group of this.deps.groups()) {
       const status = group.status();
-      if (status.role !== 'leader') continue;
-      for (const row of status.progress ?? []) {
-        if (!row.learner && !replicaCaughtUp(row, status)) rows.push({ group: group.groupId, member: row.member, behind: Math.max(0, status.commitIndex - row.match) });
-      }
+      if (status.role === 'leader') rows.push(...laggingHere(group.groupId, status));
     }
     return rows;
   }
@@ -228,12 +225,15 @@ function configured(status: RaftNodeStatus, holders: ReadonlySet<NodeId>): boole
   return status.conf.learners.length === 0 && voters.size === holders.size && [...holders].every((id) => voters.has(id));
 }
 
+/** The voters of a group this broker leads that it does not count as caught up. */
+function laggingHere(groupId: number, status: RaftNodeStatus): LaggingReplica[] {
+  return (status.progress ?? []).filter((row) => !row.learner && !replicaCaughtUp(row, status))
+    .map((row) => ({ group: groupId, member: row.member, behind: Math.max(0, status.commitIndex - row.match) }));
+}
+
 /** The voters of a group its leader does not count as caught up: from its progress here, or from its answer. */
 function laggingOf(groupId: number, status: RaftNodeStatus, answers: ReadonlyMap<NodeId, LagAnswer>): LaggingReplica[] {
-  if (status.role === 'leader') {
-    return (status.progress ?? []).filter((row) => !row.learner && !replicaCaughtUp(row, status))
-      .map((row) => ({ group: groupId, member: row.member, behind: Math.max(0, status.commitIndex - row.match) }));
-  }
+  if (status.role === 'leader') return laggingHere(groupId, status);
   const answer = status.leader === null ? undefined : answers.get(status.leader);
   return answer !== undefined && 'rows' in answer ? answer.rows.filter((row) => row.group === groupId) : [];
 }
