@@ -38,6 +38,7 @@ interface ServerFlags {
   ordinalNodeId?: boolean;
   rebuildWhenDamaged?: boolean;
   peersService?: string;
+  catchUpRate?: number;
   peerHost?: string;
   peerPort: number;
   advertiseUrl?: string;
@@ -96,6 +97,7 @@ export function serverCommand(): Command {
     .addOption(new Option('--advertise-url <url>', 'the URL clients use to reach this broker (default: the address it listens on)').env('FLO_ADVERTISE_URL'))
     .addOption(new Option('--advertise-peer <host:port>', 'the address other brokers dial to reach this one (default: peer host:port)').env('FLO_ADVERTISE_PEER'))
     .addOption(new Option('--replication-factor <n>', 'replicas of each partition (this version: the number of founders, the default; fixed when the cluster forms)').env('FLO_REPLICATION_FACTOR').argParser(parsePositiveInt))
+    .addOption(new Option('--catch-up-rate <size>', 'bytes per second this broker sends to replicas catching up, all of them together (a new member, a rebuilt disk; default 100Mi)').env('FLO_CATCH_UP_RATE').argParser(parseBytes))
     .addOption(new Option('--cluster-id <name>', 'names the cluster: brokers of another cluster are refused on the peer port (default: flo)').env('FLO_CLUSTER_ID'))
     .addOption(new Option('--cluster-secret-file <file>', 'file holding the shared secret every member proves in the peer handshake (FLO_CLUSTER_SECRET takes the secret itself)').env('FLO_CLUSTER_SECRET_FILE'))
     .addOption(new Option('--recover-store', 'start even if the store fails verification: keep what verifies, drop the rest and log what was lost (docs/operations.md)').env('FLO_RECOVER_STORE'))
@@ -164,7 +166,7 @@ function parseNodeId(value: string): string {
   return value.trim();
 }
 
-const CLUSTER_ONLY_FLAGS = ['advertisePeer', 'replicationFactor', 'clusterId', 'clusterSecretFile'] as const;
+const CLUSTER_ONLY_FLAGS = ['advertisePeer', 'replicationFactor', 'clusterId', 'clusterSecretFile', 'catchUpRate'] as const;
 
 /** The cluster flags as Broker options; none of them without --peers or --join, and --peers needs --node-id. */
 async function clusterOptions(flags: ServerFlags): Promise<ClusterOptions | undefined> {
@@ -192,6 +194,7 @@ async function clusterOptions(flags: ServerFlags): Promise<ClusterOptions | unde
     replicationFactor: flags.replicationFactor,
     clusterId: flags.clusterId,
     secret,
+    catchUpBytesPerSecond: flags.catchUpRate,
   };
 }
 

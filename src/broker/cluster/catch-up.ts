@@ -8,6 +8,7 @@
 // Events trimmed by retention on the source are absent; the copy bridges the gap.
 import { FloError } from '../../common/errors.js';
 import { COMMAND_APPEND, NO_PRODUCER, decodeCommand, encodeCommand, type CommandEvent } from '../partitions/commands.js';
+import type { TransferBudget } from './transfer-budget.js';
 
 const KIND_FETCH = 2;
 /** Bytes of events one FETCH asks for (well inside the peer frame limit). */
@@ -48,6 +49,19 @@ export function decodeFetch(payload: Buffer): FetchRequest {
     throw new FloError('FLO_ERR_PROTOCOL', 'fetch range out of bounds');
   }
   return request;
+}
+
+/** Answers a FETCH with as many bytes as the broker's catch-up budget grants now (transfer-budget.ts). */
+export async function answerFetch(request: FetchRequest, budget: TransferBudget, exportEvents: (partition: number, from: number, to: number, maxBytes: number) => Promise<EventSegment[]>): Promise<Buffer> {
+  const granted = await budget.grant(Math.min(request.maxBytes, FETCH_BYTES));
+  let sent = 0;
+  try {
+    const reply = encodeSegments(await exportEvents(request.partition, request.from, request.to, granted));
+    sent = reply.byteLength;
+    return reply;
+  } finally {
+    budget.settle(granted, sent);
+  }
 }
 
 export function encodeSegments(segments: readonly EventSegment[]): Buffer {

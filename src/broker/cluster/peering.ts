@@ -28,7 +28,8 @@ import { Reconciler, preferredLeader, type ReconciledGroup } from './reconciler.
 import { decodeLaggingReply, encodeLaggingReply, encodeLaggingRequest, isLaggingRequest } from './lag-requests.js';
 import { decodeReadIndexReply, decodeReadIndexRequest, encodeReadIndexReply, encodeReadIndexRequest, isReadIndexRequest } from './read-index-requests.js';
 import { StartCatchUp } from './start-catch-up.js';
-import { FETCH_BYTES, decodeFetch, decodeSegments, encodeFetch, encodeSegments, isFetch } from './catch-up.js';
+import { FETCH_BYTES, answerFetch, decodeFetch, decodeSegments, encodeFetch, isFetch } from './catch-up.js';
+import { TransferBudget } from './transfer-budget.js';
 import { RUNNING_MEMBER_REFUSAL, type AddressAnswer } from './retire-guard.js';
 import { peersKnownBefore } from './rejoin.js';
 import {
@@ -71,6 +72,8 @@ export interface ClusterOptions {
   readonly clusterId?: string | undefined;
   /** Every member proves it holds this in the peer handshake; without one, anything that reaches the peer port and knows the cluster id may join. */
   readonly secret?: Uint8Array | undefined;
+  /** Bytes per second this broker sends to replicas catching up, all of them together (default 100 MiB). */
+  readonly catchUpBytesPerSecond?: number | undefined;
 }
 
 export class Peering {
@@ -84,6 +87,7 @@ export class Peering {
   private startCatchUp: StartCatchUp | undefined;
   /** Set by prepareStop(): told to peers in INFO. */
   private stopping = false;
+  private catchUpBudget = new TransferBudget();
 
   private constructor(
     readonly transport: TcpTransport, readonly membership: ClusterMembership, readonly nodeId: NodeId,
@@ -165,6 +169,7 @@ export class Peering {
       }
       const url = (): string | undefined => options.advertiseUrl ?? options.url();
       const peering = new Peering(transport, membership, nodeId, url, membership.self === undefined, logger);
+      if (options.catchUpBytesPerSecond !== undefined) peering.catchUpBudget = new TransferBudget(options.catchUpBytesPerSecond);
       started.peering = peering;
       return peering;
     } catch (error) {
@@ -236,8 +241,8 @@ export class Peering {
       }
       if (isReadIndexRequest(payload)) return encodeReadIndexReply(await this.log.leaderReadIndex(decodeReadIndexRequest(payload)));
       if (isFetch(payload)) {
-        const request = decodeFetch(payload);
-        return encodeSegments(await this.log.exportEvents(request.partition, request.from, request.to, Math.min(request.maxBytes, FETCH_BYTES)));
+        const log = this.log;
+        return answerFetch(decodeFetch(payload), this.catchUpBudget, (partition, from, to, maxBytes) => log.exportEvents(partition, from, to, maxBytes));
       }
       if (isForwardedCommand(payload)) {
         const forwarded = decodeForwardedCommand(payload);
