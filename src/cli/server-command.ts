@@ -19,6 +19,7 @@ import {
 import { FloError } from '../common/errors.js';
 import { createLogger, LOG_LEVELS, type LogLevel } from '../common/logger.js';
 import { parseDurationMs, parseSizeBytes } from '../common/units.js';
+import { MIN_CATCH_UP_BYTES_PER_SECOND } from '../broker/cluster/transfer-budget.js';
 import { parsePort, parsePositiveInt, reportFailure } from './common.js';
 
 interface ServerFlags {
@@ -179,6 +180,9 @@ async function clusterOptions(flags: ServerFlags): Promise<ClusterOptions | unde
   const fromOrdinal = flags.ordinalNodeId === true && flags.nodeId === undefined ? ordinalNodeId() : undefined;
   if (flags.nodeId === undefined && fromOrdinal === undefined && !joining) throw new FloError('FLO_ERR_CONFIG_INVALID', '--peers needs --node-id (FLO_NODE_ID): each founder\'s own positive integer, e.g. --node-id 1 (a broker that joins a running cluster with --join is given one)');
   if (flags.rebuildWhenDamaged === true && !joining) throw new FloError('FLO_ERR_CONFIG_INVALID', '--rebuild-when-damaged needs --join (FLO_JOIN): the member it joins again through');
+  if (flags.catchUpRate !== undefined && flags.catchUpRate < MIN_CATCH_UP_BYTES_PER_SECOND) {
+    throw new FloError('FLO_ERR_CONFIG_INVALID', `--catch-up-rate ${flags.catchUpRate} is below ${MIN_CATCH_UP_BYTES_PER_SECOND} bytes per second, too slow to send a replica even the smallest reply (64 KiB) before it asks again`);
+  }
   const secret = await loadClusterSecret(flags.clusterSecretFile, process.env.FLO_CLUSTER_SECRET);
   return {
     nodeId: flags.nodeId === undefined ? fromOrdinal : Number(flags.nodeId),

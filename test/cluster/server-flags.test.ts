@@ -92,6 +92,7 @@ describe('flo server cluster flags', () => {
     { name: '--replication-factor without --peers', args: ['--replication-factor', '3'], pattern: /--replication-factor needs --peers/ },
     { name: '--cluster-id without --peers', args: ['--cluster-id', 'prod'], pattern: /--cluster-id needs --peers/ },
     { name: '--catch-up-rate without --peers', args: ['--catch-up-rate', '10Mi'], pattern: /--catch-up-rate needs --peers/ },
+    { name: 'a --catch-up-rate too slow for one reply', args: ['--node-id', '1', '--peers', '127.0.0.1:4001', '--catch-up-rate', '1Ki'], pattern: /--catch-up-rate 1024 is below 16384 bytes per second/ },
     { name: 'a --catch-up-rate that is not a size', args: ['--node-id', '1', '--peers', '127.0.0.1:4001', '--catch-up-rate', 'fast'], pattern: /--catch-up-rate.*positive size/ },
     { name: '--rebuild-when-damaged without --join', args: ['--node-id', '1', '--peers', '127.0.0.1:4001', '--rebuild-when-damaged'], pattern: /--rebuild-when-damaged needs --join/ },
     { name: '--ordinal-node-id on a pod name without an ordinal', args: ['--ordinal-node-id', '--peers', '127.0.0.1:4001'], pattern: /--ordinal-node-id: the pod name .* does not end in -<ordinal>/ },

@@ -12,8 +12,8 @@ import type { PartitionHost } from './partition.js';
 import { appliedKey } from './partition-keys.js';
 import type { ApplyOutcome, PartitionMachine } from './partition-machine.js';
 
-/** How long a replica catching up keeps asking the others for the events before it fails stop. */
-const CATCH_UP_WAIT_MS = 60_000;
+/** How long a replica catching up keeps asking the others for the next batch before it fails stop (counted from its last batch, not from the start: a large copy under --catch-up-rate takes longer). */
+export const CATCH_UP_WAIT_MS = 60_000;
 
 export interface CatchUpJob {
   readonly id: number;
@@ -29,6 +29,8 @@ export interface CatchUpJob {
   leader(): NodeId | null;
   /** The group's members now (voters and learners): who else may hold the events. */
   replicas(): NodeId[];
+  /** Milliseconds, for the give-up wait (tests pass their own clock). */
+  readonly now?: () => number;
 }
 
 /** Copies [from, snapshot's next offset) into the store; resolves with the new stored end. */
@@ -38,10 +40,11 @@ export async function catchUpPartition(job: CatchUpJob): Promise<number> {
   const to = target.nextOffset;
   let at = job.from.nextOffset;
   let lastTimestamp = job.from.lastTimestamp;
-  const started = performance.now();
+  const now = job.now ?? (() => performance.now());
+  const started = now();
   host.logger.info({ partition: id, from: at, to, index }, 'catching up past a snapshot: copying events from a replica');
   while (at < to) {
-    const segments = await fetchFromReplicas(job, at, to, started);
+    const segments = await fetchFromReplicas(job, at, to, now);
     const ops: StoreOperation[] = [];
     const groups: StoredGroup[] = [];
     for (const segment of segments) {
@@ -72,16 +75,17 @@ export async function catchUpPartition(job: CatchUpJob): Promise<number> {
     }
     host.onApplied(id, groups, end.next, end.timestamp, 0);
   }
-  host.logger.info({ partition: id, to, index, ms: Math.round(performance.now() - started) }, 'caught up past the snapshot');
+  host.logger.info({ partition: id, to, index, ms: Math.round(now() - started) }, 'caught up past the snapshot');
   return to;
 }
 
 /** One batch of [from, to) from whichever other replica has it; retried across replicas for a bounded time. */
-async function fetchFromReplicas(job: CatchUpJob, from: number, to: number, started: number): Promise<EventSegment[]> {
+async function fetchFromReplicas(job: CatchUpJob, from: number, to: number, now: () => number): Promise<EventSegment[]> {
   const { id, host } = job;
   const fetch = host.fetchEvents!;
   let lastError: unknown;
-  for (let round = 0; performance.now() - started < CATCH_UP_WAIT_MS; round++) {
+  const asked = now();
+  for (let round = 0; round === 0 || now() - asked < CATCH_UP_WAIT_MS; round++) {
     const leader = job.leader();
     const others = job.replicas().filter((member) => member !== host.nodeId);
     // The leader first: it sent the snapshot, so it has applied that far.

@@ -272,6 +272,8 @@ export class EventStore {
         const entries = await this.guardRead(() => iterator.nextv(ITERATOR_BATCH));
         if (entries.length === 0) break;
         for (const [key, value] of entries) {
+          // A batch read ahead is cut at maxBytes (one group at least): a catch-up reply is sized by its grant.
+          if (bytes >= maxBytes && groups.length > 0) break;
           const group = this.toStoredGroup(partition, key, value);
           groups.push(group);
           bytes += group.value.length;

@@ -4,7 +4,7 @@
 // budget holds instead of waiting until the asking replica times out.
 import { describe, expect, it } from 'vitest';
 import { answerFetch, decodeSegments, type EventSegment } from '../../../src/broker/cluster/catch-up.js';
-import { MIN_GRANT_BYTES, TransferBudget, type BudgetClock } from '../../../src/broker/cluster/transfer-budget.js';
+import { MAX_GRANT_WAIT_MS, MIN_GRANT_BYTES, TransferBudget, type BudgetClock } from '../../../src/broker/cluster/transfer-budget.js';
 
 const MIB = 1024 * 1024;
 
@@ -62,5 +62,24 @@ describe('the catch-up transfer budget', () => {
     // The unused grant came back: the next fetch is granted all but this reply's bytes.
     await answerFetch({ partition: 0, from: 7, to: 8, maxBytes: 4 * MIB }, budget, exportEvents);
     expect(asked[1]).toBe(256 * 1024 - reply.byteLength);
+  });
+
+  it('refuses, retryable and taking nothing, a fetch that would wait longer than the asking replica does, and serves the next', async () => {
+    const clock = fakeClock();
+    const rate = 64 * 1024; // one minimum grant per second
+    const budget = new TransferBudget(rate, clock);
+    // Twenty fetches at once: each later one waits a second more behind the others.
+    const outcomes = await Promise.allSettled(Array.from({ length: 20 }, () => budget.grant(4 * MIB)));
+    const granted = outcomes.filter((outcome) => outcome.status === 'fulfilled');
+    const refused = outcomes.filter((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
+    expect(granted.length).toBeGreaterThan(0);
+    expect(granted.length).toBeLessThanOrEqual(1 + MAX_GRANT_WAIT_MS / 1000);
+    expect(refused.length).toBe(20 - granted.length);
+    for (const outcome of refused) expect(outcome.reason).toMatchObject({ code: 'FLO_ERR_OVERLOADED' });
+    // Nobody waited past the limit, and a refusal took nothing: the next fetch is served within a second.
+    expect(clock.now()).toBeLessThanOrEqual(MAX_GRANT_WAIT_MS);
+    const before = clock.now();
+    expect(await budget.grant(MIN_GRANT_BYTES)).toBe(MIN_GRANT_BYTES);
+    expect(clock.now() - before).toBeLessThanOrEqual(1_000);
   });
 });
