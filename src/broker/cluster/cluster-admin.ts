@@ -9,7 +9,7 @@ import type { NodeId } from '../raft/messages.js';
 import type { RaftNodeStatus } from '../replication/raft-node.js';
 import { CONTROLLER_GROUP, outcomeError, type Controller } from './controller.js';
 import type { MemberState } from './controller-machine.js';
-import type { LaggingReplica } from './lag-requests.js';
+import type { LagAnswer, LaggingReplica } from './lag-requests.js';
 import { CAUGHT_UP_ENTRIES, replicaCaughtUp, type ReconciledGroup } from './reconciler.js';
 
 export interface MemberSummary {
@@ -37,7 +37,7 @@ export interface AdminDeps {
   /** How long a removal of a draining member waits for this broker to see its last replica move (default 2 s). */
   readonly drainSettleMs?: number;
   /** The lagging replicas of the groups `leader` leads, as it answers over the peer connection. */
-  readonly askLagging?: (leader: NodeId) => Promise<readonly LaggingReplica[]>;
+  readonly askLagging?: (leader: NodeId) => Promise<LagAnswer>;
 }
 
 export interface ClusterHealth {
@@ -47,8 +47,8 @@ export interface ClusterHealth {
   problems: string[];
 }
 
-/** What a leader said about its replicas' lag: rows, nothing (a broker too old to be asked), or why it did not answer. */
-type LagAnswer = { readonly rows: readonly LaggingReplica[] } | { readonly cannotTell: true } | { readonly failed: string };
+/** What a leader said about its replicas' lag: its answer, nothing (a broker too old to be asked), or why it did not answer. */
+type LeaderAnswer = { readonly answer: LagAnswer } | { readonly cannotTell: true } | { readonly failed: string };
 
 const DRAIN_SETTLE_MS = 2_000;
 
@@ -130,7 +130,11 @@ export class ClusterAdmin {
         leaderless++;
         problems.push({ what: `partition ${partition} has no leader` });
       }
-      const lagging = laggingOf(groupId, status, answers);
+      const answer = status.leader === null ? undefined : answers.get(status.leader);
+      if (answer !== undefined && 'answer' in answer && !answer.answer.led.includes(groupId)) {
+        problems.push({ what: `partition ${partition}: node ${status.leader}, its leader as this broker last heard, no longer leads it (leadership is moving)` });
+      }
+      const lagging = laggingOf(groupId, status, answer);
       if (!configured(status, holders) || lagging.length > 0) {
         underReplicated++;
         const behind = lagging.length > 0 ? `; behind its leader: ${lagging.map((row) => `node ${row.member}${row.behind > 0 ? ` by ${row.behind} entries` : ''}`).join(', ')}` : '';
@@ -148,25 +152,28 @@ export class ClusterAdmin {
     };
   }
 
-  /** The voters of the groups this broker leads that are not caught up (what a lag request is answered with). */
-  laggingLed(): LaggingReplica[] {
-    const rows: LaggingReplica[] = [];
+  /** The groups this broker leads and their voters that are not caught up (what a lag request is answered with). */
+  laggingLed(): LagAnswer {
+    const led: number[] = [];
+    const lagging: LaggingReplica[] = [];
     for (const group of this.deps.groups()) {
       const status = group.status();
-      if (status.role === 'leader') rows.push(...laggingHere(group.groupId, status));
+      if (status.role !== 'leader') continue;
+      led.push(group.groupId);
+      lagging.push(...laggingHere(group.groupId, status));
     }
-    return rows;
+    return { led, lagging };
   }
 
   /** Asks every other broker that leads one of these groups, at once. */
-  private async askLeaders(statuses: readonly RaftNodeStatus[]): Promise<Map<NodeId, LagAnswer>> {
+  private async askLeaders(statuses: readonly RaftNodeStatus[]): Promise<Map<NodeId, LeaderAnswer>> {
     const leaders = new Set(statuses.map((status) => status.leader).filter((leader): leader is NodeId => leader !== null && leader !== this.deps.nodeId));
-    const answers = new Map<NodeId, LagAnswer>();
+    const answers = new Map<NodeId, LeaderAnswer>();
     const ask = this.deps.askLagging;
     await Promise.all([...leaders].map(async (leader) => {
       if (ask === undefined) return answers.set(leader, { cannotTell: true });
       try {
-        answers.set(leader, { rows: await ask(leader) });
+        answers.set(leader, { answer: await ask(leader) });
       } catch (error) {
         // A broker of the previous version answers an unknown request kind as a protocol error: it cannot tell, which is not a fault.
         const remote = (error as { remote?: { code?: string } }).remote;
@@ -232,10 +239,9 @@ function laggingHere(groupId: number, status: RaftNodeStatus): LaggingReplica[] 
 }
 
 /** The voters of a group its leader does not count as caught up: from its progress here, or from its answer. */
-function laggingOf(groupId: number, status: RaftNodeStatus, answers: ReadonlyMap<NodeId, LagAnswer>): LaggingReplica[] {
+function laggingOf(groupId: number, status: RaftNodeStatus, answer: LeaderAnswer | undefined): LaggingReplica[] {
   if (status.role === 'leader') return laggingHere(groupId, status);
-  const answer = status.leader === null ? undefined : answers.get(status.leader);
-  return answer !== undefined && 'rows' in answer ? answer.rows.filter((row) => row.group === groupId) : [];
+  return answer !== undefined && 'answer' in answer ? answer.answer.lagging.filter((row) => row.group === groupId) : [];
 }
 
 function groupName(groupId: number): string {

@@ -7,7 +7,7 @@ import { FloError } from '../../../src/common/errors.js';
 import { ClusterAdmin } from '../../../src/broker/cluster/cluster-admin.js';
 import type { Controller } from '../../../src/broker/cluster/controller.js';
 import type { MemberRecord } from '../../../src/broker/cluster/controller-machine.js';
-import { decodeLaggingReply, encodeLaggingReply, encodeLaggingRequest, isLaggingRequest, type LaggingReplica } from '../../../src/broker/cluster/lag-requests.js';
+import { decodeLaggingReply, encodeLaggingReply, encodeLaggingRequest, isLaggingRequest, type LagAnswer } from '../../../src/broker/cluster/lag-requests.js';
 import type { ReconciledGroup } from '../../../src/broker/cluster/reconciler.js';
 import type { RaftNodeStatus, VoterProgress } from '../../../src/broker/replication/raft-node.js';
 import { PeerRequestError } from '../../../src/broker/transport/tcp-transport.js';
@@ -24,7 +24,7 @@ function status(leader: number, progress: VoterProgress[] | null): RaftNodeStatu
 const caughtUp = (member: number): VoterProgress => ({ member, match: 1000, next: 1001, state: 'replicate', learner: false });
 
 /** Broker 1: follows partition 0 (led by node 2) and leads partition 1, whose replicas are caught up. */
-function admin(askLagging?: (leader: number) => Promise<readonly LaggingReplica[]>): ClusterAdmin {
+function admin(askLagging?: (leader: number) => Promise<LagAnswer>): ClusterAdmin {
   const records: MemberRecord[] = VOTERS.map((id) => ({ id, peer: `127.0.0.1:${4000 + id}`, url: null, state: 'active', incarnation: null }));
   const controller = { members: () => records, member: (id: number) => records.find((r) => r.id === id), replicaHolders: () => VOTERS, leader: 1 } as unknown as Controller;
   const groups = [
@@ -40,7 +40,7 @@ describe('cluster health asked of a follower', () => {
     const asked: number[] = [];
     const health = await admin(async (leader) => {
       asked.push(leader);
-      return [{ group: 1, member: 3, behind: 500 }];
+      return { led: [1], lagging: [{ group: 1, member: 3, behind: 500 }] };
     }).health();
     expect(asked).toEqual([2]);
     expect(health.healthy).toBe(false);
@@ -49,8 +49,14 @@ describe('cluster health asked of a follower', () => {
   });
 
   it('is healthy when the other leader names no lagging replica', async () => {
-    const health = await admin(async () => []).health();
+    const health = await admin(async () => ({ led: [1], lagging: [] })).health();
     expect(health).toMatchObject({ healthy: true, problems: [], partitions: { total: 2, leaderless: 0, underReplicated: 0 } });
+  });
+
+  it('is not healthy while the broker it takes for a leader no longer leads the partition (its answer cannot vouch for the replicas)', async () => {
+    const health = await admin(async () => ({ led: [], lagging: [] })).health();
+    expect(health.healthy).toBe(false);
+    expect(health.problems).toEqual(['partition 0: node 2, its leader as this broker last heard, no longer leads it (leadership is moving)']);
   });
 
   it('is not healthy when a leader does not answer, and names it', async () => {
@@ -78,10 +84,11 @@ describe('cluster health asked of a follower', () => {
       { groupId: 5, status: () => status(2, null) },
     ] as unknown as ReconciledGroup[];
     const led = new ClusterAdmin({ nodeId: 1, controller, groups: () => groups, reachable: () => true, urlOf: () => null }).laggingLed();
-    expect(led).toEqual([{ group: 4, member: 2, behind: 990 }, { group: 4, member: 3, behind: 1000 }]);
+    expect(led).toEqual({ led: [4], lagging: [{ group: 4, member: 2, behind: 990 }, { group: 4, member: 3, behind: 1000 }] });
     const request = encodeLaggingRequest();
     expect(isLaggingRequest(request)).toBe(true);
     expect(decodeLaggingReply(encodeLaggingReply(led))).toEqual(led);
     expect(() => decodeLaggingReply(Buffer.from([0, 0, 0, 2, 1]))).toThrow(/malformed/);
+    expect(() => decodeLaggingReply(Buffer.from([0, 0, 0, 0, 0, 0, 0, 1]))).toThrow(/malformed/);
   });
 });
