@@ -22,6 +22,8 @@ describe('planted bugs are caught by the simulator', () => {
     const summary = await runCampaign({ fromSeed: 1, seeds: 1000, timeBudgetMs: 60_000, plantedBugs: { sendBeforePersist: true }, stopOnFailure: true });
     // A member that acknowledged entries it then lost may also leave its leader probing it for ever (the event budget runs out).
     expect(summary.failed[0]?.violation).toMatch(/election safety|leader completeness|state machine safety|linearizability|AssertionError|event budget exhausted/);
+    const replay = await runSimulation({ seed: summary.failed[0]?.seed ?? 0, plantedBugs: { sendBeforePersist: true } });
+    expect(replay.violation).toBe(summary.failed[0]?.violation);
     expect((await runSimulation({ seed: summary.failed[0]?.seed ?? 0 })).ok).toBe(true);
   }, 120_000);
 

@@ -154,6 +154,12 @@ export class RaftNode {
   private closed = false;
   private failure: Error | null = null;
   private lastSnapshotIndex: number;
+  /**
+   * The last index the state machine has applied. Not the core's applied index: a leader's snapshot
+   * stepped in while a Ready is in flight moves that at once, before the machine has restored it,
+   * and a snapshot taken or a read served on it then would speak for state the machine does not hold.
+   */
+  private machineApplied: number;
   private readId = 0;
   private resolvedCommit = 0;
   readonly stats: RaftNodeStats = { readies: 0, syncedWrites: 0, writeMs: 0, entriesWritten: 0, entriesApplied: 0, messagesSent: 0 };
@@ -175,6 +181,7 @@ export class RaftNode {
       plantedBugs: options.plantedBugs,
     }, mem);
     this.lastSnapshotIndex = mem.snapshot().metadata.index;
+    this.machineApplied = this.lastSnapshotIndex;
     this.pending = new PendingRequests(options.maxPending ?? DEFAULT_MAX_PENDING, options.proposalTimeoutMs ?? DEFAULT_PROPOSAL_TIMEOUT_MS);
   }
 
@@ -245,7 +252,7 @@ export class RaftNode {
       term: c.term,
       leader: c.leader === 0 ? null : c.leader,
       commitIndex: c.log.committed,
-      appliedIndex: c.log.applied,
+      appliedIndex: this.machineApplied,
       lastIndex: c.log.lastIndex(),
       persistedIndex: c.log.stableLastIndex(),
       conf: c.conf,
@@ -392,6 +399,7 @@ export class RaftNode {
     if (rd.snapshot !== null) {
       await this.options.stateMachine.restore?.(rd.snapshot.data, rd.snapshot.metadata.index);
       this.lastSnapshotIndex = rd.snapshot.metadata.index;
+      this.machineApplied = rd.snapshot.metadata.index;
       this.pending.supersedeUpTo(rd.snapshot.metadata.index);
     }
     await this.applyCommitted(early.length === rd.committedEntries.length ? [] : rd.committedEntries.slice(early.length));
@@ -399,7 +407,7 @@ export class RaftNode {
     this.core.advance();
     for (const entry of rd.committedEntries) if (entry.type === EntryType.ConfChange) this.pending.applied(entry, true);
     this.resolveCommitted();
-    this.pending.serveReads(this.core.log.applied);
+    this.pending.serveReads(this.machineApplied);
     if (rd.softState !== null) {
       // Stepping down, or a new term, clears the core's ReadIndex queue: those reads will never be confirmed.
       const lost = new NotLeaderError(this.groupId, rd.softState.leader || null, 'leadership changed; retry the read');
@@ -417,6 +425,7 @@ export class RaftNode {
   private async applyCommitted(entries: readonly Entry[]): Promise<void> {
     if (entries.length === 0) return;
     await this.options.stateMachine.apply(entries);
+    this.machineApplied = Math.max(this.machineApplied, entries[entries.length - 1]!.index);
     this.stats.entriesApplied += entries.length;
     for (const entry of entries) this.pending.applied(entry);
   }
@@ -424,13 +433,14 @@ export class RaftNode {
   private async maybeSnapshot(): Promise<void> {
     const every = this.options.snapshotEvery ?? 0;
     const take = this.options.stateMachine.snapshot;
-    const applied = this.core.log.applied;
+    const applied = this.machineApplied;
     if (every <= 0 || take === undefined || applied - this.lastSnapshotIndex < every) return;
     if (this.core.confAppliedIndex > applied) return; // conf changes replayed past `applied` after a restart
     await this.options.stateMachine.beforeSnapshot?.();
     if (applied <= this.mem.snapshot().metadata.index || applied > this.mem.lastIndex()) {
-      // Seen once in a chaos run after a restart (applied past the stored log); the cause is not found yet.
-      // A snapshot is only an optimisation: skip this one rather than stop the group, and say so.
+      // Once seen in a chaos run, found by the simulator (seed 223): the core's applied index had moved
+      // with a stepped-in snapshot before the machine restored it. Tracking the machine's own applied
+      // index removed that cause; a snapshot is only an optimisation, so any other stays a skip, said.
       this.options.logger?.warn({ group: this.groupId, node: this.nodeId, applied, snapshotIndex: this.mem.snapshot().metadata.index, lastIndex: this.mem.lastIndex() }, 'snapshot skipped: applied index outside the stored log');
       return;
     }

@@ -8,6 +8,7 @@
 // restart rebuilds everything from the disk alone.
 
 import { crc32 } from 'node:zlib';
+import type { Logger } from 'pino';
 import { COMMAND_APPEND, NO_PRODUCER, decodeCommand, encodeCommand, type AppendCommand } from '../../../src/broker/partitions/commands.js';
 import { PartitionMachine, type PartitionPlantedBugs } from '../../../src/broker/partitions/partition-machine.js';
 import type { PlantedBugs } from '../../../src/broker/raft/config.js';
@@ -246,10 +247,28 @@ export class SimNode {
       onFailure: (error) => {
         if (this.process === process) this.hooks.onFailure(this, error);
       },
+      logger: this.anomalies(process),
     }).then((node) => {
       if (this.process === process) process.node = node;
       else void node.close();
+    }, (error: unknown) => {
+      // A restart that fails (its snapshot does not restore) is a finding, not a node that stays down unexplained.
+      if (this.process === process) this.hooks.onFailure(this, error instanceof Error ? error : new Error(String(error)));
     });
+  }
+
+  /**
+   * RaftNode reports what it cannot explain (a snapshot skipped because applied is outside the stored log,
+   * its group stopping) at warn and error: in the simulator those are findings while the process lives.
+   */
+  private anomalies(process: Process): Logger {
+    const report = (fields: unknown, message?: string): void => {
+      if (this.process !== process) return;
+      const text = typeof fields === 'string' ? fields : `${message ?? ''} ${JSON.stringify(fields, (key, value: unknown) => (key === 'err' ? String(value) : value))}`;
+      this.hooks.onFailure(this, new Error(`RaftNode logged: ${text}`));
+    };
+    const quiet = (): void => undefined;
+    return { info: quiet, debug: quiet, trace: quiet, warn: report, error: report, fatal: report } as unknown as Logger;
   }
 
   crash(): void {
