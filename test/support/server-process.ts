@@ -12,17 +12,26 @@ export const CLI_PATH = fileURLToPath(new URL('../../dist/cli/main.js', import.m
 // connection) come from the ephemeral range. A port picked there and freed again can be
 // taken by any connection before the broker binds it (a CI run once lost a founder to
 // that), so test ports come from below the range, at random, and never twice per process.
-const EPHEMERAL_LOW = ephemeralRangeStart();
 const TEST_PORT_LOW = 10_000;
+const EPHEMERAL_LOW = ephemeralRangeStart();
 const handedOut = new Set<number>();
+/**
+ * Vitest runs test files in several worker processes at once, each with its own handedOut: each
+ * worker picks from its own slice of the range, so two workers never pick the same port.
+ */
+const SLICES = 16;
+const slice = Number(process.env['VITEST_POOL_ID'] ?? '0') % SLICES;
+const SLICE_SIZE = Math.floor((EPHEMERAL_LOW - TEST_PORT_LOW) / SLICES);
 
 function ephemeralRangeStart(): number {
+  let low = 32_768; // not Linux: the IANA dynamic range (49152 up) starts above this
   try {
-    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
-    return Number.isInteger(low) && low > TEST_PORT_LOW + 1_000 ? low : 32_768;
+    low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
   } catch {
-    return 32_768; // not Linux: the IANA dynamic range starts higher, so this is below it as well
+    // no /proc: keep the default
   }
+  if (!Number.isInteger(low) || low < TEST_PORT_LOW + 4_000) throw new Error(`the kernel's ephemeral ports start at ${low}: test ports (from ${TEST_PORT_LOW}) would collide with them`);
+  return low;
 }
 
 function canListen(port: number): Promise<boolean> {
@@ -34,13 +43,16 @@ function canListen(port: number): Promise<boolean> {
 }
 
 export async function freePort(): Promise<number> {
+  const first = TEST_PORT_LOW + slice * SLICE_SIZE;
+  // Ports handed out long ago are bound by now, or free again: forget them before the slice fills up.
+  if (handedOut.size > SLICE_SIZE / 2) handedOut.clear();
   for (let attempt = 0; attempt < 200; attempt++) {
-    const port = TEST_PORT_LOW + Math.floor(Math.random() * (EPHEMERAL_LOW - TEST_PORT_LOW));
+    const port = first + Math.floor(Math.random() * SLICE_SIZE);
     if (handedOut.has(port)) continue;
     handedOut.add(port);
     if (await canListen(port)) return port;
   }
-  throw new Error(`no free loopback port found between ${TEST_PORT_LOW} and ${EPHEMERAL_LOW}`);
+  throw new Error(`no free loopback port found between ${first} and ${first + SLICE_SIZE}`);
 }
 
 export interface ServerProcess {
