@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimCluster, type SimCluster } from '../k8s/cluster.js';
 import { kubectlOk, waitFor } from '../k8s/helpers.js';
 import { readAll, sequences, startProducer } from './load.js';
-import { brokerBuilt, clusterHttp, CRD_PATH, TEST_BROKER_IMAGE } from './support.js';
+import { brokerBuilt, clusterHttp, CRD_PATH, readFloStatus, settledAt, TEST_BROKER_IMAGE, type FloStatus } from './support.js';
 
 const MAIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 const OPERATOR_BUILT = existsSync(fileURLToPath(new URL('../../dist/cli/operator-command.js', import.meta.url)));
@@ -26,19 +26,14 @@ spec:
   storage: {size: 1Gi, deleteClaim: true}
 `;
 
-interface Condition { type: string; status: string }
-interface Status {
-  phase?: string; readyReplicas?: number; operation?: { type: string; member?: number; message: string };
-  conditions?: Condition[]; brokers?: { pod: string; id?: number; state?: string }[];
-}
+type Status = FloStatus;
 
 describe.skipIf(!OPERATOR_BUILT || !brokerBuilt())('the operator killed in the middle of a scale-down', () => {
   let cluster: SimCluster;
   const operators: ChildProcess[] = [];
   const ok = (args: string[], input?: string): Promise<string> => kubectlOk(cluster.kubeconfigPath, args, input);
-  const status = async (): Promise<Status> => JSON.parse(await ok(['get', 'flo', 'opkill', '-o', 'jsonpath={.status}']) || '{}') as Status;
-  const settled = (s: Status, replicas: number): boolean => s.phase === 'Ready' && s.readyReplicas === replicas && s.brokers?.length === replicas
-    && s.brokers.every((broker) => broker.state === 'active') && s.conditions?.find((c) => c.type === 'Healthy')?.status === 'True' && s.operation === undefined;
+  const status = (): Promise<Status> => readFloStatus(cluster.kubeconfigPath, 'opkill');
+  const settled = settledAt;
 
   function startOperator(identity: string): ChildProcess {
     const child = spawn(process.execPath, [MAIN, 'operator', '--kubeconfig', cluster.kubeconfigPath, '--leader-elect', '--lease-duration-seconds', '2',

@@ -8,7 +8,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Operator } from '../../src/operator/operator.js';
 import { kubectlOk, waitFor } from '../k8s/helpers.js';
-import { brokerBuilt, clusterHttp, CRD_PATH, startHarness, TEST_BROKER_IMAGE, type Harness } from './support.js';
+import { brokerBuilt, clusterHttp, conditionOf, CRD_PATH, readFloStatus, settledAt, startHarness, TEST_BROKER_IMAGE, type FloStatus, type Harness } from './support.js';
 
 const FLO = `apiVersion: flo.dev/v1alpha1
 kind: FloCluster
@@ -21,19 +21,16 @@ spec:
 `;
 const PEERS = 'fix-peers.default.svc.cluster.local';
 
-interface Condition { type: string; status: string; reason: string; message: string }
-interface Broker { pod: string; id?: number; state?: string; ready: boolean }
-interface Status { phase?: string; readyReplicas?: number; operation?: { type: string; message: string }; conditions?: Condition[]; brokers?: Broker[] }
+type Status = FloStatus;
 
 describe.skipIf(!brokerBuilt())('the operator repairs what it finds', () => {
   let harness: Harness;
   let kc: string;
   let operator: Operator;
   const ok = (args: string[], input?: string): Promise<string> => kubectlOk(kc, args, input);
-  const status = async (): Promise<Status> => JSON.parse(await ok(['get', 'flo', 'fix', '-o', 'jsonpath={.status}']) || '{}') as Status;
-  const condition = (s: Status, type: string): Condition | undefined => s.conditions?.find((c) => c.type === type);
-  const settled = (s: Status, replicas: number): boolean => s.phase === 'Ready' && s.readyReplicas === replicas && s.brokers?.length === replicas
-    && s.brokers.every((broker) => broker.state === 'active') && condition(s, 'Healthy')?.status === 'True' && s.operation === undefined;
+  const status = (): Promise<Status> => readFloStatus(kc, 'fix');
+  const condition = conditionOf;
+  const settled = settledAt;
   const newOperator = (identity: string): Operator => new Operator({
     kubeConfig: harness.kubeConfig, logger: pino({ level: process.env['FLO_TEST_LOG'] ?? 'silent' }), identity, brokerImage: TEST_BROKER_IMAGE,
     resyncMs: 2000, notReadyRequeueMs: 300, brokerLookup: harness.cluster.lookup, queue: { baseBackoffMs: 100, maxBackoffMs: 2000 },

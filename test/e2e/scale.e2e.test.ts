@@ -9,7 +9,7 @@ import { connect, type FloClient } from '../../src/client/index.js';
 import { Operator } from '../../src/operator/operator.js';
 import { kubectl, kubectlOk, waitFor } from '../k8s/helpers.js';
 import { readAll, sequences, startProducer, type ReadEvent } from './load.js';
-import { brokerBuilt, clusterHttp, CRD_PATH, startHarness, TEST_BROKER_IMAGE, type Harness } from './support.js';
+import { brokerBuilt, clusterHttp, conditionOf, CRD_PATH, readFloStatus, settledAt, startHarness, TEST_BROKER_IMAGE, type FloStatus, type Harness } from './support.js';
 
 const FLO = `apiVersion: flo.dev/v1alpha1
 kind: FloCluster
@@ -22,14 +22,7 @@ spec:
 `;
 const PEERS = 'grow-peers.default.svc.cluster.local';
 
-interface Condition { type: string; status: string; reason: string; message: string }
-interface Broker { pod: string; ordinal?: number; id?: number; state?: string; partitions?: number; leaders?: number; ready: boolean }
-interface Status {
-  phase?: string; readyReplicas?: number; replicas?: number; founders?: number; replicationFactor?: number; controllerLeader?: number;
-  partitions?: { total: number; leaderless: number; underReplicated: number };
-  operation?: { type: string; member?: number; message: string };
-  conditions?: Condition[]; brokers?: Broker[];
-}
+type Status = FloStatus;
 
 /** A tailing consumer through the client Service (its cluster IP: a loopback address here), resuming by cursor after each cut. */
 async function startConsumer(url: string): Promise<{ seen: { id: string; namespace: string; data: string }[]; stop: () => Promise<void> }> {
@@ -47,10 +40,9 @@ describe.skipIf(!brokerBuilt())('scaling a FloCluster of real brokers under load
   let kc: string;
   let operator: Operator;
   const ok = (args: string[], input?: string): Promise<string> => kubectlOk(kc, args, input);
-  const status = async (): Promise<Status> => JSON.parse(await ok(['get', 'flo', 'grow', '-o', 'jsonpath={.status}']) || '{}') as Status;
-  const condition = (s: Status, type: string): Condition | undefined => s.conditions?.find((c) => c.type === type);
-  const settled = (s: Status, replicas: number): boolean => s.phase === 'Ready' && s.readyReplicas === replicas && s.brokers?.length === replicas
-    && s.brokers.every((broker) => broker.state === 'active') && condition(s, 'Healthy')?.status === 'True' && s.operation === undefined;
+  const status = (): Promise<Status> => readFloStatus(kc, 'grow');
+  const condition = conditionOf;
+  const settled = settledAt;
 
   beforeAll(async () => {
     harness = await startHarness();

@@ -9,6 +9,7 @@ import { pino } from 'pino';
 import { Operator, type OperatorOptions } from '../../src/operator/operator.js';
 import { BROKER_MAIN, startSimCluster, type SimCluster, type SimClusterOptions } from '../k8s/cluster.js';
 import type { Lookup } from '../k8s/node/network.js';
+import { kubectlOk } from '../k8s/helpers.js';
 
 export const CRD_PATH = new URL('../../crds/flo.dev_floclusters.yaml', import.meta.url).pathname;
 
@@ -76,4 +77,29 @@ export function clusterHttp(lookup: Lookup, url: string, method = 'GET', body?: 
     req.on('error', reject);
     req.end(payload);
   });
+}
+
+export interface FloCondition { type: string; status: string; reason: string; message: string }
+export interface FloBrokerStatus { pod: string; ordinal?: number; id?: number; state?: string; partitions?: number; leaders?: number; ready: boolean }
+/** The parts of a FloCluster's status the end-to-end tests read. */
+export interface FloStatus {
+  phase?: string; readyReplicas?: number; replicas?: number; founders?: number; replicationFactor?: number; controllerLeader?: number;
+  partitions?: { total: number; leaderless: number; underReplicated: number };
+  operation?: { type: string; member?: number; message: string };
+  conditions?: FloCondition[]; brokers?: FloBrokerStatus[];
+}
+
+/** `kubectl get flo <name>`'s status ({} before the operator wrote one). */
+export async function readFloStatus(kubeconfig: string, name: string): Promise<FloStatus> {
+  return JSON.parse(await kubectlOk(kubeconfig, ['get', 'flo', name, '-o', 'jsonpath={.status}']) || '{}') as FloStatus;
+}
+
+export function conditionOf(status: FloStatus, type: string): FloCondition | undefined {
+  return status.conditions?.find((c) => c.type === type);
+}
+
+/** Ready with `replicas` brokers, every one active, Healthy, and no operation under way. */
+export function settledAt(status: FloStatus, replicas: number): boolean {
+  return status.phase === 'Ready' && status.readyReplicas === replicas && status.brokers?.length === replicas
+    && status.brokers.every((broker) => broker.state === 'active') && conditionOf(status, 'Healthy')?.status === 'True' && status.operation === undefined;
 }

@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kubectlOk, waitFor } from '../k8s/helpers.js';
 import { readAll, sequences, startProducer } from './load.js';
-import { brokerBuilt, clusterHttp, CRD_PATH, startHarness, type Harness } from './support.js';
+import { brokerBuilt, clusterHttp, CRD_PATH, readFloStatus, settledAt, startHarness, type FloStatus, type Harness } from './support.js';
 
 const flo = (name: string, replicas: number): string => `apiVersion: flo.dev/v1alpha1
 kind: FloCluster
@@ -20,17 +20,13 @@ spec:
   storage: {size: 1Gi}
 `;
 
-interface Status {
-  phase?: string; readyReplicas?: number; operation?: unknown;
-  conditions?: { type: string; status: string }[]; brokers?: { pod: string; id?: number; state?: string }[];
-}
+type Status = FloStatus;
 
 describe.skipIf(!brokerBuilt())('a founder whose volume was lost', () => {
   let harness: Harness;
   const ok = (args: string[], input?: string): Promise<string> => kubectlOk(harness.cluster.kubeconfigPath, args, input);
-  const status = async (name: string): Promise<Status> => JSON.parse(await ok(['get', 'flo', name, '-o', 'jsonpath={.status}']) || '{}') as Status;
-  const settled = (s: Status): boolean => s.phase === 'Ready' && s.readyReplicas === 3 && s.brokers?.length === 3
-    && s.brokers.every((broker) => broker.state === 'active') && s.conditions?.find((c) => c.type === 'Healthy')?.status === 'True' && s.operation === undefined;
+  const status = (name: string): Promise<Status> => readFloStatus(harness.cluster.kubeconfigPath, name);
+  const settled = (s: Status): boolean => settledAt(s, 3);
   const waitSettled = (name: string, what: string): Promise<Status> => waitFor(what, async () => { const s = await status(name); return settled(s) ? s : undefined; }, 120_000, 250);
 
   beforeAll(async () => {
