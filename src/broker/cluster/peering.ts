@@ -87,11 +87,11 @@ export class Peering {
   private startCatchUp: StartCatchUp | undefined;
   /** Set by prepareStop(): told to peers in INFO. */
   private stopping = false;
-  private catchUpBudget = new TransferBudget();
 
   private constructor(
     readonly transport: TcpTransport, readonly membership: ClusterMembership, readonly nodeId: NodeId,
     private readonly ownUrl: () => string | undefined, private readonly founder: boolean, private readonly logger: Logger,
+    private readonly catchUpBudget: TransferBudget,
   ) {}
 
   /** Listens for peers, then forms, joins or reads the membership; rejects if the founders disagree on ids. */
@@ -168,8 +168,7 @@ export class Peering {
         if (member.id !== nodeId) transport.addPeer(member.id, parsePeerAddress(member.peer, 'cluster.json'));
       }
       const url = (): string | undefined => options.advertiseUrl ?? options.url();
-      const peering = new Peering(transport, membership, nodeId, url, membership.self === undefined, logger);
-      if (options.catchUpBytesPerSecond !== undefined) peering.catchUpBudget = new TransferBudget(options.catchUpBytesPerSecond);
+      const peering = new Peering(transport, membership, nodeId, url, membership.self === undefined, logger, new TransferBudget(options.catchUpBytesPerSecond));
       started.peering = peering;
       return peering;
     } catch (error) {
@@ -241,8 +240,7 @@ export class Peering {
       }
       if (isReadIndexRequest(payload)) return encodeReadIndexReply(await this.log.leaderReadIndex(decodeReadIndexRequest(payload)));
       if (isFetch(payload)) {
-        const log = this.log;
-        return answerFetch(decodeFetch(payload), this.catchUpBudget, (partition, from, to, maxBytes) => log.exportEvents(partition, from, to, maxBytes));
+        return answerFetch(decodeFetch(payload), this.catchUpBudget, this.log.exportEvents.bind(this.log));
       }
       if (isForwardedCommand(payload)) {
         const forwarded = decodeForwardedCommand(payload);
